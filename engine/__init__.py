@@ -1,0 +1,15 @@
+"""kokuho-rules: a declarative rules engine for the Tokyo NHI operating policy (国民健康保険運営方針)."""
+
+from .api import Session as Session
+from .api import check as check
+from .errors import KokuhoError as KokuhoError
+from .evaluate import Evaluator as Evaluator
+from .evaluate import Undefined as Undefined
+from .evaluate import evaluate as evaluate
+from .parse import parse_file as parse_file
+from .parse import parse_text as parse_text
+from .versions import RuleSet as RuleSet
+from .years import parse_period as parse_period
+from .years import parse_year as parse_year
+
+__all__ = ["Session", "check", "KokuhoError", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text", "RuleSet", "parse_period", "parse_year"]

@@ -1,0 +1,137 @@
+"""The library's entry points for the CLI and other tools: load rules and data once, then ask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from . import data as data_mod
+from .check import check_rules
+from .errors import Finding, KokuhoError, UsageError, finding
+from .evaluate import EvalResult, Evaluator, evaluate
+from .render import render_eval, render_summary as _render_summary
+from .summary import summarise
+from .versions import RuleSet, Version, default_rules_dir, rule_files
+from .years import YearFormatError, parse_period, parse_year
+
+__all__ = ["Session", "check", "split_names", "render_eval", "render_summary"]
+
+
+@attrs.frozen
+class CheckReport:
+    findings: list[Finding]
+    file_count: int
+    versions: list[str]
+
+
+def check(paths=None) -> CheckReport:
+    """Parse and check rule files; syntax errors and extends problems become findings too."""
+    paths = paths or [default_rules_dir()]
+    files = rule_files(paths)
+    findings: list[Finding] = []
+    parsed = []
+    from .parse import parse_file
+
+    for p in files:
+        try:
+            parsed.append(parse_file(p))
+        except KokuhoError as e:
+            if e.findings and e.findings[0].code in ("no-such-file", "not-a-file", "unreadable"):
+                raise
+            findings.extend(e.findings)
+    versions: list[str] = []
+    if parsed:
+        try:
+            rs = RuleSet(parsed)
+            # Versions whose base is outside the given files: load the base from beside them.
+            findings.extend(_check_all(rs))
+            versions = rs.version_ids
+        except KokuhoError as e:
+            findings.extend(e.findings)
+    return CheckReport(findings, len(files), versions)
+
+
+def _check_all(rs: RuleSet) -> list[Finding]:
+    findings: list[Finding] = []
+    for vid in rs.version_ids:
+        try:
+            rs.version(vid)
+        except KokuhoError as e:
+            findings.extend(x for x in e.findings if x not in findings)
+    if findings:
+        return findings
+    return check_rules(rs)
+
+
+def split_names(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [n.strip() for n in text.replace("、", ",").split(",") if n.strip()]
+
+
+class Session:
+    """Rules and data loaded once for one command."""
+
+    def __init__(self, ruleset: RuleSet, data_paths: tuple[str, str]):
+        self.ruleset = ruleset
+        self.data_paths = data_paths
+        self._data: dict = {}
+
+    @classmethod
+    def open(cls, rules=None, data=None, prefecture_data=None) -> "Session":
+        rules = rules or [default_rules_dir()]
+        ruleset = RuleSet.from_paths(rules)
+        problems = _check_all(ruleset)
+        errors = [f for f in problems if f.severity == "error"]
+        if errors:
+            from .errors import RuleCheckError
+
+            raise RuleCheckError(errors)
+        sample_m, sample_p = data_mod.sample_paths()
+        if (data is None) != (prefecture_data is None):
+            raise UsageError(finding("data-pair", "give both --data and --prefecture-data, or neither for the bundled sample"))
+        paths = (str(data or sample_m), str(prefecture_data or sample_p))
+        return cls(ruleset, paths)
+
+    @property
+    def input_paths(self) -> tuple:
+        return tuple(self.data_paths) + tuple(str(f.path) for f in self.ruleset.files.values())
+
+    def version(self, vid: str | None) -> Version:
+        if vid is None:
+            vid = self.ruleset.version_ids[-1]
+        return self.ruleset.version(vid)
+
+    def data_for(self, version: Version) -> data_mod.Dataset:
+        key = tuple(sorted((n, d.unit, d.scope, d.columns) for n, d in version.inputs().items()))
+        if key not in self._data:
+            self._data[key] = data_mod.load(self.data_paths[0], self.data_paths[1], version.inputs())
+        return self._data[key]
+
+    def years(self, version: Version, year: str | None, period: str | None) -> list[int]:
+        """--year / --period in any accepted form; by default the version's plan period."""
+        try:
+            if year is not None:
+                return [parse_year(year).value]
+            if period is not None:
+                return parse_period(period).years()
+        except YearFormatError as e:
+            raise UsageError(finding("bad-year", str(e))) from None
+        if version.header.plan_period is not None:
+            return version.header.plan_period.years()
+        raise UsageError(finding("no-year", f"version {version.id} has no plan period; give --year or --period"))
+
+    def evaluate(self, version: Version, years, columns=None) -> EvalResult:
+        return evaluate(version, self.data_for(version), years, columns)
+
+    def evaluator(self, version: Version) -> Evaluator:
+        return Evaluator(version, self.data_for(version))
+
+
+def render_summary(result: EvalResult, fmt: str) -> str:
+    return _render_summary(result, summarise(result), fmt)
+
+
+def default_data_paths() -> tuple[Path, Path]:
+    return data_mod.sample_paths()

@@ -1,0 +1,337 @@
+"""The rule language's syntax tree: a closed set of frozen attrs nodes, each with its source span.
+
+parse.py builds these from the Lark tree; nothing downstream ever sees a lark.Tree.
+Numbers are exact `fractions.Fraction`s in the node, with their unit: a percent is kept as
+a ratio (85% -> 17/20) and a percentage point likewise (1.50pp -> 3/200), so that unit
+conversions never change a value.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import attrs
+
+from .years import Period
+
+
+@attrs.frozen
+class Span:
+    """Where a node stands in its file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int = 0
+    end_column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NO_SPAN = Span("<none>", 0, 0)
+
+
+def _span_field():
+    # Spans never take part in equality: parse(format(f)) == parse(f) compares meaning.
+    return attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+# ---- expressions ----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Number:
+    """A literal with its unit: 'number' (bare), 'percent', 'pp' or 'yen'."""
+
+    value: Fraction
+    unit: str
+    text: str = attrs.field(eq=False)
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Text:
+    value: str
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Bool:
+    value: bool
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class YearLiteral:
+    value: int
+    text: str = attrs.field(eq=False)
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class ThisYear:
+    """`year`: the fiscal year being evaluated."""
+
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Ref:
+    """A name: an input, a definition, a table or a schedule."""
+
+    name: str
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class AtYear:
+    """`target[year - 1]`: a value taken in another fiscal year."""
+
+    target: "Expr"
+    year: "Expr"
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Call:
+    """A built-in function: min, max, abs, sum, mean, count, defined, round, floor, ceil, ..."""
+
+    function: str
+    args: tuple["Expr", ...]
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Unary:
+    op: str  # '-' or 'not'
+    operand: "Expr"
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Binary:
+    op: str  # + - * / and or, and comparisons < <= > >= = !=
+    left: "Expr"
+    right: "Expr"
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class If:
+    """`if c1 then v1 elif c2 then v2 else v3`."""
+
+    branches: tuple[tuple["Expr", "Expr"], ...]
+    otherwise: "Expr"
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class With:
+    """`levy_medical with alpha = 1`: the expression evaluated with a parameter overridden."""
+
+    body: "Expr"
+    name: str
+    value: "Expr"
+    span: Span = _span_field()
+
+
+Expr = Number | Text | Bool | YearLiteral | ThisYear | Ref | AtYear | Call | Unary | Binary | If | With
+
+# ---- items -------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Header:
+    version: str
+    extends: str | None
+    title: str | None
+    status: str | None
+    plan_period: Period | None
+    basis: str | None
+    cite: str | None
+    span: Span = _span_field()
+    status_span: Span = _span_field()
+    extends_span: Span = _span_field()
+    period_text: str | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class InputDecl:
+    """A data field: `input municipal collection_rate "現年分収納率" : percent columns ...`."""
+
+    name: str
+    scope: str  # 'municipal' or 'prefecture'
+    label: str | None
+    unit: str
+    columns: tuple[str, ...]
+    cite: str | None
+    effective: Period | None
+    override: bool = False
+    span: Span = _span_field()
+    unit_span: Span = _span_field()
+
+
+@attrs.frozen
+class Definition:
+    name: str
+    label: str | None
+    unit: str
+    expr: Expr
+    cite: str | None
+    effective: Period | None
+    override: bool = False
+    span: Span = _span_field()
+    unit_span: Span = _span_field()
+
+
+@attrs.frozen
+class Band:
+    """One row of a band table: an interval of the table's key, and the result there."""
+
+    lo: Number
+    lo_closed: bool
+    hi: Number
+    hi_closed: bool
+    label: str | None
+    result: Expr
+    wording: str | None
+    span: Span = _span_field()
+
+    def contains(self, x: Fraction) -> bool:
+        above = x >= self.lo.value if self.lo_closed else x > self.lo.value
+        below = x <= self.hi.value if self.hi_closed else x < self.hi.value
+        return above and below
+
+    @property
+    def interval(self) -> str:
+        return f"{'[' if self.lo_closed else '('}{self.lo.text}, {self.hi.text}{']' if self.hi_closed else ')'}"
+
+
+@attrs.frozen
+class Table:
+    name: str
+    label: str | None
+    unit: str
+    key: Expr
+    bands: tuple[Band, ...]
+    cite: str | None
+    effective: Period | None
+    override: bool = False
+    span: Span = _span_field()
+    unit_span: Span = _span_field()
+
+
+@attrs.frozen
+class Entry:
+    """One line of a schedule: the years it covers and the value for them."""
+
+    years: Period
+    value: Expr
+    wording: str | None
+    years_text: str = attrs.field(eq=False, default="")
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Schedule:
+    name: str
+    label: str | None
+    unit: str
+    entries: tuple[Entry, ...]
+    cite: str | None
+    effective: Period | None
+    override: bool = False
+    span: Span = _span_field()
+    unit_span: Span = _span_field()
+
+
+@attrs.frozen
+class SummaryLine:
+    """`bands TABLE FLAG` | `total NAMES` | `tally NAMES` | `show NAMES` | `columns NAMES`."""
+
+    kind: str
+    names: tuple[str, ...]
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Summary:
+    name: str  # always 'summary': one per version
+    label: str | None
+    lines: tuple[SummaryLine, ...]
+    override: bool = False
+    cite: str | None = None
+    effective: Period | None = None
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Assignment:
+    """An input value in an example: `collection_rate[FY2023] = 97.50%`."""
+
+    name: str
+    year: int | None
+    value: Number | Text | None  # None: explicitly missing (`undefined`)
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class ExampleMunicipality:
+    code: str
+    name: str
+    values: tuple[Assignment, ...]
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Expectation:
+    """`expect "131016" target_rate = 97.50%`; code None for a prefecture value."""
+
+    code: str | None
+    name: str
+    value: Number | Text | None
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Example:
+    """Known results pinned next to the rules, run by `kokuho test` and by pytest."""
+
+    name: str
+    label: str | None
+    year: int
+    municipalities: tuple[ExampleMunicipality, ...]
+    prefecture: tuple[Assignment, ...]
+    expectations: tuple[Expectation, ...]
+    cite: str | None
+    effective: Period | None = None
+    override: bool = False
+    span: Span = _span_field()
+
+
+@attrs.frozen
+class Removal:
+    """`remove NAME`: an item of the base version that this version drops."""
+
+    name: str
+    span: Span = _span_field()
+
+
+Item = InputDecl | Definition | Table | Schedule | Summary | Example | Removal
+
+
+@attrs.frozen
+class RuleFile:
+    """One parsed rule file: a version's header and the items it states."""
+
+    path: str
+    header: Header
+    items: tuple[Item, ...]
+    source: str = attrs.field(eq=False, repr=False, default="")
+    comments: tuple[tuple[int, int, str], ...] = attrs.field(eq=False, repr=False, default=())
+
+
+UNITS = ("percent", "pp", "yen", "ratio", "count", "year", "bool", "text")
+STATUSES = ("current", "proposed", "adopted")
+SCOPES = ("municipal", "prefecture")

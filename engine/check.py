@@ -1,0 +1,521 @@
+"""Static checks: a resolved version -> findings (unknown names, cycles, units, bands, schedules).
+
+Units are inferred bottom-up. 'number' is a bare literal and fits any numeric unit; percent,
+pp and ratio are dimensionless and act as ratios in * and /; yen and count are dimensions.
+"""
+
+from __future__ import annotations
+
+import difflib
+from fractions import Fraction
+
+from . import ast
+from .errors import Finding, finding
+from .versions import RuleSet, Version
+
+DIMENSIONLESS = {"number", "ratio", "percent", "pp"}
+NUMERIC = DIMENSIONLESS | {"yen", "count"}
+ROUNDING_MODES = {"floor": "floor", "切り捨て": "floor", "ceil": "ceil", "切り上げ": "ceil",
+                  "half_up": "half_up", "四捨五入": "half_up", "half_even": "half_even", "down": "down"}
+AGGREGATES = {"sum", "mean", "count"}
+FUNCTIONS = {"min", "max", "abs", "sum", "mean", "count", "defined", "round", "floor", "ceil", "percent", "ratio", "decimals"}
+KEY_NAMES = {"code", "name", "fiscal_year"}
+
+
+class UnitError(Exception):
+    def __init__(self, message: str, span: ast.Span, code: str = "unit"):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.code = code
+
+
+def unit_name(u: str) -> str:
+    return {"number": "a plain number", "pp": "percentage points (pp)"}.get(u, u)
+
+
+def add_units(op: str, a: str, b: str, span: ast.Span) -> str:
+    if a in ("bool", "text") or b in ("bool", "text"):
+        raise UnitError(f"cannot {'add' if op == '+' else 'subtract'} {unit_name(a)} and {unit_name(b)}", span)
+    if a == "year" and b == "year" and op == "-":
+        return "number"
+    if a == "year" and b in ("number", "count"):
+        return "year"
+    if a == "year" or b == "year":
+        raise UnitError(f"cannot {'add' if op == '+' else 'subtract'} {unit_name(a)} and {unit_name(b)}", span)
+    if a == "number":
+        return b
+    if b == "number":
+        return a
+    if a == b:
+        return "pp" if (a == "percent" and op == "-") else a
+    if {a, b} == {"percent", "pp"} and not (a == "pp" and op == "-"):
+        return "percent"
+    if {a, b} == {"ratio", "pp"} or {a, b} == {"ratio", "percent"}:
+        return "ratio"
+    raise UnitError(f"cannot {'add' if op == '+' else 'subtract'} {unit_name(b)} {'to' if op == '+' else 'from'} {unit_name(a)}", span)
+
+
+def mul_units(op: str, a: str, b: str, span: ast.Span) -> str:
+    for u in (a, b):
+        if u in ("bool", "text", "year"):
+            raise UnitError(f"cannot {'multiply' if op == '*' else 'divide'} {unit_name(a)} {'by' if op == '/' else 'and'} {unit_name(b)}", span)
+    if op == "*":
+        if a in DIMENSIONLESS and b in DIMENSIONLESS:
+            if a == "number":
+                return b
+            if b == "number":
+                return a
+            return "ratio"
+        if a in DIMENSIONLESS:
+            return b
+        if b in DIMENSIONLESS:
+            return a
+        if {a, b} == {"yen", "count"}:
+            return "yen"
+        if a == b == "count":
+            return "count"
+        raise UnitError(f"cannot multiply {unit_name(a)} by {unit_name(b)}", span)
+    # division
+    if b in DIMENSIONLESS:
+        if a in DIMENSIONLESS:
+            return a if b == "number" else ("ratio" if a != "number" or b != "number" else "number")
+        return a
+    if a == b:
+        return "ratio"
+    if a == "yen" and b == "count":
+        return "yen"
+    raise UnitError(f"cannot divide {unit_name(a)} by {unit_name(b)}", span)
+
+
+def unify(a: str, b: str, span: ast.Span, what: str) -> str:
+    if a == b:
+        return a
+    if a == "number" and b in NUMERIC | {"year"}:
+        return b
+    if b == "number" and a in NUMERIC | {"year"}:
+        return a
+    if {a, b} == {"ratio", "number"}:
+        return "ratio"
+    raise UnitError(f"{what} mixes {unit_name(a)} and {unit_name(b)}", span)
+
+
+def fits(declared: str, inferred: str) -> bool:
+    if declared == inferred:
+        return True
+    if inferred == "number":
+        return declared in NUMERIC | {"year"}
+    return False
+
+
+class Checker:
+    """Infers the unit and scope of every expression of one version and collects findings."""
+
+    def __init__(self, version: Version):
+        self.version = version
+        self.items = version.items
+        self.findings: list[Finding] = []
+        self.sources = {}
+        self._units: dict[str, str] = {}
+
+    def source_of(self, item) -> str | None:
+        return self.version.file.source if self.version.origin.get(item.name) == self.version.id else None
+
+    def add(self, code: str, message: str, span: ast.Span):
+        source = self._source_for_span(span)
+        f = finding(code, message, span, source)
+        if f not in self.findings:
+            self.findings.append(f)
+
+    def _source_for_span(self, span: ast.Span):
+        return _SOURCES.get(span.file)
+
+    # ---- units ----
+    def unit_of_name(self, name: str, span: ast.Span) -> str:
+        if name in KEY_NAMES:
+            return "text"
+        item = self.items.get(name)
+        if item is None:
+            hint = difflib.get_close_matches(name, list(self.items) + list(FUNCTIONS), n=1, cutoff=0.7)
+            raise UnitError(f"unknown name '{name}'" + (f"; did you mean '{hint[0]}'?" if hint else ""), span, "unknown-name")
+        if isinstance(item, (ast.Summary, ast.Example)):
+            raise UnitError(f"'{name}' is a {type(item).__name__.lower()}, not a value", span, "unknown-name")
+        return item.unit
+
+    def infer(self, e) -> str:
+        if isinstance(e, ast.Number):
+            return e.unit
+        if isinstance(e, ast.Text):
+            return "text"
+        if isinstance(e, ast.Bool):
+            return "bool"
+        if isinstance(e, (ast.YearLiteral, ast.ThisYear)):
+            return "year"
+        if isinstance(e, ast.Ref):
+            return self.unit_of_name(e.name, e.span)
+        if isinstance(e, ast.AtYear):
+            if not isinstance(e.target, ast.Ref):
+                raise UnitError("only a name can be taken at another year, as in collection_rate[year - 1]", e.span, "bad-year-index")
+            u = self.infer(e.year)
+            if u not in ("year", "number"):
+                raise UnitError(f"a year index must be a fiscal year, like [year - 1] or [FY2020], not {unit_name(u)}", e.span, "bad-year-index")
+            return self.infer(e.target)
+        if isinstance(e, ast.Unary):
+            u = self.infer(e.operand)
+            if e.op == "not":
+                if u != "bool":
+                    raise UnitError(f"'not' needs a true/false value, not {unit_name(u)}", e.span)
+                return "bool"
+            if u not in NUMERIC:
+                raise UnitError(f"cannot negate {unit_name(u)}", e.span)
+            return u
+        if isinstance(e, ast.Binary):
+            a, b = self.infer(e.left), self.infer(e.right)
+            if e.op in ("+", "-"):
+                return add_units(e.op, a, b, e.span)
+            if e.op in ("*", "/"):
+                return mul_units(e.op, a, b, e.span)
+            if e.op in ("and", "or"):
+                if a != "bool" or b != "bool":
+                    raise UnitError(f"'{e.op}' needs true/false values on both sides, not {unit_name(a)} and {unit_name(b)}", e.span)
+                return "bool"
+            # comparison
+            if e.op not in ("=", "!=") and ("bool" in (a, b) or "text" in (a, b)):
+                raise UnitError(f"cannot order {unit_name(a)} and {unit_name(b)} with '{e.op}'", e.span)
+            try:
+                unify(a, b, e.span, "comparison")
+            except UnitError:
+                raise UnitError(f"cannot compare {unit_name(a)} with {unit_name(b)}", e.span) from None
+            return "bool"
+        if isinstance(e, ast.If):
+            u = None
+            for cond, value in e.branches:
+                cu = self.infer(cond)
+                if cu != "bool":
+                    raise UnitError(f"an 'if' condition must be true/false, not {unit_name(cu)}", cond.span if cond.span.line else e.span)
+                vu = self.infer(value)
+                u = vu if u is None else unify(u, vu, e.span, "'if'")
+            return unify(u, self.infer(e.otherwise), e.span, "'if'")
+        if isinstance(e, ast.With):
+            target = self.items.get(e.name)
+            if target is None or isinstance(target, (ast.Summary, ast.Example)):
+                hint = difflib.get_close_matches(e.name, list(self.items), n=1, cutoff=0.7)
+                raise UnitError(f"'with' names unknown parameter '{e.name}'" + (f"; did you mean '{hint[0]}'?" if hint else ""), e.span, "unknown-name")
+            vu = self.infer(e.value)
+            if not fits(target.unit, vu) and not (target.unit == "ratio" and vu == "number"):
+                raise UnitError(f"'{e.name}' is {unit_name(target.unit)}; it cannot be set to {unit_name(vu)}", e.span)
+            return self.infer(e.body)
+        if isinstance(e, ast.Call):
+            return self.infer_call(e)
+        raise AssertionError(f"unknown node {e!r}")
+
+    def infer_call(self, e: ast.Call) -> str:
+        f, args = e.function, e.args
+        if f not in FUNCTIONS:
+            hint = difflib.get_close_matches(f, sorted(FUNCTIONS), n=1, cutoff=0.6)
+            raise UnitError(f"unknown function '{f}'" + (f"; did you mean '{hint[0]}'?" if hint else "") + "; functions are " + ", ".join(sorted(FUNCTIONS)), e.span, "unknown-function")
+
+        def arity(lo, hi=None):
+            hi = lo if hi is None else hi
+            if not lo <= len(args) <= hi:
+                want = str(lo) if lo == hi else f"{lo} to {hi}"
+                raise UnitError(f"{f}() takes {want} argument{'s' if hi != 1 else ''}, not {len(args)}", e.span, "arity")
+
+        if f in ("min", "max"):
+            if len(args) < 2:
+                raise UnitError(f"{f}() takes at least 2 arguments, not {len(args)}", e.span, "arity")
+            u = self.infer(args[0])
+            for a in args[1:]:
+                u = unify(u, self.infer(a), e.span, f"{f}()")
+            if u not in NUMERIC | {"year"}:
+                raise UnitError(f"{f}() needs numbers, not {unit_name(u)}", e.span)
+            return u
+        if f == "abs":
+            arity(1)
+            return self.infer(args[0])
+        if f in ("sum", "mean"):
+            arity(1)
+            u = self.infer(args[0])
+            if u not in NUMERIC:
+                raise UnitError(f"{f}() needs numbers, not {unit_name(u)}", e.span)
+            return u
+        if f == "count":
+            arity(0, 1)
+            if args and self.infer(args[0]) != "bool":
+                raise UnitError("count() counts the municipalities where a true/false value is true", e.span)
+            return "count"
+        if f == "defined":
+            arity(1)
+            self.infer(args[0])
+            return "bool"
+        if f == "decimals":
+            arity(1)
+            if not (isinstance(args[0], ast.Number) and args[0].unit == "number" and args[0].value.denominator == 1 and 0 <= args[0].value <= 30):
+                raise UnitError("decimals() takes a whole number of decimal places, 0 to 30, as in decimals(13)", e.span)
+            return "number"
+        if f in ("percent", "ratio"):
+            arity(1)
+            u = self.infer(args[0])
+            if u not in DIMENSIONLESS:
+                raise UnitError(f"{f}() converts a ratio or percent, not {unit_name(u)}", e.span)
+            return f
+        # round / floor / ceil
+        if f == "round":
+            arity(3)
+            mode = args[2]
+            if not (isinstance(mode, ast.Ref) and mode.name in ROUNDING_MODES):
+                raise UnitError("round() needs a rounding mode as its third argument: " + ", ".join(ROUNDING_MODES), getattr(mode, "span", e.span), "rounding-mode")
+        else:
+            arity(2)
+        u = self.infer(args[0])
+        step = args[1]
+        su = self.infer(step)
+        if not (isinstance(step, ast.Number) or (isinstance(step, ast.Call) and step.function == "decimals")):
+            raise UnitError(f"the step of {f}() must be a literal such as 1円, 0.01% or decimals(13)", e.span, "rounding-step")
+        ok = su == u or su == "number" and u in DIMENSIONLESS or (u == "percent" and su == "pp") or (u == "ratio" and su in ("number",))
+        if not ok:
+            raise UnitError(f"cannot round {unit_name(u)} to a step of {unit_name(su)}", e.span)
+        if isinstance(step, ast.Number) and step.value <= 0:
+            raise UnitError(f"the step of {f}() must be positive", e.span, "rounding-step")
+        return u
+
+    # ---- checks ----
+    def run(self) -> list[Finding]:
+        own = {n for n, o in self.version.origin.items() if o == self.version.id}
+        for name, item in self.items.items():
+            if name not in own:
+                continue  # the base version's own check reports its items
+            try:
+                self.check_item(item)
+            except UnitError as err:
+                self.add(err.code, err.message, err.span)
+        self.check_cycles(own)
+        return self.findings
+
+    def guarded(self, fn, *a):
+        try:
+            return fn(*a)
+        except UnitError as err:
+            self.add(err.code, err.message, err.span)
+            return None
+
+    def check_item(self, item):
+        if isinstance(item, ast.InputDecl):
+            if item.unit not in ast.UNITS:
+                self.add("unknown-unit", f"unknown unit '{item.unit}'; units are " + ", ".join(ast.UNITS), item.unit_span)
+            return
+        if isinstance(item, (ast.Definition, ast.Table, ast.Schedule)):
+            if item.unit not in ast.UNITS:
+                self.add("unknown-unit", f"unknown unit '{item.unit}'; units are " + ", ".join(ast.UNITS), item.unit_span)
+                return
+        if isinstance(item, ast.Definition):
+            u = self.guarded(self.infer, item.expr)
+            if u is not None and not fits(item.unit, u):
+                self.add("unit", f"'{item.name}' is declared {unit_name(item.unit)} but its formula gives {unit_name(u)}", item.unit_span)
+        elif isinstance(item, ast.Table):
+            self.check_table(item)
+        elif isinstance(item, ast.Schedule):
+            self.check_schedule(item)
+        elif isinstance(item, ast.Summary):
+            self.check_summary(item)
+        elif isinstance(item, ast.Example):
+            self.check_example(item)
+
+    def check_table(self, t: ast.Table):
+        ku = self.guarded(self.infer, t.key)
+        for b in t.bands:
+            for bound in (b.lo, b.hi):
+                if ku is not None and not fits(ku, bound.unit) and bound.unit != ku:
+                    self.add("unit", f"band bound {bound.text} is {unit_name(bound.unit)} but the table is over {unit_name(ku)}", b.span)
+            ru = self.guarded(self.infer, b.result)
+            if ru is not None and not fits(t.unit, ru):
+                self.add("unit", f"band {b.interval} gives {unit_name(ru)} but table '{t.name}' is declared {unit_name(t.unit)}", b.span)
+            if b.lo.value > b.hi.value or (b.lo.value == b.hi.value and not (b.lo_closed and b.hi_closed)):
+                self.add("empty-band", f"band {b.interval} is empty: its lower end is not below its upper end", b.span)
+        bands = list(t.bands)
+        for prev, cur in zip(bands, bands[1:]):
+            if cur.lo.value < prev.lo.value:
+                self.add("band-order", f"band {cur.interval} comes after {prev.interval}; list bands from the lowest up", cur.span)
+                return
+        for prev, cur in zip(bands, bands[1:]):
+            if prev.hi.value > cur.lo.value or (prev.hi.value == cur.lo.value and prev.hi_closed and cur.lo_closed):
+                self.add("band-overlap", f"bands {prev.interval} and {cur.interval} overlap: a value of {_show(cur.lo)} would fall in both", cur.span)
+            elif prev.hi.value < cur.lo.value or (prev.hi.value == cur.lo.value and not prev.hi_closed and not cur.lo_closed):
+                gap = f"[{prev.hi.text}, {cur.lo.text}]" if prev.hi.value < cur.lo.value else prev.hi.text
+                self.add("band-gap", f"bands {prev.interval} and {cur.interval} leave a gap: {gap} falls in no band", cur.span)
+        if ku == "percent" and bands:
+            first, last = bands[0], bands[-1]
+            if first.lo.value > 0 or (first.lo.value == 0 and not first.lo_closed):
+                self.add("band-coverage", f"the bands of '{t.name}' start at {first.lo.text}{'' if first.lo_closed else ' (open)'}; a percent table must cover 0% to 100%", first.span)
+            if last.hi.value < 1 or (last.hi.value == 1 and not last.hi_closed):
+                self.add("band-coverage", f"the bands of '{t.name}' end at {last.hi.text}{'' if last.hi_closed else ' (open)'}; a percent table must cover 0% to 100%", last.span)
+
+    def check_schedule(self, s: ast.Schedule):
+        for entry in s.entries:
+            u = self.guarded(self.infer, entry.value)
+            if u is not None and not fits(s.unit, u):
+                self.add("unit", f"schedule '{s.name}' is {unit_name(s.unit)} but the value for {entry.years_text} is {unit_name(u)}", entry.span)
+        entries = list(s.entries)
+        for i, a in enumerate(entries):
+            for b in entries[i + 1:]:
+                if a.years.overlaps(b.years):
+                    lo = max(x for x in (a.years.first, b.years.first, -(10**9)) if x is not None)
+                    which = f"FY{lo}" if lo > -(10**9) else f"FY{min(x for x in (a.years.last, b.years.last) if x is not None)}"
+                    self.add("schedule-duplicate", f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}", b.span)
+        for prev, cur in zip(entries, entries[1:]):
+            if prev.years.first is not None and cur.years.first is not None and cur.years.first < prev.years.first:
+                self.add("schedule-order", f"schedule '{s.name}': {cur.years_text} comes after {prev.years_text}; list years in order", cur.span)
+        period = self.version.header.plan_period
+        if period is not None:
+            years = [y for y in period.years() if s.effective is None or y in s.effective]
+            missing = [y for y in years if not any(y in e.years for e in entries)]
+            if missing:
+                self.add("schedule-gap", f"schedule '{s.name}' has no value for {', '.join(f'FY{y}' for y in missing)} of the plan period {period.both}", s.span)
+
+    def check_summary(self, s: ast.Summary):
+        for line in s.lines:
+            for n in line.names:
+                if n not in self.items:
+                    self.add("unknown-name", f"summary names unknown '{n}'" + _hint(n, self.items), line.span)
+            if line.kind == "bands":
+                table, flag = line.names
+                if table in self.items and not isinstance(self.items[table], ast.Table):
+                    self.add("summary", f"'bands' needs a band table first, and '{table}' is not one", line.span)
+                if flag in self.items and getattr(self.items[flag], "unit", None) != "bool":
+                    self.add("summary", f"'bands' counts a true/false definition, and '{flag}' is not one", line.span)
+
+    def check_example(self, ex: ast.Example):
+        inputs = self.version.inputs()
+        for m in ex.municipalities:
+            for a in m.values:
+                if a.name not in inputs or inputs[a.name].scope != "municipal":
+                    self.add("unknown-name", f"example sets '{a.name}', which is not a municipal input" + _hint(a.name, inputs), a.span)
+        for a in ex.prefecture:
+            if a.name not in inputs or inputs[a.name].scope != "prefecture":
+                self.add("unknown-name", f"example sets '{a.name}', which is not a prefecture input" + _hint(a.name, inputs), a.span)
+        codes = {m.code for m in ex.municipalities}
+        for x in ex.expectations:
+            if x.name not in self.items:
+                self.add("unknown-name", f"example expects unknown '{x.name}'" + _hint(x.name, self.items), x.span)
+            if x.code is not None and x.code not in codes:
+                self.add("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span)
+
+    def check_cycles(self, own: set[str]):
+        graph = {n: sorted(same_year_refs(i)) for n, i in self.items.items() if isinstance(i, (ast.Definition, ast.Table, ast.Schedule))}
+        state: dict[str, int] = {}
+        reported = set()
+
+        def visit(n, path):
+            state[n] = 1
+            for m in graph.get(n, ()):
+                if m not in graph:
+                    continue
+                if state.get(m) == 1:
+                    cycle = path[path.index(m):] + [m]
+                    key = frozenset(cycle)
+                    if key not in reported and any(c in own for c in cycle):
+                        reported.add(key)
+                        item = self.items[cycle[0]]
+                        self.add("cycle", "definitions depend on each other in the same year: " + " -> ".join(cycle), item.span)
+                elif state.get(m) is None:
+                    visit(m, path + [m])
+            state[n] = 2
+
+        for n in graph:
+            if state.get(n) is None:
+                visit(n, [n])
+
+
+_SOURCES: dict[str, str] = {}
+
+
+def _hint(name, names) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.7)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _show(n: ast.Number) -> str:
+    return n.text
+
+
+def children(e):
+    """The direct sub-expressions of an expression node."""
+    if isinstance(e, ast.AtYear):
+        return [e.target, e.year]
+    if isinstance(e, ast.Call):
+        return list(e.args)
+    if isinstance(e, ast.Unary):
+        return [e.operand]
+    if isinstance(e, ast.Binary):
+        return [e.left, e.right]
+    if isinstance(e, ast.If):
+        return [x for pair in e.branches for x in pair] + [e.otherwise]
+    if isinstance(e, ast.With):
+        return [e.body, e.value]
+    return []
+
+
+def item_exprs(item) -> list:
+    if isinstance(item, ast.Definition):
+        return [item.expr]
+    if isinstance(item, ast.Table):
+        return [item.key] + [b.result for b in item.bands]
+    if isinstance(item, ast.Schedule):
+        return [e.value for e in item.entries]
+    return []
+
+
+def refs(e, *, same_year_only: bool = False) -> set[str]:
+    """Names an expression refers to; with same_year_only, not those taken at another year."""
+    out: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, ast.Ref):
+            out.add(x.name)
+        elif isinstance(x, ast.AtYear) and same_year_only and not _is_this_year(x.year):
+            walk(x.year)
+            return
+        elif isinstance(x, ast.Call) and x.function == "round" and len(x.args) == 3:
+            walk(x.args[0])
+            walk(x.args[1])
+            return
+        elif isinstance(x, ast.With):
+            out.add(x.name)
+        for c in children(x):
+            walk(c)
+
+    walk(e)
+    return out
+
+
+def _is_this_year(e) -> bool:
+    return isinstance(e, ast.ThisYear)
+
+
+def same_year_refs(item) -> set[str]:
+    out: set[str] = set()
+    for e in item_exprs(item):
+        out |= refs(e, same_year_only=True)
+    return out
+
+
+def check_rules(ruleset: RuleSet) -> list[Finding]:
+    """Every finding of every version in the rule set (each item checked in its own version)."""
+    findings: list[Finding] = []
+    for f in ruleset.files.values():
+        _SOURCES[f.path] = f.source
+    for vid in ruleset.version_ids:
+        version = ruleset.version(vid)
+        findings.extend(Checker(version).run())
+        h = version.header
+        if h.status is not None and h.status not in ast.STATUSES:
+            findings.append(finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source))
+    return findings
+
+
+def infer_unit(version: Version, expr) -> str:
+    return Checker(version).infer(expr)
+
+
+def fraction_text(x: Fraction) -> str:
+    return str(x)

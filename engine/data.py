@@ -1,0 +1,337 @@
+"""Municipal and prefecture data files (CSV in UTF-8/BOM/CP932, or YAML) -> a validated Dataset.
+
+The schema comes from the rules' `input` declarations: a column is accepted under any of
+its declared headers. Every problem is reported with file, row and column; an empty cell is
+a missing value, which later makes the results that depend on it undefined.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from fractions import Fraction
+from pathlib import Path
+
+import attrs
+import yaml
+
+from . import ast
+from .errors import DataError, Finding, UsageError, finding
+from .years import YearFormatError, parse_year
+
+# The row keys are structure, not policy: every table of municipal data has them.
+KEY_COLUMNS = {
+    "fiscal_year": ("fiscal_year", "年度"),
+    "code": ("code", "団体コード", "コード"),
+    "name": ("name", "団体名", "区市町村名", "保険者名"),
+}
+PREFECTURE_KEYS = {"fiscal_year": KEY_COLUMNS["fiscal_year"]}
+MAX_FINDINGS = 50  # past this a file is clearly the wrong file; stop listing
+
+
+@attrs.frozen
+class Municipality:
+    code: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+@attrs.frozen
+class Dataset:
+    """Validated inputs: municipal values by (field, year) as columns, prefecture values by (field, year).
+
+    `municipal[field][year]` is a tuple aligned with `municipalities`, None where missing.
+    `rows[(code, year)]` is the (file, line) the values came from, for explanations.
+    """
+
+    municipalities: tuple[Municipality, ...]
+    municipal: dict
+    prefecture: dict
+    rows: dict
+    prefecture_rows: dict
+    years: tuple[int, ...]
+    sources: tuple[str, ...]
+    row_counts: dict = attrs.field(factory=dict)
+
+    def index_of(self, key: str) -> int | None:
+        """A municipality by its code or its name."""
+        for i, m in enumerate(self.municipalities):
+            if key in (m.code, m.name):
+                return i
+        return None
+
+
+def check_digit(code5: str) -> int:
+    """JIS X 0402: weights 6,5,4,3,2; 11 minus the sum mod 11, last digit."""
+    total = sum(int(d) * w for d, w in zip(code5, (6, 5, 4, 3, 2)))
+    return (11 - total % 11) % 10
+
+
+def _decode(raw: bytes, path: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp932")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(finding("data-encoding", f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start}); save it from Excel as 'CSV UTF-8'", ast.Span(path, line, 1))) from None
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(finding("no-such-file", f"data file not found: {p}")) from None
+    except IsADirectoryError:
+        raise UsageError(finding("not-a-file", f"{p} is a directory, not a data file")) from None
+    except OSError as e:
+        raise UsageError(finding("unreadable", f"cannot read data file {p}: {e.strerror}")) from None
+
+
+def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
+    """A CSV or YAML file -> (header, [(line number, cells)], header line number)."""
+    p = str(path)
+    raw = _read_bytes(path)
+    if p.lower().endswith((".yaml", ".yml")):
+        return _read_yaml(raw, p)
+    text = _decode(raw, p)
+    lines = text.splitlines(keepends=True)
+    start = 0
+    while start < len(lines) and (lines[start].lstrip().startswith("#") or not lines[start].strip()):
+        start += 1
+    if start == len(lines):
+        raise DataError(finding("data-empty", "the file is empty: it has no header row", ast.Span(p, 1, 1)))
+    sample = lines[start]
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    reader = csv.reader(io.StringIO("".join(lines[start:])), delimiter=delimiter)
+    rows = []
+    header = None
+    for cells in reader:
+        lineno = start + reader.line_num
+        if header is None:
+            header = [c.strip() for c in cells]
+            header_line = lineno
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        rows.append((lineno, cells))
+    return header, rows, header_line
+
+
+def _read_yaml(raw: bytes, path: str):
+    try:
+        doc = yaml.safe_load(_decode(raw, path))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        span = ast.Span(path, mark.line + 1, mark.column + 1) if mark else ast.Span(path, 1, 1)
+        raise DataError(finding("data-yaml", f"not valid YAML: {getattr(e, 'problem', e)}", span)) from None
+    if isinstance(doc, dict) and len(doc) == 1 and isinstance(next(iter(doc.values())), list):
+        doc = next(iter(doc.values()))
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        raise DataError(finding("data-yaml", "a YAML data file is a list of rows, each a mapping of column: value", ast.Span(path, 1, 1)))
+    if not doc:
+        raise DataError(finding("data-empty", "the file has no rows", ast.Span(path, 1, 1)))
+    header: list[str] = []
+    for r in doc:
+        for k in r:
+            if str(k) not in header:
+                header.append(str(k))
+    rows = []
+    for i, r in enumerate(doc, 1):
+        cells = ["" if r.get(h) is None else str(r.get(h)) for h in header]
+        rows.append((i, cells))
+    return header, rows, 0
+
+
+def _column_map(header, line, inputs: dict[str, ast.InputDecl], keys: dict, path: str, findings: list):
+    """Header cells -> field names, by the aliases declared in the rules."""
+    aliases: dict[str, str] = {}
+    for field, names in keys.items():
+        for n in names:
+            aliases[_norm(n)] = field
+    for name, decl in inputs.items():
+        aliases[_norm(name)] = name
+        for n in decl.columns:
+            aliases[_norm(n)] = name
+    mapping: list[str | None] = []
+    seen: dict[str, int] = {}
+    for col, h in enumerate(header, 1):
+        field = aliases.get(_norm(h))
+        if field is None:
+            import difflib
+
+            close = difflib.get_close_matches(h, list(aliases), n=1, cutoff=0.7)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            findings.append(finding("data-unknown-column", f"column '{h}' matches no input of the rules{hint}", ast.Span(path, line, col)))
+        elif field in seen:
+            findings.append(finding("data-duplicate-column", f"column '{h}' gives '{field}' again (already column {seen[field]})", ast.Span(path, line, col)))
+            field = None
+        else:
+            seen[field] = col
+        mapping.append(field)
+    for field in keys:
+        if field not in seen:
+            findings.append(finding("data-missing-column", f"the file has no '{field}' column ({' / '.join(keys[field])})", ast.Span(path, line, 1)))
+    return mapping
+
+
+def _norm(h: str) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", h).strip().lower()
+
+
+def parse_value(text: str, unit: str) -> Fraction | int | str:
+    """One cell -> a value of the declared unit; ValueError with a user-facing message."""
+    t = text.strip().replace("，", ",")
+    if unit == "text":
+        return t
+    if unit == "year":
+        try:
+            return parse_year(t).value
+        except YearFormatError as e:
+            raise ValueError(str(e)) from None
+    if unit == "bool":
+        if t.lower() in ("true", "1", "yes", "はい"):
+            return True
+        if t.lower() in ("false", "0", "no", "いいえ"):
+            return False
+        raise ValueError(f"'{text}' is not true or false")
+    if unit == "percent":
+        t = t.rstrip("%％").strip()
+    if unit == "yen":
+        t = t.rstrip("円").strip().replace(",", "")
+    if unit == "count":
+        t = t.replace(",", "")
+    try:
+        x = Fraction(t)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"'{text}' is not a number") from None
+    if "/" in t or "e" in t.lower():
+        raise ValueError(f"'{text}' is not a plain decimal number")
+    if unit == "percent":
+        if not 0 <= x <= 100:
+            raise ValueError(f"a rate of {t}% is outside 0-100")
+        return x / 100
+    if unit in ("yen", "count") and x < 0:
+        raise ValueError(f"{'an amount' if unit == 'yen' else 'a count'} cannot be negative: {t}")
+    if unit == "count" and x.denominator != 1:
+        raise ValueError(f"a count is a whole number, not {t}")
+    return x
+
+
+def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> Dataset:
+    """Read and validate both data files against the version's input declarations."""
+    findings: list[Finding] = []
+    m_inputs = {n: d for n, d in inputs.items() if d.scope == "municipal"}
+    p_inputs = {n: d for n, d in inputs.items() if d.scope == "prefecture"}
+    mpath, ppath = str(municipal_path), str(prefecture_path)
+
+    header, rows, hline = read_table(municipal_path)
+    mapping = _column_map(header, hline, m_inputs, KEY_COLUMNS, mpath, findings)
+    if findings:
+        raise DataError(findings)
+    if not rows:
+        raise DataError(finding("data-no-rows", "the file has a header but no data rows", ast.Span(mpath, hline, 1)))
+    col_of = {f: i for i, f in enumerate(mapping) if f is not None}
+    munis: dict[str, str] = {}
+    values: dict[tuple[str, int], dict] = {}
+    row_of: dict[tuple[str, int], tuple[str, int]] = {}
+    for lineno, cells in rows:
+        if len(findings) >= MAX_FINDINGS:
+            break
+        if len(cells) != len(header):
+            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(header)}", ast.Span(mpath, lineno, 1)))
+            continue
+        code = cells[col_of["code"]].strip()
+        name = cells[col_of["name"]].strip()
+        ccol = col_of["code"] + 1
+        if not (len(code) == 6 and code.isdigit()):
+            findings.append(finding("data-bad-code", f"'{code}' is not a 6-digit municipality code (団体コード)", ast.Span(mpath, lineno, ccol)))
+            continue
+        if check_digit(code[:5]) != int(code[5]):
+            findings.append(finding("data-check-digit", f"code {code} has a wrong check digit: expected {code[:5]}{check_digit(code[:5])}", ast.Span(mpath, lineno, ccol)))
+            continue
+        ytext = cells[col_of["fiscal_year"]]
+        try:
+            year = parse_year(ytext).value
+        except YearFormatError as e:
+            findings.append(finding("data-bad-year", str(e), ast.Span(mpath, lineno, col_of["fiscal_year"] + 1)))
+            continue
+        if code in munis and munis[code] != name and name:
+            findings.append(finding("data-name-mismatch", f"code {code} is '{munis[code]}' on an earlier row but '{name}' here", ast.Span(mpath, lineno, col_of["name"] + 1)))
+            continue
+        munis.setdefault(code, name)
+        if (code, year) in values:
+            first = row_of[(code, year)][1]
+            findings.append(finding("data-duplicate-row", f"a second row for {code} {name} in FY{year} (first on line {first})", ast.Span(mpath, lineno, 1)))
+            continue
+        row: dict = {}
+        for field, decl in m_inputs.items():
+            if field not in col_of:
+                continue
+            cell = cells[col_of[field]]
+            if not cell.strip():
+                continue
+            try:
+                row[field] = parse_value(cell, decl.unit)
+            except ValueError as e:
+                findings.append(finding("data-bad-value", f"{header[col_of[field]]}: {e}", ast.Span(mpath, lineno, col_of[field] + 1)))
+        values[(code, year)] = row
+        row_of[(code, year)] = (mpath, lineno)
+
+    pheader, prows, phline = read_table(prefecture_path)
+    pmapping = _column_map(pheader, phline, p_inputs, PREFECTURE_KEYS, ppath, findings)
+    if findings:
+        raise DataError(findings)
+    pcol = {f: i for i, f in enumerate(pmapping) if f is not None}
+    prefecture: dict = {n: {} for n in p_inputs}
+    prow_of: dict[int, tuple[str, int]] = {}
+    for lineno, cells in prows:
+        if len(findings) >= MAX_FINDINGS:
+            break
+        if len(cells) != len(pheader):
+            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(pheader)}", ast.Span(ppath, lineno, 1)))
+            continue
+        try:
+            year = parse_year(cells[pcol["fiscal_year"]]).value
+        except YearFormatError as e:
+            findings.append(finding("data-bad-year", str(e), ast.Span(ppath, lineno, pcol["fiscal_year"] + 1)))
+            continue
+        if year in prow_of:
+            findings.append(finding("data-duplicate-row", f"a second row for FY{year} (first on line {prow_of[year][1]})", ast.Span(ppath, lineno, 1)))
+            continue
+        prow_of[year] = (ppath, lineno)
+        for field, decl in p_inputs.items():
+            if field not in pcol or not cells[pcol[field]].strip():
+                continue
+            try:
+                prefecture[field][year] = parse_value(cells[pcol[field]], decl.unit)
+            except ValueError as e:
+                findings.append(finding("data-bad-value", f"{pheader[pcol[field]]}: {e}", ast.Span(ppath, lineno, pcol[field] + 1)))
+    if findings:
+        raise DataError(findings)
+
+    municipalities = tuple(Municipality(c, munis[c]) for c in sorted(munis))
+    years = tuple(sorted({y for (_, y) in values} | set(prow_of)))
+    municipal: dict = {}
+    for field in m_inputs:
+        per_year = {}
+        for y in years:
+            per_year[y] = tuple(values.get((m.code, y), {}).get(field) for m in municipalities)
+        municipal[field] = per_year
+    return Dataset(municipalities, municipal, prefecture, row_of, prow_of, years, (mpath, ppath),
+                   {mpath: len(rows), ppath: len(prows)})
+
+
+def sample_paths() -> tuple[Path, Path]:
+    """The bundled synthetic Tokyo data."""
+    root = Path(__file__).resolve().parent.parent / "data" / "sample"
+    return root / "tokyo-municipal.csv", root / "tokyo-prefecture.csv"

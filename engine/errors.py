@@ -1,0 +1,81 @@
+"""Errors and findings: one root (KokuhoError), one branch per stage, each shown as file:line:col.
+
+Every message a user sees is built here or passes through here, so that a finding always
+carries its code, its position, the source line and a caret under the spot.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .ast import NO_SPAN, Span
+
+
+@attrs.frozen
+class Finding:
+    """One problem in a rule file or a data file, with a stable code (docs/errors.md)."""
+
+    code: str
+    message: str
+    span: Span = NO_SPAN
+    source_line: str | None = None
+    severity: str = "error"
+
+    def render(self) -> str:
+        where = f"{self.span}: " if self.span.line else (f"{self.span.file}: " if self.span.file != "<none>" else "")
+        text = f"{where}{self.code}: {self.message}"
+        if self.source_line is not None and self.span.column > 0:
+            line = self.source_line.rstrip("\n")
+            # Carets line up under wide (Japanese) characters too: pad with the same characters' widths.
+            pad = "".join("\u3000" if _is_wide(ch) else ("\t" if ch == "\t" else " ") for ch in line[: self.span.column - 1])
+            text += f"\n    {line}\n    {pad}^"
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def _is_wide(ch: str) -> bool:
+    import unicodedata
+
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def finding(code: str, message: str, span: Span = NO_SPAN, source: str | None = None) -> Finding:
+    """Build a finding, taking the source line from the file's text when it is given."""
+    line = None
+    if source is not None and span.line > 0:
+        lines = source.splitlines()
+        if span.line <= len(lines):
+            line = lines[span.line - 1]
+    return Finding(code, message, span, line)
+
+
+class KokuhoError(Exception):
+    """The root of every error the tool reports; the CLI maps it to exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, findings: list[Finding] | Finding | str):
+        if isinstance(findings, str):
+            findings = [Finding("error", findings)]
+        elif isinstance(findings, Finding):
+            findings = [findings]
+        self.findings = list(findings)
+        super().__init__("\n".join(f.render() for f in self.findings))
+
+
+class RuleSyntaxError(KokuhoError):
+    """A rule file that does not parse."""
+
+
+class RuleCheckError(KokuhoError):
+    """A rule file that parses but fails a static check (unknown name, unit error, ...)."""
+
+
+class DataError(KokuhoError):
+    """A data file that cannot be read or has invalid rows or columns."""
+
+
+class UsageError(KokuhoError):
+    """A command line that cannot be carried out (unknown version, bad year, bad path)."""

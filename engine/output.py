@@ -1,0 +1,49 @@
+"""Writing results: atomically (temporary file, then rename), and never over one of our inputs."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import UsageError, finding
+
+
+def write_output(content: str | bytes, out: str | None, *, inputs: tuple = ()) -> None:
+    """Write to `out`, or to stdout when out is None or '-'.
+
+    An interrupted run leaves the previous file intact: we write a temporary file beside
+    the target and rename it into place only when it is complete.
+    """
+    if out is None or out == "-":
+        if isinstance(content, bytes):
+            sys.stdout.buffer.write(content)
+        else:
+            sys.stdout.write(content.lstrip("\ufeff") if sys.stdout.isatty() else content)
+        sys.stdout.flush()
+        return
+    target = Path(out)
+    if target.is_dir():
+        raise UsageError(finding("out-is-directory", f"--out {out} is a directory; give a file name"))
+    resolved = target.resolve()
+    for p in inputs:
+        if p is not None and Path(p).exists() and Path(p).resolve() == resolved:
+            raise UsageError(finding("out-is-input", f"--out {out} is one of the input files; refusing to overwrite it"))
+    parent = resolved.parent
+    if not parent.is_dir():
+        raise UsageError(finding("no-such-directory", f"cannot write {out}: directory {parent} does not exist"))
+    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, resolved)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,490 @@
+"""Parse rule-file text (engine/grammar.lark, LALR) into ast.RuleFile; lark trees never leave here."""
+
+from __future__ import annotations
+
+import functools
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import lark
+from lark import Token, Transformer, v_args
+
+from . import ast
+from .errors import RuleSyntaxError, finding
+from .years import YearFormatError, parse_period, parse_year
+
+GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
+MAX_SOURCE_CHARS = 2_000_000  # a rule file is a few kilobytes; refuse anything absurd
+MAX_NESTING = 200  # brackets deep: beyond this the parse stack or our recursion would blow
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    return lark.Lark(
+        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=False,
+    )
+
+
+# Friendly names for the terminals lark reports as expected.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "STRING": 'a "quoted text"',
+    "NUMBER": "a number",
+    "PERCENT": "a percent like 85%",
+    "PP": "percentage points like 1.50pp",
+    "YEN": "an amount like 1,000円",
+    "YEARSPEC": "a fiscal year or period like FY2024 or R6-R8",
+    "YEAR_LIT": "a fiscal year like FY2024",
+    "VERSION": "a version id like R6",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "+ or -",
+    "MUL_OP": "* or /",
+    "LBRACE": "{",
+    "RBRACE": "}",
+    "LPAR": "(",
+    "RPAR": ")",
+    "LSQB": "[",
+    "RSQB": "]",
+    "COMMA": ",",
+    "COLON": ":",
+    "EQUAL": "=",
+    "__ANON_0": "=>",
+}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    names = []
+    for term in sorted(expected):
+        if term in _TERMINAL_NAMES:
+            names.append(_TERMINAL_NAMES[term])
+        elif term.isupper() and term.isalpha() and not term.startswith("_"):
+            names.append(f"'{term.lower()}'")
+        else:
+            names.append(term)
+    names = sorted(set(names))
+    if len(names) > 8:
+        names = names[:8] + ["..."]
+    return ", ".join(names)
+
+
+def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
+    """Parse one rule file's text; raise RuleSyntaxError with position and expectation."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise RuleSyntaxError(finding("file-too-large", f"rule file has {len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,}", ast.Span(path, 1, 1)))
+    _check_nesting(source, path)
+    comments: list[tuple[int, int, str]] = []
+    try:
+        tree = _parser().parse(source, on_error=None)
+    except lark.exceptions.UnexpectedCharacters as e:
+        span = ast.Span(path, e.line, e.column)
+        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
+        raise RuleSyntaxError(finding("syntax", f"unexpected character {ch!r}; expected {_describe_expected(set(e.allowed or ()))}", span, source)) from None
+    except lark.exceptions.UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            lines = source.splitlines() or [""]
+            span = ast.Span(path, len(lines), len(lines[-1]) + 1)
+            what = "end of file"
+        else:
+            span = ast.Span(path, tok.line, tok.column)
+            what = repr(str(tok))
+        raise RuleSyntaxError(finding("syntax", f"unexpected {what}; expected {_describe_expected(set(e.expected))}", span, source)) from None
+    except lark.exceptions.UnexpectedEOF as e:
+        lines = source.splitlines() or [""]
+        span = ast.Span(path, len(lines), len(lines[-1]) + 1)
+        raise RuleSyntaxError(finding("syntax", f"unexpected end of file; expected {_describe_expected(set(e.expected))}", span, source)) from None
+    try:
+        rule_file = _ToAst(path, source).transform(tree)
+    except lark.exceptions.VisitError as e:
+        if isinstance(e.orig_exc, RuleSyntaxError):
+            raise e.orig_exc from None
+        raise
+    for m in re.finditer(r"#[^\n]*", source):
+        # Comments are kept for the formatter; a '#' inside a string is not a comment.
+        line = source.count("\n", 0, m.start()) + 1
+        col = m.start() - (source.rfind("\n", 0, m.start()) + 1) + 1
+        if not _inside_string(source, m.start()):
+            comments.append((line, col, m.group(0)))
+    return attrs_evolve(rule_file, source=source, comments=tuple(comments))
+
+
+def attrs_evolve(obj, **changes):
+    import attrs
+
+    return attrs.evolve(obj, **changes)
+
+
+def _inside_string(source: str, pos: int) -> bool:
+    start = source.rfind("\n", 0, pos) + 1
+    prefix = source[start:pos]
+    quotes = len(re.findall(r'(?<!\\)"', prefix))
+    return quotes % 2 == 1 or prefix.count("「") > prefix.count("」")
+
+
+def _check_nesting(source: str, path: str) -> None:
+    depth = 0
+    for lineno, line in enumerate(source.splitlines(), 1):
+        for col, ch in enumerate(line.split("#", 1)[0], 1):
+            if ch in "([":
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise RuleSyntaxError(finding("too-deep", f"brackets nested more than {MAX_NESTING} deep", ast.Span(path, lineno, col), source))
+            elif ch in ")]":
+                depth = max(0, depth - 1)
+
+
+def parse_file(path: str | Path) -> ast.RuleFile:
+    """Read and parse one rule file (UTF-8, with or without BOM)."""
+    from .errors import UsageError
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(finding("no-such-file", f"rule file not found: {p}")) from None
+    except IsADirectoryError:
+        raise UsageError(finding("not-a-file", f"{p} is a directory, not a rule file")) from None
+    except OSError as e:
+        raise UsageError(finding("unreadable", f"cannot read rule file {p}: {e.strerror}")) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise RuleSyntaxError(finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))) from None
+    return parse_text(text, str(p))
+
+
+# ---- lark tree -> ast ----------------------------------------------------------------------
+
+
+def _fraction(text: str) -> Fraction:
+    return Fraction(text.replace(",", "").replace("_", ""))
+
+
+def number_from_text(text: str) -> tuple[Fraction, str]:
+    """'85%' -> (17/20, 'percent'); '1.50pp' -> (3/200, 'pp'); '1,000円' -> (1000, 'yen')."""
+    t = text.strip()
+    if t.endswith(("%", "％")):
+        return _fraction(t[:-1]) / 100, "percent"
+    if t.endswith("pp"):
+        return _fraction(t[:-2]) / 100, "pp"
+    for suffix in ("円", "yen", "JPY"):
+        if t.endswith(suffix):
+            return _fraction(t[: -len(suffix)].strip()), "yen"
+    return _fraction(t), "number"
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, path: str, source: str):
+        super().__init__()
+        self.path = path
+        self.source = source
+
+    def _span(self, meta) -> ast.Span:
+        if getattr(meta, "empty", True):
+            return ast.Span(self.path, 0, 0)
+        return ast.Span(self.path, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, tok: Token) -> ast.Span:
+        return ast.Span(self.path, tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column)
+
+    def _fail(self, code: str, message: str, span: ast.Span):
+        raise RuleSyntaxError(finding(code, message, span, self.source))
+
+    def _period(self, tok: Token, *, allow_open: bool) -> ast.Period:
+        try:
+            return parse_period(str(tok), allow_open=allow_open)
+        except YearFormatError as e:
+            self._fail("bad-year", str(e), self._tspan(tok))
+
+    @staticmethod
+    def _text(tok) -> str:
+        s = str(tok)
+        if s.startswith("「"):
+            return s[1:-1]
+        return s[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+    # header
+    def start(self, meta, children):
+        header, *items = children
+        return ast.RuleFile(self.path, header, tuple(items))
+
+    def header(self, meta, children):
+        version = children[0]
+        fields = {"extends": None, "title": None, "status": None, "plan_period": None, "basis": None, "cite": None}
+        spans = {}
+        period_text = None
+        for kind, value, span in children[1:]:
+            if fields.get(kind) is not None:
+                self._fail("duplicate-field", f"'{kind}' is given twice in the ruleset header", span)
+            fields[kind] = value
+            spans[kind] = span
+            if kind == "plan_period":
+                period_text = value[1]
+                fields[kind] = value[0]
+        return ast.Header(
+            str(version), fields["extends"], fields["title"], fields["status"], fields["plan_period"], fields["basis"], fields["cite"],
+            span=self._tspan(version), status_span=spans.get("status", ast.NO_SPAN), extends_span=spans.get("extends", ast.NO_SPAN),
+            period_text=period_text,
+        )
+
+    def extends(self, meta, children):
+        return ("extends", str(children[0]), self._tspan(children[0]))
+
+    def title(self, meta, children):
+        return ("title", self._text(children[0]), self._span(meta))
+
+    def status(self, meta, children):
+        return ("status", str(children[0]), self._tspan(children[0]))
+
+    def plan_period(self, meta, children):
+        return ("plan_period", (self._period(children[0], allow_open=False), str(children[0])), self._span(meta))
+
+    def basis(self, meta, children):
+        return ("basis", self._text(children[0]), self._span(meta))
+
+    def cite(self, meta, children):
+        return ("cite", self._text(children[0]), self._span(meta))
+
+    def effective(self, meta, children):
+        return ("effective", self._period(children[0], allow_open=True), self._span(meta))
+
+    def override(self, meta, children):
+        return ("override", True, self._span(meta))
+
+    def label(self, meta, children):
+        return ("label", self._text(children[0]), self._span(meta))
+
+    def wording(self, meta, children):
+        return ("wording", self._text(children[0]), self._span(meta))
+
+    def unit(self, meta, children):
+        return ("unit", str(children[0]), self._tspan(children[0]))
+
+    def columns(self, meta, children):
+        return ("columns", tuple(self._text(c) for c in children), self._span(meta))
+
+    def _parts(self, children, allowed: set[str]) -> dict:
+        parts: dict = {}
+        for c in children:
+            if isinstance(c, tuple) and len(c) == 3 and isinstance(c[0], str) and c[0] in allowed | {"cite", "effective", "override", "label", "unit", "columns", "wording"}:
+                kind, value, span = c
+                if kind in parts and kind in ("cite", "effective"):
+                    self._fail("duplicate-field", f"'{kind}' is given twice for one item", span)
+                parts[kind] = value
+                parts[kind + "_span"] = span
+            else:
+                parts.setdefault("rest", []).append(c)
+        return parts
+
+    def input_decl(self, meta, children):
+        names = [c for c in children if isinstance(c, Token) and c.type == "NAME"]
+        scope_tok, name_tok = names
+        p = self._parts(children, set())
+        if str(scope_tok) not in ast.SCOPES:
+            self._fail("bad-scope", f"an input is 'municipal' or 'prefecture', not '{scope_tok}'", self._tspan(scope_tok))
+        return ast.InputDecl(
+            str(name_tok), str(scope_tok), p.get("label"), p["unit"], p.get("columns", ()), p.get("cite"), p.get("effective"),
+            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+        )
+
+    def definition(self, meta, children):
+        name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
+        p = self._parts(children, set())
+        expr = next(c for c in p["rest"] if not isinstance(c, Token))
+        return ast.Definition(
+            str(name_tok), p.get("label"), p["unit"], expr, p.get("cite"), p.get("effective"),
+            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+        )
+
+    def table(self, meta, children):
+        name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
+        p = self._parts(children, set())
+        rest = [c for c in p["rest"] if not isinstance(c, Token)]
+        key = rest[0]
+        bands = tuple(c for c in rest[1:] if isinstance(c, ast.Band))
+        return ast.Table(
+            str(name_tok), p.get("label"), p["unit"], key, bands, p.get("cite"), p.get("effective"),
+            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+        )
+
+    def closed_end(self, meta, children):
+        return True
+
+    def open_end(self, meta, children):
+        return False
+
+    def band(self, meta, children):
+        lo_closed, lo, hi, hi_closed, *rest = children
+        p = self._parts(rest, set())
+        result = next(c for c in p["rest"])
+        return ast.Band(lo, lo_closed, hi, hi_closed, p.get("label"), result, p.get("wording"), span=self._span(meta))
+
+    def schedule(self, meta, children):
+        name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
+        p = self._parts(children, set())
+        entries = tuple(c for c in p.get("rest", []) if isinstance(c, ast.Entry))
+        return ast.Schedule(
+            str(name_tok), p.get("label"), p["unit"], entries, p.get("cite"), p.get("effective"),
+            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+        )
+
+    def entry(self, meta, children):
+        years_tok, value, *rest = children
+        p = self._parts(rest, set())
+        return ast.Entry(self._period(years_tok, allow_open=True), value, p.get("wording"), str(years_tok), span=self._tspan(years_tok))
+
+    # summary
+    def name_list(self, meta, children):
+        return tuple(str(c) for c in children)
+
+    def summary_bands(self, meta, children):
+        return ast.SummaryLine("bands", (str(children[0]), str(children[1])), span=self._span(meta))
+
+    def summary_total(self, meta, children):
+        return ast.SummaryLine("total", children[0], span=self._span(meta))
+
+    def summary_tally(self, meta, children):
+        return ast.SummaryLine("tally", children[0], span=self._span(meta))
+
+    def summary_show(self, meta, children):
+        return ast.SummaryLine("show", children[0], span=self._span(meta))
+
+    def summary_columns(self, meta, children):
+        return ast.SummaryLine("columns", children[0], span=self._span(meta))
+
+    def summary(self, meta, children):
+        p = self._parts(children, set())
+        lines = tuple(c for c in p.get("rest", []) if isinstance(c, ast.SummaryLine))
+        return ast.Summary("summary", p.get("label"), lines, override=p.get("override", False), span=self._span(meta))
+
+    # examples
+    def _value(self, v):
+        if isinstance(v, Token) and v.type == "STRING":
+            return ast.Text(self._text(v), span=self._tspan(v))
+        return v
+
+    def undefined_value(self, meta, children):
+        return None
+
+    def assignment(self, meta, children):
+        name = children[0]
+        year = None
+        if len(children) == 3:
+            year = self._year(children[1])
+        return ast.Assignment(str(name), year, self._value(children[-1]), span=self._tspan(name))
+
+    def _year(self, tok: Token) -> int:
+        try:
+            return parse_year(str(tok)).value
+        except YearFormatError as e:
+            self._fail("bad-year", str(e), self._tspan(tok))
+
+    def example_municipality(self, meta, children):
+        code, name, *values = children
+        return ast.ExampleMunicipality(self._text(code), self._text(name), tuple(values), span=self._tspan(code))
+
+    def example_prefecture(self, meta, children):
+        return ("prefecture", tuple(children), self._span(meta))
+
+    def example_expect(self, meta, children):
+        code, name, value = children
+        return ast.Expectation(self._text(code), str(name), self._value(value), span=self._span(meta))
+
+    def example_expect_prefecture(self, meta, children):
+        name, value = children
+        return ast.Expectation(None, str(name), self._value(value), span=self._span(meta))
+
+    def example(self, meta, children):
+        name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
+        year_tok = next(c for c in children if isinstance(c, Token) and c.type == "YEARSPEC")
+        p = self._parts(children, {"prefecture"})
+        rest = p.get("rest", [])
+        return ast.Example(
+            str(name_tok), p.get("label"), self._year(year_tok),
+            tuple(c for c in rest if isinstance(c, ast.ExampleMunicipality)),
+            p.get("prefecture", ()),
+            tuple(c for c in rest if isinstance(c, ast.Expectation)),
+            p.get("cite"), p.get("effective"), override=p.get("override", False), span=self._tspan(name_tok),
+        )
+
+    def removal(self, meta, children):
+        return ast.Removal(str(children[0]), span=self._tspan(children[0]))
+
+    # expressions
+    def literal(self, meta, children):
+        (c,) = children
+        value, unit = number_from_text(str(c))
+        return ast.Number(value, unit, str(c), span=self._tspan(c))
+
+    def negative(self, meta, children):
+        (n,) = children
+        return ast.Number(-n.value, n.unit, "-" + n.text, span=self._span(meta))
+
+    def text(self, meta, children):
+        return ast.Text(self._text(children[0]), span=self._span(meta))
+
+    def true(self, meta, children):
+        return ast.Bool(True, span=self._span(meta))
+
+    def false(self, meta, children):
+        return ast.Bool(False, span=self._span(meta))
+
+    def this_year(self, meta, children):
+        return ast.ThisYear(span=self._span(meta))
+
+    def year_literal(self, meta, children):
+        tok = children[0]
+        return ast.YearLiteral(self._year(tok), str(tok), span=self._tspan(tok))
+
+    def ref(self, meta, children):
+        return ast.Ref(str(children[0]), span=self._tspan(children[0]))
+
+    def call(self, meta, children):
+        name, *args = children
+        return ast.Call(str(name), tuple(a for a in args if a is not None), span=self._tspan(name))
+
+    def at_year(self, meta, children):
+        target, year = children
+        return ast.AtYear(target, year, span=self._span(meta))
+
+    def neg(self, meta, children):
+        (operand,) = children
+        if isinstance(operand, ast.Number):
+            return ast.Number(-operand.value, operand.unit, "-" + operand.text, span=self._span(meta))
+        return ast.Unary("-", operand, span=self._span(meta))
+
+    def not_(self, meta, children):
+        return ast.Unary("not", children[0], span=self._span(meta))
+
+    def binary(self, meta, children):
+        left, op, right = children
+        op = {"×": "*", "÷": "/"}.get(str(op), str(op))
+        return ast.Binary(op, left, right, span=self._tspan(children[1]))
+
+    def compare(self, meta, children):
+        left, op, right = children
+        op = {"==": "=", "≤": "<=", "≥": ">=", "≠": "!="}.get(str(op), str(op))
+        return ast.Binary(op, left, right, span=self._tspan(children[1]))
+
+    def and_(self, meta, children):
+        return ast.Binary("and", children[0], children[1], span=self._span(meta))
+
+    def or_(self, meta, children):
+        return ast.Binary("or", children[0], children[1], span=self._span(meta))
+
+    def if_expr(self, meta, children):
+        *pairs, otherwise = children
+        branches = tuple((pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2))
+        return ast.If(branches, otherwise, span=self._span(meta))
+
+    def with_override(self, meta, children):
+        body, name, value = children
+        return ast.With(body, str(name), value, span=self._tspan(name))

@@ -1,0 +1,218 @@
+"""Values and result tables -> text: exact figures, CSV (UTF-8 with BOM), JSON, markdown, plain tables.
+
+Rates print with 2 decimals (more only when the exact value has more), yen as integers,
+booleans as true/false, an undefined value as an empty cell with its reason beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+
+from tabulate import tabulate
+
+MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
+
+
+def decimal_text(x: Fraction, min_places: int = 0) -> str:
+    """An exact decimal rendering when x terminates, else rounded half-even to MAX_DECIMALS."""
+    x = Fraction(x)
+    neg = x < 0
+    x = abs(x)
+    places = min_places
+    while places <= MAX_DECIMALS and (x * 10**places).denominator != 1:
+        places += 1
+    places = min(places, MAX_DECIMALS)
+    scaled = round(x * 10**places)
+    digits = str(scaled).rjust(places + 1, "0")
+    text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
+    if (x * 10**places).denominator != 1:
+        text = text.rstrip("0").rstrip(".") if "." in text else text
+    if neg and scaled != 0:
+        text = "-" + text
+    return text
+
+
+def format_value(v, unit: str, *, undefined: str = "") -> str:
+    from .evaluate import Undefined
+
+    if isinstance(v, Undefined) or v is None:
+        return undefined
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v
+    if unit == "year":
+        return f"FY{int(v)}"
+    if unit in ("percent", "pp"):
+        return decimal_text(Fraction(v) * 100, 2)
+    if unit in ("yen", "count"):
+        return decimal_text(Fraction(v), 0)
+    return decimal_text(Fraction(v), 0)
+
+
+def unit_suffix(unit: str) -> str:
+    return {"percent": "%", "pp": "pp", "yen": "円"}.get(unit, "")
+
+
+def format_display(v, unit: str, *, undefined: str = "—") -> str:
+    """For tables read by people: 98.10%, 1,234,567円, +0.30pp."""
+    from .evaluate import Undefined
+
+    if isinstance(v, Undefined) or v is None:
+        return undefined
+    text = format_value(v, unit)
+    if unit in ("yen", "count") and not isinstance(v, (bool, str)):
+        whole, _, frac = text.partition(".")
+        sign = "-" if whole.startswith("-") else ""
+        whole = f"{int(whole.lstrip('-')):,}"
+        text = sign + whole + (f".{frac}" if frac else "")
+    return text + unit_suffix(unit) if not isinstance(v, (bool, str)) and unit != "year" else text
+
+
+def to_csv(header: list[str], rows: list[list[str]]) -> str:
+    """CSV that Excel opens correctly: UTF-8 with BOM, CRLF line ends."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return "\ufeff" + buf.getvalue()
+
+
+def to_markdown(header: list[str], rows: list[list[str]], align=None) -> str:
+    return tabulate(rows, headers=header, tablefmt="github", disable_numparse=True, colalign=align) + "\n"
+
+
+def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
+    return tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
+
+
+def to_json(doc) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+# ---- evaluation results ---------------------------------------------------------------------
+
+
+def _undefined_text(result, row) -> str:
+    from .evaluate import is_undef
+
+    return "; ".join(f"{c}: {v.reason}" for c, v in zip(result.columns, row.values) if is_undef(v))
+
+
+def render_eval(result, fmt: str, *, headers: str = "en") -> str:
+    """An EvalResult as csv | json | markdown | table; one row per municipality-year."""
+    from .evaluate import is_undef
+    from .years import FiscalYear
+
+    cols = result.columns
+    if fmt == "json":
+        doc = {
+            "version": result.version.id,
+            "years": [FiscalYear(y).both for y in result.years],
+            "columns": [{"name": c, "label": result.label(c), "unit": result.unit(c)} for c in cols],
+            "rows": [
+                {
+                    "fiscal_year": r.year,
+                    "code": r.municipality.code,
+                    "name": r.municipality.name,
+                    "values": {c: (None if is_undef(v) else format_value(v, result.unit(c))) for c, v in zip(cols, r.values)},
+                    "undefined": {c: v.reason for c, v in zip(cols, r.values) if is_undef(v)},
+                }
+                for r in result.rows
+            ],
+        }
+        return to_json(doc)
+    if fmt == "csv":
+        names = [result.label(c) for c in cols] if headers == "ja" else list(cols)
+        keys = ["年度", "団体コード", "団体名"] if headers == "ja" else ["fiscal_year", "code", "name"]
+        undefined = "未定義の理由" if headers == "ja" else "undefined"
+        rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(cols, r.values)] + [_undefined_text(result, r)] for r in result.rows]
+        return to_csv(keys + names + [undefined], rows)
+    # People read these: Japanese labels, units, both year forms, and reasons listed below.
+    names = [f"{result.label(c)}" for c in cols]
+    header = ["年度", "団体コード", "団体名"] + names
+    rows = []
+    notes = []
+    for r in result.rows:
+        cells = [FiscalYear(r.year).both, r.municipality.code, r.municipality.name]
+        for c, v in zip(cols, r.values):
+            if is_undef(v):
+                notes.append(v.reason)
+                cells.append(f"—[{_note_number(notes, v.reason)}]")
+            else:
+                cells.append(format_display(v, result.unit(c)))
+        rows.append(cells)
+    align = ["left", "left", "left"] + ["right" if result.unit(c) not in ("text", "bool") else "left" for c in cols]
+    body = (to_markdown if fmt == "markdown" else to_table)(header, rows, align)
+    title = f"{result.version.id} {result.version.header.title or ''}".strip()
+    head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
+    return head + body + _render_notes(notes, fmt)
+
+
+def _note_number(notes: list[str], reason: str) -> int:
+    uniq = list(dict.fromkeys(notes))
+    return uniq.index(reason) + 1
+
+
+def _render_notes(notes: list[str], fmt: str) -> str:
+    uniq = list(dict.fromkeys(notes))
+    if not uniq:
+        return ""
+    lines = ["", "未定義の値 (undefined values):" if fmt != "markdown" else "\n## 未定義の値 (undefined values)\n"]
+    for i, reason in enumerate(uniq, 1):
+        lines.append(f"{'- ' if fmt == 'markdown' else '  '}[{i}] {reason}")
+    return "\n".join(lines) + "\n"
+
+
+def render_summary(result, summaries, fmt: str) -> str:
+    """The per-year summary (bands with achievers, totals, tallies, coefficients)."""
+    from .evaluate import Undefined
+    from .years import FiscalYear
+
+    if fmt in ("csv", "json"):
+        flat = []
+        for s in summaries:
+            for table, counts in s.bands.items():
+                if isinstance(counts, Undefined):
+                    flat.append([str(s.year), "bands", table, "", "", counts.reason])
+                    continue
+                for b in counts:
+                    flat.append([str(s.year), "bands", table, b.interval, f"{b.achieved} / {b.municipalities}", b.label])
+            for kind, name, label, display, raw, unit in s.lines:
+                value = format_value(raw, unit) if raw is not None and not isinstance(raw, Undefined) else ""
+                reason = raw.reason if isinstance(raw, Undefined) else ""
+                flat.append([str(s.year), kind, name, label, value, reason])
+        header = ["fiscal_year", "section", "name", "item", "value", "note"]
+        if fmt == "csv":
+            return to_csv(header, flat)
+        return to_json({"version": result.version.id, "summary": [dict(zip(header, r)) for r in flat]})
+    out = []
+    md = fmt == "markdown"
+    for s in summaries:
+        fy = FiscalYear(s.year)
+        out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} 年度別集計\n")
+        for table, counts in s.bands.items():
+            flag = s.band_flag[table]
+            if isinstance(counts, Undefined):
+                out.append(f"{result.label(table)}: {counts.reason}\n")
+                continue
+            header = ["前年度の現年分収納率", "区分", "目標収納率", f"{result.label(flag)} / 自治体数"]
+            rows = [[b.interval, b.label, b.wording or "", f"{b.achieved} / {b.municipalities}"] for b in counts]
+            total_m = sum(b.municipalities for b in counts)
+            total_a = sum(b.achieved for b in counts)
+            rows.append(["計", "", "", f"{total_a} / {total_m}"])
+            if s.no_band.get(table):
+                rows.append(["(no band: previous rate undefined)", "", "", f"– / {s.no_band[table]}"])
+            out.append(f"{result.label(table)}\n" if not md else f"### {result.label(table)}\n")
+            out.append((to_markdown if md else to_table)(header, rows, ["left", "left", "left", "right"]))
+        rows = [[label, display] for kind, name, label, display, raw, unit in s.lines]
+        notes = [raw.reason for kind, name, label, display, raw, unit in s.lines if isinstance(raw, Undefined)]
+        if rows:
+            out.append((to_markdown if md else to_table)(["項目", "値"], rows, ["left", "right"]))
+        if notes:
+            out.append(_render_notes(notes, fmt))
+        out.append("")
+    return "\n".join(out)

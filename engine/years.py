@@ -1,0 +1,146 @@
+"""Fiscal years and periods: text in any accepted form -> FiscalYear / Period, and back.
+
+Accepted year forms (domain.md): FY2024, 2024, R6, 令和6年度, H30, 平成30年度 (full-width digits too).
+Accepted period forms: R6-R8, FY2024..FY2026, 2024-2026, 令和6～8年度, 令和6年度～令和8年度,
+and open ends (..FY2023, FY2030..) in rule files.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import attrs
+
+REIWA_BASE = 2018  # R n = FY(2018 + n)
+HEISEI_BASE = 1988  # H n = FY(1988 + n)
+
+
+class YearFormatError(ValueError):
+    """Text that is not a fiscal year or period in any accepted form."""
+
+
+@attrs.frozen(order=True)
+class FiscalYear:
+    """A Japanese fiscal year: FY y runs from 1 April y to 31 March y+1."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return f"FY{self.value}"
+
+    @property
+    def wareki(self) -> str:
+        if self.value > REIWA_BASE:
+            return f"R{self.value - REIWA_BASE}"
+        if self.value > HEISEI_BASE:
+            return f"H{self.value - HEISEI_BASE}"
+        return str(self)
+
+    @property
+    def both(self) -> str:
+        """Both forms, as outputs show them: 'FY2024 (R6)'."""
+        return f"{self} ({self.wareki})"
+
+
+@attrs.frozen
+class Period:
+    """An inclusive range of fiscal years; either end may be open (None)."""
+
+    first: int | None
+    last: int | None
+
+    def __attrs_post_init__(self):
+        if self.first is not None and self.last is not None and self.first > self.last:
+            raise YearFormatError(f"period ends before it starts: FY{self.first}..FY{self.last}")
+
+    def __contains__(self, year: int) -> bool:
+        return (self.first is None or year >= self.first) and (self.last is None or year <= self.last)
+
+    def years(self) -> list[int]:
+        if self.first is None or self.last is None:
+            raise YearFormatError(f"open period {self} has no finite list of years")
+        return list(range(self.first, self.last + 1))
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.first is not None and self.last is not None
+
+    def overlaps(self, other: "Period") -> bool:
+        lo = max(x for x in (self.first, other.first, -(10**9)) if x is not None)
+        hi = min(x for x in (self.last, other.last, 10**9) if x is not None)
+        return lo <= hi
+
+    def __str__(self) -> str:
+        if self.first is not None and self.first == self.last:
+            return f"FY{self.first}"
+        a = f"FY{self.first}" if self.first is not None else ""
+        b = f"FY{self.last}" if self.last is not None else ""
+        return f"{a}-{b}" if a and b else f"{a}..{b}"
+
+    @property
+    def both(self) -> str:
+        if self.is_bounded:
+            if self.first == self.last:
+                return FiscalYear(self.first).both
+            return f"FY{self.first}-FY{self.last} ({FiscalYear(self.first).wareki}-{FiscalYear(self.last).wareki})"
+        return str(self)
+
+
+_YEAR_PATTERNS = [
+    (re.compile(r"^FY\s*(\d{4})$", re.I), lambda n: n),
+    (re.compile(r"^(\d{4})(?:年度)?$"), lambda n: n),
+    (re.compile(r"^R\s*(\d{1,2})$", re.I), lambda n: REIWA_BASE + n),
+    (re.compile(r"^令和\s*(\d{1,2}|元)\s*(?:年度?)?$"), lambda n: REIWA_BASE + n),
+    (re.compile(r"^H\s*(\d{1,2})$", re.I), lambda n: HEISEI_BASE + n),
+    (re.compile(r"^平成\s*(\d{1,2}|元)\s*(?:年度?)?$"), lambda n: HEISEI_BASE + n),
+]
+# Era-less short forms inside a Japanese period: the '8' of 令和6～8年度.
+_ERA_PREFIX = re.compile(r"^(令和|平成|R|H|FY)", re.I)
+_RANGE_SEPARATORS = re.compile(r"\.\.|～|〜|~|－|—|-")
+
+HINT = "a fiscal year looks like FY2024, 2024, R6 or 令和6年度"
+PERIOD_HINT = "a period looks like R6-R8, FY2024..FY2026, 2024-2026 or 令和6～8年度"
+
+
+def _normalise(text: str) -> str:
+    # NFKC turns full-width digits and letters (Ｒ６) into ASCII; keep ～ distinct from ~.
+    return unicodedata.normalize("NFKC", text.replace("～", "\x00")).replace("\x00", "～").strip()
+
+
+def parse_year(text: str) -> FiscalYear:
+    """'FY2024' | '2024' | 'R6' | '令和6年度' | 'H30' -> FiscalYear(2024)."""
+    raw = _normalise(str(text))
+    for pattern, convert in _YEAR_PATTERNS:
+        m = pattern.match(raw)
+        if m:
+            digits = m.group(1)
+            n = 1 if digits == "元" else int(digits)
+            year = convert(n)
+            if not 1900 <= year <= 2200:
+                break
+            return FiscalYear(year)
+    raise YearFormatError(f"'{text}' is not a fiscal year; {HINT}")
+
+
+def parse_period(text: str, *, allow_open: bool = False) -> Period:
+    """'R6-R8' | 'FY2024..FY2026' | '令和6～8年度' | 'FY2024' -> Period(2024, 2026)."""
+    raw = _normalise(str(text))
+    parts = _RANGE_SEPARATORS.split(raw, maxsplit=1)
+    if len(parts) == 1:
+        y = parse_year(raw).value
+        return Period(y, y)
+    a, b = (p.strip() for p in parts)
+    if not allow_open and (not a or not b):
+        raise YearFormatError(f"'{text}' is not a closed period; {PERIOD_HINT}")
+    try:
+        first = parse_year(a).value if a else None
+        if b and not _ERA_PREFIX.match(b) and a:
+            # 令和6～8年度 / R6-8: the second year borrows the first one's era.
+            era = _ERA_PREFIX.match(a)
+            if era and not (b.isdigit() and len(b) == 4):
+                b = era.group(1) + b
+        last = parse_year(b).value if b else None
+    except YearFormatError:
+        raise YearFormatError(f"'{text}' is not a period; {PERIOD_HINT}") from None
+    return Period(first, last)
