@@ -113,14 +113,20 @@ class Session:
         """--year / --period in any accepted form; by default the version's plan period."""
         try:
             if year is not None:
-                return [parse_year(year).value]
-            if period is not None:
-                return parse_period(period).years()
+                years = [parse_year(year).value]
+            elif period is not None:
+                years = parse_period(period).years()
+            elif version.header.plan_period is not None:
+                years = version.header.plan_period.years()
+            else:
+                raise UsageError(finding("no-year", f"version {version.id} has no plan period; give --year or --period"))
         except YearFormatError as e:
             raise UsageError(finding("bad-year", str(e))) from None
-        if version.header.plan_period is not None:
-            return version.header.plan_period.years()
-        raise UsageError(finding("no-year", f"version {version.id} has no plan period; give --year or --period"))
+        covered = self.data_for(version).years
+        if covered and not any(covered[0] <= y <= covered[-1] for y in years):
+            asked = f"FY{years[0]}" if len(years) == 1 else f"FY{years[0]}-FY{years[-1]}"
+            raise UsageError(finding("year-outside-data", f"no data for {asked}; the data covers FY{covered[0]}-FY{covered[-1]}"))
+        return years
 
     def evaluate(self, version: Version, years, columns=None) -> EvalResult:
         return evaluate(version, self.data_for(version), years, columns)

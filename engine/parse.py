@@ -54,7 +54,12 @@ _TERMINAL_NAMES = {
     "COMMA": ",",
     "COLON": ":",
     "EQUAL": "=",
-    "__ANON_0": "=>",
+    "MINUS": "-",
+    "PLUS": "+",
+    "STAR": "*",
+    "SLASH": "/",
+    "MORETHAN": ">",
+    "LESSTHAN": "<",
 }
 
 
@@ -63,6 +68,8 @@ def _describe_expected(expected: set[str]) -> str:
     for term in sorted(expected):
         if term in _TERMINAL_NAMES:
             names.append(_TERMINAL_NAMES[term])
+        elif term.startswith("__ANON"):
+            names.append("=>")
         elif term.isupper() and term.isalpha() and not term.startswith("_"):
             names.append(f"'{term.lower()}'")
         else:
@@ -71,6 +78,23 @@ def _describe_expected(expected: set[str]) -> str:
     if len(names) > 8:
         names = names[:8] + ["..."]
     return ", ".join(names)
+
+
+def _keyword_hint(word: str, accepted: set[str]) -> str:
+    import difflib
+
+    keywords = [t.lower() for t in accepted if t.isalpha() and t.isupper() and t not in _TERMINAL_NAMES]
+    close = difflib.get_close_matches(word.lower(), keywords, n=1, cutoff=0.7)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _acceptable(e) -> set[str]:
+    """The tokens the parser would really accept here (LALR's lookahead sets are wider)."""
+    try:
+        accepted = e.interactive_parser.accepts()
+        return {t for t in accepted if t != "$END"} or set(e.expected)
+    except Exception:  # pragma: no cover - accepts() is best effort
+        return set(e.expected)
 
 
 def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
@@ -94,7 +118,9 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
         else:
             span = ast.Span(path, tok.line, tok.column)
             what = repr(str(tok))
-        raise RuleSyntaxError(finding("syntax", f"unexpected {what}; expected {_describe_expected(set(e.expected))}", span, source)) from None
+        accepted = _acceptable(e)
+        hint = _keyword_hint(str(tok), accepted) if tok.type != "$END" else ""
+        raise RuleSyntaxError(finding("syntax", f"unexpected {what}{hint}; expected {_describe_expected(accepted)}", span, source)) from None
     except lark.exceptions.UnexpectedEOF as e:
         lines = source.splitlines() or [""]
         span = ast.Span(path, len(lines), len(lines[-1]) + 1)

@@ -168,7 +168,7 @@ def _base_phrase(h: ast.Header) -> str:
 def _did_you_mean(name: str, candidates) -> str:
     import difflib
 
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 

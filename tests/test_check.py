@@ -1,0 +1,122 @@
+"""Static checks: each broken copy of the shipped rules gives its finding, at the right line, with the exact message."""
+
+import shutil
+
+import pytest
+
+import cli
+from engine.api import check
+from engine.versions import default_rules_dir
+
+R6 = (default_rules_dir() / "R6.rules").read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def broken_copy(tmp_path, old: str, new: str):
+    assert old in R6, old
+    text = R6.replace(old, new, 1)
+    shutil.copy(default_rules_dir() / "R3.rules", tmp_path / "R3.rules")
+    (tmp_path / "R6.rules").write_text(text, encoding="utf-8")
+    return text
+
+
+CASES = [
+    # (what protects, old, new, line marker in the broken text, code, message)
+    ("deleting a band leaves a gap",
+     '  band [90%, 95%)   "90%以上95%未満"  => previous_rate + 0.50pp  "前年度実績＋0.50pp"\n', "",
+     'band [95%, 97%)', "band-gap", "bands [85%, 90%) and [95%, 97%) leave a gap: [90%, 95%] falls in no band"),
+    ("overlapping bands", "band [95%, 97%)", "band [94%, 97%)",
+     "band [94%, 97%)", "band-overlap", "bands [90%, 95%) and [94%, 97%) overlap: a value of 94% would fall in both"),
+    ("a schedule missing a plan year", "  FY2026:    0.57\n", "",
+     "override schedule alpha", "schedule-gap", "schedule 'alpha' has no value for FY2026 of the plan period FY2024-FY2029 (R6-R11)"),
+    ("a schedule naming a year twice", "  FY2026:    0.57\n", "  FY2026:    0.57\n  FY2026:    0.55\n",
+     "0.55", "schedule-duplicate", "schedule 'alpha' gives FY2026 twice: in FY2026 (line 39) and in FY2026"),
+    ("yen added to a percent", "=> previous_rate + 1.00pp", "=> previous_rate + 1,000円",
+     "1,000円", "unit", "cannot add yen to percent"),
+    ("a percent table not reaching 100%", "band [99%, 100%]", "band [99%, 100%)",
+     "band [99%, 100%)", "band-coverage", "the bands of 'target_table' end at 100% (open); a percent table must cover 0% to 100%"),
+    ("unsorted bands", '  band [0%, 85%)    "85%未満"         => previous_rate + 1.50pp  "前年度実績＋1.50pp"\n', "",
+     None, None, None),
+    ("an unknown name", "levy_total - relief", "levy_totl - relief",
+     "levy_totl", "unknown-name", "unknown name 'levy_totl'; did you mean 'levy_total'?"),
+    ("a cycle", "= floor(levy_increase * relief_ratio, 1円)", "= floor(levy_increase * relief_ratio + net_levy * 0, 1円)",
+     "define relief", "cycle", "definitions depend on each other in the same year: relief -> net_levy -> relief"),
+    ("an override of something the base lacks", "override schedule alpha", "override schedule alfa",
+     "override schedule alfa", "override-unknown", "'alfa' overrides nothing: base version R3 has no item of that name; did you mean 'alpha'?"),
+    ("a base item redefined without override", "override schedule alpha", "schedule alpha",
+     "schedule alpha", "missing-override", "'alpha' is already defined in version R3; write 'override' to replace it or choose another name"),
+    ("comparing a year with a rate", "= levy_total - relief", "= levy_total - relief\ndefine bad : bool = year > collection_rate",
+     "define bad", "unit", "cannot compare year with percent"),
+    ("an unknown base version", "ruleset R6 extends R3", "ruleset R6 extends R2",
+     "ruleset R6", "unknown-base", "version R6 extends unknown version 'R2'; known versions: R3"),
+    ("a formula that does not match its declared unit", "define net_levy \"経過措置後の納付金\" : yen", "define net_levy \"経過措置後の納付金\" : percent",
+     "define net_levy", "unit", "'net_levy' is declared percent but its formula gives yen"),
+    ("an unknown function", "max(0円, levy_medical", "maximum(0円, levy_medical",
+     "maximum(", "unknown-function", "unknown function 'maximum'; did you mean 'max'?; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"),
+    ("a rounding mode that does not exist", "floor(levy_increase * relief_ratio, 1円)", "round(levy_increase * relief_ratio, 1円, nearest)",
+     "nearest", "rounding-mode", "round() needs a rounding mode as its third argument: floor, 切り捨て, ceil, 切り上げ, half_up, 四捨五入, half_even, down"),
+]
+
+
+@pytest.mark.parametrize("what, old, new, marker, code, message", [c for c in CASES if c[4]], ids=[c[0] for c in CASES if c[4]])
+def test_broken_copy_of_r6(tmp_path, what, old, new, marker, code, message):
+    text = broken_copy(tmp_path, old, new)
+    findings = check([tmp_path]).findings
+    assert [(f.code, f.message) for f in findings] == [(code, message)]
+    assert findings[0].span.line == line_of(text, marker)
+    assert findings[0].span.file.endswith("R6.rules")
+
+
+def test_deleting_the_first_band_breaks_coverage(tmp_path):
+    broken_copy(tmp_path, '  band [0%, 85%)    "85%未満"         => previous_rate + 1.50pp  "前年度実績＋1.50pp"\n', "")
+    (f,) = check([tmp_path]).findings
+    assert (f.code, f.message) == ("band-coverage", "the bands of 'target_table' start at 85%; a percent table must cover 0% to 100%")
+
+
+def test_unsorted_bands(tmp_path):
+    text = R6.replace('  band [95%, 97%)   "95%以上97%未満"  => previous_rate + 0.10pp  "前年度実績＋0.10pp"\n', "")
+    text = text.replace('  band [0%, 85%)', '  band [95%, 97%)   "95%以上97%未満"  => previous_rate + 0.10pp  "前年度実績＋0.10pp"\n  band [0%, 85%)')
+    shutil.copy(default_rules_dir() / "R3.rules", tmp_path / "R3.rules")
+    (tmp_path / "R6.rules").write_text(text, encoding="utf-8")
+    (f,) = check([tmp_path]).findings
+    assert (f.code, f.message) == ("band-order", "band [0%, 85%) comes after [95%, 97%); list bands from the lowest up")
+
+
+def test_shipped_rules_are_clean():
+    report = check(None)
+    assert report.findings == []
+    assert report.versions == ["R3", "R6"]
+
+
+def test_finding_rendering_has_caret(tmp_path):
+    """file:line:col: code: message, then the source line and a caret under the spot."""
+    broken_copy(tmp_path, "levy_total - relief", "levy_totl - relief")
+    (f,) = check([tmp_path]).findings
+    lines = f.render().splitlines()
+    assert lines[0].endswith(":37: unknown-name: unknown name 'levy_totl'; did you mean 'levy_total'?")
+    assert lines[1] == '    define net_levy "経過措置後の納付金" : yen = levy_totl - relief'
+    assert lines[2].endswith("^") and lines[2].count("\u3000") == 9
+
+
+@pytest.mark.parametrize("source, message", [
+    ("ruleset X\ndefne a : yen = 1円\n", "unexpected 'defne' (did you mean 'define'?); expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ..."),
+    ("ruleset X\ndefine a : yen = (1円 + 2円\ndefine b : yen = 2円\n", "unexpected 'define'; expected )"),
+    ("ruleset X\ninput municipal x : percent\n  columns\n", "unexpected end of file; expected a \"quoted text\""),
+])
+def test_syntax_errors_say_what_was_expected(tmp_path, source, message):
+    (tmp_path / "X.rules").write_text(source, encoding="utf-8")
+    (f,) = check([tmp_path / "X.rules"]).findings
+    assert f.code == "syntax"
+    assert f.message == message
+
+
+def test_check_exit_codes(tmp_path, capsys):
+    assert cli.main(["check", str(default_rules_dir())]) == 0
+    broken_copy(tmp_path, "levy_total - relief", "levy_totl - relief")
+    assert cli.main(["check", str(tmp_path)]) == 1
+    assert cli.main(["check", str(tmp_path / "nope.rules")]) == 2
+    err = capsys.readouterr().err
+    assert "rule file or directory not found: " in err

@@ -1,0 +1,105 @@
+"""Data files: encodings, Japanese headers, and every validation error with its row, column and exact message."""
+
+from fractions import Fraction
+
+import pytest
+
+from engine.data import check_digit, load
+from engine.errors import DataError, UsageError
+from tests.conftest import MUNICIPAL_HEADER, PREFECTURE_HEADER, municipal_row, prefecture_row, write_csv
+
+GOOD = "2024,131016,千代田区,92.00,1,1,1,1,1,1.0,0,0,"
+
+
+@pytest.fixture
+def r3(ruleset):
+    return ruleset.version("R3")
+
+
+@pytest.fixture
+def prefecture(tmp_path):
+    return write_csv(tmp_path / "p.csv", PREFECTURE_HEADER, [prefecture_row(2024)])
+
+
+def load_text(tmp_path, r3, prefecture, text, encoding="utf-8"):
+    path = tmp_path / "m.csv"
+    path.write_bytes(text.encode(encoding))
+    return load(path, prefecture, r3.inputs())
+
+
+def test_check_digits_of_real_codes():
+    """JIS X 0402: 13101 -> 6 (千代田区), 13104 -> 1 (新宿区), 13421 -> 0 (小笠原村)."""
+    assert [check_digit(c) for c in ("13101", "13104", "13421")] == [6, 1, 0]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_encodings_and_japanese_headers(tmp_path, r3, prefecture, encoding):
+    header = ",".join(MUNICIPAL_HEADER).replace("collection_rate", "現年分収納率").replace("code", "団体コード").replace("fiscal_year", "年度")
+    data = load_text(tmp_path, r3, prefecture, f"# a comment line\n{header}\n{GOOD}\n", encoding)
+    assert [str(m) for m in data.municipalities] == ["131016 千代田区"]
+    assert data.municipal["collection_rate"][2024] == (Fraction(92, 100),)
+
+
+def test_yaml_rows(tmp_path, r3, prefecture):
+    path = tmp_path / "m.yaml"
+    path.write_text("- {fiscal_year: R6, code: '131016', name: 千代田区, collection_rate: 92.5, income: '1,000'}\n", encoding="utf-8")
+    data = load(path, prefecture, r3.inputs())
+    assert data.municipal["collection_rate"][2024] == (Fraction(925, 1000),)
+    assert data.municipal["income"][2024] == (1000,)
+    assert data.municipal["insured"][2024] == (None,)
+
+
+BAD = [
+    ("unknown column", lambda h: h.replace("income,", "incme,"), GOOD, "data-unknown-column", (1, 7), "column 'incme' matches no input of the rules; did you mean 'income'?"),
+    ("duplicate column", lambda h: h.replace("households", "被保険者数"), GOOD, "data-duplicate-column", (1, 6), "column '被保険者数' gives 'insured' again (already column 5)"),
+    ("check digit", None, GOOD.replace("131016", "131017"), "data-check-digit", (2, 2), "code 131017 has a wrong check digit: expected 131016"),
+    ("malformed code", None, GOOD.replace("131016", "13101"), "data-bad-code", (2, 2), "'13101' is not a 6-digit municipality code (団体コード)"),
+    ("text in a number column", None, GOOD.replace("92.00", "abc"), "data-bad-value", (2, 4), "collection_rate: 'abc' is not a number"),
+    ("a rate of 105%", None, GOOD.replace("92.00", "105"), "data-bad-value", (2, 4), "collection_rate: a rate of 105% is outside 0-100"),
+    ("a negative count", None, GOOD.replace("92.00,1,", "92.00,-1,"), "data-bad-value", (2, 5), "insured: a count cannot be negative: -1"),
+    ("negative yen", None, GOOD.replace(",0,0,", ",-5,0,"), "data-bad-value", (2, 11), "deficit_transfer: an amount cannot be negative: -5"),
+    ("duplicate row", None, GOOD + "\n" + GOOD, "data-duplicate-row", (3, 1), "a second row for 131016 千代田区 in FY2024 (first on line 2)"),
+    ("bad year", None, GOOD.replace("2024,", "FY24,", 1), "data-bad-year", (2, 1), "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+]
+
+
+@pytest.mark.parametrize("what, edit_header, row, code, where, message", BAD, ids=[b[0] for b in BAD])
+def test_validation_errors(tmp_path, r3, prefecture, what, edit_header, row, code, where, message):
+    header = ",".join(MUNICIPAL_HEADER)
+    if edit_header:
+        header = edit_header(header)
+    with pytest.raises(DataError) as e:
+        load_text(tmp_path, r3, prefecture, f"{header}\n{row}\n")
+    f = e.value.findings[0]
+    assert (f.code, (f.span.line, f.span.column), f.message) == (code, where, message)
+    assert f.span.file.endswith("m.csv")
+
+
+def test_empty_and_header_only(tmp_path, r3, prefecture):
+    with pytest.raises(DataError) as e:
+        load_text(tmp_path, r3, prefecture, "")
+    assert e.value.findings[0].message == "the file is empty: it has no header row"
+    with pytest.raises(DataError) as e:
+        load_text(tmp_path, r3, prefecture, ",".join(MUNICIPAL_HEADER) + "\n")
+    assert e.value.findings[0].message == "the file has a header but no data rows"
+
+
+def test_neither_utf8_nor_cp932(tmp_path, r3, prefecture):
+    path = tmp_path / "m.csv"
+    path.write_bytes(",".join(MUNICIPAL_HEADER).encode("utf-16"))
+    with pytest.raises(DataError) as e:
+        load(path, prefecture, r3.inputs())
+    assert e.value.findings[0].code == "data-encoding"
+
+
+def test_missing_file(tmp_path, r3, prefecture):
+    with pytest.raises(UsageError) as e:
+        load(tmp_path / "nope.csv", prefecture, r3.inputs())
+    assert e.value.findings[0].message == f"data file not found: {tmp_path / 'nope.csv'}"
+
+
+def test_empty_cell_is_missing_not_zero(tmp_path, r3, prefecture):
+    rows = [municipal_row(2024, "131016", "千代田区", income="")]
+    m = write_csv(tmp_path / "m.csv", MUNICIPAL_HEADER, rows)
+    data = load(m, prefecture, r3.inputs())
+    assert data.municipal["income"][2024] == (None,)
