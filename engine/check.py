@@ -7,7 +7,6 @@ pp and ratio are dimensionless and act as ratios in * and /; yen and count are d
 from __future__ import annotations
 
 import difflib
-from fractions import Fraction
 
 from . import ast
 from .errors import Finding, finding
@@ -115,20 +114,12 @@ class Checker:
         self.version = version
         self.items = version.items
         self.findings: list[Finding] = []
-        self.sources = {}
-        self._units: dict[str, str] = {}
-
-    def source_of(self, item) -> str | None:
-        return self.version.file.source if self.version.origin.get(item.name) == self.version.id else None
 
     def add(self, code: str, message: str, span: ast.Span):
-        source = self._source_for_span(span)
-        f = finding(code, message, span, source)
+        # A version reports only its own items, so the span is always in its own file.
+        f = finding(code, message, span, self.version.file.source)
         if f not in self.findings:
             self.findings.append(f)
-
-    def _source_for_span(self, span: ast.Span):
-        return _SOURCES.get(span.file)
 
     # ---- units ----
     def unit_of_name(self, name: str, span: ast.Span) -> str:
@@ -325,7 +316,7 @@ class Checker:
         ku = self.guarded(self.infer, t.key)
         for b in t.bands:
             for bound in (b.lo, b.hi):
-                if ku is not None and not fits(ku, bound.unit) and bound.unit != ku:
+                if ku is not None and not fits(ku, bound.unit):
                     self.add("unit", f"band bound {bound.text} is {unit_name(bound.unit)} but the table is over {unit_name(ku)}", b.span)
             ru = self.guarded(self.infer, b.result)
             if ru is not None and not fits(t.unit, ru):
@@ -339,7 +330,7 @@ class Checker:
                 return
         for prev, cur in zip(bands, bands[1:]):
             if prev.hi.value > cur.lo.value or (prev.hi.value == cur.lo.value and prev.hi_closed and cur.lo_closed):
-                self.add("band-overlap", f"bands {prev.interval} and {cur.interval} overlap: a value of {_show(cur.lo)} would fall in both", cur.span)
+                self.add("band-overlap", f"bands {prev.interval} and {cur.interval} overlap: a value of {cur.lo.text} would fall in both", cur.span)
             elif prev.hi.value < cur.lo.value or (prev.hi.value == cur.lo.value and not prev.hi_closed and not cur.lo_closed):
                 gap = f"[{prev.hi.text}, {cur.lo.text}]" if prev.hi.value < cur.lo.value else prev.hi.text
                 self.add("band-gap", f"bands {prev.interval} and {cur.interval} leave a gap: {gap} falls in no band", cur.span)
@@ -426,16 +417,9 @@ class Checker:
                 visit(n, [n])
 
 
-_SOURCES: dict[str, str] = {}
-
-
 def _hint(name, names) -> str:
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.7)
     return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _show(n: ast.Number) -> str:
-    return n.text
 
 
 def children(e):
@@ -502,8 +486,6 @@ def same_year_refs(item) -> set[str]:
 def check_rules(ruleset: RuleSet) -> list[Finding]:
     """Every finding of every version in the rule set (each item checked in its own version)."""
     findings: list[Finding] = []
-    for f in ruleset.files.values():
-        _SOURCES[f.path] = f.source
     for vid in ruleset.version_ids:
         version = ruleset.version(vid)
         findings.extend(Checker(version).run())
@@ -515,7 +497,3 @@ def check_rules(ruleset: RuleSet) -> list[Finding]:
 
 def infer_unit(version: Version, expr) -> str:
     return Checker(version).infer(expr)
-
-
-def fraction_text(x: Fraction) -> str:
-    return str(x)

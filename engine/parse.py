@@ -7,6 +7,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import attrs
 import lark
 from lark import Token, Transformer, v_args
 
@@ -137,13 +138,7 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
         col = m.start() - (source.rfind("\n", 0, m.start()) + 1) + 1
         if not _inside_string(source, m.start()):
             comments.append((line, col, m.group(0)))
-    return attrs_evolve(rule_file, source=source, comments=tuple(comments))
-
-
-def attrs_evolve(obj, **changes):
-    import attrs
-
-    return attrs.evolve(obj, **changes)
+    return attrs.evolve(rule_file, source=source, comments=tuple(comments))
 
 
 def _inside_string(source: str, pos: int) -> bool:
