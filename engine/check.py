@@ -40,6 +40,8 @@ def add_units(op: str, a: str, b: str, span: ast.Span) -> str:
         return "number"
     if a == "year" and b in ("number", "count"):
         return "year"
+    if b == "year" and a in ("number", "count") and op == "+":
+        return "year"
     if a == "year" or b == "year":
         raise UnitError(f"cannot {'add' if op == '+' else 'subtract'} {unit_name(a)} and {unit_name(b)}", span)
     if a == "number":
@@ -110,8 +112,9 @@ def fits(declared: str, inferred: str) -> bool:
 class Checker:
     """Infers the unit and scope of every expression of one version and collects findings."""
 
-    def __init__(self, version: Version):
+    def __init__(self, version: Version, base: Version | None = None):
         self.version = version
+        self.base = base
         self.items = version.items
         self.findings: list[Finding] = []
 
@@ -162,6 +165,9 @@ class Checker:
             return u
         if isinstance(e, ast.Binary):
             a, b = self.infer(e.left), self.infer(e.right)
+            if e.op not in ("*", "/", "and", "or"):
+                _refuse_bare_number_beside_rate(e.left, b, e.span)
+                _refuse_bare_number_beside_rate(e.right, a, e.span)
             if e.op in ("+", "-"):
                 return add_units(e.op, a, b, e.span)
             if e.op in ("*", "/"):
@@ -215,25 +221,35 @@ class Checker:
         if f in ("min", "max"):
             if len(args) < 2:
                 raise UnitError(f"{f}() takes at least 2 arguments, not {len(args)}", e.span, "arity")
-            u = self.infer(args[0])
-            for a in args[1:]:
-                u = unify(u, self.infer(a), e.span, f"{f}()")
+            units = [self.infer(a) for a in args]
+            for a in args:
+                for other in units:
+                    _refuse_bare_number_beside_rate(a, other, e.span)
+            u = units[0]
+            for other in units[1:]:
+                u = unify(u, other, e.span, f"{f}()")
             if u not in NUMERIC | {"year"}:
                 raise UnitError(f"{f}() needs numbers, not {unit_name(u)}", e.span)
             return u
         if f == "abs":
             arity(1)
-            return self.infer(args[0])
+            u = self.infer(args[0])
+            if u not in NUMERIC:
+                raise UnitError(f"abs() needs a number, not {unit_name(u)}", e.span)
+            return u
         if f in ("sum", "mean"):
             arity(1)
             u = self.infer(args[0])
             if u not in NUMERIC:
                 raise UnitError(f"{f}() needs numbers, not {unit_name(u)}", e.span)
+            self.refuse_prefecture_value(f, args[0], e.span)
             return u
         if f == "count":
             arity(0, 1)
             if args and self.infer(args[0]) != "bool":
                 raise UnitError("count() counts the municipalities where a true/false value is true", e.span)
+            if args:
+                self.refuse_prefecture_value(f, args[0], e.span)
             return "count"
         if f == "defined":
             arity(1)
@@ -263,12 +279,36 @@ class Checker:
         su = self.infer(step)
         if not (isinstance(step, ast.Number) or (isinstance(step, ast.Call) and step.function == "decimals")):
             raise UnitError(f"the step of {f}() must be a literal such as 1円, 0.01% or decimals(13)", e.span, "rounding-step")
-        ok = su == u or su == "number" and u in DIMENSIONLESS or (u == "percent" and su == "pp") or (u == "ratio" and su in ("number",))
+        ok = su == u or su == "number" and u in DIMENSIONLESS | {"count"} or (u == "percent" and su == "pp")
         if not ok:
             raise UnitError(f"cannot round {unit_name(u)} to a step of {unit_name(su)}", e.span)
         if isinstance(step, ast.Number) and step.value <= 0:
             raise UnitError(f"the step of {f}() must be positive", e.span, "rounding-step")
         return u
+
+    # ---- scope: one value per municipality, or one for the prefecture ----
+    def is_municipal(self, e, _seen=None) -> bool:
+        """True when the expression has a value per municipality (outside sum/mean/count)."""
+        seen = _seen if _seen is not None else set()
+        if isinstance(e, ast.Ref):
+            if e.name in KEY_NAMES:
+                return True
+            item = self.items.get(e.name)
+            if isinstance(item, ast.InputDecl):
+                return item.scope == "municipal"
+            if e.name in seen or item is None:
+                return False
+            seen.add(e.name)
+            return any(self.is_municipal(x, seen) for x in item_exprs(item))
+        if isinstance(e, ast.Call) and e.function in AGGREGATES:
+            return False
+        if isinstance(e, ast.With):
+            return self.is_municipal(e.body, seen) or self.is_municipal(e.value, seen)
+        return any(self.is_municipal(c, seen) for c in children(e))
+
+    def refuse_prefecture_value(self, f: str, arg, span: ast.Span):
+        if not self.is_municipal(arg):
+            raise UnitError(f"{f}() runs over the municipalities, but its argument has one value for the whole prefecture", span, "aggregate-scope")
 
     # ---- checks ----
     def run(self) -> list[Finding]:
@@ -281,14 +321,37 @@ class Checker:
             except UnitError as err:
                 self.add(err.code, err.message, err.span)
         self.check_cycles(own)
+        self.check_removals_and_overrides()
         return self.findings
 
+    def check_removals_and_overrides(self):
+        """Items inherited from the base still refer to what this version removes or re-types."""
+        base_items = {}
+        if self.version.header.extends is not None:
+            base_items = {n: i for n, i in self.items.items() if self.version.origin.get(n) != self.version.id}
+        for item in self.version.file.items:
+            if isinstance(item, ast.Removal):
+                users = sorted(n for n, i in self.items.items() if item.name in _all_refs(i))
+                if users:
+                    self.add("remove-in-use", f"cannot remove '{item.name}': " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it", item.span)
+            elif getattr(item, "override", False) and not isinstance(item, (ast.Summary, ast.Example)):
+                users = sorted(n for n, i in base_items.items() if item.name in _all_refs(i))
+                base_unit = self._base_unit(item.name)
+                if users and base_unit is not None and base_unit != item.unit:
+                    self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + " still use it as before", item.span)
+
+    def _base_unit(self, name: str):
+        base = self.base.items.get(name) if self.base is not None else None
+        return getattr(base, "unit", None)
+
     def guarded(self, fn, *a):
+        """fn(*a), with a UnitError reported as a finding; returns False then."""
         try:
-            return fn(*a)
+            result = fn(*a)
+            return True if result is None else result
         except UnitError as err:
             self.add(err.code, err.message, err.span)
-            return None
+            return False
 
     def check_item(self, item):
         if isinstance(item, ast.InputDecl):
@@ -301,7 +364,7 @@ class Checker:
                 return
         if isinstance(item, ast.Definition):
             u = self.guarded(self.infer, item.expr)
-            if u is not None and not fits(item.unit, u):
+            if u and not fits(item.unit, u):
                 self.add("unit", f"'{item.name}' is declared {unit_name(item.unit)} but its formula gives {unit_name(u)}", item.unit_span)
         elif isinstance(item, ast.Table):
             self.check_table(item)
@@ -314,15 +377,24 @@ class Checker:
 
     def check_table(self, t: ast.Table):
         ku = self.guarded(self.infer, t.key)
+        bad_bounds = False
         for b in t.bands:
+            bad_here = False
             for bound in (b.lo, b.hi):
-                if ku is not None and not fits(ku, bound.unit):
+                if ku and not fits(ku, bound.unit):
                     self.add("unit", f"band bound {bound.text} is {unit_name(bound.unit)} but the table is over {unit_name(ku)}", b.span)
+                    bad_here = True
+                elif ku and self.guarded(_refuse_bare_number_beside_rate, bound, ku, b.span) is False:
+                    bad_here = True
+            bad_bounds = bad_bounds or bad_here
             ru = self.guarded(self.infer, b.result)
-            if ru is not None and not fits(t.unit, ru):
+            if ru and not fits(t.unit, ru):
                 self.add("unit", f"band {b.interval} gives {unit_name(ru)} but table '{t.name}' is declared {unit_name(t.unit)}", b.span)
-            if b.lo.value > b.hi.value or (b.lo.value == b.hi.value and not (b.lo_closed and b.hi_closed)):
+            empty = b.lo.value > b.hi.value or (b.lo.value == b.hi.value and not (b.lo_closed and b.hi_closed))
+            if empty and not bad_here:
                 self.add("empty-band", f"band {b.interval} is empty: its lower end is not below its upper end", b.span)
+        if bad_bounds:
+            return  # order, gaps and coverage mean nothing until the bounds have the table's unit
         bands = list(t.bands)
         for prev, cur in zip(bands, bands[1:]):
             if cur.lo.value < prev.lo.value:
@@ -332,7 +404,10 @@ class Checker:
             if prev.hi.value > cur.lo.value or (prev.hi.value == cur.lo.value and prev.hi_closed and cur.lo_closed):
                 self.add("band-overlap", f"bands {prev.interval} and {cur.interval} overlap: a value of {cur.lo.text} would fall in both", cur.span)
             elif prev.hi.value < cur.lo.value or (prev.hi.value == cur.lo.value and not prev.hi_closed and not cur.lo_closed):
-                gap = f"[{prev.hi.text}, {cur.lo.text}]" if prev.hi.value < cur.lo.value else prev.hi.text
+                if prev.hi.value < cur.lo.value:
+                    gap = f"{'(' if prev.hi_closed else '['}{prev.hi.text}, {cur.lo.text}{')' if cur.lo_closed else ']'}"
+                else:
+                    gap = prev.hi.text
                 self.add("band-gap", f"bands {prev.interval} and {cur.interval} leave a gap: {gap} falls in no band", cur.span)
         if ku == "percent" and bands:
             first, last = bands[0], bands[-1]
@@ -344,14 +419,15 @@ class Checker:
     def check_schedule(self, s: ast.Schedule):
         for entry in s.entries:
             u = self.guarded(self.infer, entry.value)
-            if u is not None and not fits(s.unit, u):
+            if u and not fits(s.unit, u):
                 self.add("unit", f"schedule '{s.name}' is {unit_name(s.unit)} but the value for {entry.years_text} is {unit_name(u)}", entry.span)
         entries = list(s.entries)
         for i, a in enumerate(entries):
             for b in entries[i + 1:]:
                 if a.years.overlaps(b.years):
                     lo = max(x for x in (a.years.first, b.years.first, -(10**9)) if x is not None)
-                    which = f"FY{lo}" if lo > -(10**9) else f"FY{min(x for x in (a.years.last, b.years.last) if x is not None)}"
+                    lasts = [x for x in (a.years.last, b.years.last) if x is not None]
+                    which = f"FY{lo}" if lo > -(10**9) else (f"FY{min(lasts)}" if lasts else "every year")
                     self.add("schedule-duplicate", f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}", b.span)
         for prev, cur in zip(entries, entries[1:]):
             if prev.years.first is not None and cur.years.first is not None and cur.years.first < prev.years.first:
@@ -390,18 +466,30 @@ class Checker:
                 self.add("unknown-name", f"example expects unknown '{x.name}'" + _hint(x.name, self.items), x.span)
             if x.code is not None and x.code not in codes:
                 self.add("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span)
+        from .examples import example_problems  # values that do not fit their unit, repeated rows
+
+        for code, message, span in example_problems(self.version, ex):
+            self.add(code, message, span)
 
     def check_cycles(self, own: set[str]):
         graph = {n: sorted(same_year_refs(i)) for n, i in self.items.items() if isinstance(i, (ast.Definition, ast.Table, ast.Schedule))}
         state: dict[str, int] = {}
         reported = set()
 
-        def visit(n, path):
+        # Depth-first, with an explicit stack: a long chain of definitions must not exhaust Python's.
+        for n in graph:
+            if state.get(n) is not None:
+                continue
             state[n] = 1
-            for m in graph.get(n, ()):
-                if m not in graph:
+            path, todo = [n], [iter(graph[n])]
+            while todo:
+                m = next(todo[-1], None)
+                if m is None:
+                    state[path.pop()] = 2
+                    todo.pop()
+                elif m not in graph:
                     continue
-                if state.get(m) == 1:
+                elif state.get(m) == 1:
                     cycle = path[path.index(m):] + [m]
                     key = frozenset(cycle)
                     if key not in reported and any(c in own for c in cycle):
@@ -409,12 +497,26 @@ class Checker:
                         item = self.items[cycle[0]]
                         self.add("cycle", "definitions depend on each other in the same year: " + " -> ".join(cycle), item.span)
                 elif state.get(m) is None:
-                    visit(m, path + [m])
-            state[n] = 2
+                    state[m] = 1
+                    path.append(m)
+                    todo.append(iter(graph[m]))
 
-        for n in graph:
-            if state.get(n) is None:
-                visit(n, [n])
+
+def _refuse_bare_number_beside_rate(e, other_unit: str, span: ast.Span) -> None:
+    """`rate >= 90` or `rate + 1` means 9000% / +100 points: a bare number beside a rate must say its unit."""
+    if isinstance(e, ast.Number) and e.unit == "number" and e.value != 0 and other_unit in ("percent", "pp"):
+        suggestion = f"{e.text}%" if other_unit == "percent" else f"{e.text}pp"
+        raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", span, "bare-number")
+
+
+def _all_refs(item) -> set[str]:
+    out: set[str] = set()
+    for e in item_exprs(item):
+        out |= refs(e)
+    if isinstance(item, ast.Summary):
+        for line in item.lines:
+            out |= set(line.names)
+    return out
 
 
 def _hint(name, names) -> str:
@@ -488,7 +590,8 @@ def check_rules(ruleset: RuleSet) -> list[Finding]:
     findings: list[Finding] = []
     for vid in ruleset.version_ids:
         version = ruleset.version(vid)
-        findings.extend(Checker(version).run())
+        base = ruleset.version(version.header.extends) if version.header.extends else None
+        findings.extend(Checker(version, base).run())
         h = version.header
         if h.status is not None and h.status not in ast.STATUSES:
             findings.append(finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source))

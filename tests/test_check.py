@@ -27,7 +27,7 @@ CASES = [
     # (what protects, old, new, line marker in the broken text, code, message)
     ("deleting a band leaves a gap",
      '  band [90%, 95%)   "90%以上95%未満"  => previous_rate + 0.50pp  "前年度実績＋0.50pp"\n', "",
-     'band [95%, 97%)', "band-gap", "bands [85%, 90%) and [95%, 97%) leave a gap: [90%, 95%] falls in no band"),
+     'band [95%, 97%)', "band-gap", "bands [85%, 90%) and [95%, 97%) leave a gap: [90%, 95%) falls in no band"),
     ("overlapping bands", "band [95%, 97%)", "band [94%, 97%)",
      "band [94%, 97%)", "band-overlap", "bands [90%, 95%) and [94%, 97%) overlap: a value of 94% would fall in both"),
     ("a schedule missing a plan year", "  FY2026:    0.57\n", "",
@@ -68,6 +68,25 @@ def test_broken_copy_of_r6(tmp_path, what, old, new, marker, code, message):
     assert [(f.code, f.message) for f in findings] == [(code, message)]
     assert findings[0].span.line == line_of(text, marker)
     assert findings[0].span.file.endswith("R6.rules")
+
+
+@pytest.mark.parametrize("old, new, marker, code, message", [
+    ("=> previous_rate + 1.00pp", "=> previous_rate + 1", "previous_rate + 1 ", "bare-number",
+     "the plain number 1 stands beside percent; write 1% (a plain number is a ratio: 1 = 100%)"),
+    ("band [85%, 90%)", "band [85, 90%)", "band [85, 90%)", "bare-number",
+     "the plain number 85 stands beside percent; write 85% (a plain number is a ratio: 1 = 100%)"),
+    ("= levy_total - relief", "= levy_total - relief\ndefine b : ratio = sum(beta)", "sum(beta)", "aggregate-scope",
+     "sum() runs over the municipalities, but its argument has one value for the whole prefecture"),
+    ("= levy_total - relief", "= levy_total - relief\ndefine t : text = abs(deficit_status)", "abs(", "unit", "abs() needs a number, not text"),
+    ("schedule relief_ratio", "remove income_coefficient_care\nschedule relief_ratio", "remove income_coefficient_care", "remove-in-use",
+     "cannot remove 'income_coefficient_care': 'income_rate_care', 'per_capita_care' still use it"),
+])
+def test_checks_that_protect_against_silent_mistakes(tmp_path, old, new, marker, code, message):
+    """Each of these once passed the check and gave a wrong number or a crash at evaluation."""
+    text = broken_copy(tmp_path, old, new)
+    findings = [f for f in check([tmp_path]).findings if not f.code.startswith("example")]
+    assert [(f.code, f.message) for f in findings] == [(code, message)]
+    assert findings[0].span.line == line_of(text, marker)
 
 
 def test_deleting_the_first_band_breaks_coverage(tmp_path):
