@@ -98,6 +98,14 @@ class Session:
     def input_paths(self) -> tuple:
         return tuple(self.data_paths) + tuple(str(f.path) for f in self.ruleset.files.values())
 
+    @property
+    def warnings(self) -> list[Finding]:
+        """Warnings of the data loaded so far (data-missing-row), each once, for the CLI to print."""
+        out: list[Finding] = []
+        for d in self._data.values():
+            out.extend(w for w in d.warnings if w not in out)
+        return out
+
     def version(self, vid: str | None) -> Version:
         if vid is None:
             vid = self.ruleset.version_ids[-1]

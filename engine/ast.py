@@ -268,11 +268,11 @@ class Summary:
 
 @attrs.frozen
 class Assignment:
-    """An input value in an example: `collection_rate[FY2023] = 97.50%`."""
+    """An input value in an example: `collection_rate[FY2023] = 97.50%`; no year: the example's year."""
 
     name: str
     year: int | None
-    value: Number | Text | None  # None: explicitly missing (`undefined`)
+    value: Number | Text | Bool | YearLiteral | None  # None: explicitly missing (`undefined`)
     span: Span = _span_field()
 
 
@@ -286,11 +286,11 @@ class ExampleMunicipality:
 
 @attrs.frozen
 class Expectation:
-    """`expect "131016" target_rate = 97.50%`; code None for a prefecture value."""
+    """`expect "131016" target_rate = 97.50%`; code None for a prefecture value; value None: `undefined`."""
 
     code: str | None
     name: str
-    value: Number | Text | None
+    value: Number | Text | Bool | YearLiteral | None
     span: Span = _span_field()
 
 

@@ -287,24 +287,28 @@ class Checker:
         return u
 
     # ---- scope: one value per municipality, or one for the prefecture ----
-    def is_municipal(self, e, _seen=None) -> bool:
-        """True when the expression has a value per municipality (outside sum/mean/count)."""
-        seen = _seen if _seen is not None else set()
-        if isinstance(e, ast.Ref):
-            if e.name in KEY_NAMES:
-                return True
-            item = self.items.get(e.name)
-            if isinstance(item, ast.InputDecl):
-                return item.scope == "municipal"
-            if e.name in seen or item is None:
-                return False
-            seen.add(e.name)
-            return any(self.is_municipal(x, seen) for x in item_exprs(item))
-        if isinstance(e, ast.Call) and e.function in AGGREGATES:
-            return False
-        if isinstance(e, ast.With):
-            return self.is_municipal(e.body, seen) or self.is_municipal(e.value, seen)
-        return any(self.is_municipal(c, seen) for c in children(e))
+    def is_municipal(self, e) -> bool:
+        """True when the expression has a value per municipality (outside sum/mean/count).
+
+        Walks with an explicit stack: a long chain of definitions must not exhaust Python's.
+        """
+        seen: set[str] = set()
+        todo = [e]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, ast.Ref):
+                if x.name in KEY_NAMES:
+                    return True
+                item = self.items.get(x.name)
+                if isinstance(item, ast.InputDecl):
+                    if item.scope == "municipal":
+                        return True
+                elif item is not None and x.name not in seen:
+                    seen.add(x.name)
+                    todo.extend(item_exprs(item))
+            elif not (isinstance(x, ast.Call) and x.function in AGGREGATES):
+                todo.extend(children(x))
+        return False
 
     def refuse_prefecture_value(self, f: str, arg, span: ast.Span):
         if not self.is_municipal(arg):

@@ -17,6 +17,7 @@ import yaml
 
 from . import ast
 from .errors import DataError, Finding, UsageError, finding
+from .parse import MAX_DIGITS
 from .years import YearFormatError, parse_year
 
 # The row keys are structure, not policy: every table of municipal data has them.
@@ -54,6 +55,7 @@ class Dataset:
     years: tuple[int, ...]
     sources: tuple[str, ...]
     row_counts: dict = attrs.field(factory=dict)
+    warnings: tuple = ()  # Findings of severity "warning" (data-missing-row): the CLI prints them
 
     def index_of(self, key: str) -> int | None:
         """A municipality by its code or its name."""
@@ -72,12 +74,13 @@ def check_digit(code5: str) -> int:
 def _decode(raw: bytes, path: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise DataError(finding("data-encoding", "the file is neither UTF-8 nor CP932 (Shift_JIS): it looks like UTF-16 or a binary file; save it from Excel as 'CSV UTF-8'", ast.Span(path, 1, 1)))
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="strict")
+    bom = raw.startswith(b"\xef\xbb\xbf")
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        return raw[3:].decode("utf-8") if bom else raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if bom:  # marked as UTF-8 but it is not, and a CP932 file has no such mark
+            line = raw[: e.start + 3].count(b"\n") + 1
+            raise DataError(finding("data-encoding", f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start + 3}); save it from Excel as 'CSV UTF-8'", ast.Span(path, line, 1))) from None
     try:
         return raw.decode("cp932")
     except UnicodeDecodeError as e:
@@ -115,15 +118,20 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
     reader = csv.reader(io.StringIO("".join(lines[start:])), delimiter=delimiter)
     rows = []
     header = None
-    for cells in reader:
-        lineno = start + reader.line_num
-        if header is None:
-            header = [c.strip() for c in cells]
-            header_line = lineno
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        rows.append((lineno, cells))
+    try:
+        for cells in reader:
+            lineno = start + reader.line_num
+            if header is None:
+                header = [c.strip() for c in cells]
+                header_line = lineno
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            rows.append((lineno, cells))
+    except csv.Error as e:
+        # Python's csv module reports a lone carriage return or a NUL inside an unquoted cell.
+        what = "a line break (carriage return) inside a cell that is not in quotes" if "new-line" in str(e) else str(e)
+        raise DataError(finding("data-csv", f"this line cannot be read as CSV: {what}", ast.Span(p, start + reader.line_num, 1))) from None
     return header, rows, header_line
 
 
@@ -133,7 +141,12 @@ def _read_yaml(raw: bytes, path: str):
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         span = ast.Span(path, mark.line + 1, mark.column + 1) if mark else ast.Span(path, 1, 1)
-        raise DataError(finding("data-yaml", f"not valid YAML: {getattr(e, 'problem', e)}", span)) from None
+        problem = str(getattr(e, "problem", e))
+        if isinstance(e, yaml.constructor.ConstructorError) and "tag:yaml.org,2002:" in problem:
+            # safe_load refuses !!python/... tags: a data file cannot make the tool run code
+            tag = "!!" + problem.split("tag:yaml.org,2002:", 1)[1].rstrip("'")
+            raise DataError(finding("data-yaml", f"the YAML tag {tag} is not allowed: a data file holds only plain values", span)) from None
+        raise DataError(finding("data-yaml", f"not valid YAML: {problem}", span)) from None
     if isinstance(doc, dict) and len(doc) == 1 and isinstance(next(iter(doc.values())), list):
         doc = next(iter(doc.values()))
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
@@ -212,12 +225,21 @@ def parse_value(text: str, unit: str) -> Fraction | int | str:
         t = t.rstrip("円").strip().replace(",", "")
     if unit == "count":
         t = t.replace(",", "")
+    digits = sum(ch.isdigit() for ch in t)
+    if digits > MAX_DIGITS:
+        raise ValueError(f"a number with {digits} digits; the limit is {MAX_DIGITS}")
+    if "/" in t or "e" in t.lower():
+        # Refused before Fraction() sees it: Fraction('1e999999999') would compute 10**999999999.
+        num, _, den = t.partition("/")
+        try:
+            float(num), float(den or "1")
+        except ValueError:
+            raise ValueError(f"'{text}' is not a number") from None
+        raise ValueError(f"'{text}' is not a plain decimal number")
     try:
         x = Fraction(t)
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"'{text}' is not a number") from None
-    if "/" in t or "e" in t.lower():
-        raise ValueError(f"'{text}' is not a plain decimal number")
     if unit == "percent":
         if not 0 <= x <= 100:
             raise ValueError(f"a rate of {t}% is outside 0-100")
@@ -330,7 +352,45 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
             per_year[y] = tuple(values.get((m.code, y), {}).get(field) for m in municipalities)
         municipal[field] = per_year
     return Dataset(municipalities, municipal, prefecture, row_of, prow_of, years, (mpath, ppath),
-                   {mpath: len(rows), ppath: len(prows)})
+                   {mpath: len(rows), ppath: len(prows)}, _missing_rows(municipalities, row_of, mpath))
+
+
+def _missing_rows(municipalities, row_of: dict, path: str) -> tuple[Finding, ...]:
+    """Warnings for municipality-years with no row within the years the municipal file covers.
+
+    Nothing is lost: such values stay missing and the results that need them are undefined
+    with a reason; the warning only says so up front.
+    """
+    years = sorted({y for (_, y) in row_of})
+    if not years:
+        return ()
+    lo, hi = years[0], years[-1]
+    out: list[Finding] = []
+    first_line: dict[str, int] = {}
+    for (code, _), (_, line) in row_of.items():
+        first_line[code] = min(line, first_line.get(code, line))
+    short = [(m, [y for y in range(lo, hi + 1) if (m.code, y) not in row_of]) for m in municipalities]
+    short = [(m, missing) for m, missing in short if missing]
+    for m, missing in short[:MAX_FINDINGS]:
+        those = "that year" if len(missing) == 1 else "those years"
+        f = finding("data-missing-row", f"{m} has no row for {_year_list(missing)} (the file covers FY{lo}-FY{hi}); "
+                    f"its values for {those} are missing and the results that need them are undefined", ast.Span(path, first_line[m.code], 1))
+        out.append(attrs.evolve(f, severity="warning"))
+    if len(short) > MAX_FINDINGS:
+        f = finding("data-missing-row", f"and {len(short) - MAX_FINDINGS} more municipalities with missing years", ast.Span(path, 0, 0))
+        out.append(attrs.evolve(f, severity="warning"))
+    return tuple(out)
+
+
+def _year_list(years: list[int]) -> str:
+    """[2019, 2020, 2021, 2023] -> 'FY2019-FY2021, FY2023'."""
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(f"FY{r[0]}" if len(r) == 1 else f"FY{r[0]}-FY{r[-1]}" for r in runs)
 
 
 def sample_paths() -> tuple[Path, Path]:

@@ -23,7 +23,7 @@ class Finding:
 
     def render(self) -> str:
         where = f"{self.span}: " if self.span.line else (f"{self.span.file}: " if self.span.file != "<none>" else "")
-        text = f"{where}{self.code}: {self.message}"
+        text = f"{where}{'warning: ' if self.severity == 'warning' else ''}{self.code}: {self.message}"
         if self.source_line is not None and self.span.column > 0:
             line = self.source_line.rstrip("\n")
             # Carets line up under wide (Japanese) characters too: pad with the same characters' widths.

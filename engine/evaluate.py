@@ -61,6 +61,7 @@ class Evaluator:
         self.band_choices: dict = {}  # (table, year, overrides) -> tuple of band index or None
         self._stack: list[str] = []
         self._year_lo = (min(data.years) if data.years else 2000) - MAX_YEAR_DEPTH
+        self._year_hi = (max(data.years) if data.years else 2000) + MAX_YEAR_DEPTH
 
     # ---- public ----
     def value(self, name: str, year: int, overrides: tuple = ()):
@@ -69,6 +70,21 @@ class Evaluator:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
+        if not self._stack:  # the outermost call: a chain too long for Python's stack becomes our error
+            try:
+                return self._value(key, name, year, overrides)
+            except RecursionError:
+                from .errors import RuleCheckError, finding
+
+                raise RuleCheckError(finding("eval-too-deep", f"the rules are nested too deeply to evaluate {name} for {FiscalYear(year).both}: "
+                                             "a chain of definitions that use other definitions (or earlier years) is too long", self._span_of(name))) from None
+        return self._value(key, name, year, overrides)
+
+    def _span_of(self, name: str):
+        item = self.version.items.get(name)
+        return getattr(item, "span", ast.NO_SPAN)
+
+    def _value(self, key, name: str, year: int, overrides: tuple):
         if key in self._in_progress:
             return Undefined(f"{name} depends on itself in {FiscalYear(year).both}")
         self._in_progress.add(key)
@@ -99,6 +115,8 @@ class Evaluator:
                 return ovalue
         if year < self._year_lo:
             return Undefined(f"{name} would need data before FY{self._year_lo}")
+        if year > self._year_hi:
+            return Undefined(f"{name} would need data after FY{self._year_hi}")
         if name in KEY_NAMES:
             return self._key_column(name)
         item = self.at(year).lookup(name)

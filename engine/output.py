@@ -28,14 +28,23 @@ def write_output(content: str | bytes, out: str | None, *, inputs: tuple = ()) -
         raise UsageError(finding("out-is-directory", f"--out {out} is a directory; give a file name"))
     resolved = target.resolve()
     for p in inputs:
-        if p is not None and Path(p).exists() and Path(p).resolve() == resolved:
+        # samefile also catches a hard link or another spelling of an input's path
+        if p is not None and Path(p).exists() and (Path(p).resolve() == resolved or (target.exists() and os.path.samefile(p, target))):
             raise UsageError(finding("out-is-input", f"--out {out} is one of the input files; refusing to overwrite it"))
     parent = resolved.parent
     if not parent.is_dir():
-        raise UsageError(finding("no-such-directory", f"cannot write {out}: directory {parent} does not exist"))
+        raise UsageError(finding("no-such-directory", f"cannot write {out}: directory {target.parent} does not exist"))
     data = content if isinstance(content, bytes) else content.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode a plain write would: the old file's, or 0666 less umask
+        try:
+            mode = os.stat(resolved).st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -18,17 +18,20 @@ from .years import YearFormatError, parse_period, parse_year
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 MAX_SOURCE_CHARS = 2_000_000  # a rule file is a few kilobytes; refuse anything absurd
 MAX_NESTING = 200  # brackets deep: beyond this the parse stack or our recursion would blow
+MAX_DEPTH = 100  # operators deep (not / - / + chains, else-if chains): the shipped rules reach 9
+MAX_DIGITS = 30  # digits in one number: yen amounts have at most 16, coefficients 13 decimals
 
 
 @functools.cache
 def _parser() -> lark.Lark:
-    return lark.Lark(
+    from .cache import lark_parser  # built once, then loaded from the user cache by content hash
+
+    return lark_parser(
         GRAMMAR_PATH.read_text(encoding="utf-8"),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=False,
     )
 
 
@@ -126,6 +129,7 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
         lines = source.splitlines() or [""]
         span = ast.Span(path, len(lines), len(lines[-1]) + 1)
         raise RuleSyntaxError(finding("syntax", f"unexpected end of file; expected {_describe_expected(set(e.expected))}", span, source)) from None
+    _check_depth(tree, path, source)
     try:
         rule_file = _ToAst(path, source).transform(tree)
     except lark.exceptions.VisitError as e:
@@ -160,6 +164,18 @@ def _check_nesting(source: str, path: str) -> None:
                 depth = max(0, depth - 1)
 
 
+def _check_depth(tree: lark.Tree, path: str, source: str) -> None:
+    """Refuse trees deeper than MAX_DEPTH (iteratively: every later stage walks them recursively)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            meta = node.meta
+            span = ast.Span(path, meta.line, meta.column) if not getattr(meta, "empty", True) else ast.Span(path, 1, 1)
+            raise RuleSyntaxError(finding("too-deep", f"an expression is nested more than {MAX_DEPTH} levels deep; split it into smaller definitions", span, source))
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
+
+
 def parse_file(path: str | Path) -> ast.RuleFile:
     """Read and parse one rule file (UTF-8, with or without BOM)."""
     from .errors import UsageError
@@ -178,7 +194,30 @@ def parse_file(path: str | Path) -> ast.RuleFile:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise RuleSyntaxError(finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))) from None
-    return parse_text(text, str(p))
+    from .cache import cached_parse  # the same text at the same path parses to the same RuleFile
+
+    return cached_parse(text, str(p), parse_text)
+
+
+@attrs.frozen
+class SourceToken:
+    """One token of a rule file as the parser lexed it (for the formatter): no lark type escapes."""
+
+    type: str  # the grammar's terminal name: NAME, STRING, CITE, LBRACE, ...
+    text: str
+    line: int
+    column: int
+    start: int  # offsets into the source text
+    end: int
+
+
+def source_tokens(source: str) -> tuple[SourceToken, ...]:
+    """The tokens of a rule file's text, in order, lexed in context; comments are not tokens.
+
+    Call it on text that parse_text accepts (the lexer is driven by the parser's state).
+    """
+    interactive = _parser().parse_interactive(source)
+    return tuple(SourceToken(t.type, str(t), t.line, t.column, t.start_pos, t.end_pos) for t in interactive.iter_parse())
 
 
 # ---- lark tree -> ast ----------------------------------------------------------------------
@@ -442,6 +481,9 @@ class _ToAst(Transformer):
     # expressions
     def literal(self, meta, children):
         (c,) = children
+        digits = sum(ch.isdigit() for ch in str(c))
+        if digits > MAX_DIGITS:
+            self._fail("number-too-long", f"a number with {digits} digits; the limit is {MAX_DIGITS}", self._tspan(c))
         value, unit = number_from_text(str(c))
         return ast.Number(value, unit, str(c), span=self._tspan(c))
 

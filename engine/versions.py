@@ -110,8 +110,11 @@ class RuleSet:
         if vid in seen:
             cycle = " -> ".join(seen + (vid,))
             raise RuleCheckError(finding("cyclic-extends", f"versions extend each other in a cycle: {cycle}", h.extends_span, f.source))
-        if len(seen) > MAX_EXTENDS_DEPTH:
-            raise RuleCheckError(finding("extends-too-deep", f"more than {MAX_EXTENDS_DEPTH} versions in one extends chain", h.extends_span, f.source))
+        if len(seen) >= MAX_EXTENDS_DEPTH:
+            # Reported at the version asked for, whose chain is too long (its deepest base may extend nothing).
+            top = self.files[seen[0]]
+            raise RuleCheckError(finding("extends-too-deep", f"version {seen[0]} extends a chain of more than {MAX_EXTENDS_DEPTH} versions "
+                                         f"({seen[0]} -> {seen[1] if len(seen) > 1 else vid} -> ... -> {vid})", top.header.extends_span, top.source))
         items: dict = {}
         origin: dict = {}
         chain: tuple[str, ...] = (vid,)
@@ -147,7 +150,7 @@ class RuleSet:
                 problems.append(finding("missing-override", f"'{name}' is already defined in version {origin[name]}; write 'override' to replace it or choose another name", item.span, f.source))
                 continue
             if item.override and type(items[name]) is not type(item):
-                problems.append(finding("override-kind", f"'{name}' is a {_kind(items[name])} in version {origin[name]}; it cannot be overridden by a {_kind(item)}", item.span, f.source))
+                problems.append(finding("override-kind", f"'{name}' is a {_kind(items[name])} in version {origin[name]}; it cannot be overridden by {'an' if _kind(item)[0] in 'aeiou' else 'a'} {_kind(item)}", item.span, f.source))
                 continue
             items[name] = item
             origin[name] = vid

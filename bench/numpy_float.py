@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The benchmark's fast-but-inexact limit: the R6 rules as plain numpy float64 array code.
+
+    python bench/numpy_float.py DATA_DIR [--json]
+
+NOT part of the engine, and NOT exact: like bench/naive.py it hard-codes the formulas and
+numbers of rules/tokyo/R6.rules, here as whole-column float64 operations with NaN for
+missing values, floor(x) and floor(x + 0.5) for the rules' roundings. It is what a
+vectorised float engine (OpenFisca-style) would do, and the speed the exact fast path
+is measured against. bench/run.py also counts the cells where it differs from the exact
+result.
+
+Data are read with engine.fast.FastData (the same columns the fast path gets) and turned
+into float64 arrays before the clock starts.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+YEARS = range(2018, 2030)
+ALPHA = {2024: 0.86, 2025: 0.71, 2026: 0.57, 2027: 0.43, 2028: 0.29, 2029: 0.14}
+RELIEF = {2024: 1.00, 2025: 0.80, 2026: 0.60, 2027: 0.40, 2028: 0.20}
+FIELDS = ["collection_rate", "insured", "income", "insured_40_64", "income_40_64", "medical_index",
+          "deficit_transfer", "advance_appropriation", "deficit_target_year"]
+
+
+def load(data_dir: str, dtype=np.float64):
+    """{field: {year: float array (NaN = missing)}}, {field: {year: float}}, n. float32 is OpenFisca's choice."""
+    from engine.fast import FastData
+    from engine.versions import RuleSet, default_rules_dir
+
+    version = RuleSet.from_paths([default_rules_dir()]).version("R6")
+    fd = FastData.load(f"{data_dir}/municipal.csv", f"{data_dir}/prefecture.csv", version.inputs())
+    cols = {}
+    for f in FIELDS:
+        cols[f] = {}
+        for y, c in fd.municipal[f].items():
+            _, col, den, missing, _ = c
+            a = col.v.astype(np.float64) / den
+            if f == "collection_rate":
+                a = a * 100.0  # percent units, as the data file
+            if missing is not None:
+                a[missing] = np.nan
+            cols[f][y] = a.astype(dtype)
+    pref = {f: {y: dtype(float(v) * (100.0 if f == "national_collection_rate" else 1.0)) for y, v in d.items()}
+            for f, d in fd.prefecture.items()}
+    return cols, pref, fd.n
+
+
+def col(cols, f, y, n):
+    c = cols[f].get(y)
+    if c is None:
+        dtype = next(iter(next(iter(cols.values())).values())).dtype
+        return np.full(n, np.nan, dtype=dtype)
+    return c
+
+
+def levy(T, beta, a, m, n, inc):
+    w = (1 + a * (m - 1)) * (beta * inc / inc.sum() + n / n.sum()) / (1 + beta)
+    return np.floor(T * w / w.sum())
+
+
+def half_up(x, places):
+    k = 10.0**places
+    return np.floor(x * k + 0.5) / k
+
+
+def evaluate_year(cols, pref, n, y):
+    out = {}
+    prev = col(cols, "collection_rate", y - 1, n)
+    before = col(cols, "collection_rate", y - 2, n)
+    rate = col(cols, "collection_rate", y, n)
+    if 2024 <= y <= 2026:
+        t = np.select([prev < 85, prev < 90, prev < 95, prev < 97, prev < 99],
+                      [prev + 1.5, prev + 1.0, prev + 0.5, prev + 0.1, np.where(np.isnan(before), prev, np.fmin(prev, before))],
+                      99.0)
+        t[np.isnan(prev)] = np.nan
+    else:
+        t = np.full(n, np.nan, dtype=prev.dtype)
+    out["previous_rate"] = prev
+    out["target_rate"] = t
+    out["achieved"] = np.where(np.isnan(rate) | np.isnan(t), np.nan, rate >= t)
+    natrate = pref["national_collection_rate"].get(y, np.nan)
+    out["meets_national_average"] = np.where(np.isnan(rate), np.nan, rate >= natrate)
+    nat = pref["national_income_per_insured"][y]
+    inc, ins = col(cols, "income", y, n), col(cols, "insured", y, n)
+    inc2, ins2 = col(cols, "income_40_64", y, n), col(cols, "insured_40_64", y, n)
+    m = col(cols, "medical_index", y, n)
+    beta = half_up(np.asarray(inc.sum() / ins.sum() / nat), 13)
+    a = 1.0 if y <= 2023 else ALPHA.get(y, 0.0)
+    lm = levy(pref["total_medical"][y], beta, a, m, ins, inc)
+    lm1 = levy(pref["total_medical"][y], beta, 1.0, m, ins, inc)
+    ls = levy(pref["total_support"][y], beta, 0.0, m, ins, inc)
+    lc = levy(pref["total_care"][y], beta, 0.0, m, ins2, inc2)
+    total = lm + ls + lc
+    relief = np.floor(np.maximum(0.0, lm - lm1) * RELIEF.get(y, 0.0))
+    out.update(alpha=a, beta=beta, levy_medical=lm, levy_support=ls, levy_care=lc, levy_total=total,
+               relief=relief, net_levy=total - relief)
+    c = np.where(prev == 0, np.nan, prev / 100.0)
+    for part, lv, nn, ii in (("medical", lm, ins, inc), ("support", ls, ins, inc), ("care", lc, ins2, inc2)):
+        b = ii / nn / nat
+        out[f"income_rate_{part}"] = half_up(lv * b / (1 + b) / c / ii * 100.0, 2)
+        out[f"per_capita_{part}"] = half_up(lv / (1 + b) / c / nn, 0)
+    tr = col(cols, "deficit_transfer", y, n)
+    adv, adv0 = col(cols, "advance_appropriation", y, n), col(cols, "advance_appropriation", y - 1, n)
+    deficit = tr + np.maximum(0.0, adv - adv0)
+    ty = col(cols, "deficit_target_year", y, n)
+    out["deficit"] = deficit
+    out["deficit_status"] = np.select([np.isnan(deficit), deficit == 0, np.isnan(ty), y <= ty], [-1, 0, 1, 2], 3)
+    return out
+
+
+def evaluate(cols, pref, n, years=YEARS):
+    with np.errstate(all="ignore"):
+        return {y: evaluate_year(cols, pref, n, y) for y in years}
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data_dir")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    cols, pref, n = load(args.data_dir)
+    t1 = time.perf_counter()
+    evaluate(cols, pref, n)
+    t2 = time.perf_counter()
+    result = {"impl": "numpy_float", "n": n, "years": len(YEARS), "load_s": t1 - t0, "eval_s": t2 - t1,
+              "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    print(json.dumps(result) if args.json else result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1403 @@
+"""Two evaluations -> per-municipality changes with their causes; two versions -> a semantic rule diff.
+
+An outcome diff evaluates versions A and B over the same data and lists, for every
+municipality-year and definition, the value under each, the difference B - A (exact), and
+the causes: the rule items that differ between the versions *as resolved for that year* and
+that the changed value really depends on. Causes are found by walking the definition's
+dependencies in both versions at once, following references to other years and `with`
+overrides, taking only the band a municipality fell in and the branch of an `if` it took,
+and pruning every dependency whose value is the same under A and B (a function of equal
+values is equal, so no cause can hide below it).
+
+A rule diff compares the two versions as resolved for each fiscal year: band tables side by
+side, schedule values by year, definitions added, removed or changed, inputs, citations and
+effective periods. No text diff: spans and comments do not count, meaning does.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import attrs
+
+from . import ast
+from .check import AGGREGATES, KEY_NAMES
+from .errors import UsageError, finding
+from .format import expression_text as expr_text
+from .evaluate import MAX_YEAR_DEPTH, Evaluator, default_columns, is_undef
+from .render import format_display, format_value, to_csv, to_json, to_markdown, to_table
+from .versions import NotInForce, Version
+from .years import FiscalYear, Period
+
+# ---- the only rule names this module knows ------------------------------------------------
+# Everything else comes from the versions' `summary` blocks. These conventional names are a
+# fallback and a pairing the rules cannot state; a version that lacks one just loses that line.
+CONVENTIONAL_NAMES = {
+    # the target and its flag, when a summary block has no `bands TABLE FLAG` line
+    "target": "target_rate",
+    "achieved": "achieved",
+    # each levy part and the rounding residual that absorbs its floor() remainders
+    "residuals": {"levy_medical": "residual_medical", "levy_support": "residual_support", "levy_care": "residual_care"},
+    # whose largest movers the summary lists, unless --columns names others
+    "movers": ("target_rate", "levy_total", "net_levy"),
+}
+DEFAULT_MOVERS = 5
+ALL = -1  # "every municipality": inside sum(), mean(), count() and for prefecture values
+
+# ---- small helpers ----------------------------------------------------------------------
+
+
+def loc(span: ast.Span | None) -> str:
+    """'R6.rules:24': file name and line, the same wherever the rules are checked out."""
+    if span is None or span.file == "<none>":
+        return "?"
+    name = Path(span.file).name
+    return f"{name}:{span.line}" if span.line else name
+
+
+def _named(name: str, item) -> str:
+    label = getattr(item, "label", None)
+    return f"{name} ({label})" if label else name
+
+
+def _kind(item) -> str:
+    return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule",
+            ast.Summary: "summary", ast.Example: "example"}.get(type(item), "item")
+
+
+def same(x, y) -> bool:
+    """Equal values: exact numbers equal, True never equal to 1, two undefined values equal."""
+    if isinstance(x, tuple) or isinstance(y, tuple):
+        n = len(x) if isinstance(x, tuple) else len(y)
+        xs = x if isinstance(x, tuple) else (x,) * n
+        ys = y if isinstance(y, tuple) else (y,) * n
+        return len(xs) == len(ys) and all(same(a, b) for a, b in zip(xs, ys))
+    ux, uy = is_undef(x), is_undef(y)
+    if ux or uy:
+        return ux and uy
+    if isinstance(x, bool) != isinstance(y, bool) or isinstance(x, str) != isinstance(y, str):
+        return False
+    return x == y
+
+
+def _band_core(b: ast.Band):
+    return (b.lo.value, b.lo_closed, b.hi.value, b.hi_closed, b.result)
+
+
+def _core(item):
+    """What decides an item's values (not its label, citation, wording or position)."""
+    if isinstance(item, ast.InputDecl):
+        return ("input", item.scope, item.unit, item.columns)
+    if isinstance(item, ast.Definition):
+        return ("definition", item.unit, item.expr)
+    if isinstance(item, ast.Table):
+        return ("table", item.unit, item.key, tuple(_band_core(b) for b in item.bands))
+    if isinstance(item, ast.Schedule):
+        return ("schedule", item.unit, tuple((e.years, e.value) for e in item.entries))
+    if isinstance(item, ast.Summary):
+        return ("summary", item.lines)
+    if isinstance(item, ast.Example):
+        return ("example", attrs.evolve(item, override=False, label=None, cite=None))
+    return (type(item).__name__,)
+
+
+def _same_item(a, b) -> bool:
+    """The same item apart from `override` (a version restating its base's item says the same)."""
+    if type(a) is not type(b):
+        return False
+    if hasattr(a, "override"):
+        return attrs.evolve(a, override=False) == attrs.evolve(b, override=False)
+    return a == b
+
+
+def _entry_for(s: ast.Schedule, year: int):
+    return next((e for e in s.entries if year in e.years), None)
+
+
+def _delta_unit(unit: str) -> str:
+    return "pp" if unit == "percent" else unit
+
+
+def _signed(v: Fraction, unit: str) -> str:
+    text = format_display(v, unit)
+    return ("+" + text) if v > 0 else text
+
+
+# ---- causes -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Cause:
+    """One rule item that differs between the versions on the path to a changed value."""
+
+    kind: str  # added, removed, not-in-force, formula, kind, input, band, band-result, no-band, key, schedule
+    name: str
+    year: int
+    text: str
+    a: ast.Span | None = None  # where the item stands in A's file (None: not in A)
+    b: ast.Span | None = None
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "fiscal_year": self.year, "text": self.text,
+                "a": loc(self.a) if self.a else None, "b": loc(self.b) if self.b else None}
+
+
+class CauseFinder:
+    """Walks a name's dependencies in both versions at once and names the differing items on the path."""
+
+    def __init__(self, ev_a: Evaluator, ev_b: Evaluator):
+        self.ev = {"a": ev_a, "b": ev_b}
+        self.a, self.b = ev_a.version, ev_b.version
+        self.n = ev_a.n
+        years = tuple(ev_a.data.years) + tuple(ev_b.data.years)
+        self.year_lo = (min(years) if years else 2000) - MAX_YEAR_DEPTH
+        self._memo: dict = {}
+        self._active: set = set()
+
+    def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
+        """Why `name` in `year` differs for municipality `who` (an index, or ALL)."""
+        return self._node(name, year, (), (), who, True)
+
+    # -- values --
+    def _value(self, side: str, name: str, year: int, ov: tuple, who: int):
+        v = self.ev[side].value(name, year, ov)
+        if who != ALL and isinstance(v, tuple):
+            return v[who]
+        return v
+
+    def _eval(self, side: str, e, year: int, ov: tuple):
+        return self.ev[side].eval(e, year, ov)
+
+    def _rows(self, who: int):
+        return range(self.n) if who == ALL else (who,)
+
+    # -- names --
+    def _node(self, name, year, ova, ovb, who, root=False) -> tuple[Cause, ...]:
+        key = (name, year, ova, ovb, who, root)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if key in self._active:
+            return ()
+        self._active.add(key)
+        try:
+            out = self._node_causes(name, year, ova, ovb, who, root)
+        finally:
+            self._active.discard(key)
+        out = tuple(dict.fromkeys(out))
+        self._memo[key] = out
+        return out
+
+    def _node_causes(self, name, year, ova, ovb, who, root) -> list:
+        if name in KEY_NAMES or year < self.year_lo:
+            return []
+        if any(n == name for n, _ in ova) or any(n == name for n, _ in ovb):
+            return []  # overridden by `with`: its value expression was walked where it was set
+        if not root and same(self._value("a", name, year, ova, who), self._value("b", name, year, ovb, who)):
+            return []  # equal under A and B: nothing below can be a cause
+        ia, ib = self.a.at(year).lookup(name), self.b.at(year).lookup(name)
+        fy = FiscalYear(year).both
+        if ia is None and ib is None:
+            return []
+        if ia is None or ib is None:
+            present = ib if ia is None else ia
+            item = present.item if isinstance(present, NotInForce) else present
+            if ia is None:
+                out = [Cause("added", name, year, f"{_named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
+            else:
+                out = [Cause("removed", name, year, f"{_named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)]
+            if root and not isinstance(present, NotInForce):
+                out += self._item(present, "a" if ib is None else "b", name, year, ova, ovb, who)
+            return out
+        nia, nib = isinstance(ia, NotInForce), isinstance(ib, NotInForce)
+        if nia or nib:
+            if nia and nib:
+                return []
+            gone, there = (ia, ib) if nia else (ib, ia)
+            there_v = self.b if nia else self.a
+            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {_named(name, there)} in force ({loc(there.span)})"
+            out = [Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)]
+            if root:
+                out += self._item(there, "b" if nia else "a", name, year, ova, ovb, who)
+            return out
+        if type(ia) is not type(ib):
+            text = f"{name}: a {_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {_kind(ib)} in {self.b.id} ({loc(ib.span)})"
+            return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb, who) + self._item(ib, "b", name, year, ova, ovb, who)
+        if isinstance(ia, ast.InputDecl):
+            if _core(ia) == _core(ib):
+                return []
+            what = []
+            for field in ("scope", "unit", "columns"):
+                x, y = getattr(ia, field), getattr(ib, field)
+                if x != y:
+                    what.append(f"{field} {_show_field(x)} → {_show_field(y)}")
+            return [Cause("input", name, year, f"input {_named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
+        if isinstance(ia, ast.Definition):
+            if _core(ia) == _core(ib):
+                return self._expr(ia.expr, year, ova, ovb, who, "ab")
+            unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
+            text = f"{_named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, who, "a") + self._expr(ib.expr, year, ova, ovb, who, "b")
+        if isinstance(ia, ast.Schedule):
+            ea, eb = _entry_for(ia, year), _entry_for(ib, year)
+            if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
+                return self._expr(ea.value, year, ova, ovb, who, "ab")
+            ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
+            tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
+            out = [Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)]
+            if ea:
+                out += self._expr(ea.value, year, ova, ovb, who, "a")
+            if eb:
+                out += self._expr(eb.value, year, ova, ovb, who, "b")
+            return out
+        if isinstance(ia, ast.Table):
+            return self._table(name, ia, ib, year, ova, ovb, who)
+        return []
+
+    def _item(self, item, side, name, year, ova, ovb, who) -> list:
+        """The dependencies of an item present on one side only (root level: why it has its value)."""
+        if isinstance(item, ast.Definition):
+            return self._expr(item.expr, year, ova, ovb, who, side)
+        if isinstance(item, ast.Schedule):
+            e = _entry_for(item, year)
+            return self._expr(e.value, year, ova, ovb, who, side) if e else []
+        if isinstance(item, ast.Table):
+            ov = ova if side == "a" else ovb
+            self.ev[side].value(name, year, ov)
+            choices = self.ev[side].band_choices.get((name, year, ov), ())
+            out = self._expr(item.key, year, ova, ovb, who, side)
+            for idx in sorted({_choice(choices, i) for i in self._rows(who)} - {None}):
+                out += self._expr(item.bands[idx].result, year, ova, ovb, who, side)
+            return out
+        return []
+
+    def _table(self, name, ta: ast.Table, tb: ast.Table, year, ova, ovb, who) -> list:
+        out: list = []
+        if ta.key == tb.key:
+            out += self._expr(ta.key, year, ova, ovb, who, "ab")
+        else:
+            out.append(Cause("key", name, year, f"{_named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
+            out += self._expr(ta.key, year, ova, ovb, who, "a") + self._expr(tb.key, year, ova, ovb, who, "b")
+        self.ev["a"].value(name, year, ova)
+        self.ev["b"].value(name, year, ovb)
+        ca = self.ev["a"].band_choices.get((name, year, ova), ())
+        cb = self.ev["b"].band_choices.get((name, year, ovb), ())
+        pairs = {(_choice(ca, i), _choice(cb, i)) for i in self._rows(who)}
+        for ia_, ib_ in sorted(pairs, key=lambda p: (-1 if p[0] is None else p[0], -1 if p[1] is None else p[1])):
+            ba = ta.bands[ia_] if ia_ is not None else None
+            bb = tb.bands[ib_] if ib_ is not None else None
+            if ba is None and bb is None:
+                continue
+            if ba is None or bb is None:
+                missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
+                there = bb if ba is None else ba
+                out.append(Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {_band_desc(there)} in the other ({loc(there.span)})",
+                                 ba.span if ba else ta.span, bb.span if bb else tb.span))
+            else:
+                out += _band_causes(name, year, ta, tb, ba, bb)
+            if ba is not None and bb is not None and ba.result == bb.result:
+                out += self._expr(ba.result, year, ova, ovb, who, "ab")
+            else:
+                if ba is not None:
+                    out += self._expr(ba.result, year, ova, ovb, who, "a")
+                if bb is not None:
+                    out += self._expr(bb.result, year, ova, ovb, who, "b")
+        return out
+
+    # -- expressions --
+    def _ovs(self, side, ova, ovb):
+        return ova if side == "a" else ovb
+
+    def _expr(self, e, year, ova, ovb, who, sides: str) -> list:
+        if isinstance(e, ast.Ref):
+            return list(self._node(e.name, year, ova, ovb, who))
+        if isinstance(e, ast.AtYear):
+            out = self._expr(e.year, year, ova, ovb, who, sides)
+            years = set()
+            for side in sides:
+                y = self._eval(side, e.year, year, self._ovs(side, ova, ovb))
+                for i in self._rows(who):
+                    yi = y[i] if isinstance(y, tuple) else y
+                    if not is_undef(yi):
+                        years.add(int(yi))
+            for y in sorted(years, reverse=True):
+                out += self._node(e.target.name, y, ova, ovb, who)
+            return out
+        if isinstance(e, ast.Call):
+            if e.function in AGGREGATES:
+                return [c for a in e.args for c in self._expr(a, year, ova, ovb, ALL, sides)]
+            args = e.args[:2] if e.function == "round" else e.args
+            return [c for a in args for c in self._expr(a, year, ova, ovb, who, sides)]
+        if isinstance(e, ast.If):
+            return self._if(e, year, ova, ovb, who, sides)
+        if isinstance(e, ast.With):
+            out = self._expr(e.value, year, ova, ovb, who, sides)
+            new = {}
+            for side, ov in (("a", ova), ("b", ovb)):
+                value = self._eval(side, e.value, year, ov)
+                pairs = tuple((n, v) for n, v in ov if n != e.name) + ((e.name, value),)
+                new[side] = tuple(sorted(pairs, key=lambda p: p[0]))
+            return out + self._expr(e.body, year, new["a"], new["b"], who, sides)
+        if isinstance(e, ast.Unary):
+            return self._expr(e.operand, year, ova, ovb, who, sides)
+        if isinstance(e, ast.Binary):
+            return self._expr(e.left, year, ova, ovb, who, sides) + self._expr(e.right, year, ova, ovb, who, sides)
+        return []
+
+    def _if(self, e: ast.If, year, ova, ovb, who, sides) -> list:
+        """Only the conditions that were tested and the branches that were taken matter."""
+        k = len(e.branches)
+        tested = 0
+        taken: set = set()
+        for side in sides:
+            ov = self._ovs(side, ova, ovb)
+            conds = [self._eval(side, c, year, ov) for c, _ in e.branches]
+            for i in self._rows(who):
+                for j, cv in enumerate(conds):
+                    c = cv[i] if isinstance(cv, tuple) else cv
+                    if is_undef(c):
+                        tested = max(tested, j + 1)
+                        break
+                    if c:
+                        tested = max(tested, j + 1)
+                        taken.add(j)
+                        break
+                else:
+                    tested = k
+                    taken.add(k)
+        out = []
+        for j in range(tested):
+            out += self._expr(e.branches[j][0], year, ova, ovb, who, sides)
+        for j in sorted(taken):
+            out += self._expr(e.branches[j][1] if j < k else e.otherwise, year, ova, ovb, who, sides)
+        return out
+
+
+def _band_causes(name: str, year: int, ta: ast.Table, tb: ast.Table, ba: ast.Band, bb: ast.Band) -> list:
+    """The table's own part in a change: the band fallen in under B, or under A, is not in the other table.
+
+    A band both tables share (same bounds, same result) is no cause even when the municipality
+    moved into it: then the key moved, and the key's own causes say why.
+    """
+    def twin(band, table):  # the band of `table` with the same bounds, if any
+        return next((x for x in table.bands if _band_core(x)[:4] == _band_core(band)[:4]), None)
+
+    def shared(band, table):
+        return any(_band_core(x) == _band_core(band) for x in table.bands)
+
+    if not shared(bb, ta):
+        old = twin(bb, ta)
+        if old is not None:
+            text = f"{name} band {_band_desc(bb)}: result {_band_result(old)} ({loc(old.span)}) → {_band_result(bb)} ({loc(bb.span)})"
+            return [Cause("band-result", name, year, text, old.span, bb.span)]
+        text = f"{name} band {_band_desc(bb)} ({loc(bb.span)}) replaces {_band_desc(ba)} ({loc(ba.span)})"
+        if ba.result != bb.result:
+            text += f"; result {_band_result(ba)} → {_band_result(bb)}"
+        return [Cause("band", name, year, text, ba.span, bb.span)]
+    if not shared(ba, tb):
+        new = twin(ba, tb)
+        if new is not None:
+            text = f"{name} band {_band_desc(ba)}: result {_band_result(ba)} ({loc(ba.span)}) → {_band_result(new)} ({loc(new.span)})"
+            return [Cause("band-result", name, year, text, ba.span, new.span)]
+        text = f"{name} band {_band_desc(ba)} ({loc(ba.span)}) is gone; {_band_desc(bb)} ({loc(bb.span)}) applies"
+        return [Cause("band", name, year, text, ba.span, bb.span)]
+    return []
+
+
+def _choice(choices: tuple, i: int):
+    """The band municipality i fell in; a table over a prefecture value has one choice for all."""
+    if len(choices) == 1:
+        return choices[0]
+    return choices[i] if i < len(choices) else None
+
+
+def _show_field(x) -> str:
+    if isinstance(x, tuple):
+        return ", ".join(f'"{c}"' for c in x)
+    return str(x)
+
+
+def _band_desc(b: ast.Band) -> str:
+    return f'{b.interval} "{b.label}"' if b.label else b.interval
+
+
+def _band_result(b: ast.Band) -> str:
+    return b.wording or expr_text(b.result)
+
+
+# ---- the outcome diff -------------------------------------------------------------------
+
+
+@attrs.frozen
+class Change:
+    """One municipality-year-definition: the value under A and B, B - A, and why they differ."""
+
+    year: int
+    municipality: object  # data.Municipality
+    name: str
+    unit: str
+    a: object
+    b: object
+    status: str  # unchanged | changed | undefined-in-a | undefined-in-b
+    delta: Fraction | None  # B - A for numbers defined on both sides
+    causes: tuple[Cause, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return self.status != "unchanged"
+
+
+@attrs.frozen
+class OutcomeDiff:
+    """Every compared municipality-year-definition (`rows` after the filters), and how many there were."""
+
+    a: Version
+    b: Version
+    years: tuple[int, ...]
+    columns: tuple[str, ...]
+    rows: tuple[Change, ...]
+    compared: int  # municipality-year-definitions compared
+    changed: int  # of which changed (before --min-change and --top)
+    shown_changed: int  # changed rows passing --min-change (what --exit-code looks at)
+    municipalities: tuple
+    ev_a: Evaluator
+    ev_b: Evaluator
+    all_changes: tuple[Change, ...] = ()  # every row, unfiltered, for the summary
+
+    def item(self, name: str):
+        return self.b.items.get(name) or self.a.items.get(name)
+
+    def unit(self, name: str) -> str:
+        return getattr(self.item(name), "unit", "text")
+
+    def label(self, name: str) -> str:
+        return getattr(self.item(name), "label", None) or name
+
+
+def parse_min_change(texts) -> dict[str, Fraction]:
+    """'0.05pp' -> {'pp': 1/2000}; '100000円' / '100,000yen' -> {'yen': 100000}; '0.01' -> {'number': 1/100}."""
+    from .parse import number_from_text
+
+    out: dict[str, Fraction] = {}
+    for text in texts or ():
+        try:
+            value, unit = number_from_text(str(text).replace("ｐｐ", "pp"))
+        except (ValueError, ZeroDivisionError):
+            value, unit = None, None
+        if value is None or value < 0 or unit == "percent":
+            hint = "; a change of a rate is in percentage points, as in 0.05pp" if unit == "percent" else ""
+            raise UsageError(finding("bad-min-change", f"--min-change '{text}' is not an amount like 0.05pp, 100000円 or 0.01{hint}"))
+        out[unit] = value
+    return out
+
+
+def _threshold_unit(unit: str) -> str:
+    return {"percent": "pp", "pp": "pp", "yen": "yen"}.get(unit, "number")
+
+
+def _check_columns(a: Version, b: Version, columns) -> tuple[str, ...]:
+    if not columns:
+        cols = list(default_columns(b))
+        cols += [c for c in default_columns(a) if c not in cols]
+        return tuple(cols)
+    for c in columns:
+        ia, ib = a.items.get(c), b.items.get(c)
+        ok = [i for i in (ia, ib) if i is not None and not isinstance(i, (ast.Summary, ast.Example))]
+        if c not in KEY_NAMES and not ok:
+            import difflib
+
+            names = sorted({n for v in (a, b) for n, i in v.items.items() if hasattr(i, "unit")})
+            close = difflib.get_close_matches(c, names, n=1, cutoff=0.6)
+            raise UsageError(finding("unknown-column", f"neither {a.id} nor {b.id} has a definition '{c}'" + (f"; did you mean '{close[0]}'?" if close else "")))
+    return tuple(columns)
+
+
+def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show_all: bool = False,
+            min_change=None, top: int | None = None) -> OutcomeDiff:
+    """Evaluate A and B over the same data and list the changes with their causes.
+
+    Rows are ordered by definition (in column order), then by absolute change (largest
+    first; changes to or from undefined, then true/false and text changes after the
+    numbers), then year and code. `top` keeps the N largest of each definition.
+    """
+    if top is not None and top < 1:
+        raise UsageError(finding("bad-top", f"--top takes a positive number of rows, not {top}"))
+    thresholds = min_change if isinstance(min_change, dict) else parse_min_change(min_change)
+    columns = _check_columns(a, b, columns)
+    if tuple(m.code for m in data_a.municipalities) != tuple(m.code for m in data_b.municipalities):
+        raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows"))
+    ev_a, ev_b = Evaluator(a, data_a), Evaluator(b, data_b)
+    finder = CauseFinder(ev_a, ev_b)
+    units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
+    unit_pairs = {c: (getattr(a.items.get(c), "unit", None), getattr(b.items.get(c), "unit", None)) for c in columns}
+    ms = data_a.municipalities
+    every: list[Change] = []
+    for y in years:
+        for c in columns:
+            col_a, col_b = ev_a.column(c, y), ev_b.column(c, y)
+            numeric = units[c] not in ("bool", "text", "year") and (None in unit_pairs[c] or unit_pairs[c][0] == unit_pairs[c][1])
+            for i, m in enumerate(ms):
+                va, vb = col_a[i], col_b[i]
+                if same(va, vb):
+                    every.append(Change(y, m, c, units[c], va, vb, "unchanged", Fraction(0) if numeric and not is_undef(va) else None))
+                    continue
+                if is_undef(va) or is_undef(vb):
+                    status, delta = ("undefined-in-a" if is_undef(va) else "undefined-in-b"), None
+                elif numeric and not isinstance(va, (bool, str)) and not isinstance(vb, (bool, str)):
+                    status, delta = "changed", Fraction(vb) - Fraction(va)
+                else:
+                    status, delta = "changed", None
+                every.append(Change(y, m, c, units[c], va, vb, status, delta, finder.causes(c, y, i)))
+    changed = [r for r in every if r.changed]
+
+    def passes(r: Change) -> bool:
+        if r.delta is None:
+            return True
+        t = thresholds.get(_threshold_unit(r.unit))
+        return t is None or abs(r.delta) >= t
+
+    shown = [r for r in every if passes(r)] if not show_all else [r for r in every if not r.changed or passes(r)]
+    shown = [r for r in shown if r.changed or show_all]
+    order = {c: k for k, c in enumerate(columns)}
+
+    def rank(r: Change):
+        if not r.changed:
+            group = 4
+        elif r.delta is not None:
+            group = 0
+        elif r.status != "changed":
+            group = 1
+        else:
+            group = 2
+        return (order[r.name], group, -abs(r.delta) if r.delta is not None else 0, r.year, r.municipality.code)
+
+    shown.sort(key=rank)
+    if top is not None:
+        kept, seen = [], {}
+        for r in shown:
+            seen[r.name] = seen.get(r.name, 0) + 1
+            if seen[r.name] <= top:
+                kept.append(r)
+        shown = kept
+    passing = sum(1 for r in changed if passes(r))
+    return OutcomeDiff(a, b, tuple(years), columns, tuple(shown), len(every), len(changed), passing, ms, ev_a, ev_b, tuple(every))
+
+
+# ---- rendering the outcome diff ---------------------------------------------------------
+
+
+def _value_cell(v, unit: str, notes: list) -> str:
+    if is_undef(v):
+        notes.append(v.reason)
+        return f"—[u{list(dict.fromkeys(notes)).index(v.reason) + 1}]"
+    return format_display(v, unit)
+
+
+def _delta_cell(d, r: Change) -> str:
+    if r.delta is not None:
+        return _signed(r.delta, _delta_unit(r.unit))
+    if r.status == "unchanged":
+        return "unchanged"
+    if r.status == "changed":
+        return "changed"
+    return f"{d.a.id} only" if r.status == "undefined-in-b" else f"{d.b.id} only"
+
+
+def _heading(d, what: str, fmt: str) -> str:
+    a, b = d.a, d.b
+    years = Period(min(d.years), max(d.years)).both if d.years else "no years"
+    title = f"{a.id} → {b.id} {what}: {years}"
+    lines = [f"# {title}" if fmt == "markdown" else title, ""]
+    for tag, v in (("A", a), ("B", b)):
+        period = v.header.plan_period.both if v.header.plan_period else "no plan period"
+        lines.append(f"{'- ' if fmt == 'markdown' else ''}{tag}: {v.id} {v.header.title or ''} ({v.header.status or 'no status'}, {period})")
+    return "\n".join(lines) + "\n\n"
+
+
+def render_outcome(d: OutcomeDiff, fmt: str) -> str:
+    """The outcome diff as table | markdown | csv | json (Japanese labels, both year forms)."""
+    if fmt == "json":
+        return to_json({
+            "a": _version_doc(d.a), "b": _version_doc(d.b),
+            "years": [FiscalYear(y).both for y in d.years],
+            "compared": d.compared, "changed": d.changed, "shown": len(d.rows),
+            "rows": [_row_doc(d, r) for r in d.rows],
+        })
+    if fmt == "csv":
+        header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
+        rows = []
+        for r in d.rows:
+            undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
+            rows.append([str(r.year), r.municipality.code, r.municipality.name, r.name, d.label(r.name), r.unit,
+                         format_value(r.a, r.unit), format_value(r.b, r.unit),
+                         format_value(r.delta, _delta_unit(r.unit)) if r.delta is not None else "",
+                         _delta_unit(r.unit) if r.delta is not None else "", r.status,
+                         " | ".join(c.text for c in r.causes), undefined])
+        return to_csv(header, rows)
+    md = fmt == "markdown"
+    out = _heading(d, "比較 (outcome diff)", fmt)
+    hidden = d.compared - d.changed
+    note = f"{d.changed} of {d.compared} values differ"
+    if len(d.rows) != d.changed:
+        parts = []
+        if hidden and not any(not r.changed for r in d.rows):
+            parts.append("unchanged hidden (--all shows them)")
+        if d.shown_changed != d.changed:
+            parts.append(f"{d.changed - d.shown_changed} below --min-change")
+        shown_changed = sum(1 for r in d.rows if r.changed)
+        if shown_changed < d.shown_changed:
+            parts.append(f"{d.shown_changed - shown_changed} past --top")
+        if parts:
+            note += "; " + ", ".join(parts)
+    out += note + ".\n\n"
+    if not d.rows:
+        return out + ("No differences.\n" if not d.changed else "")
+    causes: list[str] = []  # footnotes by text: a band change reads the same in every year
+    notes: list[str] = []
+    header = ["年度", "団体コード", "団体名", "項目", d.a.id, d.b.id, f"差 ({d.b.id}−{d.a.id})", "原因"]
+    rows = []
+    for r in d.rows:
+        refs = []
+        for c in r.causes:
+            if c.text not in causes:
+                causes.append(c.text)
+            ref = f"[{causes.index(c.text) + 1}]"
+            if ref not in refs:
+                refs.append(ref)
+        rows.append([FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name),
+                     _value_cell(r.a, r.unit, notes), _value_cell(r.b, r.unit, notes), _delta_cell(d, r), "".join(refs)])
+    align = ["left", "left", "left", "left", "right", "right", "right", "left"]
+    out += (to_markdown if md else to_table)(header, rows, align)
+    if causes:
+        out += "\n" + ("## 原因 (causes)\n\n" if md else "原因 (causes):\n")
+        out += "".join(f"{'- ' if md else '  '}[{k}] {text}\n" for k, text in enumerate(causes, 1))
+    uniq = list(dict.fromkeys(notes))
+    if uniq:
+        out += "\n" + ("## 未定義の値 (undefined values)\n\n" if md else "未定義の値 (undefined values):\n")
+        out += "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
+    return out
+
+
+def _version_doc(v: Version) -> dict:
+    h = v.header
+    return {"version": v.id, "title": h.title, "status": h.status, "period": h.plan_period.both if h.plan_period else None}
+
+
+def _row_doc(d: OutcomeDiff, r: Change) -> dict:
+    return {
+        "fiscal_year": r.year, "fiscal_year_label": FiscalYear(r.year).both,
+        "code": r.municipality.code, "name": r.municipality.name,
+        "definition": r.name, "label": d.label(r.name), "unit": r.unit,
+        "a": None if is_undef(r.a) else format_value(r.a, r.unit),
+        "b": None if is_undef(r.b) else format_value(r.b, r.unit),
+        "difference": format_value(r.delta, _delta_unit(r.unit)) if r.delta is not None else None,
+        "difference_unit": _delta_unit(r.unit) if r.delta is not None else None,
+        "status": r.status,
+        "undefined": {tag: v.reason for tag, v in (("a", r.a), ("b", r.b)) if is_undef(v)},
+        "causes": [c.as_dict() for c in r.causes],
+    }
+
+
+# ---- the diff summary -------------------------------------------------------------------
+
+
+@attrs.frozen
+class BandMoves:
+    """Municipalities whose target rises / falls / stays, by the band of one version's table."""
+
+    version: str
+    table: str
+    label: str
+    rows: tuple  # (interval, band label, municipalities, rises, falls, stays, undefined)
+    note: str | None = None  # the table is not in force: why
+
+
+@attrs.frozen
+class PartShift:
+    """One total (a levy part, relief, ...): sums under A and B and how the change splits."""
+
+    name: str
+    label: str
+    total_a: object
+    total_b: object
+    raised: int
+    raised_sum: Fraction
+    lowered: int
+    lowered_sum: Fraction
+    stays: int
+    undefined: int
+    net: Fraction
+    residual: str | None  # name of the rounding residual for this part
+    residual_delta: object  # residual under B minus under A, or Undefined / None
+
+
+@attrs.frozen
+class YearDiffSummary:
+    year: int
+    municipalities: int
+    target: str | None
+    flag: str | None
+    by_band: tuple[BandMoves, ...]
+    moves: tuple  # (rises, falls, stays, undefined) over all municipalities
+    achievement: tuple | None  # (both, gained, lost, neither, undefined)
+    parts: tuple[PartShift, ...]
+    movers: tuple  # (name, tuple[Change])
+
+
+def _summary_lines(v: Version, kind: str) -> list[tuple]:
+    s = v.items.get("summary")
+    return [line.names for line in (s.lines if s else ()) if line.kind == kind]
+
+
+def summarise(d: OutcomeDiff, *, top: int | None = None, movers=None) -> list[YearDiffSummary]:
+    """Per year: target moves by band, achievement changes, shifts of each total, largest movers."""
+    a, b = d.a, d.b
+    bands = _summary_lines(b, "bands") or _summary_lines(a, "bands")
+    if bands:
+        table, flag = bands[0]
+    else:
+        table, flag = CONVENTIONAL_NAMES["target"], CONVENTIONAL_NAMES["achieved"]
+    if table not in a.items and table not in b.items:
+        table = None
+    # The value whose moves are counted: the conventional target definition when there is
+    # one (its label reads the same in both versions), else the band table itself.
+    target = CONVENTIONAL_NAMES["target"] if CONVENTIONAL_NAMES["target"] in a.items or CONVENTIONAL_NAMES["target"] in b.items else table
+    if flag not in a.items and flag not in b.items:
+        flag = None
+    totals: list[str] = []
+    for v in (b, a):
+        for names in _summary_lines(v, "total"):
+            for n in names:
+                if n not in totals and getattr(v.items.get(n), "unit", None) == "yen":
+                    totals.append(n)
+    mover_names = [n for n in (movers or CONVENTIONAL_NAMES["movers"]) if n in a.items or n in b.items]
+    top = top or DEFAULT_MOVERS
+    ev_a, ev_b = d.ev_a, d.ev_b
+    n = len(d.municipalities)
+    out = []
+    for y in d.years:
+        by_band: list = []
+        moves = None
+        if target is not None:
+            ta, tb = ev_a.column(target, y), ev_b.column(target, y)
+            kinds = [_move(x, z) for x, z in zip(ta, tb)]
+            moves = tuple(kinds.count(k) for k in ("rises", "falls", "stays", "undefined"))
+            for v, ev in ((a, ev_a), (b, ev_b)):
+                if table is not None:
+                    by_band.append(_band_moves(v, ev, table, y, kinds))
+        achievement = None
+        if flag is not None:
+            fa, fb = ev_a.column(flag, y), ev_b.column(flag, y)
+            counts = {"both": 0, "gained": 0, "lost": 0, "neither": 0, "undefined": 0}
+            for x, z in zip(fa, fb):
+                if is_undef(x) or is_undef(z) or not isinstance(x, bool) or not isinstance(z, bool):
+                    counts["undefined"] += 1
+                else:
+                    counts[{(True, True): "both", (False, True): "gained", (True, False): "lost", (False, False): "neither"}[(x, z)]] += 1
+            achievement = tuple(counts.values())
+        parts = tuple(_part_shift(d, name, y) for name in totals)
+        ranked = []
+        for name in mover_names:
+            rows = [r for r in d.all_changes if r.year == y and r.name == name and r.delta is not None and r.delta != 0]
+            rows.sort(key=lambda r: (-abs(r.delta), r.municipality.code))
+            if rows:
+                ranked.append((name, tuple(rows[:top])))
+        out.append(YearDiffSummary(y, n, target, flag, tuple(by_band), moves, achievement, parts, tuple(ranked)))
+    return out
+
+
+def _move(x, z) -> str:
+    if is_undef(x) or is_undef(z) or isinstance(x, (bool, str)) or isinstance(z, (bool, str)):
+        return "undefined"
+    return "rises" if z > x else "falls" if z < x else "stays"
+
+
+def _band_moves(v: Version, ev: Evaluator, table: str, year: int, kinds: list) -> BandMoves:
+    item = v.at(year).lookup(table)
+    label = getattr(item.item if isinstance(item, NotInForce) else item, "label", None) or table
+    if not isinstance(item, ast.Table):
+        reason = item.reason if isinstance(item, NotInForce) else f"version {v.id} has no band table '{table}'"
+        rows = (("(no band)", "", len(kinds)) + tuple(kinds.count(k) for k in ("rises", "falls", "stays", "undefined")),)
+        return BandMoves(v.id, table, label, rows, reason)
+    ev.value(table, year)
+    choices = ev.band_choices.get((table, year, ()), (None,) * len(kinds))
+    rows = []
+    for idx, band in enumerate(item.bands):
+        members = [k for c, k in zip(choices, kinds) if c == idx]
+        rows.append((band.interval, band.label or "", len(members)) + tuple(members.count(k) for k in ("rises", "falls", "stays", "undefined")))
+    loose = [k for c, k in zip(choices, kinds) if c is None]
+    if loose:
+        rows.append(("(no band)", "", len(loose)) + tuple(loose.count(k) for k in ("rises", "falls", "stays", "undefined")))
+    return BandMoves(v.id, table, label, tuple(rows))
+
+
+def _part_shift(d: OutcomeDiff, name: str, year: int) -> PartShift:
+    ca, cb = d.ev_a.column(name, year), d.ev_b.column(name, year)
+    raised = lowered = stays = undefined = 0
+    raised_sum = lowered_sum = Fraction(0)
+    for x, z in zip(ca, cb):
+        if is_undef(x) or is_undef(z):
+            undefined += 1
+            continue
+        delta = Fraction(z) - Fraction(x)
+        if delta > 0:
+            raised += 1
+            raised_sum += delta
+        elif delta < 0:
+            lowered += 1
+            lowered_sum += delta
+        else:
+            stays += 1
+    residual = CONVENTIONAL_NAMES["residuals"].get(name)
+    residual_delta = None
+    if residual is not None and (residual in d.a.items or residual in d.b.items):
+        ra, rb = d.ev_a.value(residual, year), d.ev_b.value(residual, year)
+        if is_undef(ra):
+            residual_delta = ra
+        elif is_undef(rb):
+            residual_delta = rb
+        elif isinstance(ra, tuple) or isinstance(rb, tuple):
+            residual_delta = None
+        else:
+            residual_delta = Fraction(rb) - Fraction(ra)
+    else:
+        residual = None
+    return PartShift(name, d.label(name), _total(ca), _total(cb), raised, raised_sum, lowered, lowered_sum, stays, undefined,
+                     raised_sum + lowered_sum, residual, residual_delta)
+
+
+def _total(col):
+    undef = next((x for x in col if is_undef(x)), None)
+    return undef if undef is not None else sum((Fraction(x) for x in col), Fraction(0))
+
+
+def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: str) -> str:
+    if fmt in ("csv", "json"):
+        flat = []
+        for s in summaries:
+            fy = str(s.year)
+            if s.moves is not None:
+                for k, v in zip(("rises", "falls", "stays", "undefined"), s.moves):
+                    flat.append([fy, "target", s.target, k, "", "", str(v), ""])
+                for bm in s.by_band:
+                    for interval, label, count, *ks in bm.rows:
+                        counts = ", ".join(f"{k} {v}" for k, v in zip(("rises", "falls", "stays", "undefined"), ks))
+                        flat.append([fy, f"target_by_band_{bm.version}", s.target, f"{interval} {label}".strip(), "", "", str(count), "; ".join(x for x in (counts, bm.note) if x)])
+            if s.achievement is not None:
+                for k, v in zip(("both", "gained", "lost", "neither", "undefined"), s.achievement):
+                    flat.append([fy, "achievement", s.flag, k, "", "", str(v), ""])
+            for p in s.parts:
+                res = "" if p.residual_delta is None or is_undef(p.residual_delta) else format_value(p.residual_delta, "yen")
+                flat.append([fy, "total", p.name, p.label, format_value(p.total_a, "yen"), format_value(p.total_b, "yen"),
+                             f"raised {p.raised} {format_value(p.raised_sum, 'yen')}; lowered {p.lowered} {format_value(p.lowered_sum, 'yen')}; net {format_value(p.net, 'yen')}; stays {p.stays}; undefined {p.undefined}",
+                             f"{p.residual} change {res}" if p.residual else ""])
+            for name, rows in s.movers:
+                for r in rows:
+                    flat.append([fy, "mover", name, f"{r.municipality.code} {r.municipality.name}", format_value(r.a, r.unit), format_value(r.b, r.unit),
+                                 format_value(r.delta, _delta_unit(r.unit)), ""])
+        header = ["fiscal_year", "section", "name", "item", "a", "b", "value", "note"]
+        if fmt == "csv":
+            return to_csv(header, flat)
+        return to_json({"a": _version_doc(d.a), "b": _version_doc(d.b), "summary": [_summary_doc(d, s) for s in summaries]})
+    md = fmt == "markdown"
+    tab = to_markdown if md else to_table
+    out = [_heading(d, "比較の集計 (diff summary)", fmt).rstrip("\n") + "\n"]
+    for s in summaries:
+        fy = FiscalYear(s.year).both
+        out.append(f"{'## ' if md else ''}{fy} — {d.a.id} → {d.b.id}（{s.municipalities} 団体）\n")
+        if s.moves is not None:
+            out.append(f"{'### ' if md else ''}{d.label(s.target)}の変化（前年度の現年分収納率の区分別）\n")
+            r, f, st, u = s.moves
+            out.append(f"上がる (rises) {r}, 下がる (falls) {f}, 変わらない (stays) {st}, 未定義 (undefined) {u}; 計 {r + f + st + u}\n")
+            for bm in s.by_band:
+                head = ["区分", "前年度の現年分収納率", "団体数", "上がる", "下がる", "変わらない", "未定義"]
+                rows = [[label or interval, "" if interval == "(no band)" else interval, str(count)] + [str(k) for k in ks] for interval, label, count, *ks in bm.rows]
+                rows.append(["計", "", str(sum(x[2] for x in bm.rows))] + [str(sum(x[3 + j] for x in bm.rows)) for j in range(4)])
+                out.append(f"{bm.version} の区分 ({bm.label})" + (f" — {bm.note}" if bm.note else "") + "\n")
+                out.append(tab(head, rows, ["left", "left", "right", "right", "right", "right", "right"]))
+        if s.achievement is not None:
+            both, gained, lost, neither, undefined = s.achievement
+            out.append(f"{'### ' if md else ''}{d.label(s.flag)}の変化\n")
+            head = ["", "団体数"]
+            rows = [[f"両方で達成 (both)", str(both)], [f"{d.b.id}でのみ達成 (gained)", str(gained)], [f"{d.a.id}でのみ達成 (lost)", str(lost)],
+                    ["どちらも未達成 (neither)", str(neither)], ["未定義 (undefined)", str(undefined)], ["計", str(sum(s.achievement))]]
+            out.append(tab(head, rows, ["left", "right"]))
+        if s.parts:
+            out.append(f"{'### ' if md else ''}合計の変化 (totals)\n")
+            head = ["項目", f"{d.a.id} 計", f"{d.b.id} 計", "増 (団体)", "増額計", "減 (団体)", "減額計", "差引", "端数調整額の差", "変化なし", "未定義"]
+            rows = []
+            notes: list[str] = []
+            for p in s.parts:
+                res = "" if p.residual is None else (_value_cell(p.residual_delta, "yen", notes) if p.residual_delta is not None else "")
+                if p.residual_delta is not None and not is_undef(p.residual_delta):
+                    res = _signed(p.residual_delta, "yen") if p.residual_delta else "0円"
+                rows.append([p.label, _value_cell(p.total_a, "yen", notes), _value_cell(p.total_b, "yen", notes), str(p.raised), _signed(p.raised_sum, "yen"),
+                             str(p.lowered), _signed(p.lowered_sum, "yen"), _signed(p.net, "yen"), res, str(p.stays), str(p.undefined)])
+            out.append(tab(head, rows, ["left"] + ["right"] * 10))
+            out.append("差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n")
+            uniq = list(dict.fromkeys(notes))
+            if uniq:
+                out.append(("未定義の値 (undefined values):\n" if not md else "未定義の値 (undefined values):\n\n") + "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1)))
+        for name, rows in s.movers:
+            out.append(f"{'### ' if md else ''}変化の大きい団体: {d.label(name)}\n")
+            head = ["団体コード", "団体名", d.a.id, d.b.id, "差"]
+            body = [[r.municipality.code, r.municipality.name, format_display(r.a, r.unit), format_display(r.b, r.unit), _signed(r.delta, _delta_unit(r.unit))] for r in rows]
+            out.append(tab(head, body, ["left", "left", "right", "right", "right"]))
+        out.append("")
+    return "\n".join(out)
+
+
+def _summary_doc(d: OutcomeDiff, s: YearDiffSummary) -> dict:
+    def money(v):
+        return None if v is None or is_undef(v) else format_value(v, "yen")
+
+    return {
+        "fiscal_year": s.year, "fiscal_year_label": FiscalYear(s.year).both, "municipalities": s.municipalities,
+        "target": None if s.moves is None else {
+            "name": s.target, "label": d.label(s.target),
+            **dict(zip(("rises", "falls", "stays", "undefined"), s.moves)),
+            "by_band": [{"version": bm.version, "table_label": bm.label, "note": bm.note,
+                         "bands": [dict(zip(("interval", "label", "municipalities", "rises", "falls", "stays", "undefined"), row)) for row in bm.rows]}
+                        for bm in s.by_band],
+        },
+        "achievement": None if s.achievement is None else {"name": s.flag, **dict(zip(("both", "gained", "lost", "neither", "undefined"), s.achievement))},
+        "totals": [{
+            "name": p.name, "label": p.label, "a": money(p.total_a), "b": money(p.total_b),
+            "undefined_reason": {k: v.reason for k, v in (("a", p.total_a), ("b", p.total_b)) if is_undef(v)},
+            "raised": p.raised, "raised_sum": money(p.raised_sum), "lowered": p.lowered, "lowered_sum": money(p.lowered_sum),
+            "net": money(p.net), "stays": p.stays, "undefined": p.undefined,
+            "residual": p.residual, "residual_change": money(p.residual_delta),
+        } for p in s.parts],
+        "largest_movers": [{"name": name, "label": d.label(name), "rows": [_row_doc(d, r) for r in rows]} for name, rows in s.movers],
+    }
+
+
+# ---- the rule diff ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class BandRow:
+    """One row of two band tables side by side, aligned on the lower end of the interval."""
+
+    a: ast.Band | None
+    b: ast.Band | None
+    change: str  # '' | 'added' | 'removed' | 'bounds' | 'bounds, result' | 'result' | 'wording'
+
+
+@attrs.frozen
+class ItemDiff:
+    """One item compared over a run of years in which both sides resolve to the same things."""
+
+    name: str
+    kind: str  # definition | table | schedule | input | summary
+    years: tuple[int, ...]
+    a: object  # item | NotInForce | None
+    b: object
+    change: str  # added | removed | changed | not in force in A | not in force in B
+    rows: tuple = ()  # BandRow for tables
+
+
+@attrs.frozen
+class ScheduleRow:
+    name: str
+    label: str
+    year: int
+    a: ast.Entry | None
+    b: ast.Entry | None
+    a_note: str | None  # why A has no value (no such schedule / not in force)
+    b_note: str | None
+
+
+@attrs.frozen
+class MetaChange:
+    name: str
+    field: str  # label | cite | effective | title | status | period | basis
+    a: str
+    b: str
+    a_span: ast.Span | None
+    b_span: ast.Span | None
+
+
+@attrs.frozen
+class RulesDiff:
+    a: Version
+    b: Version
+    years: tuple[int, ...]
+    tables: tuple[ItemDiff, ...]
+    schedules: tuple[ScheduleRow, ...]
+    definitions: tuple[ItemDiff, ...]
+    inputs: tuple[ItemDiff, ...]
+    meta: tuple[MetaChange, ...]
+    summary: tuple  # (kind, added names, removed names)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.tables or self.schedules or self.definitions or self.inputs or self.meta or self.summary)
+
+
+def _state(x):
+    """What a lookup gives, for grouping years: the item (its meaning and wording), NotInForce, or None."""
+    if x is None:
+        return None
+    if isinstance(x, NotInForce):
+        return ("not in force", _core(x.item))
+    return (_core(x), attrs.evolve(x, override=False) if hasattr(x, "override") else x)
+
+
+def _runs(years, key):
+    """Consecutive years with equal key -> [(years, first year's value)]."""
+    runs: list = []
+    for y in years:
+        k = key(y)
+        if runs and runs[-1][1] == k:
+            runs[-1][0].append(y)
+        else:
+            runs.append(([y], k))
+    return [(tuple(ys), k) for ys, k in runs]
+
+
+def align_bands(ta: ast.Table | None, tb: ast.Table | None) -> tuple[BandRow, ...]:
+    """Rows of two tables side by side: bands with the same lower end share a row."""
+    def lower(b):
+        return (b.lo.value, 0 if b.lo_closed else 1)
+
+    a = {lower(x): x for x in (ta.bands if ta else ())}
+    b = {lower(x): x for x in (tb.bands if tb else ())}
+    rows = []
+    for k in sorted(set(a) | set(b)):
+        x, z = a.get(k), b.get(k)
+        if x is None:
+            change = "added"
+        elif z is None:
+            change = "removed"
+        else:
+            bounds = _band_core(x)[:4] != _band_core(z)[:4]
+            result = x.result != z.result
+            change = ", ".join(w for w, on in (("bounds", bounds), ("result", result)) if on)
+            if not change and (x.label != z.label or x.wording != z.wording):
+                change = "wording"
+        rows.append(BandRow(x, z, change))
+    return tuple(rows)
+
+
+def compare_rules(a: Version, b: Version, years) -> RulesDiff:
+    """The two versions as resolved for each year: what differs, by meaning, with both sides' lines."""
+    years = tuple(years)
+    names = list(dict.fromkeys(list(a.items) + list(b.items)))
+    tables, definitions, inputs, schedules = [], [], [], []
+    for name in names:
+        item = b.items.get(name) or a.items.get(name)
+        if isinstance(item, (ast.Example, ast.Summary)):
+            continue
+        for ys, _ in _runs(years, lambda y: (_state(a.at(y).lookup(name)), _state(b.at(y).lookup(name)))):
+            la, lb = a.at(ys[0]).lookup(name), b.at(ys[0]).lookup(name)
+            if la is None and lb is None:
+                continue
+            change = _change(a, b, la, lb)
+            if change is None:
+                continue
+            if isinstance(item, ast.Schedule) or isinstance(_unwrap(la), ast.Schedule) or isinstance(_unwrap(lb), ast.Schedule):
+                if change in ("added", "removed"):
+                    definitions.append(ItemDiff(name, "schedule", ys, la, lb, change))
+                continue  # values by year below
+            kind = _kind(_unwrap(lb) or _unwrap(la))
+            rows = ()
+            if kind == "table":
+                ta = la if isinstance(la, ast.Table) else None
+                tb = lb if isinstance(lb, ast.Table) else None
+                if ta is not None and tb is not None and ta.bands == tb.bands and ta.key == tb.key and ta.unit == tb.unit:
+                    continue  # only the label, citation or period differs: listed with the citations
+                rows = align_bands(ta, tb)
+                if change.startswith("not in force"):
+                    rows = tuple(attrs.evolve(r, change=change) for r in rows)
+                tables.append(ItemDiff(name, kind, ys, la, lb, change, rows))
+            elif kind == "input":
+                if isinstance(la, ast.InputDecl) and isinstance(lb, ast.InputDecl) and _core(la) == _core(lb):
+                    continue
+                inputs.append(ItemDiff(name, kind, ys, la, lb, change))
+            else:
+                if isinstance(la, ast.Definition) and isinstance(lb, ast.Definition) and _core(la) == _core(lb):
+                    continue
+                definitions.append(ItemDiff(name, kind, ys, la, lb, change))
+    for name in names:
+        item = b.items.get(name) or a.items.get(name)
+        if not isinstance(item, ast.Schedule) and not isinstance(a.items.get(name), ast.Schedule):
+            continue
+        for y in years:
+            la, lb = a.at(y).lookup(name), b.at(y).lookup(name)
+            ea = _entry_for(la, y) if isinstance(la, ast.Schedule) else None
+            eb = _entry_for(lb, y) if isinstance(lb, ast.Schedule) else None
+            if ea is not None and eb is not None and ea.value == eb.value and la.unit == lb.unit:
+                continue
+            if ea is None and eb is None:
+                continue
+            label = getattr(_unwrap(lb) or _unwrap(la), "label", None) or name
+            schedules.append(ScheduleRow(name, label, y, ea, eb, _absent(a, name, la, y, ea), _absent(b, name, lb, y, eb)))
+    return RulesDiff(a, b, years, tuple(tables), tuple(schedules), tuple(definitions), tuple(inputs), tuple(_meta(a, b)), tuple(_summary_changes(a, b)))
+
+
+def _unwrap(x):
+    return x.item if isinstance(x, NotInForce) else x
+
+
+def _absent(v: Version, name: str, looked, year: int, entry) -> str | None:
+    if entry is not None:
+        return None
+    if looked is None:
+        return f"no {name} in {v.id}"
+    if isinstance(looked, NotInForce):
+        return looked.reason
+    return f"no entry for {FiscalYear(year).both}"
+
+
+def _change(a, b, la, lb) -> str | None:
+    if la is None:
+        return "added"
+    if lb is None:
+        return "removed"
+    nia, nib = isinstance(la, NotInForce), isinstance(lb, NotInForce)
+    if nia and nib:
+        return None
+    if nia:
+        return f"not in force in {a.id}"
+    if nib:
+        return f"not in force in {b.id}"
+    return None if _same_item(la, lb) else "changed"
+
+
+def _meta(a: Version, b: Version) -> list[MetaChange]:
+    out = []
+    ha, hb = a.header, b.header
+    for field, x, z in (("title", ha.title, hb.title), ("status", ha.status, hb.status),
+                        ("period", ha.plan_period.both if ha.plan_period else "", hb.plan_period.both if hb.plan_period else ""),
+                        ("basis", ha.basis, hb.basis), ("cite", ha.cite, hb.cite)):
+        if (x or "") != (z or ""):
+            out.append(MetaChange("ruleset", field, x or "", z or "", ha.span, hb.span))
+    for name, ia in a.items.items():
+        ib = b.items.get(name)
+        if ib is None or ia is ib or isinstance(ia, ast.Example):
+            continue
+        for field in ("label", "cite", "effective"):
+            x, z = getattr(ia, field, None), getattr(ib, field, None)
+            if x != z:
+                show = (lambda p: p.both if p is not None else "always") if field == "effective" else (lambda t: t or "")
+                out.append(MetaChange(name, field, show(x), show(z), ia.span, ib.span))
+    return out
+
+
+def _summary_changes(a: Version, b: Version) -> list[tuple]:
+    out = []
+    for kind in ("bands", "total", "tally", "show", "columns"):
+        x = [n for names in _summary_lines(a, kind) for n in names]
+        z = [n for names in _summary_lines(b, kind) for n in names]
+        added, removed = [n for n in z if n not in x], [n for n in x if n not in z]
+        if added or removed:
+            out.append((kind, tuple(added), tuple(removed)))
+    return out
+
+
+def _years_text(ys) -> str:
+    return Period(ys[0], ys[-1]).both if ys else ""
+
+
+def _key_label(v: Version, t: ast.Table) -> str:
+    if isinstance(t.key, ast.Ref):
+        item = v.items.get(t.key.name)
+        return getattr(item, "label", None) or t.key.name
+    return expr_text(t.key)
+
+
+def render_rules(rd: RulesDiff, fmt: str) -> str:
+    """The rule diff as table | markdown | csv | json."""
+    a, b = rd.a, rd.b
+    if fmt == "json":
+        return to_json(_rules_doc(rd))
+    if fmt == "csv":
+        header = ["section", "name", "fiscal_years", "item", "change", a.id, b.id, f"{a.id}_line", f"{b.id}_line"]
+        return to_csv(header, _rules_flat(rd))
+    md = fmt == "markdown"
+    tab = to_markdown if md else to_table
+    out = [_heading(rd, "規則の比較 (rule diff)", fmt).rstrip("\n") + "\n"]
+    if rd.empty:
+        out.append("No differences.\n")
+        return "\n".join(out)
+    h2 = "## " if md else "■ "
+    for t in rd.tables:
+        ta, tb = _unwrap(t.a), _unwrap(t.b)
+        title = f"{h2}区分表 {t.name} — {_years_text(t.years)}"
+        out.append(title + f" ({t.change})\n")
+        for side, x, v in (("A", t.a, a), ("B", t.b, b)):
+            if x is None:
+                out.append(f"{v.id}: no {t.name}\n")
+            elif isinstance(x, NotInForce):
+                out.append(f"{v.id}: {_nif_text(v, t.name, x, t.years)}\n")
+        ka = _key_label(a, ta) if ta else None
+        kb = _key_label(b, tb) if tb else None
+        la = (ta.label or ta.name) if ta else t.name
+        lb = (tb.label or tb.name) if tb else t.name
+        key = ka or kb or "key"
+        if la == lb:
+            la, lb = f"{la} ({a.id})", f"{lb} ({b.id})"
+        head = [key, "範囲", la, kb or key, "範囲", lb, "変更"]
+        rows = []
+        show_a, show_b = isinstance(t.a, ast.Table), isinstance(t.b, ast.Table)
+        for r in t.rows:
+            if not show_a or not show_b:
+                r = attrs.evolve(r, a=r.a if show_a else None, b=r.b if show_b else None)
+            rows.append([r.a.label or "" if r.a else "", r.a.interval if r.a else "", _band_result(r.a) if r.a else "",
+                         r.b.label or "" if r.b else "", r.b.interval if r.b else "", _band_result(r.b) if r.b else "", r.change])
+        out.append(tab(head, rows))
+        spans = []
+        if show_a:
+            spans.append(f"{a.id}: {loc(ta.span)}")
+        if show_b:
+            spans.append(f"{b.id}: {loc(tb.span)}")
+        out.append("(" + ", ".join(spans) + ")\n")
+    if rd.schedules:
+        out.append(f"{h2}年度別の値 (schedules)\n")
+        head = ["項目", "年度", a.id, b.id, "行"]
+        rows = []
+        for s in rd.schedules:
+            rows.append([f"{s.name} ({s.label})", FiscalYear(s.year).both, _entry_text(s.a, s.a_note), _entry_text(s.b, s.b_note),
+                         " → ".join(x for x in (loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else "") if x)])
+        out.append(tab(head, rows, ["left", "left", "right", "right", "left"]))
+    if rd.definitions:
+        out.append(f"{h2}定義 (definitions)\n")
+        head = ["項目", "年度", "変更", f"{a.id} の式", f"{b.id} の式"]
+        rows = []
+        for dd in rd.definitions:
+            item = _unwrap(dd.b) or _unwrap(dd.a)
+            rows.append([_named(dd.name, item), _years_text(dd.years), dd.change, _formula_cell(dd.a), _formula_cell(dd.b)])
+        out.append(tab(head, rows))
+    if rd.inputs:
+        out.append(f"{h2}入力 (inputs)\n")
+        head = ["項目", "変更", a.id, b.id]
+        rows = [[_named(i.name, _unwrap(i.b) or _unwrap(i.a)), i.change, _input_text(i.a), _input_text(i.b)] for i in rd.inputs]
+        out.append(tab(head, rows))
+    if rd.meta:
+        out.append(f"{h2}名称・根拠・適用期間 (labels, citations, effective periods)\n")
+        head = ["項目", "属性", a.id, b.id, "行"]
+        rows = [[m.name, m.field, m.a, m.b, f"{loc(m.a_span)} → {loc(m.b_span)}"] for m in rd.meta]
+        out.append(tab(head, rows))
+    if rd.summary:
+        out.append(f"{h2}集計の構成 (summary layout)\n")
+        rows = [[kind, ", ".join(added), ", ".join(removed)] for kind, added, removed in rd.summary]
+        out.append(tab(["行", f"{b.id} で追加", f"{b.id} で削除"], rows))
+    return "\n".join(out)
+
+
+def _nif_text(v: Version, name: str, x: NotInForce, years) -> str:
+    eff = x.item.effective.both if x.item.effective else "no years"
+    return f"{_named(name, x.item)} is not in force for {_years_text(years)}; it covers {eff} ({loc(x.item.span)})"
+
+
+def _entry_text(e: ast.Entry | None, note: str | None) -> str:
+    if e is None:
+        return f"— ({note})" if note else "—"
+    return expr_text(e.value) + (f" 「{e.wording}」" if e.wording else "")
+
+
+def _formula_cell(x) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, NotInForce):
+        return f"— (not in force; {x.item.effective.both if x.item.effective else ''})"
+    if isinstance(x, ast.Definition):
+        return f"{expr_text(x.expr)} : {x.unit} ({loc(x.span)})"
+    if isinstance(x, ast.Schedule):
+        entries = ", ".join(f"{e.years_text or e.years}: {expr_text(e.value)}" for e in x.entries)
+        return f"schedule {{{entries}}} : {x.unit} ({loc(x.span)})"
+    return f"{_kind(x)} ({loc(x.span)})"
+
+
+def _input_text(x) -> str:
+    if x is None:
+        return "—"
+    x = _unwrap(x)
+    return f"{x.scope} {x.unit}; columns {_show_field(x.columns)} ({loc(x.span)})"
+
+
+def _rules_flat(rd: RulesDiff) -> list[list[str]]:
+    a, b = rd.a, rd.b
+    flat = []
+    for t in rd.tables:
+        ys = _years_text(t.years)
+        for k, r in enumerate(t.rows, 1):
+            def cell(band):
+                return f"{band.label or ''} {band.interval} => {_band_result(band)}".strip() if band else ""
+            flat.append(["table", t.name, ys, f"band {k}", r.change or "same", cell(r.a), cell(r.b),
+                         loc(r.a.span) if r.a else "", loc(r.b.span) if r.b else ""])
+        for tag, x in ((a.id, t.a), (b.id, t.b)):
+            if isinstance(x, NotInForce):
+                flat.append(["table", t.name, ys, "in force", t.change, x.reason if tag == a.id else "", x.reason if tag == b.id else "", "", ""])
+    for s in rd.schedules:
+        flat.append(["schedule", s.name, FiscalYear(s.year).both, s.label, "changed" if s.a and s.b else ("added" if s.b else "removed"),
+                     _entry_text(s.a, s.a_note), _entry_text(s.b, s.b_note), loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else ""])
+    for dd in rd.definitions:
+        flat.append(["definition", dd.name, _years_text(dd.years), getattr(_unwrap(dd.b) or _unwrap(dd.a), "label", "") or "", dd.change,
+                     _formula_cell(dd.a), _formula_cell(dd.b), loc(_unwrap(dd.a).span) if dd.a else "", loc(_unwrap(dd.b).span) if dd.b else ""])
+    for i in rd.inputs:
+        flat.append(["input", i.name, _years_text(i.years), "", i.change, _input_text(i.a), _input_text(i.b),
+                     loc(_unwrap(i.a).span) if i.a else "", loc(_unwrap(i.b).span) if i.b else ""])
+    for m in rd.meta:
+        flat.append(["meta", m.name, "", m.field, "changed", m.a, m.b, loc(m.a_span), loc(m.b_span)])
+    for kind, added, removed in rd.summary:
+        flat.append(["summary", kind, "", "", "changed", ", ".join(removed), ", ".join(added), "", ""])
+    return flat
+
+
+def _rules_doc(rd: RulesDiff) -> dict:
+    def band(x):
+        if x is None:
+            return None
+        return {"interval": x.interval, "label": x.label, "wording": x.wording, "result": expr_text(x.result), "line": loc(x.span)}
+
+    def side(x):
+        if x is None:
+            return None
+        if isinstance(x, NotInForce):
+            return {"in_force": False, "reason": x.reason, "line": loc(x.item.span)}
+        d = {"in_force": True, "kind": _kind(x), "label": getattr(x, "label", None), "line": loc(x.span)}
+        if isinstance(x, ast.Definition):
+            d.update(unit=x.unit, formula=expr_text(x.expr))
+        if isinstance(x, ast.InputDecl):
+            d.update(scope=x.scope, unit=x.unit, columns=list(x.columns))
+        if isinstance(x, ast.Table):
+            d.update(unit=x.unit, key=expr_text(x.key))
+        return d
+
+    def entry(e, note):
+        return None if e is None and note is None else ({"value": expr_text(e.value), "wording": e.wording, "line": loc(e.span)} if e else {"value": None, "note": note})
+
+    return {
+        "a": _version_doc(rd.a), "b": _version_doc(rd.b), "years": [FiscalYear(y).both for y in rd.years],
+        "tables": [{"name": t.name, "years": _years_text(t.years), "change": t.change, "a": side(t.a), "b": side(t.b),
+                    "rows": [{"a": band(r.a), "b": band(r.b), "change": r.change} for r in t.rows]} for t in rd.tables],
+        "schedules": [{"name": s.name, "label": s.label, "fiscal_year": s.year, "fiscal_year_label": FiscalYear(s.year).both,
+                       "a": entry(s.a, s.a_note), "b": entry(s.b, s.b_note)} for s in rd.schedules],
+        "definitions": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a), "b": side(x.b)} for x in rd.definitions],
+        "inputs": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a), "b": side(x.b)} for x in rd.inputs],
+        "meta": [{"name": m.name, "field": m.field, "a": m.a, "b": m.b, "a_line": loc(m.a_span), "b_line": loc(m.b_span)} for m in rd.meta],
+        "summary": [{"line": kind, "added": list(added), "removed": list(removed)} for kind, added, removed in rd.summary],
+    }
+
+
+# ---- one call for the command line ------------------------------------------------------
+
+
+def run(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+        top=None, summary=False, rules_only=False, fmt="table") -> tuple[str, bool]:
+    """`kokuho diff A B`: the rendered text and whether anything differs (for --exit-code).
+
+    Years default to B's plan period; --year / --period accept every year form.
+    """
+    a, b = session.version(a_id), session.version(b_id)
+    years = session.years(b, year, period)
+    if rules_only:
+        rd = compare_rules(a, b, years)
+        return render_rules(rd, fmt), not rd.empty
+    d = compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top)
+    if summary:
+        return render_diff_summary(d, summarise(d, top=top, movers=columns), fmt), d.shown_changed > 0
+    return render_outcome(d, fmt), d.shown_changed > 0

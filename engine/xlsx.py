@@ -1,0 +1,373 @@
+"""Result tables -> an .xlsx workbook (openpyxl): one sheet per table, typed cells, Japanese headers.
+
+Cells hold numbers, not text: a rate is stored as its ratio with a `0.00%` format (98.12%
+is 0.9812), a difference of rates in percentage points with a `+0.00"pp"` format, yen and
+counts as integers with `#,##0`, coefficients as decimals. Values are written from the exact
+Fractions through Decimal (exactly, when the decimal terminates; else to 15 places, as
+render.decimal_text does), never through float. An undefined value is an empty cell; its
+reason is in the row's 未定義の理由 column and on the 未定義の値 sheet. Every sheet has a
+frozen header row, an autofilter and column widths that fit (an East Asian wide character
+counts as two). The bytes are deterministic: fixed document times and zip entry times.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import unicodedata
+import zipfile
+from decimal import Decimal
+from fractions import Fraction
+
+import attrs
+
+from .evaluate import EvalResult, is_undef
+from .render import decimal_text, format_display
+from .summary import summarise
+from .years import FiscalYear
+
+FIXED_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)  # the workbook's created/modified: not the clock
+ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+MAX_WIDTH = 60
+HEADER_FILL = "FFEEF2F7"
+
+# Sheet names (at most 31 characters, none of []:*?/\).
+SUMMARY, PER_MUNICIPALITY, RULE_DIFF, UNDEFINED = "集計", "団体別", "規則の比較", "未定義の値"
+
+
+@attrs.frozen
+class V:
+    """One cell: an exact value and the unit that decides its number format."""
+
+    value: object  # Fraction | int | bool | str | Undefined | None
+    unit: str = "text"  # percent | pp | yen | count | ratio | number | text | bool | year
+
+
+@attrs.frozen
+class Sheet:
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple, ...]  # cells: V, or a plain str / int / None
+    frozen_columns: int = 0  # key columns kept in view beside the frozen header row
+
+
+# ---- cells -------------------------------------------------------------------------------------
+
+
+def _places(x: Fraction) -> int:
+    text = decimal_text(x)
+    return len(text.partition(".")[2])
+
+
+def cell_value(v: V):
+    """The value openpyxl stores: Decimal for numbers, bool, str, or None for an empty cell."""
+    x = v.value
+    if x is None or is_undef(x):
+        return None
+    if isinstance(x, bool):
+        return x
+    if isinstance(x, str):
+        return x
+    if v.unit == "year":
+        return FiscalYear(int(x)).both
+    x = Fraction(x)
+    if v.unit == "pp":
+        x = x * 100  # points, with a "pp" format
+    if x.denominator == 1:
+        return int(x)
+    return Decimal(decimal_text(x))
+
+
+def number_format(v: V) -> str | None:
+    """`0.00%` rates, `#,##0` yen and counts, `+0.00"pp"` rate differences, enough places for ratios."""
+    x = v.value
+    if x is None or is_undef(x) or isinstance(x, (bool, str)) or v.unit in ("text", "bool", "year"):
+        return None
+    x = Fraction(x)
+    if v.unit == "percent":
+        extra = max(0, _places(x * 100) - 2)
+        return "0.00" + "#" * extra + "%"
+    if v.unit == "pp":
+        extra = max(0, _places(x * 100) - 2)
+        body = "0.00" + "#" * extra + '"pp"'
+        return f"+{body};-{body};{body}"
+    if v.unit in ("yen", "count", "yen_delta", "count_delta"):
+        places = _places(x)
+        body = "#,##0" + ("." + "#" * places if places else "")
+        return f"+{body};-{body};0" if v.unit.endswith("_delta") else body
+    places = _places(x)
+    return "0" if places == 0 else "0." + "0" * min(places, 2) + "#" * max(0, places - 2)
+
+
+def display_text(v) -> str:
+    """What the cell shows, for the column width."""
+    if not isinstance(v, V):
+        return "" if v is None else str(v)
+    x = v.value
+    if x is None or is_undef(x):
+        return ""
+    if isinstance(x, bool):
+        return "TRUE" if x else "FALSE"
+    if isinstance(x, str):
+        return x
+    if v.unit == "year":
+        return FiscalYear(int(x)).both
+    unit = {"yen_delta": "yen", "count_delta": "count"}.get(v.unit, v.unit)
+    text = format_display(Fraction(x), unit)
+    return text.rstrip("円") + ("+" if v.unit.endswith("_delta") and x > 0 else "")
+
+
+def text_width(text: str) -> int:
+    """Columns a text takes: an East Asian wide or full-width character counts as two."""
+    return max((sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line) for line in text.split("\n")), default=0)
+
+
+# ---- workbook ----------------------------------------------------------------------------------
+
+
+def workbook(sheets: list[Sheet]) -> bytes:
+    """The sheets as .xlsx bytes; the same sheets give the same bytes."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor=HEADER_FILL)
+    wrap = Alignment(vertical="top")
+    for sheet in sheets:
+        ws = wb.create_sheet(sheet.title)
+        widths = [text_width(h) for h in sheet.header]
+        ws.append(list(sheet.header))
+        for c in ws[1]:
+            c.font, c.fill, c.alignment = bold, fill, wrap
+        for r, row in enumerate(sheet.rows, start=2):
+            for col, cell in enumerate(row, start=1):
+                v = cell if isinstance(cell, V) else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
+                value = cell_value(v)
+                if value is None:
+                    continue
+                c = ws.cell(row=r, column=col, value=value)
+                fmt = number_format(v)
+                if fmt:
+                    c.number_format = fmt
+                widths[col - 1] = max(widths[col - 1], text_width(display_text(v)))
+        for k, w in enumerate(widths, start=1):
+            ws.column_dimensions[get_column_letter(k)].width = min(MAX_WIDTH, max(6, w + 2))
+        ws.freeze_panes = ws.cell(row=2, column=sheet.frozen_columns + 1).coordinate
+        last = get_column_letter(max(1, len(sheet.header)))
+        ws.auto_filter.ref = f"A1:{last}{max(1, len(sheet.rows) + 1)}"
+    wb.properties.creator = "kokuho"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(wb, archive).save()
+    return _fixed_zip_times(buf.getvalue())
+
+
+def _fixed_zip_times(data: bytes) -> bytes:
+    """The same archive with every entry dated ZIP_TIME (zipfile stamps the clock otherwise)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+
+
+def _reasons(names, values) -> str:
+    return "; ".join(f"{n}: {v.reason}" for n, v in zip(names, values) if is_undef(v))
+
+
+def summary_rows(result: EvalResult) -> list[tuple]:
+    """年度 | 種類 | 項目 | 範囲 | 値 | 達成自治体数 | 自治体数 | 未定義の理由, from the version's summary block."""
+    rows = []
+    for s in summarise(result):
+        fy = FiscalYear(s.year).both
+        for table, counts in s.bands.items():
+            flag = s.band_flag[table]
+            if is_undef(counts):
+                rows.append((fy, f"区分別の{result.label(flag)}", result.label(table), None, None, None, None, counts.reason))
+                continue
+            unknown = sum(1 for x in result.evaluator.column(flag, s.year) if is_undef(x))
+            for b in counts:
+                rows.append((fy, f"区分別の{result.label(flag)}", b.label, b.interval, b.wording, V(b.achieved, "count"),
+                             V(b.municipalities, "count"), f"{result.label(flag)}が未定義の団体を含む" if unknown else None))
+            if s.no_band.get(table):
+                rows.append((fy, f"区分別の{result.label(flag)}", "区分なし", None, None, None, V(s.no_band[table], "count"),
+                             "前年度の収納率が未定義"))
+        for kind, name, label, display, raw, unit in s.lines:
+            what = {"total": "合計", "tally": "件数", "show": "値"}[kind]
+            if raw is None:
+                continue
+            value = V(raw, "count" if kind == "tally" else unit)
+            rows.append((fy, what, label, None, value, None, None, raw.reason if is_undef(raw) else None))
+    return rows
+
+
+SUMMARY_HEADER = ("年度", "種類", "項目", "範囲", "値", "達成自治体数", "自治体数", "未定義の理由")
+
+
+def eval_sheets(result: EvalResult) -> list[Sheet]:
+    """集計 (the summary), 団体別 (one row per municipality-year), 未定義の値 (every undefined value)."""
+    cols = result.columns
+    header = ("年度", "団体コード", "団体名") + tuple(result.label(c) for c in cols) + ("未定義の理由",)
+    rows = []
+    undefined = []
+    for r in result.rows:
+        fy = FiscalYear(r.year).both
+        cells = [fy, r.municipality.code, r.municipality.name]
+        for c, v in zip(cols, r.values):
+            cells.append(V(v, result.unit(c)))
+            if is_undef(v):
+                undefined.append((fy, r.municipality.code, r.municipality.name, result.label(c), c, v.reason))
+        cells.append(_reasons(cols, r.values) or None)
+        rows.append(tuple(cells))
+    return [
+        Sheet(SUMMARY, SUMMARY_HEADER, tuple(summary_rows(result)), 1),
+        Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
+        Sheet(UNDEFINED, ("年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 3),
+    ]
+
+
+def eval_workbook(result: EvalResult) -> bytes:
+    return workbook(eval_sheets(result))
+
+
+# ---- diff ---------------------------------------------------------------------------------------
+
+
+def _delta_unit(unit: str) -> str:
+    return {"percent": "pp", "pp": "pp", "yen": "yen_delta", "count": "count_delta"}.get(unit, unit)
+
+
+RULE_HEADER = {"section": "区分", "name": "名前", "fiscal_years": "年度", "item": "項目", "change": "変更"}
+
+
+def rule_sheet(rd) -> Sheet:
+    """The rule diff (diff.compare_rules) as rows, as `kokuho diff --rules-only --format csv` gives them."""
+    from .diff import render_rules
+
+    table = list(csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff"))))
+    head = tuple(RULE_HEADER.get(h, h.replace("_line", " の行")) for h in table[0])
+    return Sheet(RULE_DIFF, head, tuple(tuple(x or None for x in row) for row in table[1:]), 2)
+
+
+def outcome_sheets(d) -> list[Sheet]:
+    """団体別 (each compared value under A and B, B - A, status, causes) and 未定義の値."""
+    a, b = d.a.id, d.b.id
+    header = ("年度", "団体コード", "団体名", "項目", "名前", a, b, f"差 ({b}−{a})", "状態", "原因", "未定義の理由")
+    rows, undefined = [], []
+    for r in d.rows:
+        fy = FiscalYear(r.year).both
+        reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, r.a), (b, r.b)) if is_undef(v))
+        rows.append((fy, r.municipality.code, r.municipality.name, d.label(r.name), r.name, V(r.a, r.unit), V(r.b, r.unit),
+                     V(r.delta, _delta_unit(r.unit)) if r.delta is not None else None, r.status,
+                     " | ".join(c.text for c in r.causes) or None, reasons or None))
+    for r in d.all_changes:
+        for tag, v in ((a, r.a), (b, r.b)):
+            if is_undef(v):
+                undefined.append((tag, FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name), r.name, v.reason))
+    return [Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
+            Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4)]
+
+
+def diff_summary_sheet(d, summaries) -> Sheet:
+    """Per year: target moves (overall and by band), achievement changes, totals and their shifts, largest movers."""
+    a, b = d.a.id, d.b.id
+    rows = []
+    for s in summaries:
+        fy = FiscalYear(s.year).both
+        if s.moves is not None:
+            for word, n in zip(("上がる", "下がる", "変わらない", "未定義"), s.moves):
+                rows.append((fy, f"{d.label(s.target)}の変化", word, None, None, V(n, "count"), None))
+            for bm in s.by_band:
+                for interval, label, count, rises, falls, stays, undef in bm.rows:
+                    note = f"上がる {rises}, 下がる {falls}, 変わらない {stays}, 未定義 {undef}"
+                    rows.append((fy, f"{bm.version} の区分別 ({bm.label})", f"{label} {interval}".strip(), None, None, V(count, "count"),
+                                 "; ".join(x for x in (note, bm.note) if x)))
+        if s.achievement is not None:
+            for word, n in zip(("両方で達成", f"{b}でのみ達成", f"{a}でのみ達成", "どちらも未達成", "未定義"), s.achievement):
+                rows.append((fy, f"{d.label(s.flag)}の変化", word, None, None, V(n, "count"), None))
+        for p in s.parts:
+            note = (f"増 {p.raised} 団体 {format_display(p.raised_sum, 'yen')}, 減 {p.lowered} 団体 {format_display(p.lowered_sum, 'yen')}, "
+                    f"変化なし {p.stays}, 未定義 {p.undefined}")
+            reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, p.total_a), (b, p.total_b)) if is_undef(v))
+            rows.append((fy, "合計", p.label, V(p.total_a, "yen"), V(p.total_b, "yen"), V(p.net, "yen_delta"), "; ".join(x for x in (note, reasons) if x)))
+        for name, movers in s.movers:
+            for r in movers:
+                rows.append((fy, f"変化の大きい団体: {d.label(name)}", f"{r.municipality.code} {r.municipality.name}",
+                             V(r.a, r.unit), V(r.b, r.unit), V(r.delta, _delta_unit(r.unit)), None))
+    return Sheet(SUMMARY, ("年度", "種類", "項目", a, b, "値・差", "注"), tuple(rows), 1)
+
+
+def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+                  top=None, rules_only=False) -> tuple[bytes, bool]:
+    """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code)."""
+    from . import diff
+
+    a, b = session.version(a_id), session.version(b_id)
+    years = session.years(b, year, period)
+    rd = diff.compare_rules(a, b, years)
+    if rules_only:
+        return workbook([rule_sheet(rd)]), not rd.empty
+    d = diff.compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top)
+    per, undefined = outcome_sheets(d)
+    sheets = [diff_summary_sheet(d, diff.summarise(d, top=top, movers=columns)), per, rule_sheet(rd), undefined]
+    return workbook(sheets), d.shown_changed > 0
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+
+def report_sheets(rep) -> list[Sheet]:
+    """集計 (both versions' summaries), 団体別 (A and B side by side), 規則の比較, 未定義の値."""
+    from .report import _columns, _label, _unit
+
+    a, b = rep.a.id, rep.b.id
+    summary = [(a,) + row for row in summary_rows(rep.result_a)] + [(b,) + row for row in summary_rows(rep.result_b)]
+    cols = _columns(rep)
+    header = ["年度", "団体コード", "団体名"]
+    for c in cols:
+        for side, res in ((a, rep.result_a), (b, rep.result_b)):
+            if c in res.columns:
+                header.append(f"{_label(rep, c)} ({side})")
+    header.append("未定義の理由")
+    rows, undefined = [], []
+    ms = rep.result_b.evaluator.data.municipalities
+    for y in rep.years:
+        fy = FiscalYear(y).both
+        for i, m in enumerate(ms):
+            cells = [fy, m.code, m.name]
+            reasons = []
+            for c in cols:
+                for side, res in ((a, rep.result_a), (b, rep.result_b)):
+                    if c not in res.columns:
+                        continue
+                    v = res.evaluator.column(c, y)[i]
+                    cells.append(V(v, _unit(rep, c)))
+                    if is_undef(v):
+                        reasons.append(f"{c} ({side}): {v.reason}")
+                        undefined.append((side, fy, m.code, m.name, _label(rep, c), c, v.reason))
+            cells.append("; ".join(reasons) or None)
+            rows.append(tuple(cells))
+    return [
+        Sheet(SUMMARY, ("版",) + SUMMARY_HEADER, tuple(summary), 2),
+        Sheet(PER_MUNICIPALITY, tuple(header), tuple(rows), 3),
+        rule_sheet(rep.rules),
+        Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
+    ]
+
+
+def report_workbook(rep) -> bytes:
+    return workbook(report_sheets(rep))
