@@ -342,7 +342,7 @@ class Checker:
                 users = sorted(n for n, i in base_items.items() if item.name in _all_refs(i))
                 base_unit = self._base_unit(item.name)
                 if users and base_unit is not None and base_unit != item.unit:
-                    self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + " still use it as before", item.span)
+                    self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it as before", item.span)
 
     def _base_unit(self, name: str):
         base = self.base.items.get(name) if self.base is not None else None

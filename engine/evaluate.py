@@ -253,7 +253,9 @@ class Evaluator:
         def div(x, y, i=None):
             if y == 0:
                 return Undefined(self._where(f"division by zero in {self._stack[-1] if self._stack else 'a formula'}", i, year))
-            return x / y
+            if type(x) is int and type(y) is int:
+                return Fraction(x, y)
+            return Fraction(x) / y
 
         if not isinstance(a, tuple) and not isinstance(b, tuple):
             if is_undef(a):
@@ -362,7 +364,7 @@ def _as_year(v) -> int:
 
 def round_to(x: Fraction, step: Fraction, mode: str) -> Fraction:
     """x rounded to a multiple of step with the named mode: floor, ceil, half_up, half_even, down."""
-    q = Fraction(x) / step
+    q = x if step == 1 else Fraction(x) / step
     if mode == "floor":
         n = math.floor(q)
     elif mode == "ceil":

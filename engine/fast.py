@@ -1518,7 +1518,7 @@ class FastEvaluator:
             mb = 0.0
         rho = rb + (ab / mb if ab else 0.0) if mb > 0 else math.inf
         ea, eb = _exact_fn(na), _exact_fn(nb)
-        rows = lambda idx: [x / y for x, y in zip(ea(idx), eb(idx))]
+        rows = lambda idx: [Fraction(x) / y for x, y in zip(ea(idx), eb(idx))]
         if rho >= 0.5:
             r, a_ = 0.0, math.inf
         else:
@@ -1571,7 +1571,7 @@ class FastEvaluator:
         if aa:
             a_ += _up(aa / (amin * (1 - rho))) if amin > 0 else math.inf
         ea, eb = _exact_fn(na), _exact_fn(nb)
-        rows = lambda idx: [x / y for x, y in zip(ea(idx), eb(idx))]
+        rows = lambda idx: [Fraction(x) / y for x, y in zip(ea(idx), eb(idx))]
         return Num(rid, None, f, r, a_, rows, (_nonneg_of(na) and _nonneg_of(nb)) or None)
 
     def _generic_divide(self, a, b, name, fy):
@@ -1588,7 +1588,7 @@ class FastEvaluator:
             elif y == 0:
                 out.append(Undefined(f"division by zero in {name} for {self.data.municipalities[i]} in {fy}"))
             else:
-                out.append(x / y)
+                out.append(Fraction(x) / y)
         return self._wrap(tuple(out))
 
     def _undef_or_generic(self, fn, a, b):

@@ -555,14 +555,8 @@ class _Formatter:
         for m in x.municipalities:
             opening = f"municipality {S.quote(m.code)} {S.quote(m.name)}"
             self.block_of_assignments(opening, m.values, _line(m.span), S.index_at(m.span))
+        # The parser refuses a second prefecture block (duplicate-field), so there is at most one.
         blocks = [i for i, t in enumerate(S.tokens[:-1]) if t.type == "PREFECTURE" and S.tokens[i + 1].type == "LBRACE"]
-        if len(blocks) > 1:  # the parser keeps only the last one: formatting would delete the others
-            t = S.tokens[blocks[0]]
-            raise FormatError(finding(
-                "format-prefecture-blocks",
-                f"example '{x.name}' has {len(blocks)} prefecture blocks and only the last one is used; merge them into one",
-                ast.Span(self.rf.path, t.line, t.column), self.source,
-            ))
         if x.prefecture or not (x.municipalities or x.expectations):
             at = blocks[-1] if blocks else None
             self.block_of_assignments("prefecture", x.prefecture, S.tokens[at].line if at is not None else None, at)

@@ -465,6 +465,9 @@ class _ToAst(Transformer):
     def example(self, meta, children):
         name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
         year_tok = next(c for c in children if isinstance(c, Token) and c.type == "YEARSPEC")
+        blocks = [c for c in children if isinstance(c, tuple) and len(c) == 3 and c[0] == "prefecture"]
+        if len(blocks) > 1:
+            self._fail("duplicate-field", "'prefecture' is given twice for one example; put all prefecture values in one block", blocks[1][2])
         p = self._parts(children, {"prefecture"})
         rest = p.get("rest", [])
         return ast.Example(

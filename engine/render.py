@@ -7,6 +7,7 @@ booleans as true/false, an undefined value as an empty cell with its reason besi
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from fractions import Fraction
@@ -16,21 +17,33 @@ from tabulate import tabulate
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
 
 
+def _terminating_places(d: int) -> int | None:
+    """Decimal places of 1/d when it terminates (d = 2^a 5^b: max(a, b)), else None."""
+    twos = (d & -d).bit_length() - 1
+    d >>= twos
+    fives = 0
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    return max(twos, fives) if d == 1 else None
+
+
 def decimal_text(x: Fraction, min_places: int = 0) -> str:
     """An exact decimal rendering when x terminates, else rounded half-even to MAX_DECIMALS."""
     x = Fraction(x)
-    neg = x < 0
-    x = abs(x)
-    places = min_places
-    while places <= MAX_DECIMALS and (x * 10**places).denominator != 1:
-        places += 1
-    places = min(places, MAX_DECIMALS)
-    scaled = round(x * 10**places)
+    num, den = abs(x.numerator), x.denominator
+    exact = _terminating_places(den)
+    if exact is not None and exact <= MAX_DECIMALS:
+        places = max(min_places, exact)
+        scaled = num * 10**places // den  # exact: den divides num * 10**places
+    else:
+        places = MAX_DECIMALS
+        scaled = round(Fraction(num * 10**places, den))
     digits = str(scaled).rjust(places + 1, "0")
     text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
-    if (x * 10**places).denominator != 1:
+    if exact is None or exact > MAX_DECIMALS:
         text = text.rstrip("0").rstrip(".") if "." in text else text
-    if neg and scaled != 0:
+    if x < 0 and scaled != 0:
         text = "-" + text
     return text
 
@@ -86,7 +99,53 @@ def to_markdown(header: list[str], rows: list[list[str]], align=None) -> str:
 
 
 def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
-    return tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
+    """tabulate's "simple" layout, drawn directly: a diff of thousands of rows is printed on every
+    interactive run, and tabulate's general machinery was most of its time."""
+    if not rows:  # tabulate's own layout of a header alone differs; it is cheap here
+        return tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
+    ncols = len(header) if header else max(len(r) for r in rows)
+    align = list(align or ()) + ["left"] * (ncols - len(align or ()))
+    cells = [[str(c) for c in r] + [""] * (ncols - len(r)) for r in rows]
+    widths = [_cell_width(h) + 2 for h in header] if header else [0] * ncols  # tabulate's header padding
+    for r in cells:
+        for i, c in enumerate(r):
+            w = _cell_width(c)
+            if w > widths[i]:
+                widths[i] = w
+
+    def line(r):
+        out = []
+        for c, w, a in zip(r, widths, align):
+            pad = w - _cell_width(c)
+            if a == "right":
+                out.append(" " * pad + c)
+            elif a == "center":
+                out.append(" " * (pad // 2) + c + " " * (pad - pad // 2))
+            else:
+                out.append(c + " " * pad)
+        return "  ".join(out).rstrip()
+
+    lines = []
+    if header:
+        lines.append(line(header))
+        lines.append("  ".join("-" * w for w in widths))
+    lines.extend(line(r) for r in cells)
+    return "\n".join(lines) + "\n"
+
+
+def _cell_width(text: str) -> int:
+    """Terminal columns: Japanese (wide) characters take two."""
+    if text.isascii():
+        return len(text)
+    return _wide_width(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _wide_width(text: str) -> int:
+    from wcwidth import wcswidth
+
+    w = wcswidth(text)
+    return w if w >= 0 else len(text)
 
 
 def to_json(doc) -> str:

@@ -15,7 +15,6 @@ from typing import NamedTuple
 import pytest
 
 import cli
-from engine.data import sample_paths
 from tests import test_check, test_data, test_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +138,7 @@ CASES = [
          "Y.rules:2:8: remove-in-use: cannot remove 'income': 'share' still uses it"),
     Case("override-unit", "re-typing an item inherited definitions still use",
          {**x(), "Y.rules": 'ruleset Y extends X\noverride input municipal income "所得" : count\n'}, ["check", "X.rules", "Y.rules"], 1,
-         "Y.rules:2:26: override-unit: 'income' was yen and is now count, but inherited 'share' still use it as before"),
+         "Y.rules:2:26: override-unit: 'income' was yen and is now count, but inherited 'share' still uses it as before"),
     Case("example", "an expectation for a municipality the example does not give",
          x("example z year R6 {", '  municipality "131016" "千代田区" { income = 100円 }', '  expect "131024" share = 1', "}"), CHECK, 1,
          "X.rules:11:3: example: example expects a value for municipality 131024, which the example does not give"),
@@ -222,10 +221,6 @@ CASES += [
          "same-version: --base and --version are both R6; a report compares two versions"),
     Case("no-base", "a report on a version that extends none, without --base", {}, ["report", "--version", "R3"], 2,
          "no-base: version R3 extends no version: give --base, the version to compare it with (the rules define: R6)"),
-    Case("format-prefecture-blocks", "an example with two prefecture blocks (the parser keeps only the last)",
-         x("example z year R6 {", '  municipality "131016" "千代田区" { income = 100円 }', "  prefecture { total = 1円 }", "  prefecture { total = 2円 }",
-           '  expect "131016" share = 1', "}"), ["fmt", "X.rules"], 2,
-         "X.rules:11:3: format-prefecture-blocks: example 'z' has 2 prefecture blocks and only the last one is used; merge them into one"),
     Case("xlsx-needs-out", "a workbook asked for on the terminal", {}, ["report", "--format", "xlsx"], 2,
          "xlsx-needs-out: --format xlsx writes a file: give --out FILE.xlsx"),
 ]

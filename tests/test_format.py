@@ -14,6 +14,7 @@ import cli
 from engine import ast
 from engine import format as rule_format
 from engine.format import comment_texts, format_rule_file, format_text
+from engine.errors import RuleSyntaxError
 from engine.parse import parse_text, source_tokens
 from engine.years import Period
 
@@ -379,14 +380,13 @@ def test_an_empty_example_keeps_a_line():
 
 
 def test_two_prefecture_blocks_are_refused_rather_than_merged_away():
-    """The parser keeps only an example's last `prefecture { }` block; printing the AST would delete the
-    first block's text, so the formatter stops with the place to fix instead."""
+    """Two `prefecture { }` blocks in one example are a syntax finding, so no block is ever lost."""
     source = "ruleset T\nexample e year R6 {\n  prefecture { a = 1 }\n  prefecture { b = 2 }\n}\n"
-    with pytest.raises(rule_format.FormatError) as e:
+    with pytest.raises(RuleSyntaxError) as e:
         fmt(source)
     assert str(e.value) == (
-        "t.rules:3:3: format-prefecture-blocks: example 'e' has 2 prefecture blocks and only the last one is used; merge them into one\n"
-        "      prefecture { a = 1 }\n"
+        "t.rules:4:3: duplicate-field: 'prefecture' is given twice for one example; put all prefecture values in one block\n"
+        "      prefecture { b = 2 }\n"
         "      ^"
     )
 
