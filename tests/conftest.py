@@ -18,6 +18,20 @@ MUNICIPAL_HEADER = [
 PREFECTURE_HEADER = ["fiscal_year", "levy_medical", "levy_support", "levy_care", "national_income_per_insured", "national_collection_rate"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Tests write parse caches to a directory of their own, never to the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def ruleset() -> RuleSet:
     return RuleSet.from_paths([default_rules_dir()])
