@@ -13,7 +13,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import attrs
-import yaml
 
 from . import ast
 from .errors import DataError, Finding, UsageError, finding
@@ -136,6 +135,8 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
 
 
 def _read_yaml(raw: bytes, path: str):
+    import yaml  # only YAML data needs it
+
     try:
         doc = yaml.safe_load(_decode(raw, path))
     except yaml.YAMLError as e:

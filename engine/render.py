@@ -12,8 +12,6 @@ import io
 import json
 from fractions import Fraction
 
-from tabulate import tabulate
-
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
 
 
@@ -95,6 +93,8 @@ def to_csv(header: list[str], rows: list[list[str]]) -> str:
 
 
 def to_markdown(header: list[str], rows: list[list[str]], align=None) -> str:
+    from tabulate import tabulate  # imported when used: it is most of a cold start's import time
+
     return tabulate(rows, headers=header, tablefmt="github", disable_numparse=True, colalign=align) + "\n"
 
 
@@ -102,6 +102,8 @@ def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
     """tabulate's "simple" layout, drawn directly: a diff of thousands of rows is printed on every
     interactive run, and tabulate's general machinery was most of its time."""
     if not rows:  # tabulate's own layout of a header alone differs; it is cheap here
+        from tabulate import tabulate
+
         return tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
     ncols = len(header) if header else max(len(r) for r in rows)
     align = list(align or ()) + ["left"] * (ncols - len(align or ()))
