@@ -30,8 +30,12 @@ def cache_dir() -> Path | None:
     if os.environ.get("KOKUHO_CACHE", "").strip().lower() in ("off", "0", "no", "false"):
         return None
     base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "kokuho-rules"
+    if base and os.path.isabs(base):
+        return Path(base) / "kokuho-rules"
+    try:
+        return Path.home() / ".cache" / "kokuho-rules"
+    except (RuntimeError, KeyError, OSError):  # no home directory to be found: no cache
+        return None
 
 
 @functools.cache
