@@ -260,11 +260,15 @@ def render_summary(result, summaries, fmt: str) -> str:
             if isinstance(counts, Undefined):
                 out.append(f"{result.label(table)}: {counts.reason}\n")
                 continue
-            header = ["前年度の現年分収納率", "区分", "目標収納率", f"{result.label(flag)} / 自治体数"]
-            rows = [[b.interval, b.label, b.wording or "", f"{b.achieved} / {b.municipalities}"] for b in counts]
-            total_m = sum(b.municipalities for b in counts)
-            total_a = sum(b.achieved for b in counts)
-            rows.append(["計", "", "", f"{total_a} / {total_m}"])
+            key = result.version.items[table].key
+            key_label = result.label(key.name) if hasattr(key, "name") else "区分"
+            header = [key_label, "区分", result.label(table), f"{result.label(flag)} / 自治体数"]
+
+            def count(achieved, members, unknown):
+                return f"{achieved} / {members}" + (f" ({unknown} undefined)" if unknown else "")
+
+            rows = [[b.interval, b.label, b.wording or "", count(b.achieved, b.municipalities, b.undefined)] for b in counts]
+            rows.append(["計", "", "", count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts))])
             if s.no_band.get(table):
                 rows.append(["(no band: previous rate undefined)", "", "", f"– / {s.no_band[table]}"])
             out.append(f"{result.label(table)}\n" if not md else f"### {result.label(table)}\n")

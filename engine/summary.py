@@ -24,6 +24,7 @@ class BandCount:
     wording: str | None
     municipalities: int
     achieved: int
+    undefined: int = 0  # members whose flag is undefined (counted as neither achieved nor missed)
 
 
 @attrs.frozen
@@ -60,7 +61,8 @@ def summarise(result: EvalResult) -> list[YearSummary]:
                 for idx, band in enumerate(lookup.bands):
                     members = [i for i, c in enumerate(choices) if c == idx]
                     hits = sum(1 for i in members if flag_col[i] is True)
-                    rows.append(BandCount(band.label or band.interval, band.interval, band.wording, len(members), hits))
+                    unknown = sum(1 for i in members if is_undef(flag_col[i]))
+                    rows.append(BandCount(band.label or band.interval, band.interval, band.wording, len(members), hits, unknown))
                 bands[table_name] = tuple(rows)
                 no_band[table_name] = sum(1 for c in choices if c is None)
                 del v
