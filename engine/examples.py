@@ -357,8 +357,8 @@ def report_json(runs: list[ExampleRun]) -> dict:
 def load_for_test(paths=None) -> tuple[RuleSet, list[str]]:
     """Rule files or directories -> the rule set and the versions whose examples to run.
 
-    A directory runs every version in it. A file runs its own version, with the other rule
-    files of its directory loaded so that the version it extends resolves. The rules must
+    A directory runs every version in it. A file runs its own version; the version it extends,
+    if not given too, is loaded from a file beside it. The rules must
     pass their checks first (else RuleCheckError: the examples cannot run).
     """
     from pathlib import Path
@@ -370,12 +370,24 @@ def load_for_test(paths=None) -> tuple[RuleSet, list[str]]:
 
     paths = [Path(p) for p in (paths or [default_rules_dir()])]
     wanted: list[Path] = rule_files(paths)  # raises for a missing path or an empty directory
-    loaded: dict = {}
-    for p in paths:
-        for f in rule_files([p.parent if p.is_file() else p]) + ([p] if p.is_file() else []):
-            loaded.setdefault(f.resolve(), f)
-    files = [parse_file(f) for f in loaded.values()]
-    ruleset = RuleSet(files)
+    files = {f.resolve(): parse_file(f) for f in wanted}
+    # A base version not among the given files is looked for beside the given files, and only
+    # the files that define a missing base are added (other drafts there are left alone).
+    siblings = [f for p in paths if p.is_file() for f in rule_files([p.parent])]
+    while True:
+        have = {rf.header.version for rf in files.values()}
+        missing = {rf.header.extends for rf in files.values() if rf.header.extends and rf.header.extends not in have}
+        added = False
+        for f in siblings:
+            if missing and f.resolve() not in files:
+                rf = parse_file(f)
+                if rf.header.version in missing:
+                    files[f.resolve()] = rf
+                    missing.discard(rf.header.version)
+                    added = True
+        if not added:
+            break
+    ruleset = RuleSet(list(files.values()))
     want = {f.resolve() for f in wanted}
     versions = [vid for vid in ruleset.version_ids if Path(ruleset.files[vid].path).resolve() in want]
     findings = []
