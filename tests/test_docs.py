@@ -311,3 +311,14 @@ if __name__ == "__main__":
     for doc in sys.argv[2:] or DOC_FILES:
         if (DOCS / doc).exists():
             print(f"{doc}: {update(doc)} output(s) changed")
+
+
+def test_r9_examples_pass():
+    """R9 removes R6's target examples (its table replaces R6's) and pins its own: `kokuho test` passes."""
+    from engine.examples import load_for_test, run_examples
+
+    ruleset, versions = load_for_test([ROOT / "rules" / "tokyo", R9])
+    assert "R9" in versions
+    results = run_examples(ruleset, versions)
+    assert [r for r in results if not r.passed] == []
+    assert any(r.example.name == "r9_target_95_97" and r.version.id == "R9" for r in results)
