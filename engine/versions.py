@@ -187,7 +187,8 @@ def rule_files(paths: list[str | Path]) -> list[Path]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(p.glob(f"*{RULE_SUFFIX}"))
+            # A folder of versions; a folder of such folders (rules/ holding tokyo/) is searched below.
+            found = sorted(p.glob(f"*{RULE_SUFFIX}")) or sorted(p.rglob(f"*{RULE_SUFFIX}"))
             if not found:
                 raise UsageError(finding("no-rules", f"no {RULE_SUFFIX} files in directory {p}"))
             out.extend(found)
