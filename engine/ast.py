@@ -329,7 +329,6 @@ class RuleFile:
     header: Header
     items: tuple[Item, ...]
     source: str = attrs.field(eq=False, repr=False, default="")
-    comments: tuple[tuple[int, int, str], ...] = attrs.field(eq=False, repr=False, default=())
 
 
 UNITS = ("percent", "pp", "yen", "ratio", "count", "year", "bool", "text")

@@ -920,7 +920,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
             both, gained, lost, neither, undefined = s.achievement
             out.append(f"{'### ' if md else ''}{d.label(s.flag)}の変化\n")
             head = ["", "団体数"]
-            rows = [[f"両方で達成 (both)", str(both)], [f"{d.b.id}でのみ達成 (gained)", str(gained)], [f"{d.a.id}でのみ達成 (lost)", str(lost)],
+            rows = [["両方で達成 (both)", str(both)], [f"{d.b.id}でのみ達成 (gained)", str(gained)], [f"{d.a.id}でのみ達成 (lost)", str(lost)],
                     ["どちらも未達成 (neither)", str(neither)], ["未定義 (undefined)", str(undefined)], ["計", str(sum(s.achievement))]]
             out.append(tab(head, rows, ["left", "right"]))
         if s.parts:

@@ -35,7 +35,7 @@ import numpy as np
 from . import ast
 from .check import KEY_NAMES, ROUNDING_MODES
 from .data import Dataset, Municipality
-from .evaluate import _BINARY, EvalResult, ResultRow, Undefined, _as_year, _map1, _map2, _show_value, default_columns, is_undef, round_to
+from .evaluate import _BINARY, EvalResult, Undefined, _as_year, _map1, _map2, _show_value, default_columns, is_undef, round_to
 from .versions import NotInForce, Version
 from .years import FiscalYear
 
@@ -708,7 +708,6 @@ def _load_columns(cls, municipal_path, prefecture_path, inputs: dict) -> "FastDa
     counts = np.bincount(yi_rows * n + rm, minlength=len(m_years) * n)
     if (counts > 1).any():
         raise _Fallback  # a duplicate row: data.load reports it
-    present_grid = counts.reshape(len(m_years), n) > 0
     municipal: dict = {}
     for fld in fields:
         unit = m_inputs[fld].unit
@@ -1773,7 +1772,6 @@ class FastEvaluator:
         if type(x) is not Num or not _is_number(step) or step <= 0:
             return self._generic2(lambda v, s: round_to(v, s, mode), x, step)
         s = Fraction(step)
-        n = self.n
         lin = x.lin
         small = lin.small() if lin is not None else None
         if small is not None and small.maxabs() * s.denominator * 2 + lin.den * s.numerator < INT_LIMIT and lin.den * s.numerator * 2 < INT_LIMIT:

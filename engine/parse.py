@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -106,7 +105,6 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     if len(source) > MAX_SOURCE_CHARS:
         raise RuleSyntaxError(finding("file-too-large", f"rule file has {len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,}", ast.Span(path, 1, 1)))
     _check_nesting(source, path)
-    comments: list[tuple[int, int, str]] = []
     try:
         tree = _parser().parse(source, on_error=None)
     except lark.exceptions.UnexpectedCharacters as e:
@@ -136,20 +134,7 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
         if isinstance(e.orig_exc, RuleSyntaxError):
             raise e.orig_exc from None
         raise
-    for m in re.finditer(r"#[^\n]*", source):
-        # Comments are kept for the formatter; a '#' inside a string is not a comment.
-        line = source.count("\n", 0, m.start()) + 1
-        col = m.start() - (source.rfind("\n", 0, m.start()) + 1) + 1
-        if not _inside_string(source, m.start()):
-            comments.append((line, col, m.group(0)))
-    return attrs.evolve(rule_file, source=source, comments=tuple(comments))
-
-
-def _inside_string(source: str, pos: int) -> bool:
-    start = source.rfind("\n", 0, pos) + 1
-    prefix = source[start:pos]
-    quotes = len(re.findall(r'(?<!\\)"', prefix))
-    return quotes % 2 == 1 or prefix.count("「") > prefix.count("」")
+    return attrs.evolve(rule_file, source=source)
 
 
 def _check_nesting(source: str, path: str) -> None:

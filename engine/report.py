@@ -557,7 +557,7 @@ def summary_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
                     row[side], row[side + "_raw"] = "", ""
                 elif is_undef(x[0]):
                     n = undefined.note(x[0].reason, vid, y, label)
-                    row[side], row[side + "_raw"] = f"—", ""
+                    row[side], row[side + "_raw"] = "—", ""
                     row[side + "_note"] = n
                 else:
                     row[side], row[side + "_raw"] = _display(x[0], unit, t), format_value(x[0], unit)

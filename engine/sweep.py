@@ -42,8 +42,8 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .errors import Finding, KokuhoError, UsageError, finding
-from .years import FiscalYear, Period, YearFormatError, parse_period, parse_year
+from .errors import Finding, UsageError, finding
+from .years import FiscalYear, Period, YearFormatError, parse_year
 
 MAX_SCENARIOS = 100_000
 MAX_RANGE_VALUES = 10_000
