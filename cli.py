@@ -23,13 +23,21 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _common_eval_options(p: argparse.ArgumentParser) -> None:
+def _rules_and_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
     p.add_argument("--data", metavar="FILE", help="municipal data, CSV (UTF-8, BOM or CP932) or YAML (default: bundled sample)")
     p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: bundled sample)")
+
+
+def _rules_data_years(p: argparse.ArgumentParser, *, period_help: str = "a period: R6-R8, FY2024..FY2026 or 令和6～8年度") -> None:
+    _rules_and_data(p)
     when = p.add_mutually_exclusive_group()
     when.add_argument("--year", metavar="YEAR", help="one fiscal year: FY2024, 2024, R6 or 令和6年度")
-    when.add_argument("--period", metavar="PERIOD", help="a period: R6-R8, FY2024..FY2026 or 令和6～8年度")
+    when.add_argument("--period", metavar="PERIOD", help=period_help)
+
+
+def _common_eval_options(p: argparse.ArgumentParser) -> None:
+    _rules_data_years(p)
     p.add_argument("--columns", metavar="NAMES", help="comma-separated definitions to show (default: the version's summary columns)")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
@@ -70,9 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--municipality", "-m", metavar="CODE|NAME", help="a municipality code (131016) or name (千代田区); not needed for a prefecture value")
     p.add_argument("--year", required=True, metavar="YEAR", help="the fiscal year: FY2025, 2025, R7 or 令和7年度")
     p.add_argument("--version", metavar="ID", help="rule version, e.g. R6 (default: the newest)")
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--data", metavar="FILE", help="municipal data (default: bundled sample)")
-    p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: bundled sample)")
+    _rules_and_data(p)
     p.add_argument("--depth", type=int, metavar="N", help="show N levels of steps below the figure (default: all)")
     p.add_argument("--full", action="store_true", help="list every municipality's term of sums and means")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -96,9 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", metavar="ID", help="the version reported on, e.g. R6 (default: the newest)")
     p.add_argument("--base", metavar="ID", help="the version compared with, e.g. R3 (default: the one --version extends)")
     p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--data", metavar="FILE", help="municipal data (default: bundled sample)")
-    p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: bundled sample)")
+    _rules_and_data(p)
     p.add_argument("--lang", choices=("ja", "en"), default="ja", help="language of the page's own text (rule labels stay as written)")
     p.add_argument("--format", choices=("html", "xlsx"), default="html")
     p.add_argument("--out", metavar="FILE", help="write here (atomically); html may go to stdout, xlsx needs a file")
@@ -117,12 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-year", action="store_true", help="one row per scenario and fiscal year")
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: the machine's cores)")
     p.add_argument("--headers", choices=("ja", "en"), default="ja", help="column headers: Japanese labels or rule names")
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--data", metavar="FILE", help="municipal data (default: bundled sample)")
-    p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: bundled sample)")
-    when = p.add_mutually_exclusive_group()
-    when.add_argument("--year", metavar="YEAR", help="one fiscal year: FY2024, 2024, R6 or 令和6年度")
-    when.add_argument("--period", metavar="PERIOD", help="a period (default: the scenario file's, else the version's plan period)")
+    _rules_data_years(p, period_help="a period (default: the scenario file's, else the version's plan period)")
     p.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_sweep)
