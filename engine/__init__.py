@@ -6,10 +6,17 @@ from .errors import KokuhoError as KokuhoError
 from .evaluate import Evaluator as Evaluator
 from .evaluate import Undefined as Undefined
 from .evaluate import evaluate as evaluate
-from .parse import parse_file as parse_file
-from .parse import parse_text as parse_text
+from .source import parse_file as parse_file
 from .versions import RuleSet as RuleSet
 from .years import parse_period as parse_period
 from .years import parse_year as parse_year
 
 __all__ = ["Session", "check", "KokuhoError", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text", "RuleSet", "parse_period", "parse_year"]
+
+
+def __getattr__(name: str):
+    if name == "parse_text":  # the parser imports lark: only on first use, so a cache hit never pays for it
+        from .parse import parse_text
+
+        return parse_text
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,7 +31,7 @@ def check(paths=None) -> CheckReport:
     files = rule_files(paths)
     findings: list[Finding] = []
     parsed = []
-    from .parse import parse_file
+    from .source import parse_file
 
     for p in files:
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 FORMAT = "kokuho-cache-1"  # bump when the layout of an entry changes
 MAX_ENTRIES = 400  # rule-file entries kept; older ones are pruned on write
-_ENGINE_FILES = ("grammar.lark", "parse.py", "ast.py", "years.py")
+_ENGINE_FILES = ("grammar.lark", "source.py", "parse.py", "ast.py", "years.py")
 
 
 def cache_dir() -> Path | None:
@@ -149,9 +149,18 @@ def _rules_key(source: str, path: str) -> str:
 
 @functools.cache
 def _lark_version() -> str:
-    import lark
+    """lark's version, read from its source rather than imported: a cache hit must not pay for importing lark."""
+    import importlib.util
+    import re
 
-    return lark.__version__
+    spec = importlib.util.find_spec("lark")
+    try:
+        text = Path(spec.origin).read_text(encoding="utf-8")
+        return re.search(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", text, re.M).group(1)
+    except (AttributeError, TypeError, OSError, UnicodeDecodeError):
+        import lark
+
+        return lark.__version__
 
 
 def load_rules(source: str, path: str):
@@ -173,13 +182,3 @@ def store_rules(source: str, path: str, rule_file) -> None:
     key = _rules_key(source, path)
     _write(directory / f"rules-{key[:32]}.pickle", key, rule_file)
     _prune(directory, "rules-")
-
-
-def cached_parse(source: str, path: str, parse):
-    """parse(source, path) through the cache; errors are raised by parse and never cached."""
-    hit = load_rules(source, path)
-    if hit is not None:
-        return hit
-    result = parse(source, path)
-    store_rules(source, path, result)
-    return result

@@ -16,7 +16,7 @@ import attrs
 
 from . import ast
 from .errors import DataError, Finding, UsageError, finding
-from .parse import MAX_DIGITS
+from .source import MAX_DIGITS
 from .years import YearFormatError, parse_year
 
 # The row keys are structure, not policy: every table of municipal data has them.

@@ -365,7 +365,7 @@ def load_for_test(paths=None) -> tuple[RuleSet, list[str]]:
 
     from .check import check_rules
     from .errors import KokuhoError, RuleCheckError
-    from .parse import parse_file
+    from .source import parse_file
     from .versions import default_rules_dir, rule_files
 
     paths = [Path(p) for p in (paths or [default_rules_dir()])]

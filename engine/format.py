@@ -28,13 +28,17 @@ import re
 import unicodedata
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
 from . import ast
 from .errors import KokuhoError, finding
 from .output import write_output
-from .parse import SourceToken, parse_file, parse_text, source_tokens
+from .source import parse_file
+
+if TYPE_CHECKING:
+    from .parse import SourceToken
 from .years import Period, parse_period, parse_year
 
 LONG_LINE = 140  # display columns: a longer `define ... = formula` puts the formula on its own line
@@ -90,6 +94,8 @@ def expression_text(e) -> str:
 
 def format_text(source: str, path: str = "<rules>") -> str:
     """Parse rule-file text and return it in the canonical layout (RuleSyntaxError if it does not parse)."""
+    from .parse import parse_text
+
     return format_rule_file(parse_text(source.lstrip("\ufeff"), path))
 
 
@@ -130,6 +136,8 @@ def write_formatted(result: FormatResult) -> None:
 
 def comment_texts(source: str) -> list[str]:
     """The comments of a rule file's text, in order, as the formatter sees them (trailing blanks dropped)."""
+    from .parse import source_tokens
+
     return [c.text for c in _comments(source, source_tokens(source))]
 
 
@@ -137,6 +145,8 @@ def comment_texts(source: str) -> list[str]:
 
 
 def _verify(rule_file: ast.RuleFile, text: str, comments: list[str]) -> None:
+    from .parse import parse_text
+
     span = ast.Span(rule_file.path, 0, 0)
     try:
         again = parse_text(text, rule_file.path)
@@ -348,11 +358,17 @@ def _comments(source: str, tokens) -> list[_Comment]:
 # ---- the formatter ----------------------------------------------------------------------------
 
 
+def _tokens(source: str) -> tuple:
+    from .parse import source_tokens  # the lexer: only laying out a whole file needs it, not expression_text
+
+    return source_tokens(source)
+
+
 class _Formatter:
     def __init__(self, rule_file: ast.RuleFile):
         self.rf = rule_file
         self.source = rule_file.source
-        self.tokens = source_tokens(self.source) if self.source else ()
+        self.tokens = _tokens(self.source) if self.source else ()
         self.src_lines = self.source.split("\n") if self.source else []
         self.comments = _comments(self.source, self.tokens) if self.source else []
         self.lines: list[_Line] = []

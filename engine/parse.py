@@ -12,13 +12,13 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .errors import RuleSyntaxError, finding
+from .source import MAX_DIGITS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
 from .years import YearFormatError, parse_period, parse_year
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
 MAX_SOURCE_CHARS = 2_000_000  # a rule file is a few kilobytes; refuse anything absurd
 MAX_NESTING = 200  # brackets deep: beyond this the parse stack or our recursion would blow
 MAX_DEPTH = 100  # operators deep (not / - / + chains, else-if chains): the shipped rules reach 9
-MAX_DIGITS = 30  # digits in one number: yen amounts have at most 16, coefficients 13 decimals
 
 
 @functools.cache
@@ -161,29 +161,6 @@ def _check_depth(tree: lark.Tree, path: str, source: str) -> None:
         stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
 
 
-def parse_file(path: str | Path) -> ast.RuleFile:
-    """Read and parse one rule file (UTF-8, with or without BOM)."""
-    from .errors import UsageError
-
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(finding("no-such-file", f"rule file not found: {p}")) from None
-    except IsADirectoryError:
-        raise UsageError(finding("not-a-file", f"{p} is a directory, not a rule file")) from None
-    except OSError as e:
-        raise UsageError(finding("unreadable", f"cannot read rule file {p}: {e.strerror}")) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise RuleSyntaxError(finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))) from None
-    from .cache import cached_parse  # the same text at the same path parses to the same RuleFile
-
-    return cached_parse(text, str(p), parse_text)
-
-
 @attrs.frozen
 class SourceToken:
     """One token of a rule file as the parser lexed it (for the formatter): no lark type escapes."""
@@ -206,23 +183,6 @@ def source_tokens(source: str) -> tuple[SourceToken, ...]:
 
 
 # ---- lark tree -> ast ----------------------------------------------------------------------
-
-
-def _fraction(text: str) -> Fraction:
-    return Fraction(text.replace(",", "").replace("_", ""))
-
-
-def number_from_text(text: str) -> tuple[Fraction, str]:
-    """'85%' -> (17/20, 'percent'); '1.50pp' -> (3/200, 'pp'); '1,000円' -> (1000, 'yen')."""
-    t = text.strip()
-    if t.endswith(("%", "％")):
-        return _fraction(t[:-1]) / 100, "percent"
-    if t.endswith("pp"):
-        return _fraction(t[:-2]) / 100, "pp"
-    for suffix in ("円", "yen", "JPY"):
-        if t.endswith(suffix):
-            return _fraction(t[: -len(suffix)].strip()), "yen"
-    return _fraction(t), "number"
 
 
 @v_args(meta=True)

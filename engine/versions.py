@@ -13,7 +13,7 @@ import attrs
 
 from . import ast
 from .errors import RuleCheckError, UsageError, finding
-from .parse import parse_file
+from .source import parse_file
 from .years import FiscalYear, Period
 
 MAX_EXTENDS_DEPTH = 50

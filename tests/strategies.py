@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from engine import ast
-from engine.parse import number_from_text
+from engine.source import number_from_text
 from engine.years import Period, parse_year
 
 GRAMMAR = (Path(__file__).resolve().parent.parent / "engine" / "grammar.lark").read_text(encoding="utf-8")

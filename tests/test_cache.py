@@ -100,3 +100,26 @@ def test_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
     monkeypatch.delenv("KOKUHO_CACHE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert cache.cache_dir() == tmp_path / ".cache" / "kokuho-rules"
+
+
+def test_a_cache_hit_does_not_import_the_parser(cache_home, tmp_path):
+    """lark is a good part of a command's start-up: a file parsed before is read without importing it,
+    and a whole `kokuho diff` on parsed rules never imports it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    p = write_rules(tmp_path)
+    parse.parse_file(p)  # fills the cache
+    code = "import sys; from engine.source import parse_file; rf = parse_file(sys.argv[1]); print(rf.header.version, 'lark' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code, str(p)], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
+    assert run.stdout.split() == ["T", "False"]
+    code = ("import sys, io, contextlib, cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()): status = cli.main(['diff', 'R3', 'R6', '--year', 'R6'])\n"
+            "print(status, 'lark' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
+    assert first.stdout.split() == ["0", "True"]  # the shipped rules were not in this fresh cache yet
+    again = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
+    assert again.stdout.split() == ["0", "False"]
