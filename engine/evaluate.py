@@ -10,6 +10,7 @@ rule says so, and a value that cannot be computed is Undefined with its reason, 
 from __future__ import annotations
 
 import math
+import operator
 from fractions import Fraction
 
 import attrs
@@ -49,12 +50,20 @@ class Choice:
 
 
 class Evaluator:
-    """Evaluates one version over one dataset; results are memoised per (name, year, overrides)."""
+    """Evaluates one version over one dataset; results are memoised per (name, year, overrides).
 
-    def __init__(self, version: Version, data: Dataset):
+    `donor` is an evaluator of another version over the same data (a diff's A, when this is
+    B): a value whose rule, and every rule below it, is the same object in both versions is
+    taken from the donor instead of being computed twice. A value with anything undefined in
+    it is always computed here, as its reason may name this version.
+    """
+
+    def __init__(self, version: Version, data: Dataset, *, donor: "Evaluator | None" = None):
         self.version = version
         self.data = data
         self.n = len(data.municipalities)
+        self._donor = donor if donor is not None and donor.data is data else None
+        self._unshared: frozenset | None = None
         self._cache: dict = {}
         self._in_progress: set = set()
         self._views: dict = {}
@@ -85,6 +94,13 @@ class Evaluator:
         return getattr(item, "span", ast.NO_SPAN)
 
     def _value(self, key, name: str, year: int, overrides: tuple):
+        if self._donor is not None and name not in self._unshared_names():
+            shared = self._donor.value(name, year, overrides)
+            if not _has_undefined(shared):
+                self._cache[key] = shared
+                if key in self._donor.band_choices:
+                    self.band_choices[key] = self._donor.band_choices[key]
+                return shared
         if key in self._in_progress:
             return Undefined(f"{name} depends on itself in {FiscalYear(year).both}")
         self._in_progress.add(key)
@@ -96,6 +112,11 @@ class Evaluator:
             self._in_progress.discard(key)
         self._cache[key] = result
         return result
+
+    def _unshared_names(self) -> frozenset:
+        if self._unshared is None:
+            self._unshared = unshared_names(self._donor.version, self.version)
+        return self._unshared
 
     def column(self, name: str, year: int, overrides: tuple = ()) -> tuple:
         """The value of a name for every municipality (a prefecture value repeated)."""
@@ -255,7 +276,7 @@ class Evaluator:
                 return Undefined(self._where(f"division by zero in {self._stack[-1] if self._stack else 'a formula'}", i, year))
             if type(x) is int and type(y) is int:
                 return Fraction(x, y)
-            return Fraction(x) / y
+            return x / y  # one of them is a Fraction, so the quotient is exact
 
         if not isinstance(a, tuple) and not isinstance(b, tuple):
             if is_undef(a):
@@ -265,7 +286,8 @@ class Evaluator:
             return div(a, b)
         aa = a if isinstance(a, tuple) else (a,) * self.n
         bb = b if isinstance(b, tuple) else (b,) * self.n
-        return tuple(x if is_undef(x) else y if is_undef(y) else div(x, y, i) for i, (x, y) in enumerate(zip(aa, bb)))
+        U = Undefined
+        return tuple([x if type(x) is U else y if type(y) is U else div(x, y, i) for i, (x, y) in enumerate(zip(aa, bb))])
 
     def _where(self, text: str, i, year) -> str:
         who = f" for {self.data.municipalities[i]}" if i is not None else ""
@@ -348,12 +370,59 @@ class Evaluator:
                 return v  # the reason names the municipality
         if f == "count":
             return Fraction(sum(1 for v in col if v))
-        total = sum(col, Fraction(0))
+        total = _exact_sum(col)
         if f == "mean":
             if self.n == 0:
                 return Undefined("mean over no municipalities")
             return total / self.n
         return total
+
+
+def _exact_sum(col) -> Fraction:
+    """sum(col) as a Fraction, over a common denominator: adding Fractions one by one reduces every partial sum."""
+    den = 1
+    for v in col:
+        if type(v) is not int:
+            d = v.denominator
+            if den % d:
+                den = den // math.gcd(den, d) * d
+    if den == 1:
+        return Fraction(sum(v if type(v) is int else v.numerator for v in col))
+    return Fraction(sum(v * den if type(v) is int else v.numerator * (den // v.denominator) for v in col), den)
+
+
+def _has_undefined(v) -> bool:
+    if type(v) is tuple:
+        return any(type(x) is Undefined for x in v)
+    return type(v) is Undefined
+
+
+def unshared_names(a: Version, b: Version) -> frozenset:
+    """Names whose values may differ between two versions over the same data.
+
+    A name is shared when both versions hold the very same item for it and every name its
+    expressions refer to (at any year) is shared; everything else is unshared.
+    """
+    from .check import item_exprs, refs
+
+    names = set(a.items) | set(b.items)
+    deps: dict = {}
+    unshared = set()
+    for n in names:
+        ia, ib = a.items.get(n), b.items.get(n)
+        if ia is None or ib is None or not (ia is ib or ia == ib):
+            unshared.add(n)
+        else:
+            deps[n] = set().union(*(refs(e) for e in item_exprs(ib))) - KEY_NAMES
+    unshared |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
+    grew = True
+    while grew:  # a name that uses an unshared name is unshared
+        grew = False
+        for n, d in deps.items():
+            if n not in unshared and d & unshared:
+                unshared.add(n)
+                grew = True
+    return frozenset(unshared)
 
 
 def _as_year(v) -> int:
@@ -403,6 +472,9 @@ def _map2(fn, a, b, short=None):
     n = len(a) if isinstance(a, tuple) else len(b)
     aa = a if isinstance(a, tuple) else (a,) * n
     bb = b if isinstance(b, tuple) else (b,) * n
+    if short is None:
+        U = Undefined
+        return tuple([x if type(x) is U else y if type(y) is U else fn(x, y) for x, y in zip(aa, bb)])
     out = []
     for x, y in zip(aa, bb):
         if short is not None and not is_undef(x) and short(x):
@@ -417,15 +489,15 @@ def _map2(fn, a, b, short=None):
 
 
 _BINARY = {
-    "+": lambda x, y: x + y,
-    "-": lambda x, y: x - y,
-    "*": lambda x, y: x * y,
-    "=": lambda x, y: x == y,
-    "!=": lambda x, y: x != y,
-    "<": lambda x, y: x < y,
-    "<=": lambda x, y: x <= y,
-    ">": lambda x, y: x > y,
-    ">=": lambda x, y: x >= y,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 

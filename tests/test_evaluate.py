@@ -189,3 +189,39 @@ def test_alpha_schedules(ruleset, make_data):
         ev = Evaluator(version, make_data(version, rows, pref))
         for y, a in expected.items():
             assert ev.value("alpha", y) == (1 if vid == "R3" else Fraction(a))
+
+
+def test_names_b_shares_with_a(ruleset):
+    """R6 restates the target table and α and adds relief: everything built on those is computed again,
+    the support and care parts, β and the deficit are shared."""
+    from engine.evaluate import unshared_names
+
+    r3, r6 = ruleset.version("R3"), ruleset.version("R6")
+    unshared = unshared_names(r3, r6)
+    for name in ("target_table", "target_rate", "achieved", "alpha", "weight_medical", "gamma_medical", "levy_medical",
+                 "residual_medical", "levy_total", "income_rate_medical", "per_capita_medical", "relief", "net_levy"):
+        assert name in unshared, name
+    for name in ("previous_rate", "beta", "levy_support", "levy_care", "income_rate_support", "per_capita_care",
+                 "deficit", "deficit_status", "meets_national_average", "income", "total_medical"):
+        assert name not in unshared, name
+    assert unshared_names(r6, r6) == frozenset()
+
+
+def test_a_donor_changes_no_value_and_no_reason(ruleset):
+    """B evaluated with A as donor equals B evaluated alone: every name, every year of the data and
+    beyond it, undefined values with B's own reasons (which name version R6)."""
+    from engine.data import load, sample_paths
+
+    r3, r6 = ruleset.version("R3"), ruleset.version("R6")
+    data = load(*sample_paths(), r6.inputs())
+    alone, helped = Evaluator(r6, data), Evaluator(r6, data, donor=Evaluator(r3, data))
+    names = [n for n, i in r6.items.items() if hasattr(i, "unit")] + ["code", "no_such_name"]
+    reasons = 0
+    for year in range(2017, 2031):
+        for n in names:
+            a, b = alone.value(n, year), helped.value(n, year)
+            assert a == b, (n, year)
+            reasons += sum(1 for x in (a if isinstance(a, tuple) else (a,)) if is_undef(x) and "R6" in x.reason)
+        assert alone.band_choices.get(("target_table", year, ())) == helped.band_choices.get(("target_table", year, ()))
+    assert reasons > 0  # the comparison covered values whose reason names the version
+    assert helped.value("levy_support", 2024) is helped._donor.value("levy_support", 2024)  # shared, not recomputed
