@@ -16,6 +16,7 @@ effective periods. No text diff: spans and comments do not count, meaning does.
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,8 +53,13 @@ def loc(span: ast.Span | None) -> str:
     """'R6.rules:24': file name and line, the same wherever the rules are checked out."""
     if span is None or span.file == "<none>":
         return "?"
-    name = Path(span.file).name
+    name = _file_name(span.file)
     return f"{name}:{span.line}" if span.line else name
+
+
+@functools.lru_cache(maxsize=256)
+def _file_name(path: str) -> str:  # a diff cites the same few files thousands of times
+    return Path(path).name
 
 
 def _named(name: str, item) -> str:
@@ -154,6 +160,8 @@ class CauseFinder:
         self.year_lo = (min(years) if years else 2000) - MAX_YEAR_DEPTH
         self._memo: dict = {}
         self._active: set = set()
+        self._scalar: dict = {}
+        self._views: dict = {}
 
     def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
         """Why `name` in `year` differs for municipality `who` (an index, or ALL)."""
@@ -172,8 +180,29 @@ class CauseFinder:
     def _rows(self, who: int):
         return range(self.n) if who == ALL else (who,)
 
+    def _at(self, side: str, year: int):
+        view = self._views.get((side, year))
+        if view is None:
+            view = self._views[side, year] = (self.a if side == "a" else self.b).at(year)
+        return view
+
+    def _prefecture_value(self, name, year, ova, ovb) -> bool:
+        """A prefecture value under both versions: why it differs is the same for every municipality.
+
+        The check keeps municipal values out of a prefecture value except inside sum(), mean()
+        and count(), which are walked for every municipality anyway.
+        """
+        key = (name, year, ova, ovb)
+        hit = self._scalar.get(key)
+        if hit is None:
+            hit = self._scalar[key] = name not in KEY_NAMES and not isinstance(self._value("a", name, year, ova, ALL), tuple) \
+                and not isinstance(self._value("b", name, year, ovb, ALL), tuple)
+        return hit
+
     # -- names --
     def _node(self, name, year, ova, ovb, who, root=False) -> tuple[Cause, ...]:
+        if who != ALL and self._prefecture_value(name, year, ova, ovb):
+            who = ALL  # one walk serves every municipality
         key = (name, year, ova, ovb, who, root)
         hit = self._memo.get(key)
         if hit is not None:
@@ -196,7 +225,7 @@ class CauseFinder:
             return []  # overridden by `with`: its value expression was walked where it was set
         if not root and same(self._value("a", name, year, ova, who), self._value("b", name, year, ovb, who)):
             return []  # equal under A and B: nothing below can be a cause
-        ia, ib = self.a.at(year).lookup(name), self.b.at(year).lookup(name)
+        ia, ib = self._at("a", year).lookup(name), self._at("b", year).lookup(name)
         fy = FiscalYear(year).both
         if ia is None and ib is None:
             return []
@@ -477,7 +506,7 @@ class OutcomeDiff:
 
 def parse_min_change(texts) -> dict[str, Fraction]:
     """'0.05pp' -> {'pp': 1/2000}; '100000円' / '100,000yen' -> {'yen': 100000}; '0.01' -> {'number': 1/100}."""
-    from .parse import number_from_text
+    from .source import number_from_text
 
     out: dict[str, Fraction] = {}
     for text in texts or ():
@@ -527,7 +556,8 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
     columns = _check_columns(a, b, columns)
     if tuple(m.code for m in data_a.municipalities) != tuple(m.code for m in data_b.municipalities):
         raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows"))
-    ev_a, ev_b = Evaluator(a, data_a), Evaluator(b, data_b)
+    ev_a = Evaluator(a, data_a)
+    ev_b = Evaluator(b, data_b, donor=ev_a)  # what B shares with A is computed once
     finder = CauseFinder(ev_a, ev_b)
     units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
     unit_pairs = {c: (getattr(a.items.get(c), "unit", None), getattr(b.items.get(c), "unit", None)) for c in columns}
@@ -587,10 +617,10 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
 # ---- rendering the outcome diff ---------------------------------------------------------
 
 
-def _value_cell(v, unit: str, notes: list) -> str:
+def _value_cell(v, unit: str, notes: dict) -> str:
+    """A value, or a dash with the number of its reason's footnote (notes: reason -> number, in order)."""
     if is_undef(v):
-        notes.append(v.reason)
-        return f"—[u{list(dict.fromkeys(notes)).index(v.reason) + 1}]"
+        return f"—[u{notes.setdefault(v.reason, len(notes) + 1)}]"
     return format_display(v, unit)
 
 
@@ -653,18 +683,12 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
     out += note + ".\n\n"
     if not d.rows:
         return out + ("No differences.\n" if not d.changed else "")
-    causes: list[str] = []  # footnotes by text: a band change reads the same in every year
-    notes: list[str] = []
+    causes: dict[str, int] = {}  # footnote numbers by text: a band change reads the same in every year
+    notes: dict[str, int] = {}
     header = ["年度", "団体コード", "団体名", "項目", d.a.id, d.b.id, f"差 ({d.b.id}−{d.a.id})", "原因"]
     rows = []
     for r in d.rows:
-        refs = []
-        for c in r.causes:
-            if c.text not in causes:
-                causes.append(c.text)
-            ref = f"[{causes.index(c.text) + 1}]"
-            if ref not in refs:
-                refs.append(ref)
+        refs = dict.fromkeys(f"[{causes.setdefault(c.text, len(causes) + 1)}]" for c in r.causes)
         rows.append([FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name),
                      _value_cell(r.a, r.unit, notes), _value_cell(r.b, r.unit, notes), _delta_cell(d, r), "".join(refs)])
     align = ["left", "left", "left", "left", "right", "right", "right", "left"]
@@ -672,7 +696,7 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
     if causes:
         out += "\n" + ("## 原因 (causes)\n\n" if md else "原因 (causes):\n")
         out += "".join(f"{'- ' if md else '  '}[{k}] {text}\n" for k, text in enumerate(causes, 1))
-    uniq = list(dict.fromkeys(notes))
+    uniq = list(notes)
     if uniq:
         out += "\n" + ("## 未定義の値 (undefined values)\n\n" if md else "未定義の値 (undefined values):\n")
         out += "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
@@ -927,7 +951,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
             out.append(f"{'### ' if md else ''}合計の変化 (totals)\n")
             head = ["項目", f"{d.a.id} 計", f"{d.b.id} 計", "増 (団体)", "増額計", "減 (団体)", "減額計", "差引", "端数調整額の差", "変化なし", "未定義"]
             rows = []
-            notes: list[str] = []
+            notes: dict[str, int] = {}
             for p in s.parts:
                 res = "" if p.residual is None else (_value_cell(p.residual_delta, "yen", notes) if p.residual_delta is not None else "")
                 if p.residual_delta is not None and not is_undef(p.residual_delta):
@@ -936,7 +960,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                              str(p.lowered), _signed(p.lowered_sum, "yen"), _signed(p.net, "yen"), res, str(p.stays), str(p.undefined)])
             out.append(tab(head, rows, ["left"] + ["right"] * 10))
             out.append("差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n")
-            uniq = list(dict.fromkeys(notes))
+            uniq = list(notes)
             if uniq:
                 out.append(("未定義の値 (undefined values):\n" if not md else "未定義の値 (undefined values):\n\n") + "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1)))
         for name, rows in s.movers:

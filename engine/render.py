@@ -10,11 +10,15 @@ import csv
 import functools
 import io
 import json
+import math
 from fractions import Fraction
+
+from .evaluate import Undefined, is_undef
 
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
 
 
+@functools.lru_cache(maxsize=1024)
 def _terminating_places(d: int) -> int | None:
     """Decimal places of 1/d when it terminates (d = 2^a 5^b: max(a, b)), else None."""
     twos = (d & -d).bit_length() - 1
@@ -26,11 +30,26 @@ def _terminating_places(d: int) -> int | None:
     return max(twos, fives) if d == 1 else None
 
 
+def _num_den(x) -> tuple[int, int]:
+    t = type(x)
+    if t is int:
+        return x, 1
+    if t is Fraction:
+        return x.numerator, x.denominator
+    f = Fraction(x)
+    return f.numerator, f.denominator
+
+
 def decimal_text(x: Fraction, min_places: int = 0) -> str:
     """An exact decimal rendering when x terminates, else rounded half-even to MAX_DECIMALS."""
-    x = Fraction(x)
-    num, den = abs(x.numerator), x.denominator
-    exact = _terminating_places(den)
+    return _decimal(*_num_den(x), min_places)
+
+
+def _decimal(num: int, den: int, min_places: int) -> str:
+    """decimal_text of num/den in lowest terms (den > 0), without building a Fraction: a diff prints thousands."""
+    negative = num < 0
+    num = -num if negative else num
+    exact = 0 if den == 1 else _terminating_places(den)
     if exact is not None and exact <= MAX_DECIMALS:
         places = max(min_places, exact)
         scaled = num * 10**places // den  # exact: den divides num * 10**places
@@ -41,15 +60,21 @@ def decimal_text(x: Fraction, min_places: int = 0) -> str:
     text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
     if exact is None or exact > MAX_DECIMALS:
         text = text.rstrip("0").rstrip(".") if "." in text else text
-    if x < 0 and scaled != 0:
+    if negative and scaled != 0:
         text = "-" + text
     return text
 
 
-def format_value(v, unit: str, *, undefined: str = "") -> str:
-    from .evaluate import Undefined
+def _percent_text(v) -> str:
+    """A rate as a percentage with at least 2 places: 981/1000 -> 98.10."""
+    num, den = _num_den(v)
+    num *= 100
+    g = math.gcd(num, den)
+    return _decimal(num // g, den // g, 2)
 
-    if isinstance(v, Undefined) or v is None:
+
+def format_value(v, unit: str, *, undefined: str = "") -> str:
+    if v is None or type(v) is Undefined:
         return undefined
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -58,10 +83,8 @@ def format_value(v, unit: str, *, undefined: str = "") -> str:
     if unit == "year":
         return f"FY{int(v)}"
     if unit in ("percent", "pp"):
-        return decimal_text(Fraction(v) * 100, 2)
-    if unit in ("yen", "count"):
-        return decimal_text(Fraction(v), 0)
-    return decimal_text(Fraction(v), 0)
+        return _percent_text(v)
+    return decimal_text(v, 0)
 
 
 def unit_suffix(unit: str) -> str:
@@ -70,9 +93,11 @@ def unit_suffix(unit: str) -> str:
 
 def format_display(v, unit: str, *, undefined: str = "—") -> str:
     """For tables read by people: 98.10%, 1,234,567円, +0.30pp."""
-    from .evaluate import Undefined
-
-    if isinstance(v, Undefined) or v is None:
+    if unit in ("yen", "count"):  # most cells of a levy table are whole yen: no decimal rendering needed
+        t = type(v)
+        if t is int or (t is Fraction and v.denominator == 1):
+            return f"{int(v):,}円" if unit == "yen" else f"{int(v):,}"
+    if v is None or type(v) is Undefined:
         return undefined
     text = format_value(v, unit)
     if unit in ("yen", "count") and not isinstance(v, (bool, str)):
@@ -136,10 +161,39 @@ def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
 
 
 def _cell_width(text: str) -> int:
-    """Terminal columns: Japanese (wide) characters take two."""
+    """Terminal columns, as wcwidth.wcswidth counts them: Japanese (wide) characters take two."""
     if text.isascii():
         return len(text)
-    return _wide_width(text)
+    width = 0
+    for ch in text:  # a sum over characters: exact for the characters _char_width vouches for
+        w = _char_width(ch)
+        if w is None:
+            return _wide_width(text)
+        width += w
+    return width
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_width(ch: str) -> int | None:
+    """One character's columns when it cannot join a neighbour into a wider or narrower cluster, else None.
+
+    Printable ASCII, Latin, punctuation, arrows, CJK and full/half-width forms, minus the marks,
+    joiners and selectors that wcswidth reads together with the character before them.
+    """
+    import unicodedata
+
+    code = ord(ch)
+    if code < 0x80:
+        return 1 if 0x20 <= code < 0x7F else None
+    if not (0xA0 <= code <= 0x24F or 0x2010 <= code <= 0x2BFF or 0x3000 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF
+            or 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF):
+        return None
+    if unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return None
+    from wcwidth import wcwidth
+
+    w = wcwidth(ch)
+    return w if w >= 1 else None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -158,14 +212,11 @@ def to_json(doc) -> str:
 
 
 def _undefined_text(result, row) -> str:
-    from .evaluate import is_undef
-
     return "; ".join(f"{c}: {v.reason}" for c, v in zip(result.columns, row.values) if is_undef(v))
 
 
 def render_eval(result, fmt: str, *, headers: str = "en") -> str:
     """An EvalResult as csv | json | markdown | table; one row per municipality-year."""
-    from .evaluate import is_undef
     from .years import FiscalYear
 
     cols = result.columns
@@ -230,7 +281,6 @@ def _render_notes(notes: list[str], fmt: str) -> str:
 
 def render_summary(result, summaries, fmt: str) -> str:
     """The per-year summary (bands with achievers, totals, tallies, coefficients)."""
-    from .evaluate import Undefined
     from .years import FiscalYear
 
     if fmt in ("csv", "json"):

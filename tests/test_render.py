@@ -47,3 +47,66 @@ def test_to_table_matches_tabulate_simple(table):
     header, rows, align = table
     expected = tabulate(rows, headers=header, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
     assert to_table(header, rows, align) == expected
+
+
+def _places_to_terminate(x: Fraction) -> int | None:
+    for k in range(40):
+        if (x * 10**k).denominator == 1:
+            return k
+    return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.fractions(max_denominator=10**6), st.integers(0, 3))
+def test_decimal_text_is_the_exact_value(x, places):
+    """decimal_text works on numerator and denominator directly: the text is x itself with max(places, x's own)
+    decimals, or x to 15 places when it does not end by then; never a minus sign on zero."""
+    text = decimal_text(x, places)
+    decimals = len(text.partition(".")[2])
+    k = _places_to_terminate(x)
+    if k is not None and k <= 15:
+        assert Fraction(text) == x and decimals == max(places, k)
+    else:
+        assert abs(Fraction(text) - x) <= Fraction(1, 2 * 10**15) and decimals <= 15
+    assert not (text.startswith("-") and Fraction(text) == 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10**15, 10**15))
+def test_whole_yen_fast_path_matches_the_fraction_path(n):
+    """An int and the equal Fraction print the same, with separators: 1,234,567円 and -1,234円."""
+    assert format_display(n, "yen") == format_display(Fraction(n, 1) + Fraction(1, 2) - Fraction(1, 2), "yen") == f"{n:,}円"
+    assert format_display(n, "count") == f"{n:,}"
+    assert format_value(n, "yen") == str(n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fractions(max_denominator=10**5))
+def test_percent_is_the_value_times_100(x):
+    assert format_value(x, "percent") == decimal_text(x * 100, 2)
+
+
+def test_percent_examples():
+    assert format_value(Fraction(981, 1000), "percent") == "98.10"
+    assert format_value(Fraction(9815, 10000), "percent") == "98.15"
+    assert format_value(Fraction(1, 3), "percent") == "33.333333333333333"
+    assert format_value(Fraction(-1, 2000), "pp") == "-0.05"
+
+
+# Every kind of character a table cell holds, and the ones wcswidth reads together with a
+# neighbour (joiners, variation selectors, combining marks, Indic virama, flags, skin tones).
+WIDTH_CHARS = st.sampled_from(
+    [chr(c) for c in range(0x20, 0x7F)] + list("円％（）〜～・ー—→−…①ｱｶﾞ日本語東京都千代田区") +
+    ["\u200d", "\ufe0f", "\ufe0e", "\u3099", "\u0301", "\u0915", "\u094d", "\U0001F600", "\U0001F3FB", "\U0001F1EF", "\U0001F1F5", "\t", "\u00ad"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(WIDTH_CHARS, min_size=1, max_size=8))
+def test_cell_width_is_wcswidth(text):
+    """The per-character sum is only used where it equals wcwidth.wcswidth (else that is called)."""
+    from wcwidth import wcswidth
+
+    from engine.render import _cell_width
+
+    w = wcswidth(text)
+    assert _cell_width(text) == (w if w >= 0 else len(text))
