@@ -239,10 +239,14 @@ def parse_value(text: str, unit: str) -> Fraction | int | str:
         except ValueError:
             raise ValueError(f"'{text}' is not a number") from None
         raise ValueError(f"'{text}' is not a plain decimal number")
-    try:
-        x = Fraction(t)
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"'{text}' is not a number") from None
+    whole, dot, decimals = t.partition(".")
+    if dot and whole.isdigit() and decimals.isdigit() and t.isascii():  # 92.35: skip Fraction's parser too
+        x = Fraction(int(whole + decimals), 10 ** len(decimals))
+    else:
+        try:
+            x = Fraction(t)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"'{text}' is not a number") from None
     if unit == "percent":
         if not 0 <= x <= 100:
             raise ValueError(f"a rate of {t}% is outside 0-100")

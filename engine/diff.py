@@ -44,6 +44,7 @@ CONVENTIONAL_NAMES = {
     "movers": ("target_rate", "levy_total", "net_levy"),
 }
 DEFAULT_MOVERS = 5
+ZERO = Fraction(0)
 ALL = -1  # "every municipality": inside sum(), mean(), count() and for prefecture values
 
 # ---- small helpers ----------------------------------------------------------------------
@@ -160,8 +161,9 @@ class CauseFinder:
         self.year_lo = (min(years) if years else 2000) - MAX_YEAR_DEPTH
         self._memo: dict = {}
         self._active: set = set()
-        self._scalar: dict = {}
+        self._differing: dict = {}
         self._views: dict = {}
+        self._plans: dict = {}  # id(expression) -> (expression, _ref_plan of it)
 
     def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
         """Why `name` in `year` differs for municipality `who` (an index, or ALL)."""
@@ -186,23 +188,34 @@ class CauseFinder:
             view = self._views[side, year] = (self.a if side == "a" else self.b).at(year)
         return view
 
-    def _prefecture_value(self, name, year, ova, ovb) -> bool:
-        """A prefecture value under both versions: why it differs is the same for every municipality.
+    def _differing_rows(self, name, year, ova, ovb):
+        """The municipalities whose values of a name differ under A and B, or None for a prefecture value.
 
-        The check keeps municipal values out of a prefecture value except inside sum(), mean()
-        and count(), which are walked for every municipality anyway.
+        Why a prefecture value differs is the same for every municipality, so it is walked once
+        (the check keeps municipal values out of a prefecture value except inside sum(), mean()
+        and count(), which are walked for every municipality anyway).
         """
         key = (name, year, ova, ovb)
-        hit = self._scalar.get(key)
-        if hit is None:
-            hit = self._scalar[key] = name not in KEY_NAMES and not isinstance(self._value("a", name, year, ova, ALL), tuple) \
-                and not isinstance(self._value("b", name, year, ovb, ALL), tuple)
-        return hit
+        if key in self._differing:
+            return self._differing[key]
+        va, vb = self._value("a", name, year, ova, ALL), self._value("b", name, year, ovb, ALL)
+        if name not in KEY_NAMES and not isinstance(va, tuple) and not isinstance(vb, tuple):
+            rows = None
+        else:
+            xs = va if isinstance(va, tuple) else (va,) * self.n
+            ys = vb if isinstance(vb, tuple) else (vb,) * self.n
+            rows = frozenset(i for i, (x, y) in enumerate(zip(xs, ys)) if not same(x, y))
+        self._differing[key] = rows
+        return rows
 
     # -- names --
     def _node(self, name, year, ova, ovb, who, root=False) -> tuple[Cause, ...]:
-        if who != ALL and self._prefecture_value(name, year, ova, ovb):
-            who = ALL  # one walk serves every municipality
+        if who != ALL:
+            rows = self._differing_rows(name, year, ova, ovb)
+            if rows is None:
+                who = ALL  # one walk serves every municipality
+            elif not root and who not in rows:
+                return ()  # equal under A and B: nothing below can be a cause
         key = (name, year, ova, ovb, who, root)
         hit = self._memo.get(key)
         if hit is not None:
@@ -339,6 +352,14 @@ class CauseFinder:
         return ova if side == "a" else ovb
 
     def _expr(self, e, year, ova, ovb, who, sides: str) -> list:
+        plan = self._plans.get(id(e))
+        if plan is None or plan[0] is not e:
+            plan = self._plans[id(e)] = (e, _ref_plan(e))
+        if plan[1] is not None:  # no if / [year] / with inside: the names it refers to, in order
+            out = []
+            for name, inside_aggregate in plan[1]:
+                out += self._node(name, year, ova, ovb, ALL if inside_aggregate else who)
+            return out
         if isinstance(e, ast.Ref):
             return list(self._node(e.name, year, ova, ovb, who))
         if isinstance(e, ast.AtYear):
@@ -401,6 +422,27 @@ class CauseFinder:
         for j in sorted(taken):
             out += self._expr(e.branches[j][1] if j < k else e.otherwise, year, ova, ovb, who, sides)
         return out
+
+
+def _ref_plan(e, inside_aggregate: bool = False):
+    """The (name, inside sum/mean/count) pairs an expression refers to, in the order CauseFinder._expr
+    walks them; None when it holds an if, a [year] or a with, whose walk depends on values."""
+    if isinstance(e, ast.Ref):
+        return ((e.name, inside_aggregate),)
+    if isinstance(e, (ast.If, ast.AtYear, ast.With)):
+        return None
+    if isinstance(e, ast.Call):
+        aggregate = inside_aggregate or e.function in AGGREGATES
+        parts = [_ref_plan(a, aggregate) for a in (e.args[:2] if e.function == "round" else e.args)]
+    elif isinstance(e, ast.Unary):
+        parts = [_ref_plan(e.operand, inside_aggregate)]
+    elif isinstance(e, ast.Binary):
+        parts = [_ref_plan(e.left, inside_aggregate), _ref_plan(e.right, inside_aggregate)]
+    else:
+        return ()
+    if any(p is None for p in parts):
+        return None
+    return tuple(x for p in parts for x in p)
 
 
 def _band_causes(name: str, year: int, ta: ast.Table, tb: ast.Table, ba: ast.Band, bb: ast.Band) -> list:
@@ -567,10 +609,11 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
         for c in columns:
             col_a, col_b = ev_a.column(c, y), ev_b.column(c, y)
             numeric = units[c] not in ("bool", "text", "year") and (None in unit_pairs[c] or unit_pairs[c][0] == unit_pairs[c][1])
+            unit = units[c]
             for i, m in enumerate(ms):
                 va, vb = col_a[i], col_b[i]
-                if same(va, vb):
-                    every.append(Change(y, m, c, units[c], va, vb, "unchanged", Fraction(0) if numeric and not is_undef(va) else None))
+                if va is vb or same(va, vb):  # `is`: B took the value from A (a shared rule)
+                    every.append(Change(y, m, c, unit, va, vb, "unchanged", ZERO if numeric and not is_undef(va) else None))
                     continue
                 if is_undef(va) or is_undef(vb):
                     status, delta = ("undefined-in-a" if is_undef(va) else "undefined-in-b"), None

@@ -133,17 +133,17 @@ def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
     ncols = len(header) if header else max(len(r) for r in rows)
     align = list(align or ()) + ["left"] * (ncols - len(align or ()))
     cells = [[str(c) for c in r] + [""] * (ncols - len(r)) for r in rows]
+    cell_widths = [[_cell_width(c) for c in r] for r in cells]  # measured once: Japanese cells are not free to measure
     widths = [_cell_width(h) + 2 for h in header] if header else [0] * ncols  # tabulate's header padding
-    for r in cells:
-        for i, c in enumerate(r):
-            w = _cell_width(c)
+    for r in cell_widths:
+        for i, w in enumerate(r):
             if w > widths[i]:
                 widths[i] = w
 
-    def line(r):
+    def line(r, ws):
         out = []
-        for c, w, a in zip(r, widths, align):
-            pad = w - _cell_width(c)
+        for c, cw, w, a in zip(r, ws, widths, align):
+            pad = w - cw
             if a == "right":
                 out.append(" " * pad + c)
             elif a == "center":
@@ -154,9 +154,9 @@ def to_table(header: list[str], rows: list[list[str]], align=None) -> str:
 
     lines = []
     if header:
-        lines.append(line(header))
+        lines.append(line(header, [_cell_width(h) for h in header]))
         lines.append("  ".join("-" * w for w in widths))
-    lines.extend(line(r) for r in cells)
+    lines.extend(line(r, ws) for r, ws in zip(cells, cell_widths))
     return "\n".join(lines) + "\n"
 
 
