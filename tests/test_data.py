@@ -103,3 +103,43 @@ def test_empty_cell_is_missing_not_zero(tmp_path, r3, prefecture):
     m = write_csv(tmp_path / "m.csv", MUNICIPAL_HEADER, rows)
     data = load(m, prefecture, r3.inputs())
     assert data.municipal["income"][2024] == (None,)
+
+
+@pytest.mark.parametrize("text, unit, value", [
+    ("92.35", "percent", Fraction(9235, 10000)),
+    ("100.00", "percent", Fraction(1)),
+    ("1.0234", "ratio", Fraction(10234, 10000)),
+    ("5.00", "yen", 5),  # a whole amount stays an int
+    ("12,345.5", "yen", Fraction(24691, 2)),
+    ("007.50", "ratio", Fraction(15, 2)),
+])
+def test_decimal_cells(text, unit, value):
+    from engine.data import parse_value
+
+    v = parse_value(text, unit)
+    assert v == value and type(v) is type(value)
+
+
+def test_decimal_cells_parse_as_fraction_does():
+    """Plain decimals skip Fraction's parser; the value and its type are what Fraction gives."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from engine.data import parse_value
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.integers(0, 10**12), st.text("0123456789", min_size=1, max_size=8), st.sampled_from(["ratio", "yen", "percent"]))
+    def check(whole, decimals, unit):
+        text = f"{whole}.{decimals}"
+        x = Fraction(text)
+        if unit == "percent":
+            if x > 100:
+                return
+            x = x / 100
+            assert parse_value(text, unit) == x and type(parse_value(text, unit)) is Fraction
+        else:
+            expected = x.numerator if x.denominator == 1 else x
+            got = parse_value(text, unit)
+            assert got == expected and type(got) is type(expected)
+
+    check()

@@ -451,3 +451,18 @@ def test_rules_only_input_change_and_removal():
     assert [(x.name, x.change, x.a.columns, x.b.columns) for x in rd.inputs] == [("rate", "changed", ("collection_rate",), ("collection_rate", "収納率"))]
     assert [(x.name, x.change, diff.expr_text(x.a.expr), x.b) for x in rd.definitions] == [("fixed", "removed", "scaled with k = 2", None)]
     assert (rd.tables, rd.schedules) == ((), ())
+
+
+def test_causes_are_those_of_the_plain_walk(ruleset, monkeypatch):
+    """The shortcuts (listed references, rows skipped when equal, one walk per prefecture value) find
+    exactly the causes the plain recursive walk finds, row for row, on the bundled data over R3-R11."""
+    m, p = sample_paths()
+    r3, r6 = ruleset.version("R3"), ruleset.version("R6")
+    data = load(m, p, r6.inputs())
+    years = list(range(2021, 2030))
+    fast = diff.compare(r3, r6, data, data, years)
+    monkeypatch.setattr(diff, "_ref_plan", lambda e, inside_aggregate=False: None)
+    monkeypatch.setattr(diff.CauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
+    plain = diff.compare(r3, r6, data, data, years)
+    assert [(r.year, r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.year, r.municipality.code, r.name, r.causes) for r in plain.rows]
+    assert sum(len(r.causes) for r in fast.rows) > 2000
