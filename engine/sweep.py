@@ -679,9 +679,12 @@ def _largest(changes, k, municipalities) -> tuple:
 # ---- rendering -------------------------------------------------------------------------------------
 
 
-def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja") -> tuple[list[str], list[list[str]]]:
-    """The result as a header and rows of text (the same cells for every format)."""
-    from .render import format_value
+def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", display: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The result as a header and rows of text: plain figures (1400000) for csv and json, figures
+    for people (1,400,000円) with display, as the table and markdown formats show them."""
+    from .render import format_display, format_value
+
+    show = (lambda x, u: format_display(x, u, undefined="")) if display else format_value
 
     plan = result.plan
     v = plan.version
@@ -712,16 +715,16 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja") -
                 tail.append("" if target_changed is None else str(target_changed))
             if plan.levy:
                 tail.append("" if levy_changed is None else str(levy_changed))
-                tail.append("; ".join(f"{m.code} {m.name} {_signed(x, unit(plan.levy))}" for m, x in movers))
+                tail.append("; ".join(f"{m.code} {m.name} {_signed(x, unit(plan.levy), display)}" for m, x in movers))
             return tail
 
         tail = tail_of(r.target_changed, r.levy_changed, r.movers)
         if per_year:
             for y, vals, yearly in zip(years, r.per_year, r.by_year):
-                cells = [format_value(x, unit(n)) for n, x in zip(plan.totals, vals)]
+                cells = [show(x, unit(n)) for n, x in zip(plan.totals, vals)]
                 rows.append(lead + [FiscalYear(y).both] + cells + tail_of(*yearly) + [_reasons(vals)])
         else:
-            cells = [format_value(x, unit(n)) for n, x in zip(plan.totals, r.totals)]
+            cells = [show(x, unit(n)) for n, x in zip(plan.totals, r.totals)]
             rows.append(lead + cells + tail + [_reasons(r.totals)])
     return head, rows
 
@@ -736,11 +739,11 @@ def _reasons(values) -> str:
     return "; ".join(seen)
 
 
-def _signed(x, unit: str) -> str:
-    from .render import format_value, unit_suffix
+def _signed(x, unit: str, display: bool = False) -> str:
+    from .render import format_display, format_value, unit_suffix
 
-    text = format_value(abs(x), unit)
-    return ("+" if x > 0 else "−") + text + unit_suffix(unit)
+    text = format_display(abs(x), unit) if display else format_value(abs(x), unit) + unit_suffix(unit)
+    return ("+" if x > 0 else "−") + text
 
 
 def _period_text(years) -> str:
@@ -764,7 +767,7 @@ def _render_text(fmt):
     def render_fmt(result, *, per_year=False, headers="ja"):
         from .render import to_csv, to_markdown, to_table
 
-        head, rows = table(result, per_year=per_year, headers=headers)
+        head, rows = table(result, per_year=per_year, headers=headers, display=fmt != "csv")
         return {"csv": to_csv, "markdown": to_markdown, "table": to_table}[fmt](head, rows) + ("" if fmt == "csv" else "\n")
 
     return render_fmt

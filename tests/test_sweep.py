@@ -86,6 +86,14 @@ def test_two_alpha_scenarios_exact(rules, two_towns):
         "1,,0.50,1000000,300000,100000,1400000,50000,1350000,0,0,1,131016 千代田区 −36000円,\r\n"
         "2,,1,1000000,300000,100000,1400000,0,1400000,0,0,1,131016 千代田区 +14000円,\r\n"
     )
+    # For people (table, markdown) amounts have separators and 円, as in every other command's tables.
+    table_rows = [line for line in render(result, "table", headers="en").splitlines()[2:] if line]
+    assert [row.split()[:9] for row in table_rows] == [
+        ["0", "(unvaried)", "1,000,000円", "300,000円", "100,000円", "1,400,000円", "14,000円", "1,386,000円", "0円"],
+        ["1", "0.50", "1,000,000円", "300,000円", "100,000円", "1,400,000円", "50,000円", "1,350,000円", "0円"],
+        ["2", "1", "1,000,000円", "300,000円", "100,000円", "1,400,000円", "0円", "1,400,000円", "0円"],
+    ]
+    assert table_rows[1].rstrip().endswith("131016 千代田区 −36,000円")
 
 
 def test_band_increment_scenario_matches_reference(rules, two_towns):
