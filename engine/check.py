@@ -510,7 +510,8 @@ def _refuse_bare_number_beside_rate(e, other_unit: str, span: ast.Span) -> None:
     """`rate >= 90` or `rate + 1` means 9000% / +100 points: a bare number beside a rate must say its unit."""
     if isinstance(e, ast.Number) and e.unit == "number" and e.value != 0 and other_unit in ("percent", "pp"):
         suggestion = f"{e.text}%" if other_unit == "percent" else f"{e.text}pp"
-        raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", span, "bare-number")
+        where = e.span if e.span.line else span  # the caret on the number itself, where the parser recorded it
+        raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", where, "bare-number")
 
 
 def _all_refs(item) -> set[str]:

@@ -133,7 +133,7 @@ CASES = [
     Case("aggregate-scope", "sum() of a prefecture value", x("define z : yen = sum(total)"), CHECK, 1,
          "X.rules:9:18: aggregate-scope: sum() runs over the municipalities, but its argument has one value for the whole prefecture"),
     Case("bare-number", "a plain number beside a percent", x("define z : bool = rate >= 90"), CHECK, 1,
-         "X.rules:9:24: bare-number: the plain number 90 stands beside percent; write 90% (a plain number is a ratio: 1 = 100%)"),
+         "X.rules:9:27: bare-number: the plain number 90 stands beside percent; write 90% (a plain number is a ratio: 1 = 100%)"),
     Case("remove-in-use", "removing an item another still uses", {**x(), "Y.rules": "ruleset Y extends X\nremove income\n"}, ["check", "X.rules", "Y.rules"], 1,
          "Y.rules:2:8: remove-in-use: cannot remove 'income': 'share' still uses it"),
     Case("override-unit", "re-typing an item inherited definitions still use",
