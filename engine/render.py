@@ -173,11 +173,20 @@ def _cell_width(text: str) -> int:
     return width
 
 
+# Kana, kanji, full- and half-width forms, Greek (α, β, γ) and the punctuation and arrows of our tables: their
+# widths as wcwidth gives them (tests/test_render.py checks every code point against it).
+KNOWN_WIDTHS = (
+    (0x3000, 0x3029, 2), (0x3041, 0x3096, 2), (0x309B, 0x30FF, 2), (0x3400, 0x4DBF, 2), (0x4E00, 0x9FFF, 2),
+    (0xF900, 0xFAFF, 2), (0xFF01, 0xFF60, 2), (0xFFE0, 0xFFE6, 2),
+    (0x0370, 0x03FF, 1), (0x2010, 0x2027, 1), (0x2190, 0x21FF, 1), (0x2212, 0x2212, 1), (0xFF61, 0xFF9F, 1),
+)
+
+
 @functools.lru_cache(maxsize=4096)
 def _char_width(ch: str) -> int | None:
     """One character's columns when it cannot join a neighbour into a wider or narrower cluster, else None.
 
-    Printable ASCII, Latin, punctuation, arrows, CJK and full/half-width forms, minus the marks,
+    Printable ASCII, Latin, Greek, punctuation, arrows, CJK and full/half-width forms, minus the marks,
     joiners and selectors that wcswidth reads together with the character before them.
     """
     import unicodedata
@@ -185,12 +194,15 @@ def _char_width(ch: str) -> int | None:
     code = ord(ch)
     if code < 0x80:
         return 1 if 0x20 <= code < 0x7F else None
-    if not (0xA0 <= code <= 0x24F or 0x2010 <= code <= 0x2BFF or 0x3000 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF
+    if not (0xA0 <= code <= 0x24F or 0x370 <= code <= 0x3FF or 0x2010 <= code <= 0x2BFF or 0x3000 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF
             or 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF):
         return None
     if unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
         return None
-    from wcwidth import wcwidth
+    for lo, hi, w in KNOWN_WIDTHS:
+        if lo <= code <= hi:
+            return w
+    from wcwidth import wcwidth  # a dozen modules: imported only for characters beyond the table
 
     w = wcwidth(ch)
     return w if w >= 1 else None

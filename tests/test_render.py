@@ -96,7 +96,7 @@ def test_percent_examples():
 # Every kind of character a table cell holds, and the ones wcswidth reads together with a
 # neighbour (joiners, variation selectors, combining marks, Indic virama, flags, skin tones).
 WIDTH_CHARS = st.sampled_from(
-    [chr(c) for c in range(0x20, 0x7F)] + list("円％（）〜～・ー—→−…①ｱｶﾞ日本語東京都千代田区") +
+    [chr(c) for c in range(0x20, 0x7F)] + list("円％（）〜～・ー—→−…①ｱｶﾞ日本語東京都千代田区αβγΩͰ") +
     ["\u200d", "\ufe0f", "\ufe0e", "\u3099", "\u0301", "\u0915", "\u094d", "\U0001F600", "\U0001F3FB", "\U0001F1EF", "\U0001F1F5", "\t", "\u00ad"])
 
 
@@ -110,3 +110,23 @@ def test_cell_width_is_wcswidth(text):
 
     w = wcswidth(text)
     assert _cell_width(text) == (w if w >= 0 else len(text))
+
+
+def test_known_widths_are_wcwidth_s():
+    """The table that spares importing wcwidth gives wcwidth's width for every code point in it."""
+    import unicodedata
+
+    from wcwidth import wcwidth
+
+    from engine.render import KNOWN_WIDTHS, _char_width
+
+    checked = 0
+    for lo, hi, width in KNOWN_WIDTHS:
+        for code in range(lo, hi + 1):
+            ch = chr(code)
+            if unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
+                assert _char_width(ch) is None
+                continue
+            assert wcwidth(ch) == width == _char_width(ch), hex(code)
+            checked += 1
+    assert checked > 20000
