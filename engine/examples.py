@@ -17,7 +17,6 @@ import attrs
 from . import ast
 from .data import Dataset, Municipality
 from .evaluate import Evaluator, Undefined, is_undef
-from .explain import explain, render_explanation, shown_path, show
 from .versions import RuleSet, Version
 from .years import FiscalYear
 
@@ -190,6 +189,8 @@ class ExampleRun:
 
     @property
     def where(self) -> str:
+        from .explain import shown_path  # explain is for reporting runs: `kokuho check` does not load it
+
         return f"{shown_path(self.example.span.file)}:{self.example.span.line}"
 
     @property
@@ -259,6 +260,8 @@ def run_examples(ruleset: RuleSet, versions: list[str] | None = None) -> list[Ex
 def _expected_text(o: Outcome) -> str:
     if o.problem is not None:
         return f"{_literal(o.expected)} ({o.problem})"
+    from .explain import show
+
     return "undefined" if o.expected is EXPECT_UNDEFINED else show(o.expected, o.unit)
 
 
@@ -272,6 +275,8 @@ def _literal(node) -> str:
 
 
 def _actual_text(o: Outcome) -> str:
+    from .explain import show
+
     return f"undefined ({o.actual.reason})" if is_undef(o.actual) else show(o.actual, o.unit)
 
 
@@ -287,6 +292,7 @@ def failure_text(run: ExampleRun, *, derivation: bool = True, depth: int | None 
     """Why one example failed: each failing `expect` as file:line, expected, actual, and the actual value's derivation."""
     lines = [f"{run.where}: example {run.title} failed under version {run.version.id}, {FiscalYear(run.example.year).both}"]
     from .errors import finding
+    from .explain import explain, render_explanation, shown_path
 
     for code, message, span in run.problems:
         lines.append("  " + finding(code, message, span, run.version.file.source if span.file == run.version.file.path else None).render().replace("\n", "\n  "))
@@ -321,7 +327,7 @@ def render_report(runs: list[ExampleRun], *, derivation: bool = True, depth: int
 
 
 def report_json(runs: list[ExampleRun]) -> dict:
-    from .explain import explanation_json
+    from .explain import explain, explanation_json, shown_path
 
     out = []
     for r in runs:
