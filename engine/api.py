@@ -136,8 +136,10 @@ class Session:
             raise UsageError(finding("year-outside-data", f"no data for {asked}; the data covers FY{covered[0]}-FY{covered[-1]}"))
         return years
 
-    def evaluate(self, version: Version, years, columns=None) -> EvalResult:
-        return evaluate(version, self.data_for(version), years, columns)
+    def evaluate(self, version: Version, years, columns=None, *, donor: Evaluator | None = None) -> EvalResult:
+        """donor: an evaluator of another version over the same data, whose shared values are reused (Evaluator)."""
+        data = self.data_for(version)
+        return evaluate(version, data, years, columns, Evaluator(version, data, donor=donor) if donor is not None else None)
 
     def evaluator(self, version: Version) -> Evaluator:
         return Evaluator(version, self.data_for(version))

@@ -293,7 +293,7 @@ def build_report(session, *, version: str | None = None, base: str | None = None
         period = f"FY{p.first}..FY{p.last}"
     years = tuple(session.years(b, year, period))
     result_a = session.evaluate(a, years, default_columns(a))
-    result_b = session.evaluate(b, years, default_columns(b))
+    result_b = session.evaluate(b, years, default_columns(b), donor=result_a.evaluator)  # what B shares with A is computed once
     spans = [years[0], years[-1]]
     for v in (a, b):
         pp = v.header.plan_period
