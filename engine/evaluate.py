@@ -53,8 +53,8 @@ class Evaluator:
     """Evaluates one version over one dataset; results are memoised per (name, year, overrides).
 
     `donor` is an evaluator of another version over the same data (a diff's A, when this is
-    B): a value whose rule, and every rule below it, is the same object in both versions is
-    taken from the donor instead of being computed twice. A value with anything undefined in
+    B): a value whose rule, and every rule below it, is the same in both versions (as a base
+    item inherited through `extends` is) is taken from the donor instead of being computed twice. A value with anything undefined in
     it is always computed here, as its reason may name this version.
     """
 
@@ -400,8 +400,8 @@ def _has_undefined(v) -> bool:
 def unshared_names(a: Version, b: Version) -> frozenset:
     """Names whose values may differ between two versions over the same data.
 
-    A name is shared when both versions hold the very same item for it and every name its
-    expressions refer to (at any year) is shared; everything else is unshared.
+    A name is shared when both versions hold equal items for it (positions included) and every
+    name its expressions refer to (at any year) is shared; everything else is unshared.
     """
     from .check import item_exprs, refs
 
