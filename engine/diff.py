@@ -584,20 +584,6 @@ def _check_columns(a: Version, b: Version, columns) -> tuple[str, ...]:
     return tuple(columns)
 
 
-FAST_FROM = 300  # municipalities: from here the vectorised evaluator repays numpy's start-up
-
-
-def _evaluators(a: Version, b: Version, data_a, data_b):
-    """The reference evaluator for a prefecture, with B taking what it shares with A from A; for
-    a national dataset engine/fast.py, which gives the same values (to the yen, reasons included)."""
-    if len(data_a.municipalities) >= FAST_FROM:
-        from .fast import FastEvaluator
-
-        return FastEvaluator(a, data_a), FastEvaluator(b, data_b)
-    ev_a = Evaluator(a, data_a)
-    return ev_a, Evaluator(b, data_b, donor=ev_a)
-
-
 def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show_all: bool = False,
             min_change=None, top: int | None = None) -> OutcomeDiff:
     """Evaluate A and B over the same data and list the changes with their causes.
@@ -612,7 +598,8 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
     columns = _check_columns(a, b, columns)
     if tuple(m.code for m in data_a.municipalities) != tuple(m.code for m in data_b.municipalities):
         raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows"))
-    ev_a, ev_b = _evaluators(a, b, data_a, data_b)
+    ev_a = Evaluator(a, data_a)
+    ev_b = Evaluator(b, data_b, donor=ev_a)  # what B shares with A is computed once
     finder = CauseFinder(ev_a, ev_b)
     units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
     unit_pairs = {c: (getattr(a.items.get(c), "unit", None), getattr(b.items.get(c), "unit", None)) for c in columns}

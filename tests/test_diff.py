@@ -466,20 +466,3 @@ def test_causes_are_those_of_the_plain_walk(ruleset, monkeypatch):
     plain = diff.compare(r3, r6, data, data, years)
     assert [(r.year, r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.year, r.municipality.code, r.name, r.causes) for r in plain.rows]
     assert sum(len(r.causes) for r in fast.rows) > 2000
-
-
-def test_national_size_diff_is_the_prefecture_size_diff(ruleset, monkeypatch):
-    """From FAST_FROM municipalities compare() evaluates with engine/fast.py; lowered to 1 here, the
-    bundled data's diff over R3-R11 is the reference's: every value, difference, status and cause."""
-    from engine.fast import FastEvaluator
-
-    m, p = sample_paths()
-    r3, r6 = ruleset.version("R3"), ruleset.version("R6")
-    data = load(m, p, r6.inputs())
-    years = list(range(2021, 2030))
-    reference = diff.compare(r3, r6, data, data, years, show_all=True)
-    monkeypatch.setattr(diff, "FAST_FROM", 1)
-    fast = diff.compare(r3, r6, data, data, years, show_all=True)
-    assert isinstance(fast.ev_b, FastEvaluator) and not isinstance(reference.ev_b, FastEvaluator)
-    assert fast.rows == reference.rows and fast.changed == reference.changed > 1000
-    assert diff.render_outcome(fast, "table") == diff.render_outcome(reference, "table")
