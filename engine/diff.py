@@ -23,7 +23,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .check import AGGREGATES, KEY_NAMES
+from .check import AGGREGATES, KEY_NAMES, children
 from .errors import UsageError, finding
 from .format import expression_text as expr_text
 from .evaluate import MAX_YEAR_DEPTH, Evaluator, default_columns, is_undef
@@ -162,6 +162,7 @@ class CauseFinder:
         self._memo: dict = {}
         self._active: set = set()
         self._differing: dict = {}
+        self._uniform: dict = {}
         self._views: dict = {}
         self._plans: dict = {}  # id(expression) -> (expression, _ref_plan of it)
 
@@ -199,7 +200,7 @@ class CauseFinder:
         if key in self._differing:
             return self._differing[key]
         va, vb = self._value("a", name, year, ova, ALL), self._value("b", name, year, ovb, ALL)
-        if name not in KEY_NAMES and not isinstance(va, tuple) and not isinstance(vb, tuple):
+        if name not in KEY_NAMES and not isinstance(va, tuple) and not isinstance(vb, tuple) and self._uniform_walk(name, year):
             rows = None
         else:
             xs = va if isinstance(va, tuple) else (va,) * self.n
@@ -207,6 +208,41 @@ class CauseFinder:
             rows = frozenset(i for i, (x, y) in enumerate(zip(xs, ys)) if not same(x, y))
         self._differing[key] = rows
         return rows
+
+    def _uniform_walk(self, name: str, year: int) -> bool:
+        """Whether walking a prefecture value's causes never looks at one municipality's values.
+
+        A `with` can set a municipal value inside it, a table's band can yield one, and a
+        [year] can reach anything: a value with one of those below it (outside sum(), mean()
+        and count(), which are walked for every municipality anyway) is walked row by row.
+        """
+        key = (name, year)
+        hit = self._uniform.get(key)
+        if hit is None:
+            self._uniform[key] = False  # a cycle: walk row by row
+            hit = self._uniform[key] = all(self._uniform_item(self._at(side, year).lookup(name), year) for side in "ab")
+        return hit
+
+    def _uniform_item(self, item, year: int) -> bool:
+        if item is None or isinstance(item, ast.InputDecl):
+            return True
+        if isinstance(item, NotInForce):
+            item = item.item
+        if isinstance(item, ast.Definition):
+            return self._uniform_expr(item.expr, year)
+        if isinstance(item, ast.Schedule):
+            entry = _entry_for(item, year)
+            return entry is None or self._uniform_expr(entry.value, year)
+        return False  # a table, or anything else
+
+    def _uniform_expr(self, e, year: int) -> bool:
+        if isinstance(e, ast.Ref):
+            return e.name in KEY_NAMES or self._uniform_walk(e.name, year)
+        if isinstance(e, (ast.With, ast.AtYear)):
+            return False
+        if isinstance(e, ast.Call) and e.function in AGGREGATES:
+            return True
+        return all(self._uniform_expr(c, year) for c in children(e))
 
     # -- names --
     def _node(self, name, year, ova, ovb, who, root=False) -> tuple[Cause, ...]:

@@ -16,7 +16,7 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .check import ROUNDING_MODES, KEY_NAMES
+from .check import ROUNDING_MODES, KEY_NAMES, children
 from .data import Dataset
 from .versions import NotInForce, Version
 from .years import FiscalYear
@@ -95,7 +95,11 @@ class Evaluator:
 
     def _value(self, key, name: str, year: int, overrides: tuple):
         if self._donor is not None and name not in self._unshared_names():
-            shared = self._donor.value(name, year, overrides)
+            # The donor's inner _value: a chain too deep to evaluate is reported for this
+            # version's outermost name, as without a donor.
+            shared = self._donor._cache.get(key)
+            if shared is None:
+                shared = self._donor._value(key, name, year, overrides)
             if not _has_undefined(shared):
                 self._cache[key] = shared
                 if key in self._donor.band_choices:
@@ -415,6 +419,9 @@ def unshared_names(a: Version, b: Version) -> frozenset:
         else:
             deps[n] = set().union(*(refs(e) for e in item_exprs(ib))) - KEY_NAMES
     unshared |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
+    # Where a name may need itself in the same year (`x[year + 0]` slips past the cycle check),
+    # its value depends on which name was asked for first: each version keeps its own order.
+    unshared |= _on_same_year_cycle({n: set().union(*(_same_year_refs(e) for e in item_exprs(b.items[n]))) & names for n in deps})
     grew = True
     while grew:  # a name that uses an unshared name is unshared
         grew = False
@@ -423,6 +430,44 @@ def unshared_names(a: Version, b: Version) -> frozenset:
                 unshared.add(n)
                 grew = True
     return frozenset(unshared)
+
+
+def _same_year_refs(e) -> set:
+    """Names an expression may read in the year being evaluated: all but those at `year - k`, k > 0."""
+    out: set = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, ast.Ref):
+            out.add(x.name)
+        elif isinstance(x, ast.With):
+            out.add(x.name)
+        if isinstance(x, ast.AtYear) and _earlier_year(x.year):
+            stack.append(x.year)
+            continue
+        stack.extend(children(x))
+    return out
+
+
+def _earlier_year(e) -> bool:
+    return (isinstance(e, ast.Binary) and e.op == "-" and isinstance(e.left, ast.ThisYear)
+            and isinstance(e.right, ast.Number) and e.right.value > 0)
+
+
+def _on_same_year_cycle(graph: dict) -> set:
+    """The names from which the graph leads back to themselves."""
+    on_cycle = set()
+    for start in graph:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            n = todo.pop()
+            if n == start:
+                on_cycle.add(start)
+                break
+            if n not in seen and n in graph:
+                seen.add(n)
+                todo.extend(graph[n])
+    return on_cycle
 
 
 def _as_year(v) -> int:

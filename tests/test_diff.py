@@ -466,3 +466,69 @@ def test_causes_are_those_of_the_plain_walk(ruleset, monkeypatch):
     plain = diff.compare(r3, r6, data, data, years)
     assert [(r.year, r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.year, r.municipality.code, r.name, r.causes) for r in plain.rows]
     assert sum(len(r.causes) for r in fast.rows) > 2000
+
+
+# Rules over small inputs x, y (municipal) and p, q (prefecture), for the shortcuts' edge cases.
+EDGE_HEAD = """ruleset {v}
+input municipal x "x" : yen
+input municipal y "y" : yen
+input prefecture p "p" : yen
+input prefecture q "q" : yen
+"""
+
+
+def edge_versions(tmp_path, a_body: str, b_body: str):
+    rs = RuleSet([parse_text(EDGE_HEAD.format(v="A") + a_body, "A.rules"), parse_text(EDGE_HEAD.format(v="B") + b_body, "B.rules")])
+    m, p = tmp_path / "m.csv", tmp_path / "p.csv"
+    m.write_text("fiscal_year,code,name,x,y\n2025,131016,千代田区,110,5\n2025,131024,中央区,200,0\n", encoding="utf-8")
+    p.write_text("fiscal_year,p,q\n2025,2000,5\n", encoding="utf-8")
+    a, b = rs.version("A"), rs.version("B")
+    return a, b, load(m, p, b.inputs())
+
+
+EDGE_CASES = {
+    # a prefecture value whose `with` sets a municipal value: walked row by row
+    "with inside a prefecture value": ('define adj "adj" : yen = x\ndefine g "g" : yen = sum(x) with x = adj\n',
+                                       'define adj "adj" : yen = x + y\ndefine g "g" : yen = sum(x) with x = adj\n'),
+    "with over a prefecture value": ('define k "k" : yen = x\ndefine b "b" : yen = p\ndefine a "a" : yen = b with x = k\n',
+                                     'define k "k" : yen = x + y\ndefine b "b" : yen = p + q\ndefine a "a" : yen = b with x = k\n'),
+    # a table over a prefecture value whose band yields a municipal value
+    "table over a prefecture value": ('define k "k" : yen = x\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n',
+                                      'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDGE_CASES))
+def test_shortcuts_keep_the_plain_walk_s_causes_in_edge_cases(tmp_path, monkeypatch, case):
+    a, b, data = edge_versions(tmp_path, *EDGE_CASES[case])
+    names = [n for n, i in b.items.items() if hasattr(i, "unit") and n not in b.inputs()]
+    fast = diff.compare(a, b, data, data, [2025], names, show_all=True)
+    monkeypatch.setattr(diff, "_ref_plan", lambda e, inside_aggregate=False: None)
+    monkeypatch.setattr(diff.CauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
+    plain = diff.compare(a, b, data, data, [2025], names, show_all=True)
+    assert [(r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.municipality.code, r.name, r.causes) for r in plain.rows]
+    assert fast.changed > 0
+
+
+def test_a_possible_same_year_cycle_is_not_shared(tmp_path):
+    """u and v need each other in the same year through [year + 0]: their values depend on which is asked
+    for first, so B evaluates them in its own order, as it did without a donor (u 1円 -> 2円, v 4円 -> 3円)."""
+    from engine.evaluate import unshared_names
+
+    common = 'define u "u" : yen = if defined(v[year + 0]) then 1円 else 2円\ndefine v "v" : yen = if defined(u[year + 0]) then 3円 else 4円\n'
+    a, b, data = edge_versions(tmp_path, 'define w "w" : yen = 3円\n' + common, 'define w "w" : yen = v\n' + common)
+    assert {"u", "v"} <= unshared_names(a, b)
+    d = diff.compare(a, b, data, data, [2025], ["w", "u", "v"])
+    assert [(r.name, r.a, r.b) for r in d.rows if r.municipality.code == "131016"] == [("u", 1, 2), ("v", 4, 3)]
+
+
+def test_too_deep_names_b_s_item_with_a_donor(tmp_path):
+    """A chain too deep to evaluate is reported at B's own outermost name, as without a donor."""
+    from engine.errors import RuleCheckError
+
+    chain = 'define d0 "d0" : yen = x\n' + "".join(f'define d{i} "d{i}" : yen = d{i - 1} + 1円\n' for i in range(1, 400))
+    a, b, data = edge_versions(tmp_path, chain + 'define top "top" : yen = 0円\n', chain + 'define top "top" : yen = d399 + 1円\n')
+    with pytest.raises(RuleCheckError) as e:
+        diff.compare(a, b, data, data, [2025], ["top"])
+    f = e.value.findings[0]
+    assert f.code == "eval-too-deep" and "evaluate top for FY2025" in f.message and f.span.file == "B.rules"
