@@ -194,6 +194,8 @@ class Evaluator:
             idx = next((i for i, b in enumerate(t.bands) if b.contains(k)), None)
             choice.append(idx)
         self.band_choices[(t.name, year, ov)] = tuple(choice)
+        if scalar and not is_undef(keys) and choice[0] is not None:
+            return self.eval(t.bands[choice[0]].result, year, ov)  # one band for all; its result may be municipal
         results: dict[int, object] = {}
         out = []
         for i, (k, idx) in enumerate(zip(keys_col, choice)):

@@ -225,3 +225,27 @@ def test_a_donor_changes_no_value_and_no_reason(ruleset):
         assert alone.band_choices.get(("target_table", year, ())) == helped.band_choices.get(("target_table", year, ()))
     assert reasons > 0  # the comparison covered values whose reason names the version
     assert helped.value("levy_support", 2024) is helped._donor.value("levy_support", 2024)  # shared, not recomputed
+
+
+def test_table_over_a_prefecture_value_can_yield_municipal_values(tmp_path):
+    """One band for the whole prefecture (the key is p), but the band's result k is per municipality:
+    each municipality gets its own k (115円 and 200円), not the first one's for all; fast.py agrees."""
+    from pathlib import Path
+
+    from engine.data import load
+    from engine.fast import FastEvaluator
+    from engine.parse import parse_text
+    from engine.versions import RuleSet
+
+    rules = ('ruleset A\ninput municipal x "x" : yen\ninput municipal y "y" : yen\ninput prefecture p "p" : yen\n'
+             'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n'
+             'define u "u" : yen = t + 1円\n')
+    version = RuleSet([parse_text(rules, "A.rules")]).version("A")
+    m, p = Path(tmp_path / "m.csv"), Path(tmp_path / "p.csv")
+    m.write_text("fiscal_year,code,name,x,y\n2025,131016,千代田区,110,5\n2025,131024,中央区,200,0\n", encoding="utf-8")
+    p.write_text("fiscal_year,p\n2025,2000\n", encoding="utf-8")
+    data = load(m, p, version.inputs())
+    ev = Evaluator(version, data)
+    assert ev.value("t", 2025) == (115, 200) and ev.value("u", 2025) == (116, 201)
+    assert ev.band_choices[("t", 2025, ())] == (0,)
+    assert FastEvaluator(version, data).value("u", 2025) == (116, 201)
