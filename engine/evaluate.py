@@ -135,29 +135,13 @@ class Evaluator:
 
     # ---- names ----
     def _compute(self, name: str, year: int, ov: tuple):
-        for oname, ovalue in ov:
-            if oname == name:
-                return ovalue
-        if year < self._year_lo:
-            return Undefined(f"{name} would need data before FY{self._year_lo}")
-        if year > self._year_hi:
-            return Undefined(f"{name} would need data after FY{self._year_hi}")
-        if name in KEY_NAMES:
-            return self._key_column(name)
-        item = self.at(year).lookup(name)
-        if item is None:
-            return Undefined(f"'{name}' is not defined in version {self.version.id}")
-        if isinstance(item, NotInForce):
-            return Undefined(item.reason)
-        if isinstance(item, ast.InputDecl):
-            return self._input(item, year)
-        if isinstance(item, ast.Definition):
-            return self.eval(item.expr, year, ov)
-        if isinstance(item, ast.Table):
-            return self._table(item, year, ov)
-        if isinstance(item, ast.Schedule):
-            return self._schedule(item, year, ov)
-        return Undefined(f"'{name}' is not a value")
+        return compute_name(self, name, year, ov)
+
+    def _lookup(self, name: str, year: int):
+        return self.at(year).lookup(name)
+
+    def _formula(self, e, name: str, year: int, ov: tuple):
+        return self.eval(e, year, ov)
 
     def _key_column(self, name: str):
         ms = self.data.municipalities
@@ -175,12 +159,6 @@ class Evaluator:
         if all(v is not None for v in col):
             return col
         return tuple(Undefined(f"no {fy} {_spaced(decl.name)} for {m}") if v is None else v for v, m in zip(col, ms))
-
-    def _schedule(self, s: ast.Schedule, year: int, ov: tuple):
-        for entry in s.entries:
-            if year in entry.years:
-                return self.eval(entry.value, year, ov)
-        return Undefined(f"schedule {s.name} has no value for {FiscalYear(year).both} in version {self.version.id}")
 
     def _table(self, t: ast.Table, year: int, ov: tuple):
         keys = self.eval(t.key, year, ov)
@@ -382,6 +360,41 @@ class Evaluator:
                 return Undefined("mean over no municipalities")
             return total / self.n
         return total
+
+
+def compute_name(ev, name: str, year: int, ov: tuple):
+    """What a name is in a year, for this module's Evaluator and for fast.py's alike, so that the
+    two settle overrides, years out of reach and missing items with the same reasons.
+
+    ev supplies _lookup, _key_column, _input, _formula (an expression of the named item) and
+    _table, each in its own representation of values.
+    """
+    for oname, ovalue in ov:
+        if oname == name:
+            return ovalue
+    if year < ev._year_lo:
+        return Undefined(f"{name} would need data before FY{ev._year_lo}")
+    if year > ev._year_hi:
+        return Undefined(f"{name} would need data after FY{ev._year_hi}")
+    if name in KEY_NAMES:
+        return ev._key_column(name)
+    item = ev._lookup(name, year)
+    if item is None:
+        return Undefined(f"'{name}' is not defined in version {ev.version.id}")
+    if isinstance(item, NotInForce):
+        return Undefined(item.reason)
+    if isinstance(item, ast.InputDecl):
+        return ev._input(item, year)
+    if isinstance(item, ast.Definition):
+        return ev._formula(item.expr, name, year, ov)
+    if isinstance(item, ast.Table):
+        return ev._table(item, year, ov)
+    if isinstance(item, ast.Schedule):
+        for entry in item.entries:
+            if year in entry.years:
+                return ev._formula(entry.value, name, year, ov)
+        return Undefined(f"schedule {item.name} has no value for {FiscalYear(year).both} in version {ev.version.id}")
+    return Undefined(f"'{name}' is not a value")
 
 
 def _exact_sum(col) -> Fraction:

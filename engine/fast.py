@@ -33,10 +33,10 @@ from functools import reduce
 import numpy as np
 
 from . import ast
-from .check import KEY_NAMES, ROUNDING_MODES
+from .check import ROUNDING_MODES
 from .data import Dataset, Municipality
-from .evaluate import _BINARY, EvalResult, Undefined, _as_year, _map1, _map2, _show_value, default_columns, is_undef, round_to
-from .versions import NotInForce, Version
+from .evaluate import _BINARY, EvalResult, Undefined, _as_year, _map1, _map2, _show_value, compute_name, default_columns, is_undef, round_to
+from .versions import Version
 from .years import FiscalYear
 
 MAX_YEAR_DEPTH = 60  # as the reference: how far back [year - 1] chains may reach
@@ -1087,32 +1087,10 @@ class FastEvaluator:
         return self._lookups[key]
 
     def _compute(self, name: str, year: int, ov: tuple):
-        for oname, ovalue in ov:
-            if oname == name:
-                return ovalue
-        if year < self._year_lo:
-            return Undefined(f"{name} would need data before FY{self._year_lo}")
-        if year > self._year_hi:
-            return Undefined(f"{name} would need data after FY{self._year_hi}")
-        if name in KEY_NAMES:
-            return self._key_column(name)
-        item = self._lookup(name, year)
-        if item is None:
-            return Undefined(f"'{name}' is not defined in version {self.version.id}")
-        if isinstance(item, NotInForce):
-            return Undefined(item.reason)
-        if isinstance(item, ast.InputDecl):
-            return self._input(item, year)
-        if isinstance(item, ast.Definition):
-            return self._run(item.expr, name, year, ov)
-        if isinstance(item, ast.Table):
-            return self._table(item, year, ov)
-        if isinstance(item, ast.Schedule):
-            for entry in item.entries:
-                if year in entry.years:
-                    return self._run(entry.value, name, year, ov)
-            return Undefined(f"schedule {item.name} has no value for {FiscalYear(year).both} in version {self.version.id}")
-        return Undefined(f"'{name}' is not a value")
+        return compute_name(self, name, year, ov)
+
+    def _formula(self, e, name: str, year: int, ov: tuple):
+        return self._run(e, name, year, ov)
 
     def _key_column(self, name: str):
         if name == "fiscal_year":
