@@ -163,7 +163,6 @@ class CauseFinder:
         self._active: set = set()
         self._differing: dict = {}
         self._uniform: dict = {}
-        self._views: dict = {}
         self._plans: dict = {}  # id(expression) -> (expression, _ref_plan of it)
 
     def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
@@ -182,12 +181,6 @@ class CauseFinder:
 
     def _rows(self, who: int):
         return range(self.n) if who == ALL else (who,)
-
-    def _at(self, side: str, year: int):
-        view = self._views.get((side, year))
-        if view is None:
-            view = self._views[side, year] = (self.a if side == "a" else self.b).at(year)
-        return view
 
     def _differing_rows(self, name, year, ova, ovb):
         """The municipalities whose values of a name differ under A and B, or None for a prefecture value.
@@ -220,7 +213,7 @@ class CauseFinder:
         hit = self._uniform.get(key)
         if hit is None:
             self._uniform[key] = False  # a cycle: walk row by row
-            hit = self._uniform[key] = all(self._uniform_item(self._at(side, year).lookup(name), year) for side in "ab")
+            hit = self._uniform[key] = all(self._uniform_item(self.ev[side].at(year).lookup(name), year) for side in "ab")
         return hit
 
     def _uniform_item(self, item, year: int) -> bool:
@@ -274,7 +267,7 @@ class CauseFinder:
             return []  # overridden by `with`: its value expression was walked where it was set
         if not root and same(self._value("a", name, year, ova, who), self._value("b", name, year, ovb, who)):
             return []  # equal under A and B: nothing below can be a cause
-        ia, ib = self._at("a", year).lookup(name), self._at("b", year).lookup(name)
+        ia, ib = self.ev["a"].at(year).lookup(name), self.ev["b"].at(year).lookup(name)
         fy = FiscalYear(year).both
         if ia is None and ib is None:
             return []
