@@ -15,8 +15,8 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .errors import DataError, Finding, UsageError, finding
-from .source import MAX_DIGITS
+from .errors import DataError, Finding, finding
+from .source import MAX_DIGITS, read_bytes
 from .years import YearFormatError, parse_year
 
 # The row keys are structure, not policy: every table of municipal data has them.
@@ -87,22 +87,10 @@ def _decode(raw: bytes, path: str) -> str:
         raise DataError(finding("data-encoding", f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start}); save it from Excel as 'CSV UTF-8'", ast.Span(path, line, 1))) from None
 
 
-def _read_bytes(path: str | Path) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(finding("no-such-file", f"data file not found: {p}")) from None
-    except IsADirectoryError:
-        raise UsageError(finding("not-a-file", f"{p} is a directory, not a data file")) from None
-    except OSError as e:
-        raise UsageError(finding("unreadable", f"cannot read data file {p}: {e.strerror}")) from None
-
-
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     """A CSV or YAML file -> (header, [(line number, cells)], header line number)."""
     p = str(path)
-    raw = _read_bytes(path)
+    raw = read_bytes(path, "data file")
     if p.lower().endswith((".yaml", ".yml")):
         return _read_yaml(raw, p)
     text = _decode(raw, p)

@@ -15,17 +15,23 @@ from .errors import RuleSyntaxError, UsageError, finding
 MAX_DIGITS = 30  # digits in one number, in rules and in data: yen amounts have at most 16, coefficients 13 decimals
 
 
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A rule or data file's bytes; a missing, directory or unreadable path is a usage error naming `what`."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(finding("no-such-file", f"{what} not found: {p}")) from None
+    except IsADirectoryError:
+        raise UsageError(finding("not-a-file", f"{p} is a directory, not a {what}")) from None
+    except OSError as e:
+        raise UsageError(finding("unreadable", f"cannot read {what} {p}: {e.strerror}")) from None
+
+
 def parse_file(path: str | Path) -> ast.RuleFile:
     """Read and parse one rule file (UTF-8, with or without BOM)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(finding("no-such-file", f"rule file not found: {p}")) from None
-    except IsADirectoryError:
-        raise UsageError(finding("not-a-file", f"{p} is a directory, not a rule file")) from None
-    except OSError as e:
-        raise UsageError(finding("unreadable", f"cannot read rule file {p}: {e.strerror}")) from None
+    raw = read_bytes(p, "rule file")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -406,10 +406,10 @@ def load_scenario_file(path: str, version, *, where: str | None = None):
     """A YAML scenario file -> (version id or None, period text or None, [Variation], [(name, assignments)])."""
     import yaml
 
-    from .data import _read_bytes
+    from .source import read_bytes
 
     where = where or str(path)
-    raw = _read_bytes(path)
+    raw = read_bytes(path, "data file")
     try:
         text = raw.decode("utf-8-sig")
         root = yaml.compose(text, Loader=yaml.BaseLoader)
