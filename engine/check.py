@@ -556,14 +556,14 @@ def item_exprs(item) -> list:
     return []
 
 
-def refs(e, *, same_year_only: bool = False) -> set[str]:
-    """Names an expression refers to; with same_year_only, not those taken at another year."""
+def refs(e, *, skip_year=None) -> set[str]:
+    """Names an expression refers to; with skip_year, not the x of an x[Y] whose Y it accepts."""
     out: set[str] = set()
 
     def walk(x):
         if isinstance(x, ast.Ref):
             out.add(x.name)
-        elif isinstance(x, ast.AtYear) and same_year_only and not _is_this_year(x.year):
+        elif isinstance(x, ast.AtYear) and skip_year is not None and skip_year(x.year):
             walk(x.year)
             return
         elif isinstance(x, ast.Call) and x.function == "round" and len(x.args) == 3:
@@ -579,14 +579,21 @@ def refs(e, *, same_year_only: bool = False) -> set[str]:
     return out
 
 
-def _is_this_year(e) -> bool:
-    return isinstance(e, ast.ThisYear)
+def another_year(e) -> bool:
+    """Y in x[Y] is not written as `year` itself."""
+    return not isinstance(e, ast.ThisYear)
+
+
+def earlier_year(e) -> bool:
+    """Y in x[Y] is `year - k` with k > 0: certainly not the year being evaluated."""
+    return (isinstance(e, ast.Binary) and e.op == "-" and isinstance(e.left, ast.ThisYear)
+            and isinstance(e.right, ast.Number) and e.right.value > 0)
 
 
 def same_year_refs(item) -> set[str]:
     out: set[str] = set()
     for e in item_exprs(item):
-        out |= refs(e, same_year_only=True)
+        out |= refs(e, skip_year=another_year)
     return out
 
 

@@ -16,7 +16,7 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .check import ROUNDING_MODES, KEY_NAMES, children
+from .check import ROUNDING_MODES, KEY_NAMES
 from .data import Dataset
 from .versions import NotInForce, Version
 from .years import FiscalYear
@@ -422,7 +422,7 @@ def unshared_names(a: Version, b: Version) -> frozenset:
     A name is shared when both versions hold equal items for it (positions included) and every
     name its expressions refer to (at any year) is shared; everything else is unshared.
     """
-    from .check import item_exprs, refs
+    from .check import earlier_year, item_exprs, refs
 
     names = set(a.items) | set(b.items)
     deps: dict = {}
@@ -436,7 +436,7 @@ def unshared_names(a: Version, b: Version) -> frozenset:
     unshared |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
     # Where a name may need itself in the same year (`x[year + 0]` slips past the cycle check),
     # its value depends on which name was asked for first: each version keeps its own order.
-    unshared |= _on_same_year_cycle({n: set().union(*(_same_year_refs(e) for e in item_exprs(b.items[n]))) & names for n in deps})
+    unshared |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for e in item_exprs(b.items[n]))) & names for n in deps})
     grew = True
     while grew:  # a name that uses an unshared name is unshared
         grew = False
@@ -445,28 +445,6 @@ def unshared_names(a: Version, b: Version) -> frozenset:
                 unshared.add(n)
                 grew = True
     return frozenset(unshared)
-
-
-def _same_year_refs(e) -> set:
-    """Names an expression may read in the year being evaluated: all but those at `year - k`, k > 0."""
-    out: set = set()
-    stack = [e]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, ast.Ref):
-            out.add(x.name)
-        elif isinstance(x, ast.With):
-            out.add(x.name)
-        if isinstance(x, ast.AtYear) and _earlier_year(x.year):
-            stack.append(x.year)
-            continue
-        stack.extend(children(x))
-    return out
-
-
-def _earlier_year(e) -> bool:
-    return (isinstance(e, ast.Binary) and e.op == "-" and isinstance(e.left, ast.ThisYear)
-            and isinstance(e.right, ast.Number) and e.right.value > 0)
 
 
 def _on_same_year_cycle(graph: dict) -> set:
