@@ -165,6 +165,8 @@ def cmd_eval(args) -> int:
         return 0
     if args.summary:
         text = api.render_summary(result, args.format)
+    elif args.format == "csv":
+        text = api.eval_csv_chunks(result, headers=args.headers)  # written a year at a time
     else:
         text = api.render_eval(result, args.format, headers=args.headers)
     _print_warnings(session)

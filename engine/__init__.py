@@ -3,15 +3,17 @@
 from .api import Session as Session
 from .api import check as check
 from .errors import KokuhoError as KokuhoError
+from .columnar import ColumnData as ColumnData
+from .columnar import ColumnEvaluator as ColumnEvaluator
 from .evaluate import Evaluator as Evaluator
-from .evaluate import Undefined as Undefined
-from .evaluate import evaluate as evaluate
+from .results import evaluate as evaluate
+from .values import Undefined as Undefined
 from .source import parse_file as parse_file
 from .versions import RuleSet as RuleSet
 from .years import parse_period as parse_period
 from .years import parse_year as parse_year
 
-__all__ = ["Session", "check", "KokuhoError", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text", "RuleSet", "parse_period", "parse_year"]
+__all__ = ["Session", "check", "KokuhoError", "ColumnData", "ColumnEvaluator", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text", "RuleSet", "parse_period", "parse_year"]
 
 
 def __getattr__(name: str):

@@ -9,13 +9,14 @@ import attrs
 from . import data as data_mod
 from .check import check_rules
 from .errors import Finding, KokuhoError, UsageError, finding
-from .evaluate import EvalResult, Evaluator, evaluate
-from .render import render_eval, render_summary as _render_summary
+from .columnar import ColumnData, ColumnEvaluator
+from .render import eval_csv_chunks, render_eval, render_summary as _render_summary
+from .results import EvalResult, evaluate
 from .summary import summarise
 from .versions import RuleSet, Version, default_rules_dir, rule_files
 from .years import YearFormatError, parse_period, parse_year
 
-__all__ = ["Session", "check", "split_names", "render_eval", "render_summary"]
+__all__ = ["Session", "check", "split_names", "render_eval", "render_summary", "eval_csv_chunks"]
 
 
 @attrs.frozen
@@ -111,10 +112,11 @@ class Session:
             vid = self.ruleset.version_ids[-1]
         return self.ruleset.version(vid)
 
-    def data_for(self, version: Version) -> data_mod.Dataset:
+    def data_for(self, version: Version) -> ColumnData:
+        """The data files read for a version's input declarations, as columns (read once per set of declarations)."""
         key = tuple(sorted((n, d.unit, d.scope, d.columns) for n, d in version.inputs().items()))
         if key not in self._data:
-            self._data[key] = data_mod.load(self.data_paths[0], self.data_paths[1], version.inputs())
+            self._data[key] = ColumnData.load(self.data_paths[0], self.data_paths[1], version.inputs())
         return self._data[key]
 
     def years(self, version: Version, year: str | None, period: str | None) -> list[int]:
@@ -136,13 +138,17 @@ class Session:
             raise UsageError(finding("year-outside-data", f"no data for {asked}; the data covers FY{covered[0]}-FY{covered[-1]}"))
         return years
 
-    def evaluate(self, version: Version, years, columns=None, *, donor: Evaluator | None = None) -> EvalResult:
-        """donor: an evaluator of another version over the same data, whose shared values are reused (Evaluator)."""
+    def evaluate(self, version: Version, years, columns=None, *, donor: ColumnEvaluator | None = None) -> EvalResult:
+        """donor: an evaluator of another version over the same data, whose shared values are reused."""
         data = self.data_for(version)
-        return evaluate(version, data, years, columns, Evaluator(version, data, donor=donor) if donor is not None else None)
+        ev = ColumnEvaluator.sharing_with(donor, version) if donor is not None and donor.data is data else None
+        return evaluate(version, data, years, columns, ev)
 
-    def evaluator(self, version: Version) -> Evaluator:
-        return Evaluator(version, self.data_for(version))
+    def evaluator(self, version: Version, *, donor: ColumnEvaluator | None = None) -> ColumnEvaluator:
+        data = self.data_for(version)
+        if donor is not None and donor.data is data:
+            return ColumnEvaluator.sharing_with(donor, version)
+        return ColumnEvaluator(version, data)
 
 
 def render_summary(result: EvalResult, fmt: str) -> str:

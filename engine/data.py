@@ -27,6 +27,7 @@ KEY_COLUMNS = {
 }
 PREFECTURE_KEYS = {"fiscal_year": KEY_COLUMNS["fiscal_year"]}
 MAX_FINDINGS = 50  # past this a file is clearly the wrong file; stop listing
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @attrs.frozen
@@ -90,6 +91,8 @@ def _decode(raw: bytes, path: str) -> str:
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     """A CSV or YAML file -> (header, [(line number, cells)], header line number)."""
     p = str(path)
+    if p.lower().endswith(PARQUET_SUFFIXES):
+        return _parquet_rows(p)
     raw = read_bytes(path, "data file")
     if p.lower().endswith((".yaml", ".yml")):
         return _read_yaml(raw, p)
@@ -120,6 +123,36 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
         what = "a line break (carriage return) inside a cell that is not in quotes" if "new-line" in str(e) else str(e)
         raise DataError(finding("data-csv", f"this line cannot be read as CSV: {what}", ast.Span(p, start + reader.line_num, 1))) from None
     return header, rows, header_line
+
+
+def read_parquet(path: str):
+    """A Parquet file as a pyarrow Table; a file that is not Parquet is a data-parquet error."""
+    read_bytes(path, "data file")  # the usage errors of a missing, directory or unreadable path, as for CSV
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError):
+        raise DataError(finding("data-parquet", "the file cannot be read as Parquet: save it from pandas, polars or DuckDB as .parquet, "
+                                "or give a CSV file", ast.Span(path, 1, 1))) from None
+
+
+def _parquet_rows(path: str):
+    """A Parquet file as read_table gives a CSV: every cell as text (a float as the shortest decimal that
+    gives it back), rows numbered from 2 below the header's row 1, as a spreadsheet shows them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = read_parquet(path)
+    header = [str(n) for n in table.column_names]
+    cols = []
+    for i in range(table.num_columns):
+        c = table.column(i).combine_chunks()
+        if pa.types.is_dictionary(c.type):
+            c = c.dictionary_decode()
+        cols.append(pc.fill_null(pc.cast(c, pa.string()), "").to_pylist())
+    return header, [(r + 2, [col[r] for col in cols]) for r in range(table.num_rows)], 1
 
 
 def _read_yaml(raw: bytes, path: str):
@@ -154,7 +187,7 @@ def _read_yaml(raw: bytes, path: str):
     return header, rows, 0
 
 
-def _column_map(header, line, inputs: dict[str, ast.InputDecl], keys: dict, path: str, findings: list):
+def column_map(header, line, inputs: dict[str, ast.InputDecl], keys: dict, path: str, findings: list):
     """Header cells -> field names, by the aliases declared in the rules."""
     aliases: dict[str, str] = {}
     for field, names in keys.items():
@@ -256,7 +289,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
     mpath, ppath = str(municipal_path), str(prefecture_path)
 
     header, rows, hline = read_table(municipal_path)
-    mapping = _column_map(header, hline, m_inputs, KEY_COLUMNS, mpath, findings)
+    mapping = column_map(header, hline, m_inputs, KEY_COLUMNS, mpath, findings)
     if findings:
         raise DataError(findings)
     if not rows:
@@ -309,7 +342,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         row_of[(code, year)] = (mpath, lineno)
 
     pheader, prows, phline = read_table(prefecture_path)
-    pmapping = _column_map(pheader, phline, p_inputs, PREFECTURE_KEYS, ppath, findings)
+    pmapping = column_map(pheader, phline, p_inputs, PREFECTURE_KEYS, ppath, findings)
     if findings:
         raise DataError(findings)
     pcol = {f: i for i, f in enumerate(pmapping) if f is not None}
@@ -362,19 +395,24 @@ def _missing_rows(municipalities, row_of: dict, path: str) -> tuple[Finding, ...
     if not years:
         return ()
     lo, hi = years[0], years[-1]
-    out: list[Finding] = []
     first_line: dict[str, int] = {}
     for (code, _), (_, line) in row_of.items():
         first_line[code] = min(line, first_line.get(code, line))
     short = [(m, [y for y in range(lo, hi + 1) if (m.code, y) not in row_of]) for m in municipalities]
     short = [(m, missing) for m, missing in short if missing]
-    for m, missing in short[:MAX_FINDINGS]:
+    return missing_row_findings([(m, missing, first_line[m.code]) for m, missing in short[:MAX_FINDINGS]], len(short), path, lo, hi)
+
+
+def missing_row_findings(listed, total: int, path: str, lo: int, hi: int) -> tuple[Finding, ...]:
+    """data-missing-row warnings: listed is [(municipality, missing years, its first line)], total the count of all such."""
+    out: list[Finding] = []
+    for m, missing, line in listed:
         those = "that year" if len(missing) == 1 else "those years"
         f = finding("data-missing-row", f"{m} has no row for {_year_list(missing)} (the file covers FY{lo}-FY{hi}); "
-                    f"its values for {those} are missing and the results that need them are undefined", ast.Span(path, first_line[m.code], 1))
+                    f"its values for {those} are missing and the results that need them are undefined", ast.Span(path, line, 1))
         out.append(attrs.evolve(f, severity="warning"))
-    if len(short) > MAX_FINDINGS:
-        f = finding("data-missing-row", f"and {len(short) - MAX_FINDINGS} more municipalities with missing years", ast.Span(path, 0, 0))
+    if total > MAX_FINDINGS:
+        f = finding("data-missing-row", f"and {total - MAX_FINDINGS} more municipalities with missing years", ast.Span(path, 0, 0))
         out.append(attrs.evolve(f, severity="warning"))
     return tuple(out)
 

@@ -26,7 +26,9 @@ from . import ast
 from .check import AGGREGATES, KEY_NAMES, children
 from .errors import UsageError, finding
 from .format import expression_text as expr_text
-from .evaluate import MAX_YEAR_DEPTH, Evaluator, default_columns, is_undef
+from .columnar import ColumnEvaluator
+from .results import default_columns
+from .values import MAX_YEAR_DEPTH, is_undef
 from .render import format_display, format_value, to_csv, to_json, to_markdown, to_table
 from .versions import NotInForce, Version
 from .years import FiscalYear, Period
@@ -153,7 +155,7 @@ class Cause:
 class CauseFinder:
     """Walks a name's dependencies in both versions at once and names the differing items on the path."""
 
-    def __init__(self, ev_a: Evaluator, ev_b: Evaluator):
+    def __init__(self, ev_a: ColumnEvaluator, ev_b: ColumnEvaluator):
         self.ev = {"a": ev_a, "b": ev_b}
         self.a, self.b = ev_a.version, ev_b.version
         self.n = ev_a.n
@@ -336,7 +338,7 @@ class CauseFinder:
         if isinstance(item, ast.Table):
             ov = ova if side == "a" else ovb
             self.ev[side].value(name, year, ov)
-            choices = self.ev[side].band_choices.get((name, year, ov), ())
+            choices = self.ev[side].band_choices(name, year, ov) or ()
             out = self._expr(item.key, year, ova, ovb, who, side)
             for idx in sorted({_choice(choices, i) for i in self._rows(who)} - {None}):
                 out += self._expr(item.bands[idx].result, year, ova, ovb, who, side)
@@ -352,8 +354,8 @@ class CauseFinder:
             out += self._expr(ta.key, year, ova, ovb, who, "a") + self._expr(tb.key, year, ova, ovb, who, "b")
         self.ev["a"].value(name, year, ova)
         self.ev["b"].value(name, year, ovb)
-        ca = self.ev["a"].band_choices.get((name, year, ova), ())
-        cb = self.ev["b"].band_choices.get((name, year, ovb), ())
+        ca = self.ev["a"].band_choices(name, year, ova) or ()
+        cb = self.ev["b"].band_choices(name, year, ovb) or ()
         pairs = {(_choice(ca, i), _choice(cb, i)) for i in self._rows(who)}
         for ia_, ib_ in sorted(pairs, key=lambda p: (-1 if p[0] is None else p[0], -1 if p[1] is None else p[1])):
             ba = ta.bands[ia_] if ia_ is not None else None
@@ -561,8 +563,8 @@ class OutcomeDiff:
     changed: int  # of which changed (before --min-change and --top)
     shown_changed: int  # changed rows passing --min-change (what --exit-code looks at)
     municipalities: tuple
-    ev_a: Evaluator
-    ev_b: Evaluator
+    ev_a: ColumnEvaluator
+    ev_b: ColumnEvaluator
     all_changes: tuple[Change, ...] = ()  # every row, unfiltered, for the summary
 
     def item(self, name: str):
@@ -627,8 +629,9 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
     columns = _check_columns(a, b, columns)
     if tuple(m.code for m in data_a.municipalities) != tuple(m.code for m in data_b.municipalities):
         raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows"))
-    ev_a = Evaluator(a, data_a)
-    ev_b = Evaluator(b, data_b, donor=ev_a)  # what B shares with A is computed once
+    ev_a = ColumnEvaluator(a, data_a)
+    # What B shares with A is computed once (over the same data: the same columns).
+    ev_b = ColumnEvaluator.sharing_with(ev_a, b) if data_b is data_a or data_b is ev_a.data else ColumnEvaluator(b, data_b)
     finder = CauseFinder(ev_a, ev_b)
     units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
     unit_pairs = {c: (getattr(a.items.get(c), "unit", None), getattr(b.items.get(c), "unit", None)) for c in columns}
@@ -909,7 +912,7 @@ def _move(x, z) -> str:
     return "rises" if z > x else "falls" if z < x else "stays"
 
 
-def _band_moves(v: Version, ev: Evaluator, table: str, year: int, kinds: list) -> BandMoves:
+def _band_moves(v: Version, ev: ColumnEvaluator, table: str, year: int, kinds: list) -> BandMoves:
     item = v.at(year).lookup(table)
     label = getattr(item.item if isinstance(item, NotInForce) else item, "label", None) or table
     if not isinstance(item, ast.Table):
@@ -917,7 +920,7 @@ def _band_moves(v: Version, ev: Evaluator, table: str, year: int, kinds: list) -
         rows = (("(no band)", "", len(kinds)) + tuple(kinds.count(k) for k in ("rises", "falls", "stays", "undefined")),)
         return BandMoves(v.id, table, label, rows, reason)
     ev.value(table, year)
-    choices = ev.band_choices.get((table, year, ()), (None,) * len(kinds))
+    choices = ev.band_choices(table, year) or (None,) * len(kinds)
     rows = []
     for idx, band in enumerate(item.bands):
         members = [k for c, k in zip(choices, kinds) if c == idx]

@@ -15,8 +15,9 @@ from fractions import Fraction
 import attrs
 
 from . import ast
+from .columnar import ColumnData, ColumnEvaluator
 from .data import Dataset, Municipality
-from .evaluate import Evaluator, Undefined, is_undef
+from .values import Undefined, is_undef
 from .versions import RuleSet, Version
 from .years import FiscalYear
 
@@ -175,7 +176,7 @@ class ExampleRun:
 
     version: Version
     example: ast.Example
-    evaluator: Evaluator | None
+    evaluator: ColumnEvaluator | None
     outcomes: tuple[Outcome, ...]
     problems: tuple[tuple[str, str, ast.Span], ...]  # the example cannot run as written
 
@@ -217,8 +218,8 @@ def run_example(version: Version, ex: ast.Example) -> ExampleRun:
     problems = example_problems(version, ex, names=True)
     if problems:
         return ExampleRun(version, ex, None, (), tuple(problems))
-    data = example_dataset(version, ex)
-    ev = Evaluator(version, data)
+    data = ColumnData.from_dataset(example_dataset(version, ex), version.inputs())
+    ev = ColumnEvaluator(version, data)
     codes = [m.code for m in data.municipalities]
     outcomes = []
     for x in ex.expectations:

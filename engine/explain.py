@@ -1,6 +1,6 @@
 """An evaluation, one municipality-year and a name -> a derivation tree (Node), rendered as text, markdown or json.
 
-Every value in the tree comes from the same column-wise Evaluator that produced the result
+Every value in the tree comes from the same columnar evaluator that produced the result
 being explained (a sub-expression is evaluated for all municipalities and the one asked
 for is picked), so an explanation never disagrees with `kokuho eval`. Each node names the
 rule that produced it (definition, table band or schedule entry, with file:line), its
@@ -17,9 +17,10 @@ import attrs
 from . import ast
 from .format import expression_text as expr_text
 from .check import KEY_NAMES, Checker, UnitError
-from .data import Dataset
+from .columnar import ColumnData, ColumnEvaluator
+from .columnar.columns import is_col
 from .errors import UsageError, finding
-from .evaluate import Evaluator, Undefined, is_undef
+from .values import Undefined, is_undef
 from .render import format_display, format_value, to_json
 from .versions import NotInForce, Version
 from .years import FiscalYear
@@ -154,7 +155,7 @@ def _is_sum_of(e, x) -> bool:
 
 
 class _Explainer:
-    def __init__(self, ev: Evaluator, index: int | None, depth: int | None, full: bool, root_year: int):
+    def __init__(self, ev: ColumnEvaluator, index: int | None, depth: int | None, full: bool, root_year: int):
         self.ev = ev
         self.i = index
         self.max_depth = depth
@@ -162,25 +163,20 @@ class _Explainer:
         self.root_year = root_year
         self.seen: set = set()
         self.checker = Checker(ev.version)
-        self.data: Dataset = ev.data
+        self.data: ColumnData = ev.data
         self.current: list[str] = []  # the definition being explained, for the evaluator's messages
 
-    # values
+    # values: the evaluator's columns, and the one municipality's entry of them
     def pick(self, v):
-        if isinstance(v, tuple):
+        if is_col(v):
             if self.i is None:
                 return Undefined("a value per municipality: give a municipality to see it")
-            return v[self.i]
+            return self.ev.ops.entry(v, self.i)
         return v
 
     def eval(self, e, year: int, ov: tuple):
-        # The evaluator names the definition in a division-by-zero reason: give it the same context.
-        self.ev._stack.extend(self.current[-1:])
-        try:
-            return self.ev.eval(e, year, ov)
-        finally:
-            if self.current:
-                self.ev._stack.pop()
+        # The evaluator names the definition in a division-by-zero reason: give it the same owner.
+        return self.ev.run(e, self.current[-1] if self.current else "a formula", year, ov)
 
     def unit_of(self, e) -> str:
         try:
@@ -193,7 +189,7 @@ class _Explainer:
 
     # named values
     def name(self, name: str, year: int, ov: tuple, depth: int, *, role: str | None = None, title: str | None = None) -> Node:
-        value = self.pick(self.ev.value(name, year, ov))
+        value = self.pick(self.ev.fast(name, year, ov))
         shown_title = title or (name if year == self.root_year else f"{name}[{FiscalYear(year)}]")
         for oname, _ in ov:
             if oname == name:
@@ -241,12 +237,12 @@ class _Explainer:
 
     def _data_source(self, item: ast.InputDecl, year: int) -> Source | None:
         if item.scope == "prefecture":
-            row = self.data.prefecture_rows.get(year)
+            row = self.data.prefecture_row_of(year)
             return Source(row[0], row[1], f"prefecture, {FiscalYear(year).both}") if row else None
         if self.i is None:
             return None
         m = self.data.municipalities[self.i]
-        row = self.data.rows.get((m.code, year))
+        row = self.data.row_of(m.code, year)
         return Source(row[0], row[1], f"{m}, {FiscalYear(year).both}") if row else None
 
     def table(self, t: ast.Table, title, value, year, ov, depth, role) -> Node:
@@ -399,7 +395,7 @@ class _Explainer:
             return (f"the number of municipalities in {fy}",), ()
         arg = e.args[0]
         what = {"sum": "the sum", "mean": "the mean", "count": "the number of municipalities where it is true"}[e.function]
-        col = self.ev.eval(arg, year, ov)
+        col = self.ev.to_python(self.eval(arg, year, ov))
         col = col if isinstance(col, tuple) else (col,) * n
         note = f"{what} of {expr_text(arg)} over {n} municipalities in {fy}"
         if not self.full:
@@ -411,7 +407,7 @@ class _Explainer:
         for j, m in enumerate(self.data.municipalities):
             data = None
             if isinstance(decl, ast.InputDecl) and decl.scope == "municipal":
-                row = self.data.rows.get((m.code, year))
+                row = self.data.row_of(m.code, year)
                 data = Source(row[0], row[1], f"{m}, {fy}") if row else None
             children.append(Node(str(m), "term", col[j], unit, year, data=data))
         return (note,), tuple(children)
@@ -429,7 +425,7 @@ def _decl_source(item) -> Source:
 # ---- entry points -----------------------------------------------------------------------------
 
 
-def explain(ev: Evaluator, name: str, year: int, index: int | None = None, *, depth: int | None = None, full: bool = False) -> Explanation:
+def explain(ev: ColumnEvaluator, name: str, year: int, index: int | None = None, *, depth: int | None = None, full: bool = False) -> Explanation:
     """The derivation of `name` in `year` for municipality number `index` (None: a prefecture value)."""
     ex = _Explainer(ev, index, depth, full, year)
     root = ex.name(name, year, (), 0)
@@ -437,8 +433,8 @@ def explain(ev: Evaluator, name: str, year: int, index: int | None = None, *, de
     return Explanation(ev.version.id, ev.version.header.title, name, year, m, root, depth, full)
 
 
-def explain_for(version: Version, data: Dataset, name: str, year: int, municipality: str | None = None, *,
-                depth: int | None = None, full: bool = False, evaluator: Evaluator | None = None) -> Explanation:
+def explain_for(version: Version, data: ColumnData, name: str, year: int, municipality: str | None = None, *,
+                depth: int | None = None, full: bool = False, evaluator: ColumnEvaluator | None = None) -> Explanation:
     """Resolve a name and a municipality (code or name) in a version and its data, then explain."""
     import difflib
 
@@ -450,7 +446,7 @@ def explain_for(version: Version, data: Dataset, name: str, year: int, municipal
                                  + (f"; did you mean '{close[0]}'?" if close else "")))
     if depth is not None and depth < 0:
         raise UsageError(finding("bad-depth", f"--depth is 0 or more, not {depth}"))
-    ev = evaluator or Evaluator(version, data)
+    ev = evaluator or ColumnEvaluator(version, data)
     index = None
     if municipality is not None:
         index = data.index_of(municipality.strip())
@@ -459,7 +455,7 @@ def explain_for(version: Version, data: Dataset, name: str, year: int, municipal
             close = difflib.get_close_matches(municipality.strip(), keys, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else "; give a 6-digit code like 131016 or a name like 千代田区"
             raise UsageError(finding("unknown-municipality", f"no municipality '{municipality}' in the data{hint}"))
-    elif isinstance(ev.value(name, year), tuple):
+    elif is_col(ev.fast(name, year)):
         label = f" ({item.label})" if getattr(item, "label", None) else ""
         raise UsageError(finding("no-municipality", f"{name}{label} has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区"))
     return explain(ev, name, year, index, depth=depth, full=full)

@@ -10,13 +10,16 @@ from pathlib import Path
 from .errors import UsageError, finding
 
 
-def write_output(content: str | bytes, out: str | None, *, inputs: tuple = ()) -> None:
-    """Write to `out`, or to stdout when out is None or '-'.
+def write_output(content, out: str | None, *, inputs: tuple = ()) -> None:
+    """Write text, bytes or an iterable of byte chunks (a large CSV, made a year at a time) to `out`,
+    or to stdout when out is None or '-'.
 
     An interrupted run leaves the previous file intact: we write a temporary file beside
     the target and rename it into place only when it is complete.
     """
     if out is None or out == "-":
+        if not isinstance(content, (str, bytes)):  # made whole before a byte is written: an error while making it leaves no half output
+            content = b"".join(content).decode("utf-8")
         if isinstance(content, bytes):
             sys.stdout.buffer.write(content)
         else:
@@ -34,7 +37,7 @@ def write_output(content: str | bytes, out: str | None, *, inputs: tuple = ()) -
     parent = resolved.parent
     if not parent.is_dir():
         raise UsageError(finding("no-such-directory", f"cannot write {out}: directory {target.parent} does not exist"))
-    data = content if isinstance(content, bytes) else content.encode("utf-8")
+    chunks = (content,) if isinstance(content, bytes) else (content.encode("utf-8"),) if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     try:
         # mkstemp makes the file private (0600); give it the mode a plain write would: the old file's, or 0666 less umask
@@ -46,7 +49,8 @@ def write_output(content: str | bytes, out: str | None, *, inputs: tuple = ()) -
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, resolved)

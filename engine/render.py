@@ -10,81 +10,9 @@ import csv
 import functools
 import io
 import json
-import math
 from fractions import Fraction
 
-from .evaluate import Undefined, is_undef
-
-MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
-
-
-@functools.lru_cache(maxsize=1024)
-def _terminating_places(d: int) -> int | None:
-    """Decimal places of 1/d when it terminates (d = 2^a 5^b: max(a, b)), else None."""
-    twos = (d & -d).bit_length() - 1
-    d >>= twos
-    fives = 0
-    while d % 5 == 0:
-        d //= 5
-        fives += 1
-    return max(twos, fives) if d == 1 else None
-
-
-def _num_den(x) -> tuple[int, int]:
-    t = type(x)
-    if t is int:
-        return x, 1
-    if t is Fraction:
-        return x.numerator, x.denominator
-    f = Fraction(x)
-    return f.numerator, f.denominator
-
-
-def decimal_text(x: Fraction, min_places: int = 0) -> str:
-    """An exact decimal rendering when x terminates, else rounded half-even to MAX_DECIMALS."""
-    return _decimal(*_num_den(x), min_places)
-
-
-def _decimal(num: int, den: int, min_places: int) -> str:
-    """decimal_text of num/den in lowest terms (den > 0), without building a Fraction: a diff prints thousands."""
-    negative = num < 0
-    num = -num if negative else num
-    exact = 0 if den == 1 else _terminating_places(den)
-    if exact is not None and exact <= MAX_DECIMALS:
-        places = max(min_places, exact)
-        scaled = num * 10**places // den  # exact: den divides num * 10**places
-    else:
-        places = MAX_DECIMALS
-        scaled = round(Fraction(num * 10**places, den))
-    digits = str(scaled).rjust(places + 1, "0")
-    text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
-    if exact is None or exact > MAX_DECIMALS:
-        text = text.rstrip("0").rstrip(".") if "." in text else text
-    if negative and scaled != 0:
-        text = "-" + text
-    return text
-
-
-def _percent_text(v) -> str:
-    """A rate as a percentage with at least 2 places: 981/1000 -> 98.10."""
-    num, den = _num_den(v)
-    num *= 100
-    g = math.gcd(num, den)
-    return _decimal(num // g, den // g, 2)
-
-
-def format_value(v, unit: str, *, undefined: str = "") -> str:
-    if v is None or type(v) is Undefined:
-        return undefined
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return v
-    if unit == "year":
-        return f"FY{int(v)}"
-    if unit in ("percent", "pp"):
-        return _percent_text(v)
-    return decimal_text(v, 0)
+from .values import MAX_DECIMALS, Undefined, decimal_text, format_value, is_undef  # noqa: F401 - re-exported: how values are written
 
 
 def unit_suffix(unit: str) -> str:
@@ -250,11 +178,7 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
         }
         return to_json(doc)
     if fmt == "csv":
-        names = [result.label(c) for c in cols] if headers == "ja" else list(cols)
-        keys = ["年度", "団体コード", "団体名"] if headers == "ja" else ["fiscal_year", "code", "name"]
-        undefined = "未定義の理由" if headers == "ja" else "undefined"
-        rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(cols, r.values)] + [_undefined_text(result, r)] for r in result.rows]
-        return to_csv(keys + names + [undefined], rows)
+        return b"".join(eval_csv_chunks(result, headers=headers)).decode("utf-8")
     # People read these: Japanese labels, units, both year forms, and reasons listed below.
     names = [f"{result.label(c)}" for c in cols]
     header = ["年度", "団体コード", "団体名"] + names
@@ -274,6 +198,43 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
     title = f"{result.version.id} {result.version.header.title or ''}".strip()
     head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
     return head + body + _render_notes(notes, fmt)
+
+
+def eval_csv_chunks(result, *, headers: str = "en"):
+    """render_eval's CSV as UTF-8 bytes, a header and then a chunk per year, written from whole columns.
+
+    The cells are exactly format_value's, the `undefined` column lists each undefined value's
+    name and reason; a year's intermediate values are released once its rows are written.
+    """
+    import pyarrow as pa
+
+    from .columnar import text
+
+    cols = result.columns
+    names = [result.label(c) for c in cols] if headers == "ja" else list(cols)
+    keys = ["年度", "団体コード", "団体名"] if headers == "ja" else ["fiscal_year", "code", "name"]
+    undefined = "未定義の理由" if headers == "ja" else "undefined"
+    yield to_csv(keys + names + [undefined], []).encode("utf-8")
+    ms = result.municipalities
+    n = len(ms)
+    if n == 0:
+        return
+    ev = result.evaluator
+    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
+    municipality_names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
+    who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
+    units = [result.unit(c) for c in cols]
+    for y in result.years:
+        values = result.values(y)
+        cells = [pa.scalar(str(y)), codes, municipality_names]
+        reasons = []
+        for c, unit in zip(cols, units):
+            v = values[c]
+            cells.append(text.csv_cells(text.value_texts(v, unit, n, ev.to_python)))
+            reasons.append(text.reason_texts(v, c, ev.reasons, who, n))
+        cells.append(text.csv_cells(text.undefined_column(reasons, n)))
+        yield text.csv_lines(cells)
+        result.release()
 
 
 def _note_number(notes: list[str], reason: str) -> int:

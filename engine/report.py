@@ -25,7 +25,8 @@ import attrs
 
 from . import ast
 from .errors import UsageError, finding
-from .evaluate import EvalResult, default_columns, is_undef
+from .results import EvalResult, default_columns
+from .values import is_undef
 from .render import format_display, format_value
 from .summary import summarise
 from .versions import NotInForce, Version
@@ -453,7 +454,7 @@ def _band_label(ev, table: str, year: int, i: int, version: Version) -> str | No
     if not isinstance(item, ast.Table):
         return None
     ev.value(table, year)
-    choice = ev.band_choices.get((table, year, ()), ())
+    choice = ev.band_choices(table, year) or ()
     idx = choice[i] if i < len(choice) else None
     if idx is None:
         return None

@@ -8,13 +8,15 @@ over municipalities; `tally` counts each distinct value; `show` gives prefecture
 from __future__ import annotations
 
 from collections import Counter
-from fractions import Fraction
 
 import attrs
+import numpy as np
 
 from . import ast
-from .evaluate import EvalResult, Undefined, is_undef
+from .columnar.columns import BoolCol, ObjCol, is_col
 from .render import format_display
+from .results import EvalResult
+from .values import Undefined, is_undef
 
 
 @attrs.frozen
@@ -37,9 +39,11 @@ class YearSummary:
 
 
 def summarise(result: EvalResult) -> list[YearSummary]:
+    """Each year's summary lines, computed over whole columns (a band's members, totals, tallies)."""
     ev = result.evaluator
     version = result.version
     summary = version.items.get("summary")
+    n = ev.n
     out = []
     for y in result.years:
         bands: dict = {}
@@ -50,42 +54,69 @@ def summarise(result: EvalResult) -> list[YearSummary]:
             if line.kind == "bands":
                 table_name, flag = line.names
                 flags[table_name] = flag
-                v = ev.value(table_name, y)
-                lookup = ev.at(y).lookup(table_name)
+                ev.fast(table_name, y)
+                lookup = ev.lookup(table_name, y)
                 if not isinstance(lookup, ast.Table):
                     bands[table_name] = Undefined(getattr(lookup, "reason", f"no table {table_name}"))
                     continue
-                choices = ev.band_choices.get((table_name, y, ()), ())
-                flag_col = ev.column(flag, y)
+                choice = ev.band_choice_array(table_name, y)
+                choice = np.full(n, -1, dtype=np.int64) if choice is None else np.broadcast_to(choice, (n,)) if len(choice) == 1 else choice
+                truth, known = _truth(ev.fast(flag, y), n)
                 rows = []
                 for idx, band in enumerate(lookup.bands):
-                    members = [i for i, c in enumerate(choices) if c == idx]
-                    hits = sum(1 for i in members if flag_col[i] is True)
-                    unknown = sum(1 for i in members if is_undef(flag_col[i]))
-                    rows.append(BandCount(band.label or band.interval, band.interval, band.wording, len(members), hits, unknown))
+                    members = choice == idx
+                    hits = int(np.count_nonzero(members & known & truth))
+                    unknown = int(np.count_nonzero(members & ~known))
+                    rows.append(BandCount(band.label or band.interval, band.interval, band.wording, int(np.count_nonzero(members)), hits, unknown))
                 bands[table_name] = tuple(rows)
-                no_band[table_name] = sum(1 for c in choices if c is None)
-                del v
+                no_band[table_name] = int(np.count_nonzero(choice < 0))
             elif line.kind == "total":
                 for name in line.names:
-                    col = ev.column(name, y)
-                    undef = next((x for x in col if is_undef(x)), None)
-                    total = undef if undef is not None else sum(col, Fraction(0))
+                    total = ev.total(name, y)
                     unit = result.unit(name)
                     lines.append(("total", name, result.label(name), format_display(total, unit), total, unit))
             elif line.kind == "tally":
                 for name in line.names:
-                    col = ev.column(name, y)
-                    counts = Counter("undefined" if is_undef(x) else format_display(x, result.unit(name)) for x in col)
+                    counts = _tally(ev, ev.fast(name, y), result.unit(name))
                     for value in sorted(counts):
                         lines.append(("tally", name, f"{result.label(name)}: {value}", str(counts[value]), counts[value], "count"))
             elif line.kind == "show":
                 for name in line.names:
-                    v = ev.value(name, y)
+                    v = ev.fast(name, y)
                     unit = result.unit(name)
-                    if isinstance(v, tuple):
+                    if is_col(v):
                         lines.append(("show", name, result.label(name), "(per municipality)", None, unit))
                     else:
                         lines.append(("show", name, result.label(name), format_display(v, unit), v, unit))
         out.append(YearSummary(y, bands, flags, no_band, tuple(lines)))
     return out
+
+
+def _truth(v, n: int):
+    """(is true, is defined) per municipality of a flag: only a defined True counts as achieved."""
+    if type(v) is BoolCol:
+        known = np.ones(n, dtype=bool) if v.rid is None else v.rid < 0
+        return v.b, known
+    if is_col(v):
+        raise TypeError("a band's flag is a true/false value")  # pragma: no cover - the checker requires bool
+    return np.full(n, v is True), np.full(n, not is_undef(v))
+
+
+def _tally(ev, v, unit: str) -> Counter:
+    """How many municipalities have each value (shown as in tables), 'undefined' for the undefined ones."""
+    n = ev.n
+    if type(v) is BoolCol or (type(v) is ObjCol and v.cats is not None):
+        known = np.ones(n, dtype=bool) if v.rid is None else v.rid < 0
+        if type(v) is BoolCol:
+            keys, codes = [False, True], v.b.astype(np.int64)
+        else:
+            keys, codes = v.cats, v.codes
+        counts: Counter = Counter()
+        for k, c in enumerate(np.bincount(codes[known], minlength=len(keys)).tolist()):
+            if c:
+                counts[format_display(keys[k], unit)] += c
+        if (~known).any():
+            counts["undefined"] = int(np.count_nonzero(~known))
+        return counts
+    col = ev.to_python(v) if is_col(v) else (v,) * n
+    return Counter("undefined" if is_undef(x) else format_display(x, unit) for x in col)

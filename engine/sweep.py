@@ -26,7 +26,7 @@ crossed with the variations:
 
 Each scenario is the version with the named items replaced (attrs.evolve on the AST items:
 no number lives in Python) and checked like any rule file. Scenario 0 is the unvaried
-version. Every scenario is evaluated by engine/fast.py over the whole period, reusing the
+version. Every scenario is evaluated by the columnar core (engine/columnar) over the whole period, reusing the
 unvaried version's values that no varied item reaches; scenarios are spread over the
 machine's cores (multiprocessing) and come back in scenario order, so the output is the
 same bytes whatever the number of processes.
@@ -560,10 +560,10 @@ def plan(version, years, variations, named=None, *, totals=None, target=None, le
 
 def run(plan: SweepPlan, data, *, jobs: int | None = None) -> SweepResult:
     """Evaluate every scenario (in parallel when there are several and jobs allows); rows in scenario order."""
-    from .fast import FastData
+    from .columnar import ColumnData
 
-    if not isinstance(data, FastData):
-        data = FastData.from_dataset(data, plan.version.inputs())
+    if not isinstance(data, ColumnData):
+        data = ColumnData.from_dataset(data, plan.version.inputs())
     jobs = jobs or os.cpu_count() or 1
     numbers = [sc.number for sc in plan.scenarios]
     global _WORK
@@ -602,19 +602,19 @@ def _evaluate_chunk(numbers) -> list:
 
 
 def _base_evaluator():
-    from .fast import FastEvaluator
+    from .columnar import ColumnEvaluator
 
     plan, data = _WORK[0], _WORK[1]
     key = (id(plan), id(data))  # a forked worker inherits the parent's, values included
     ev = _WORKER.get(key)
     if ev is None:
         _WORKER.clear()
-        ev = _WORKER[key] = FastEvaluator(plan.version, data)
+        ev = _WORKER[key] = ColumnEvaluator(plan.version, data)
     return ev
 
 
 def _evaluate_scenario(number: int):
-    from .fast import FastEvaluator
+    from .columnar import ColumnEvaluator
 
     plan, data = _WORK[0], _WORK[1]
     sc = plan.scenarios[number]
@@ -623,7 +623,7 @@ def _evaluate_scenario(number: int):
         ev = base
     else:
         version = apply(plan.version, sc.assignments)
-        ev = FastEvaluator(version, data, parent=base, changed={var.name for var, _ in sc.assignments})
+        ev = ColumnEvaluator.for_scenario(base, version, {var.name for var, _ in sc.assignments})
     per_year = []
     for y in plan.years:
         per_year.append(tuple(ev.total(name, y) for name in plan.totals))
@@ -648,7 +648,7 @@ def _evaluate_scenario(number: int):
 
 
 def _sum_years(values):
-    from .evaluate import is_undef
+    from .values import is_undef
 
     total = Fraction(0)
     for v in values:
@@ -730,7 +730,7 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
 
 
 def _reasons(values) -> str:
-    from .evaluate import is_undef
+    from .values import is_undef
 
     seen = []
     for x in values:

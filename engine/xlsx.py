@@ -22,7 +22,8 @@ from fractions import Fraction
 
 import attrs
 
-from .evaluate import EvalResult, is_undef
+from .results import EvalResult
+from .values import is_undef
 from .render import decimal_text, format_display
 from .summary import summarise
 from .years import FiscalYear

@@ -21,7 +21,8 @@ import pytest
 
 import cli
 from engine import diff
-from engine.evaluate import evaluate, is_undef
+from engine.results import evaluate
+from engine.values import is_undef
 from engine.parse import parse_text
 from engine.data import load, sample_paths
 from engine.versions import RuleSet, default_rules_dir
@@ -513,7 +514,7 @@ def test_shortcuts_keep_the_plain_walk_s_causes_in_edge_cases(tmp_path, monkeypa
 def test_a_possible_same_year_cycle_is_not_shared(tmp_path):
     """u and v need each other in the same year through [year + 0]: their values depend on which is asked
     for first, so B evaluates them in its own order, as it did without a donor (u 1円 -> 2円, v 4円 -> 3円)."""
-    from engine.evaluate import unshared_names
+    from engine.resolve import unshared_names
 
     common = 'define u "u" : yen = if defined(v[year + 0]) then 1円 else 2円\ndefine v "v" : yen = if defined(u[year + 0]) then 3円 else 4円\n'
     a, b, data = edge_versions(tmp_path, 'define w "w" : yen = 3円\n' + common, 'define w "w" : yen = v\n' + common)

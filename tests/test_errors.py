@@ -149,7 +149,19 @@ CASES = [
          {**x("define d0 : yen = income", *(f"define d{i} : yen = d{i - 1} + 1円" for i in range(1, 3001))), **X_DATA}, EVAL_X + ["--columns", "d3000"], 2,
          "X.rules:3009:8: eval-too-deep: the rules are nested too deeply to evaluate d3000 for FY2024 (R6): "
          "a chain of definitions that use other definitions (or earlier years) is too long"),
+    Case("value-too-large", "a definition that squares last year's value (its digits double every year)",
+         {**x("define sq : ratio = if year < FY2010 then 2 else sq[year - 1] * sq[year - 1]"), **X_DATA}, EVAL_X + ["--columns", "sq"], 2,
+         "X.rules:9:8: value-too-large: sq for FY2023 (R5) has more than 4,000 digits as an exact number; "
+         "round it (or what it adds up) with round(), floor() or ceil()"),
+    Case("eval-too-long", "'with' inside 'with' twenty deep: a million sets of overrides",
+         {**x("define d0 : yen = income", *(line for i in range(1, 21) for line in (f"define p{i} : yen = 0円",
+              f"define d{i} : yen = (d{i - 1} with p{i} = 1円) + (d{i - 1} with p{i} = 2円)"))), **X_DATA}, EVAL_X + ["--columns", "d20"], 2,
+         "X.rules:49:8: eval-too-long: evaluating d20 for FY2024 (R6) needs more than 20,000 computations of a name: "
+         "'with' inside 'with' multiplies them"),
     # ---- data files ------------------------------------------------------------------------------
+    Case("data-parquet", "a file named .parquet that is not Parquet", {"m.parquet": "fiscal_year,code\n", "p.csv": P_CSV},
+         ["eval", "--data", "m.parquet", "--prefecture-data", "p.csv", "--year", "R6"], 2,
+         "m.parquet:1:1: data-parquet: the file cannot be read as Parquet: save it from pandas, polars or DuckDB as .parquet, or give a CSV file"),
     Case("data-encoding", "a file saved as UTF-16 (Excel's Unicode text)", data(m=(M_HEADER + "\n").encode("utf-16")), EVAL, 2,
          "m.csv:1:1: data-encoding: the file is neither UTF-8 nor CP932 (Shift_JIS): it looks like UTF-16 or a binary file; save it from Excel as 'CSV UTF-8'"),
     Case("data-empty", "an empty file", data(m=""), EVAL, 2,

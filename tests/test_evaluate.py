@@ -194,7 +194,7 @@ def test_alpha_schedules(ruleset, make_data):
 def test_names_b_shares_with_a(ruleset):
     """R6 restates the target table and α and adds relief: everything built on those is computed again,
     the support and care parts, β and the deficit are shared."""
-    from engine.evaluate import unshared_names
+    from engine.resolve import unshared_names
 
     r3, r6 = ruleset.version("R3"), ruleset.version("R6")
     unshared = unshared_names(r3, r6)
@@ -222,9 +222,9 @@ def test_a_donor_changes_no_value_and_no_reason(ruleset):
             a, b = alone.value(n, year), helped.value(n, year)
             assert a == b, (n, year)
             reasons += sum(1 for x in (a if isinstance(a, tuple) else (a,)) if is_undef(x) and "R6" in x.reason)
-        assert alone.band_choices.get(("target_table", year, ())) == helped.band_choices.get(("target_table", year, ()))
+        assert alone.band_choices("target_table", year) == helped.band_choices("target_table", year)
     assert reasons > 0  # the comparison covered values whose reason names the version
-    assert helped.value("levy_support", 2024) is helped._donor.value("levy_support", 2024)  # shared, not recomputed
+    assert helped.value("levy_support", 2024) is helped.share.other.value("levy_support", 2024)  # shared, not recomputed
 
 
 def test_table_over_a_prefecture_value_can_yield_municipal_values(tmp_path):
@@ -233,7 +233,7 @@ def test_table_over_a_prefecture_value_can_yield_municipal_values(tmp_path):
     from pathlib import Path
 
     from engine.data import load
-    from engine.fast import FastEvaluator
+    from engine.columnar import ColumnEvaluator as FastEvaluator
     from engine.parse import parse_text
     from engine.versions import RuleSet
 
@@ -247,5 +247,5 @@ def test_table_over_a_prefecture_value_can_yield_municipal_values(tmp_path):
     data = load(m, p, version.inputs())
     ev = Evaluator(version, data)
     assert ev.value("t", 2025) == (115, 200) and ev.value("u", 2025) == (116, 201)
-    assert ev.band_choices[("t", 2025, ())] == (0,)
+    assert ev.band_choices("t", 2025) == (0,)
     assert FastEvaluator(version, data).value("u", 2025) == (116, 201)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import cli
+from engine.columnar import ColumnEvaluator
 from engine.evaluate import Evaluator, Undefined
 from engine.explain import explain, explain_for, render_explanation, shown_path
 from tests.conftest import ROOT, municipal_row, prefecture_row
@@ -238,11 +239,12 @@ def test_diff_explain_side_by_side(ruleset, make_data, tmp_path, capsys):
 
 
 def test_explanation_uses_the_evaluators_numbers(ruleset, make_data):
-    """Every node of a levy explanation shows the value the evaluator computed for that name (no second arithmetic)."""
+    """Every node of a levy explanation shows the value computed for that name: the columnar core's, which is
+    the reference evaluator's (no second arithmetic)."""
     version = ruleset.version("R6")
     data = three_municipalities(make_data, version)
     ev = Evaluator(version, data)
-    x = explain(ev, "net_levy", 2024, 2)
+    x = explain(ColumnEvaluator(version, data), "net_levy", 2024, 2)
 
     def walk(n):
         if " with " in n.title:

@@ -27,7 +27,9 @@ from engine import data as data_mod
 from engine.api import _check_all
 from engine.check import check_rules
 from engine.errors import DataError, KokuhoError, UsageError
-from engine.evaluate import Evaluator, evaluate, is_undef
+from engine.evaluate import Evaluator
+from engine.results import evaluate
+from engine.values import is_undef
 from engine.parse import parse_text
 from engine.render import render_eval, render_summary
 from engine.summary import summarise

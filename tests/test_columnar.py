@@ -1,4 +1,4 @@
-"""The fast evaluator (engine/fast.py) against the reference (engine/evaluate.py): identical values.
+"""The columnar core (engine/columnar) against the reference evaluator (engine/evaluate.py): identical values.
 
 Identical means equal Fractions (to the yen and the last decimal), equal booleans and texts,
 and equal Undefined reasons, for every name of the version in every year around the data,
@@ -19,7 +19,9 @@ from engine import ast
 from engine.data import Dataset, Municipality, load, sample_paths
 from engine.errors import DataError
 from engine.evaluate import Evaluator, Undefined
-from engine.fast import FastData, FastEvaluator, evaluate_columns
+from engine.columnar import ColumnData as FastData
+from engine.columnar import ColumnEvaluator as FastEvaluator
+from engine.columnar import evaluate_columns
 from engine.parse import parse_file, parse_text
 from engine.versions import RuleSet, default_rules_dir
 
@@ -87,7 +89,9 @@ def assert_identical(version, data: Dataset, years) -> None:
         for name in value_names(version):
             expected, got = ref.value(name, y), fast.value(name, y)
             assert got == expected, (version.id, name, y, expected, got)
-    assert fast.band_choices == ref.band_choices
+        for name, item in version.items.items():
+            if isinstance(item, ast.Table):
+                assert fast.band_choices(name, y) == ref.band_choices(name, y), (name, y)
 
 
 # ---- random data ---------------------------------------------------------------------------
@@ -256,17 +260,3 @@ def test_evaluate_columns_matches_reference_columns(rules):
     ref = Evaluator(version, data)
     for (name, year), v in out.items():
         assert ev.to_python(v) == ref.value(name, year)
-
-
-def test_constructs_not_vectorised_fall_back_to_the_reference(rules, monkeypatch):
-    """A function the fast path does not vectorise is computed by the reference evaluator, so values stay identical.
-
-    Here round(), max() and floor() are taken off the fast list: levies, relief and rates are then
-    the reference's own computations wrapped into columns, and every name still matches.
-    """
-    import engine.fast as fast_mod
-
-    monkeypatch.setattr(fast_mod, "_FAST_FUNCTIONS", fast_mod._FAST_FUNCTIONS - {"round", "max", "floor"})
-    version = rules.version("R6")
-    data = load(*sample_paths(), version.inputs())
-    assert_identical(version, data, [2024, 2027])

@@ -1,0 +1,164 @@
+"""Column values -> text, a whole column at a time (Arrow strings): the cells of CSV and Parquet outputs.
+
+Each function writes exactly what engine/render.py's format_value writes for one value
+(rates as percentages with at least 2 places, decimals exact where they terminate, else 15
+places half-even, booleans true/false, years FY2024), and the reasons of undefined values
+exactly as the reference evaluator words them. Columns whose exact decimals cannot be
+written over one power of ten (a quotient such as 1/3, a value kept only as a bounded
+float) are written value by value from their exact Fractions: slower there, never different.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..render import MAX_DECIMALS, format_value
+from ..values import Undefined
+from .columns import INT_LIMIT, BoolCol, Num, ObjCol, Reasons, is_col
+
+_TRAILING_ZEROS = {0: r"(\.\d*?[1-9])0+$|\.0+$", 2: r"(\.\d\d\d*?[1-9])0+$|(\.\d\d)0+$"}
+
+
+def _places(d: int) -> int | None:
+    """Decimal places of 1/d when it terminates (d = 2^a 5^b), else None."""
+    twos = (d & -d).bit_length() - 1
+    d >>= twos
+    fives = 0
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    return max(twos, fives) if d == 1 else None
+
+
+def value_texts(value, unit: str, n: int, to_python) -> pa.Array:
+    """The text of each municipality's value ("" where undefined); to_python: the evaluator's, for the slow path."""
+    if not is_col(value):
+        text = "" if type(value) is Undefined else format_value(value, unit)
+        return pa.array([text] * n, type=pa.string()) if n else pa.array([], type=pa.string())
+    if type(value) is BoolCol:
+        texts = pc.if_else(pa.array(value.b), "true", "false")
+    elif type(value) is ObjCol:
+        texts = _object_texts(value, unit)
+    else:
+        texts = _number_texts(value, unit)
+        if texts is None:
+            return pa.array([format_value(v, unit) for v in to_python(value)], type=pa.string())
+    if value.rid is not None and (value.rid >= 0).any():
+        texts = pc.if_else(pa.array(value.rid < 0), texts, "")
+    return texts
+
+
+def _object_texts(value: ObjCol, unit: str) -> pa.Array:
+    if value.cats is not None:
+        cats = [format_value(c, unit) for c in value.cats]
+        return pa.array(cats, type=pa.string()).take(pa.array(value.codes))
+    return pa.array([format_value(v, unit) if v is not None else "" for v in value.o.tolist()], type=pa.string())
+
+
+def _number_texts(value: Num, unit: str) -> pa.Array | None:
+    """Exact decimals over one power of ten, or None when the column needs the value-by-value path."""
+    lin = value.lin
+    small = lin.small() if lin is not None else None
+    if small is None:
+        return None
+    N, den = small.v, lin.den
+    if unit == "year":
+        if den != 1:
+            return None
+        return pc.binary_join_element_wise("FY", pc.cast(pa.array(N), pa.string()), "")
+    scale = 100 if unit in ("percent", "pp") else 1
+    min_places = 2 if scale == 100 else 0
+    g = math.gcd(den, scale)
+    d = den // g
+    k = _places(d)
+    if k is None or k > MAX_DECIMALS:
+        return None
+    k = max(k, min_places)
+    m = scale // g * 10**k // d  # Q = N * m is the value times scale, in units of 10^-k
+    if small.maxabs() * m >= INT_LIMIT:
+        return None
+    Q = N * m if m != 1 else N
+    if k == 0:
+        return pc.cast(pa.array(Q), pa.string())
+    A = np.abs(Q)
+    p = 10**k
+    whole = pc.cast(pa.array(A // p), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(A % p), pa.string()), width=k, padding="0")
+    texts = pc.binary_join_element_wise(whole, frac, ".")
+    if k > min_places:  # each value with its own places, as the exact decimal of its reduced fraction
+        texts = pc.replace_substring_regex(texts, pattern=_TRAILING_ZEROS[min_places], replacement=r"\1\2" if min_places else r"\1")
+    negative = Q < 0
+    if negative.any():
+        texts = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", texts, ""), texts)
+    return texts
+
+
+def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Array, n: int):
+    """'; name: reason' for each undefined entry, "" elsewhere; None when no entry is undefined."""
+    if not is_col(value):
+        if type(value) is Undefined:
+            return pa.array([f"; {name}: {value.reason}"] * n, type=pa.string())
+        return None
+    rid = value.rid
+    if rid is None:
+        return None
+    undefined = rid >= 0
+    if not undefined.any():
+        return None
+    used = np.unique(rid[undefined])
+    prefix = [""] * (int(used.max()) + 1)
+    suffix = [""] * len(prefix)
+    per_municipality = np.zeros(len(prefix), dtype=bool)
+    for r in used.tolist():
+        e = reasons.entries[r]
+        if e[0] == "s":
+            prefix[r] = f"; {name}: {e[1]}"
+        else:
+            prefix[r] = f"; {name}: {e[1]}"
+            suffix[r] = e[2]
+            per_municipality[r] = True
+    safe = np.where(undefined, rid, used[0]).astype(np.int64)
+    idx = pa.array(safe)
+    pre = pa.array(prefix, type=pa.string()).take(idx)
+    if per_municipality.any():
+        who = pc.if_else(pa.array(per_municipality[safe]), municipality_texts, "")
+        texts = pc.binary_join_element_wise(pre, who, pa.array(suffix, type=pa.string()).take(idx), "")
+    else:
+        texts = pre
+    return pc.if_else(pa.array(undefined), texts, "")
+
+
+def undefined_column(parts: list, n: int) -> pa.Array:
+    """'a: reason; b: reason' per row from reason_texts of each column (None: none undefined)."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return pa.array([""] * n, type=pa.string())
+    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+    return pc.utf8_slice_codeunits(joined, start=2)
+
+
+_SPECIAL = r'[",\r\n]'
+
+
+def csv_cells(texts: pa.Array) -> pa.Array:
+    """Cells as csv.writer writes them: quoted (quotes doubled) where they hold a comma, a quote or a line break."""
+    needs = pc.match_substring_regex(texts, _SPECIAL)
+    if not pc.any(needs).as_py():
+        return texts
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, texts)
+
+
+def csv_lines(cells: list) -> bytes:
+    """The rows' CSV lines (CRLF-terminated) from their cells, column by column (arrays or scalars of one string)."""
+    last = pc.binary_join_element_wise(cells[-1], "\r\n", "")
+    lines = pc.binary_join_element_wise(*cells[:-1], last, ",") if len(cells) > 1 else last
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    return bytes(memoryview(lines.buffers()[2])[int(offsets[0]): int(offsets[-1])]) if len(lines) else b""
+
