@@ -17,19 +17,23 @@ effective periods. No text diff: spans and comments do not count, meaning does.
 from __future__ import annotations
 
 import functools
+import math
 from fractions import Fraction
 from pathlib import Path
 
 import attrs
+import numpy as np
 
 from . import ast
 from .check import AGGREGATES, KEY_NAMES, children
 from .errors import UsageError, finding
 from .format import expression_text as expr_text
 from .columnar import ColumnEvaluator
+from .columnar.columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, is_col, scaled_pair
+from .evaluate import with_override
 from .results import default_columns
 from .values import MAX_YEAR_DEPTH, is_undef
-from .render import format_display, format_value, to_csv, to_json, to_markdown, to_table
+from .render import ARROW_MIN_CELLS, format_display, format_value, to_csv, to_json, to_markdown, to_table
 from .versions import NotInForce, Version
 from .years import FiscalYear, Period
 
@@ -73,21 +77,6 @@ def _named(name: str, item) -> str:
 def _kind(item) -> str:
     return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule",
             ast.Summary: "summary", ast.Example: "example"}.get(type(item), "item")
-
-
-def same(x, y) -> bool:
-    """Equal values: exact numbers equal, True never equal to 1, two undefined values equal."""
-    if isinstance(x, tuple) or isinstance(y, tuple):
-        n = len(x) if isinstance(x, tuple) else len(y)
-        xs = x if isinstance(x, tuple) else (x,) * n
-        ys = y if isinstance(y, tuple) else (y,) * n
-        return len(xs) == len(ys) and all(same(a, b) for a, b in zip(xs, ys))
-    ux, uy = is_undef(x), is_undef(y)
-    if ux or uy:
-        return ux and uy
-    if isinstance(x, bool) != isinstance(y, bool) or isinstance(x, str) != isinstance(y, str):
-        return False
-    return x == y
 
 
 def _band_core(b: ast.Band):
@@ -153,7 +142,15 @@ class Cause:
 
 
 class CauseFinder:
-    """Walks a name's dependencies in both versions at once and names the differing items on the path."""
+    """Walks a name's dependencies in both versions at once and names the differing items on the path.
+
+    `column_causes` finds, for many municipalities at once, what the walk for each one alone
+    would find (the oracle in tests/cause_oracle.py): the rows are carried through the walk
+    as index arrays, grouped where their paths part (the band each fell in, the branch of an
+    `if` each took, the year a `[year]` reached), and the causes of a row are kept as the id of
+    a tuple in a table of distinct tuples. Names walked once for every municipality (a
+    prefecture value, the terms of a sum) take the one-walk path (`_node` with ALL).
+    """
 
     def __init__(self, ev_a: ColumnEvaluator, ev_b: ColumnEvaluator):
         self.ev = {"a": ev_a, "b": ev_b}
@@ -166,44 +163,375 @@ class CauseFinder:
         self._differing: dict = {}
         self._uniform: dict = {}
         self._plans: dict = {}  # id(expression) -> (expression, _ref_plan of it)
+        self._sigs: list[tuple] = [()]  # id -> a tuple of causes (0: none)
+        self._sig_id: dict = {(): 0}
+        self._joined: dict = {}  # (id, id) -> id of the joined tuple
+        self._vmemo: dict = {}
+        self._vactive: set = set()
+        self._masks: dict = {}
+        self._evals: dict = {}
 
     def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
         """Why `name` in `year` differs for municipality `who` (an index, or ALL)."""
-        return self._node(name, year, (), (), who, True)
+        if who == ALL:
+            return self._node(name, year, (), (), who, True)
+        return self._sigs[int(self.column_causes(name, year, np.array([who]))[who])]
+
+    def column_causes(self, name: str, year: int, rows) -> np.ndarray:
+        """Cause-tuple ids (see `signature`) of each municipality in rows (an index array), as an array over all n."""
+        sig = self._vnode(name, year, (), (), np.asarray(rows, dtype=np.int64), True)
+        return np.full(self.n, sig, dtype=np.int64) if np.isscalar(sig) or isinstance(sig, int) else sig
+
+    def signature(self, sig_id: int) -> tuple[Cause, ...]:
+        return self._sigs[sig_id]
+
+    # -- tuples of causes by id --
+    def _intern(self, causes) -> int:
+        t = tuple(dict.fromkeys(causes))
+        i = self._sig_id.get(t)
+        if i is None:
+            i = self._sig_id[t] = len(self._sigs)
+            self._sigs.append(t)
+        return i
+
+    def _join_ids(self, x: int, y: int) -> int:
+        if y == 0 or x == y:
+            return x
+        if x == 0:
+            return y
+        key = (x, y)
+        hit = self._joined.get(key)
+        if hit is None:
+            hit = self._joined[key] = self._intern(self._sigs[x] + self._sigs[y])
+        return hit
+
+    def _cat(self, rows, parts) -> "np.ndarray | int":
+        """Per row in rows, the parts' causes one after another (each part an id for every row, or an array over n)."""
+        acc = 0
+        for p in parts:
+            if isinstance(p, (int, np.integer)):
+                p = int(p)
+                if p == 0:
+                    continue
+                if isinstance(acc, int):
+                    acc = self._join_ids(acc, p)
+                    continue
+                ids = acc[rows]
+                uniq, inv = np.unique(ids, return_inverse=True)
+                joined = np.array([self._join_ids(int(u), p) for u in uniq], dtype=np.int64)
+                acc = acc.copy()
+                acc[rows] = joined[inv]
+                continue
+            if isinstance(acc, int):
+                if acc == 0:
+                    acc = p
+                    continue
+                acc = np.full(self.n, acc, dtype=np.int64)
+            a, b = acc[rows], p[rows]
+            key = a * (len(self._sigs) + 1) + b
+            uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+            joined = np.array([self._join_ids(int(a[f]), int(b[f])) for f in first], dtype=np.int64)
+            acc = acc.copy()
+            acc[rows] = joined[inv]
+        return acc
+
+    def _pick(self, rows, groups) -> "np.ndarray | int":
+        """One array over n from (rows of a group, that group's ids) pairs; rows outside every group get 0."""
+        out = np.zeros(self.n, dtype=np.int64)
+        for grows, sig in groups:
+            if len(grows):
+                out[grows] = sig[grows] if not isinstance(sig, (int, np.integer)) else sig
+        return out
+
+    # -- rows --
+    def _differing_mask(self, name, year, ova, ovb):
+        """Per municipality, whether a name's values differ under A and B; None for a prefecture value walked once for all."""
+        key = (name, year, ova, ovb)
+        if key in self._masks:
+            return self._masks[key]
+        va, vb = self.ev["a"].fast(name, year, ova), self.ev["b"].fast(name, year, ovb)
+        if name not in KEY_NAMES and not is_col(va) and not is_col(vb) and self._uniform_walk(name, year):
+            mask = None
+        else:
+            mask = differs(self.ev["a"], va, vb)
+        self._masks[key] = mask
+        return mask
+
+    def _fast_eval(self, side: str, e, year: int, ov: tuple):
+        """An expression's column value, made once per (side, expression, year, overrides): the same value object
+        for the same `with` keeps the evaluator's memo keys and this walk's alike."""
+        key = (side, id(e), year, ov)
+        hit = self._evals.get(key)
+        if hit is None or hit[0] is not e:
+            hit = self._evals[key] = (e, self.ev[side].run(e, "a formula", year, ov))
+        return hit[1]
+
+    def _truth_rows(self, v, rows):
+        """(undefined, true) for rows of a condition's value, as Python's truth of the reference's values."""
+        if not is_col(v):
+            return np.full(len(rows), is_undef(v)), np.full(len(rows), (not is_undef(v)) and bool(v))
+        und = np.zeros(len(rows), dtype=bool) if v.rid is None else v.rid[rows] >= 0
+        if type(v) is BoolCol:
+            return und, v.b[rows] & ~und
+        ops = self.ev["a"].ops
+        vals = [ops.entry(v, int(i)) for i in rows]
+        return und, np.array([(not is_undef(x)) and bool(x) for x in vals], dtype=bool)
+
+    def _year_rows(self, v, rows, none: int):
+        """The fiscal year each row of a year value reaches (none where undefined)."""
+        if not is_col(v):
+            return np.full(len(rows), none if is_undef(v) else int(v), dtype=np.int64)
+        ops = self.ev["a"].ops
+        return np.array([none if is_undef(y) else int(y) for y in (ops.entry(v, int(i)) for i in rows)], dtype=np.int64)
+
+    # -- names, many municipalities at once --
+    def _vnode(self, name, year, ova, ovb, rows, root=False):
+        if len(rows) == 0:
+            return 0
+        differing = self._differing_mask(name, year, ova, ovb)
+        if differing is None:  # one walk serves every municipality
+            return self._intern(self._node(name, year, ova, ovb, ALL, root))
+        key = (name, year, ova, ovb, root)
+        hit = self._vmemo.get(key)
+        want = rows if root else rows[differing[rows]]
+        if len(want) == 0:
+            return 0
+        if hit is not None and hit[0][want].all():
+            return hit[1]
+        if key in self._vactive:
+            return 0
+        # Every row that differs is walked at once: later callers need a subset of them.
+        todo = np.flatnonzero(differing | _mask(self.n, want)) if root else np.flatnonzero(differing)
+        self._vactive.add(key)
+        try:
+            sig = self._vnode_causes(name, year, ova, ovb, todo, root)
+        finally:
+            self._vactive.discard(key)
+        out = np.zeros(self.n, dtype=np.int64)  # a row whose values are equal has no cause
+        out[todo] = sig if isinstance(sig, (int, np.integer)) else sig[todo]
+        self._vmemo[key] = (_mask(self.n, todo), out)
+        return out
+
+    def _vnode_causes(self, name, year, ova, ovb, rows, root):
+        if name in KEY_NAMES or year < self.year_lo:
+            return 0
+        if any(n == name for n, _ in ova) or any(n == name for n, _ in ovb):
+            return 0  # overridden by `with`: its value expression was walked where it was set
+        ia, ib = self.ev["a"].lookup(name, year), self.ev["b"].lookup(name, year)
+        fy = FiscalYear(year).both
+        if ia is None and ib is None:
+            return 0
+        if ia is None or ib is None:
+            present = ib if ia is None else ia
+            item = present.item if isinstance(present, NotInForce) else present
+            if ia is None:
+                out = [self._intern([Cause("added", name, year, f"{_named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)])]
+            else:
+                out = [self._intern([Cause("removed", name, year, f"{_named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)])]
+            if root and not isinstance(present, NotInForce):
+                out.append(self._vitem(present, "a" if ib is None else "b", name, year, ova, ovb, rows))
+            return self._cat(rows, out)
+        nia, nib = isinstance(ia, NotInForce), isinstance(ib, NotInForce)
+        if nia or nib:
+            if nia and nib:
+                return 0
+            gone, there = (ia, ib) if nia else (ib, ia)
+            there_v = self.b if nia else self.a
+            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {_named(name, there)} in force ({loc(there.span)})"
+            out = [self._intern([Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)])]
+            if root:
+                out.append(self._vitem(there, "b" if nia else "a", name, year, ova, ovb, rows))
+            return self._cat(rows, out)
+        if type(ia) is not type(ib):
+            text = f"{name}: a {_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {_kind(ib)} in {self.b.id} ({loc(ib.span)})"
+            return self._cat(rows, [self._intern([Cause("kind", name, year, text, ia.span, ib.span)]),
+                                    self._vitem(ia, "a", name, year, ova, ovb, rows), self._vitem(ib, "b", name, year, ova, ovb, rows)])
+        if isinstance(ia, ast.InputDecl):
+            if _core(ia) == _core(ib):
+                return 0
+            what = []
+            for field in ("scope", "unit", "columns"):
+                x, y = getattr(ia, field), getattr(ib, field)
+                if x != y:
+                    what.append(f"{field} {_show_field(x)} → {_show_field(y)}")
+            return self._intern([Cause("input", name, year, f"input {_named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)])
+        if isinstance(ia, ast.Definition):
+            if _core(ia) == _core(ib):
+                return self._vexpr(ia.expr, year, ova, ovb, rows, "ab")
+            unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
+            text = f"{_named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            return self._cat(rows, [self._intern([Cause("formula", name, year, text, ia.span, ib.span)]),
+                                    self._vexpr(ia.expr, year, ova, ovb, rows, "a"), self._vexpr(ib.expr, year, ova, ovb, rows, "b")])
+        if isinstance(ia, ast.Schedule):
+            ea, eb = _entry_for(ia, year), _entry_for(ib, year)
+            if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
+                return self._vexpr(ea.value, year, ova, ovb, rows, "ab")
+            ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
+            tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
+            out = [self._intern([Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)])]
+            if ea:
+                out.append(self._vexpr(ea.value, year, ova, ovb, rows, "a"))
+            if eb:
+                out.append(self._vexpr(eb.value, year, ova, ovb, rows, "b"))
+            return self._cat(rows, out)
+        if isinstance(ia, ast.Table):
+            return self._vtable(name, ia, ib, year, ova, ovb, rows)
+        return 0
+
+    def _choices(self, side, name, year, ov):
+        """The band index of every municipality (-1: none) after computing the table's value."""
+        ev = self.ev[side]
+        ev.fast(name, year, ov)
+        arr = ev.band_choice_array(name, year, ov)
+        if arr is None:
+            return np.full(self.n, -1, dtype=np.int64)
+        return np.broadcast_to(arr, (self.n,)) if len(arr) == 1 else arr
+
+    def _vitem(self, item, side, name, year, ova, ovb, rows):
+        """The dependencies of an item present on one side only (root level: why it has its value)."""
+        if isinstance(item, ast.Definition):
+            return self._vexpr(item.expr, year, ova, ovb, rows, side)
+        if isinstance(item, ast.Schedule):
+            e = _entry_for(item, year)
+            return self._vexpr(e.value, year, ova, ovb, rows, side) if e else 0
+        if isinstance(item, ast.Table):
+            choice = self._choices(side, name, year, ova if side == "a" else ovb)
+            key = self._vexpr(item.key, year, ova, ovb, rows, side)
+            groups = []
+            for idx in np.unique(choice[rows]).tolist():
+                if idx >= 0:
+                    grows = rows[choice[rows] == idx]
+                    groups.append((grows, self._vexpr(item.bands[idx].result, year, ova, ovb, grows, side)))
+            return self._cat(rows, [key, self._pick(rows, groups)])
+        return 0
+
+    def _vtable(self, name, ta: ast.Table, tb: ast.Table, year, ova, ovb, rows):
+        parts = []
+        if ta.key == tb.key:
+            parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "ab"))
+        else:
+            parts.append(self._intern([Cause("key", name, year, f"{_named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span)]))
+            parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "a"))
+            parts.append(self._vexpr(tb.key, year, ova, ovb, rows, "b"))
+        ca, cb = self._choices("a", name, year, ova)[rows], self._choices("b", name, year, ovb)[rows]
+        groups = []
+        pairs = np.unique(np.stack([ca, cb], axis=1), axis=0) if len(rows) else np.zeros((0, 2), dtype=np.int64)
+        for ia_, ib_ in pairs.tolist():
+            grows = rows[(ca == ia_) & (cb == ib_)]
+            ba = ta.bands[ia_] if ia_ >= 0 else None
+            bb = tb.bands[ib_] if ib_ >= 0 else None
+            if ba is None and bb is None:
+                continue
+            out: list = []
+            if ba is None or bb is None:
+                missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
+                there = bb if ba is None else ba
+                out.append(self._intern([Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {_band_desc(there)} in the other ({loc(there.span)})",
+                                               ba.span if ba else ta.span, bb.span if bb else tb.span)]))
+            else:
+                out.append(self._intern(_band_causes(name, year, ta, tb, ba, bb)))
+            if ba is not None and bb is not None and ba.result == bb.result:
+                out.append(self._vexpr(ba.result, year, ova, ovb, grows, "ab"))
+            else:
+                if ba is not None:
+                    out.append(self._vexpr(ba.result, year, ova, ovb, grows, "a"))
+                if bb is not None:
+                    out.append(self._vexpr(bb.result, year, ova, ovb, grows, "b"))
+            groups.append((grows, self._cat(grows, out)))
+        parts.append(self._pick(rows, groups))
+        return self._cat(rows, parts)
+
+    # -- expressions, many municipalities at once --
+    def _vexpr(self, e, year, ova, ovb, rows, sides: str):
+        if len(rows) == 0:
+            return 0
+        plan = self._plans.get(id(e))
+        if plan is None or plan[0] is not e:
+            plan = self._plans[id(e)] = (e, _ref_plan(e))
+        if plan[1] is not None:  # no if / [year] / with inside: the names it refers to, in order
+            return self._cat(rows, [self._intern(self._node(name, year, ova, ovb, ALL)) if inside_aggregate else self._vnode(name, year, ova, ovb, rows)
+                                    for name, inside_aggregate in plan[1]])
+        if isinstance(e, ast.Ref):
+            return self._vnode(e.name, year, ova, ovb, rows)
+        if isinstance(e, ast.AtYear):
+            return self._vat_year(e, year, ova, ovb, rows, sides)
+        if isinstance(e, ast.Call):
+            if e.function in AGGREGATES:
+                return self._intern([c for a in e.args for c in self._expr(a, year, ova, ovb, ALL, sides)])
+            args = e.args[:2] if e.function == "round" else e.args
+            return self._cat(rows, [self._vexpr(a, year, ova, ovb, rows, sides) for a in args])
+        if isinstance(e, ast.If):
+            return self._vif(e, year, ova, ovb, rows, sides)
+        if isinstance(e, ast.With):
+            first = self._vexpr(e.value, year, ova, ovb, rows, sides)
+            new = {}
+            for side, ov in (("a", ova), ("b", ovb)):
+                new[side] = with_override(ov, e.name, self._fast_eval(side, e.value, year, ov))
+            return self._cat(rows, [first, self._vexpr(e.body, year, new["a"], new["b"], rows, sides)])
+        if isinstance(e, ast.Unary):
+            return self._vexpr(e.operand, year, ova, ovb, rows, sides)
+        if isinstance(e, ast.Binary):
+            return self._cat(rows, [self._vexpr(e.left, year, ova, ovb, rows, sides), self._vexpr(e.right, year, ova, ovb, rows, sides)])
+        return 0
+
+    def _vat_year(self, e, year, ova, ovb, rows, sides):
+        first = self._vexpr(e.year, year, ova, ovb, rows, sides)
+        NONE = -(10**9)
+        per_side = []
+        for side in sides:
+            per_side.append(self._year_rows(self._fast_eval(side, e.year, year, ova if side == "a" else ovb), rows, NONE))
+        while len(per_side) < 2:
+            per_side.append(np.full(len(rows), NONE, dtype=np.int64))
+        ya, yb = per_side
+        groups = []
+        for a_y, b_y in np.unique(np.stack([ya, yb], axis=1), axis=0).tolist():
+            grows = rows[(ya == a_y) & (yb == b_y)]
+            years = sorted({y for y in (a_y, b_y) if y != NONE}, reverse=True)
+            groups.append((grows, self._cat(grows, [self._vnode(e.target.name, y, ova, ovb, grows) for y in years])))
+        return self._cat(rows, [first, self._pick(rows, groups)])
+
+    def _vif(self, e: ast.If, year, ova, ovb, rows, sides):
+        """Only the conditions that were tested and the branches that were taken matter."""
+        k = len(e.branches)
+        tested = np.zeros(len(rows), dtype=np.int64)
+        taken = []
+        for side in sides:
+            ov = ova if side == "a" else ovb
+            t_side = np.full(len(rows), k, dtype=np.int64)
+            took = np.full(len(rows), k, dtype=np.int64)
+            open_ = np.ones(len(rows), dtype=bool)
+            for j, (c, _) in enumerate(e.branches):
+                if not open_.any():
+                    break
+                und, true = self._truth_rows(self._fast_eval(side, c, year, ov), rows)
+                und &= open_
+                true &= open_
+                t_side[und | true] = j + 1
+                took[und] = -1
+                took[true] = j
+                open_ &= ~(und | true)
+            tested = np.maximum(tested, t_side)
+            taken.append(took)
+        while len(taken) < 2:
+            taken.append(np.full(len(rows), -1, dtype=np.int64))
+        cond_parts = {}
+        for j in range(int(tested.max()) if len(rows) else 0):
+            crows = rows[tested > j]
+            cond_parts[j] = self._vexpr(e.branches[j][0], year, ova, ovb, crows, sides)
+        branch_parts = {}
+        for j in range(k + 1):
+            brows = rows[(taken[0] == j) | (taken[1] == j)]
+            if len(brows):
+                branch_parts[j] = self._vexpr(e.branches[j][1] if j < k else e.otherwise, year, ova, ovb, brows, sides)
+        groups = []
+        keys = np.stack([tested, taken[0], taken[1]], axis=1)
+        for t, a_j, b_j in np.unique(keys, axis=0).tolist():
+            grows = rows[(tested == t) & (taken[0] == a_j) & (taken[1] == b_j)]
+            seq = [cond_parts[j] for j in range(t)] + [branch_parts[j] for j in sorted({a_j, b_j} - {-1})]
+            groups.append((grows, self._cat(grows, seq)))
+        return self._pick(rows, groups)
 
     # -- values --
-    def _value(self, side: str, name: str, year: int, ov: tuple, who: int):
-        v = self.ev[side].value(name, year, ov)
-        if who != ALL and isinstance(v, tuple):
-            return v[who]
-        return v
-
-    def _eval(self, side: str, e, year: int, ov: tuple):
-        return self.ev[side].eval(e, year, ov)
-
-    def _rows(self, who: int):
-        return range(self.n) if who == ALL else (who,)
-
-    def _differing_rows(self, name, year, ova, ovb):
-        """The municipalities whose values of a name differ under A and B, or None for a prefecture value.
-
-        Why a prefecture value differs is the same for every municipality, so it is walked once
-        (the check keeps municipal values out of a prefecture value except inside sum(), mean()
-        and count(), which are walked for every municipality anyway).
-        """
-        key = (name, year, ova, ovb)
-        if key in self._differing:
-            return self._differing[key]
-        va, vb = self._value("a", name, year, ova, ALL), self._value("b", name, year, ovb, ALL)
-        if name not in KEY_NAMES and not isinstance(va, tuple) and not isinstance(vb, tuple) and self._uniform_walk(name, year):
-            rows = None
-        else:
-            xs = va if isinstance(va, tuple) else (va,) * self.n
-            ys = vb if isinstance(vb, tuple) else (vb,) * self.n
-            rows = frozenset(i for i, (x, y) in enumerate(zip(xs, ys)) if not same(x, y))
-        self._differing[key] = rows
-        return rows
-
     def _uniform_walk(self, name: str, year: int) -> bool:
         """Whether walking a prefecture value's causes never looks at one municipality's values.
 
@@ -239,15 +567,10 @@ class CauseFinder:
             return True
         return all(self._uniform_expr(c, year) for c in children(e))
 
-    # -- names --
-    def _node(self, name, year, ova, ovb, who, root=False) -> tuple[Cause, ...]:
-        if who != ALL:
-            rows = self._differing_rows(name, year, ova, ovb)
-            if rows is None:
-                who = ALL  # one walk serves every municipality
-            elif not root and who not in rows:
-                return ()  # equal under A and B: nothing below can be a cause
-        key = (name, year, ova, ovb, who, root)
+    # -- names walked once for every municipality (a prefecture value, the terms of sum(), mean(), count()) --
+    def _node(self, name, year, ova, ovb, who=ALL, root=False) -> tuple[Cause, ...]:
+        """Why a name differs, for all municipalities together: the causes met on any of their paths."""
+        key = (name, year, ova, ovb, root)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -255,21 +578,21 @@ class CauseFinder:
             return ()
         self._active.add(key)
         try:
-            out = self._node_causes(name, year, ova, ovb, who, root)
+            out = self._node_causes(name, year, ova, ovb, root)
         finally:
             self._active.discard(key)
         out = tuple(dict.fromkeys(out))
         self._memo[key] = out
         return out
 
-    def _node_causes(self, name, year, ova, ovb, who, root) -> list:
+    def _node_causes(self, name, year, ova, ovb, root) -> list:
         if name in KEY_NAMES or year < self.year_lo:
             return []
         if any(n == name for n, _ in ova) or any(n == name for n, _ in ovb):
             return []  # overridden by `with`: its value expression was walked where it was set
-        if not root and same(self._value("a", name, year, ova, who), self._value("b", name, year, ovb, who)):
+        if not root and not differs(self.ev["a"], self.ev["a"].fast(name, year, ova), self.ev["b"].fast(name, year, ovb)).any():
             return []  # equal under A and B: nothing below can be a cause
-        ia, ib = self.ev["a"].at(year).lookup(name), self.ev["b"].at(year).lookup(name)
+        ia, ib = self.ev["a"].lookup(name, year), self.ev["b"].lookup(name, year)
         fy = FiscalYear(year).both
         if ia is None and ib is None:
             return []
@@ -281,7 +604,7 @@ class CauseFinder:
             else:
                 out = [Cause("removed", name, year, f"{_named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)]
             if root and not isinstance(present, NotInForce):
-                out += self._item(present, "a" if ib is None else "b", name, year, ova, ovb, who)
+                out += self._item(present, "a" if ib is None else "b", name, year, ova, ovb)
             return out
         nia, nib = isinstance(ia, NotInForce), isinstance(ib, NotInForce)
         if nia or nib:
@@ -292,11 +615,11 @@ class CauseFinder:
             text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {_named(name, there)} in force ({loc(there.span)})"
             out = [Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)]
             if root:
-                out += self._item(there, "b" if nia else "a", name, year, ova, ovb, who)
+                out += self._item(there, "b" if nia else "a", name, year, ova, ovb)
             return out
         if type(ia) is not type(ib):
             text = f"{name}: a {_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {_kind(ib)} in {self.b.id} ({loc(ib.span)})"
-            return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb, who) + self._item(ib, "b", name, year, ova, ovb, who)
+            return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb) + self._item(ib, "b", name, year, ova, ovb)
         if isinstance(ia, ast.InputDecl):
             if _core(ia) == _core(ib):
                 return []
@@ -308,58 +631,53 @@ class CauseFinder:
             return [Cause("input", name, year, f"input {_named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
         if isinstance(ia, ast.Definition):
             if _core(ia) == _core(ib):
-                return self._expr(ia.expr, year, ova, ovb, who, "ab")
+                return self._expr(ia.expr, year, ova, ovb, ALL, "ab")
             unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
             text = f"{_named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, who, "a") + self._expr(ib.expr, year, ova, ovb, who, "b")
+            return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, ALL, "a") + self._expr(ib.expr, year, ova, ovb, ALL, "b")
         if isinstance(ia, ast.Schedule):
             ea, eb = _entry_for(ia, year), _entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
-                return self._expr(ea.value, year, ova, ovb, who, "ab")
+                return self._expr(ea.value, year, ova, ovb, ALL, "ab")
             ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
             tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
             out = [Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)]
             if ea:
-                out += self._expr(ea.value, year, ova, ovb, who, "a")
+                out += self._expr(ea.value, year, ova, ovb, ALL, "a")
             if eb:
-                out += self._expr(eb.value, year, ova, ovb, who, "b")
+                out += self._expr(eb.value, year, ova, ovb, ALL, "b")
             return out
         if isinstance(ia, ast.Table):
-            return self._table(name, ia, ib, year, ova, ovb, who)
+            return self._table(name, ia, ib, year, ova, ovb)
         return []
 
-    def _item(self, item, side, name, year, ova, ovb, who) -> list:
+    def _item(self, item, side, name, year, ova, ovb) -> list:
         """The dependencies of an item present on one side only (root level: why it has its value)."""
         if isinstance(item, ast.Definition):
-            return self._expr(item.expr, year, ova, ovb, who, side)
+            return self._expr(item.expr, year, ova, ovb, ALL, side)
         if isinstance(item, ast.Schedule):
             e = _entry_for(item, year)
-            return self._expr(e.value, year, ova, ovb, who, side) if e else []
+            return self._expr(e.value, year, ova, ovb, ALL, side) if e else []
         if isinstance(item, ast.Table):
-            ov = ova if side == "a" else ovb
-            self.ev[side].value(name, year, ov)
-            choices = self.ev[side].band_choices(name, year, ov) or ()
-            out = self._expr(item.key, year, ova, ovb, who, side)
-            for idx in sorted({_choice(choices, i) for i in self._rows(who)} - {None}):
-                out += self._expr(item.bands[idx].result, year, ova, ovb, who, side)
+            choice = self._choices(side, name, year, ova if side == "a" else ovb)
+            out = self._expr(item.key, year, ova, ovb, ALL, side)
+            for idx in np.unique(choice).tolist():
+                if idx >= 0:
+                    out += self._expr(item.bands[idx].result, year, ova, ovb, ALL, side)
             return out
         return []
 
-    def _table(self, name, ta: ast.Table, tb: ast.Table, year, ova, ovb, who) -> list:
+    def _table(self, name, ta: ast.Table, tb: ast.Table, year, ova, ovb) -> list:
         out: list = []
         if ta.key == tb.key:
-            out += self._expr(ta.key, year, ova, ovb, who, "ab")
+            out += self._expr(ta.key, year, ova, ovb, ALL, "ab")
         else:
             out.append(Cause("key", name, year, f"{_named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
-            out += self._expr(ta.key, year, ova, ovb, who, "a") + self._expr(tb.key, year, ova, ovb, who, "b")
-        self.ev["a"].value(name, year, ova)
-        self.ev["b"].value(name, year, ovb)
-        ca = self.ev["a"].band_choices(name, year, ova) or ()
-        cb = self.ev["b"].band_choices(name, year, ovb) or ()
-        pairs = {(_choice(ca, i), _choice(cb, i)) for i in self._rows(who)}
-        for ia_, ib_ in sorted(pairs, key=lambda p: (-1 if p[0] is None else p[0], -1 if p[1] is None else p[1])):
-            ba = ta.bands[ia_] if ia_ is not None else None
-            bb = tb.bands[ib_] if ib_ is not None else None
+            out += self._expr(ta.key, year, ova, ovb, ALL, "a") + self._expr(tb.key, year, ova, ovb, ALL, "b")
+        ca, cb = self._choices("a", name, year, ova), self._choices("b", name, year, ovb)
+        for ia_, ib_ in np.unique(np.stack([ca, cb], axis=1), axis=0).tolist():  # (-1: no band) sorts first, as None did
+            ba = ta.bands[ia_] if ia_ >= 0 else None
+            bb = tb.bands[ib_] if ib_ >= 0 else None
             if ba is None and bb is None:
                 continue
             if ba is None or bb is None:
@@ -370,89 +688,93 @@ class CauseFinder:
             else:
                 out += _band_causes(name, year, ta, tb, ba, bb)
             if ba is not None and bb is not None and ba.result == bb.result:
-                out += self._expr(ba.result, year, ova, ovb, who, "ab")
+                out += self._expr(ba.result, year, ova, ovb, ALL, "ab")
             else:
                 if ba is not None:
-                    out += self._expr(ba.result, year, ova, ovb, who, "a")
+                    out += self._expr(ba.result, year, ova, ovb, ALL, "a")
                 if bb is not None:
-                    out += self._expr(bb.result, year, ova, ovb, who, "b")
+                    out += self._expr(bb.result, year, ova, ovb, ALL, "b")
         return out
 
-    # -- expressions --
-    def _ovs(self, side, ova, ovb):
-        return ova if side == "a" else ovb
-
+    # -- expressions, for all municipalities together --
     def _expr(self, e, year, ova, ovb, who, sides: str) -> list:
         plan = self._plans.get(id(e))
         if plan is None or plan[0] is not e:
             plan = self._plans[id(e)] = (e, _ref_plan(e))
         if plan[1] is not None:  # no if / [year] / with inside: the names it refers to, in order
             out = []
-            for name, inside_aggregate in plan[1]:
-                out += self._node(name, year, ova, ovb, ALL if inside_aggregate else who)
+            for name, _ in plan[1]:
+                out += self._node(name, year, ova, ovb, ALL)
             return out
         if isinstance(e, ast.Ref):
-            return list(self._node(e.name, year, ova, ovb, who))
+            return list(self._node(e.name, year, ova, ovb, ALL))
+        everyone = np.arange(self.n)
         if isinstance(e, ast.AtYear):
-            out = self._expr(e.year, year, ova, ovb, who, sides)
+            out = self._expr(e.year, year, ova, ovb, ALL, sides)
+            NONE = -(10**9)
             years = set()
             for side in sides:
-                y = self._eval(side, e.year, year, self._ovs(side, ova, ovb))
-                for i in self._rows(who):
-                    yi = y[i] if isinstance(y, tuple) else y
-                    if not is_undef(yi):
-                        years.add(int(yi))
+                ys = self._year_rows(self._fast_eval(side, e.year, year, ova if side == "a" else ovb), everyone, NONE)
+                years |= set(np.unique(ys).tolist()) - {NONE}
             for y in sorted(years, reverse=True):
-                out += self._node(e.target.name, y, ova, ovb, who)
+                out += self._node(e.target.name, y, ova, ovb, ALL)
             return out
         if isinstance(e, ast.Call):
             if e.function in AGGREGATES:
                 return [c for a in e.args for c in self._expr(a, year, ova, ovb, ALL, sides)]
             args = e.args[:2] if e.function == "round" else e.args
-            return [c for a in args for c in self._expr(a, year, ova, ovb, who, sides)]
+            return [c for a in args for c in self._expr(a, year, ova, ovb, ALL, sides)]
         if isinstance(e, ast.If):
-            return self._if(e, year, ova, ovb, who, sides)
+            return self._if(e, year, ova, ovb, sides)
         if isinstance(e, ast.With):
-            out = self._expr(e.value, year, ova, ovb, who, sides)
-            new = {}
-            for side, ov in (("a", ova), ("b", ovb)):
-                value = self._eval(side, e.value, year, ov)
-                pairs = tuple((n, v) for n, v in ov if n != e.name) + ((e.name, value),)
-                new[side] = tuple(sorted(pairs, key=lambda p: p[0]))
-            return out + self._expr(e.body, year, new["a"], new["b"], who, sides)
+            out = self._expr(e.value, year, ova, ovb, ALL, sides)
+            new = {side: with_override(ov, e.name, self._fast_eval(side, e.value, year, ov)) for side, ov in (("a", ova), ("b", ovb))}
+            return out + self._expr(e.body, year, new["a"], new["b"], ALL, sides)
         if isinstance(e, ast.Unary):
-            return self._expr(e.operand, year, ova, ovb, who, sides)
+            return self._expr(e.operand, year, ova, ovb, ALL, sides)
         if isinstance(e, ast.Binary):
-            return self._expr(e.left, year, ova, ovb, who, sides) + self._expr(e.right, year, ova, ovb, who, sides)
+            return self._expr(e.left, year, ova, ovb, ALL, sides) + self._expr(e.right, year, ova, ovb, ALL, sides)
         return []
 
-    def _if(self, e: ast.If, year, ova, ovb, who, sides) -> list:
-        """Only the conditions that were tested and the branches that were taken matter."""
+    def _if(self, e: ast.If, year, ova, ovb, sides) -> list:
+        """Only the conditions that were tested (by any municipality) and the branches that were taken matter."""
         k = len(e.branches)
+        everyone = np.arange(self.n)
         tested = 0
         taken: set = set()
         for side in sides:
-            ov = self._ovs(side, ova, ovb)
-            conds = [self._eval(side, c, year, ov) for c, _ in e.branches]
-            for i in self._rows(who):
-                for j, cv in enumerate(conds):
-                    c = cv[i] if isinstance(cv, tuple) else cv
-                    if is_undef(c):
-                        tested = max(tested, j + 1)
-                        break
-                    if c:
-                        tested = max(tested, j + 1)
-                        taken.add(j)
-                        break
-                else:
-                    tested = k
-                    taken.add(k)
+            ov = ova if side == "a" else ovb
+            open_ = np.ones(self.n, dtype=bool)
+            for j, (c, _) in enumerate(e.branches):
+                if not open_.any():
+                    break
+                und, true = self._truth_rows(self._fast_eval(side, c, year, ov), everyone)
+                hit = open_ & (und | true)
+                if hit.any():
+                    tested = max(tested, j + 1)
+                if (open_ & true & ~und).any():
+                    taken.add(j)
+                open_ &= ~(und | true)
+            if open_.any():
+                tested = k
+                taken.add(k)
         out = []
         for j in range(tested):
-            out += self._expr(e.branches[j][0], year, ova, ovb, who, sides)
+            out += self._expr(e.branches[j][0], year, ova, ovb, ALL, sides)
         for j in sorted(taken):
-            out += self._expr(e.branches[j][1] if j < k else e.otherwise, year, ova, ovb, who, sides)
+            out += self._expr(e.branches[j][1] if j < k else e.otherwise, year, ova, ovb, ALL, sides)
         return out
+
+
+def _mask(n: int, rows) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[rows] = True
+    return m
+
+
+def differs(ev: ColumnEvaluator, va, vb) -> np.ndarray:
+    """Per municipality, whether two values are not `same`."""
+    return ev.differs(va, vb)
 
 
 def _ref_plan(e, inside_aggregate: bool = False):
@@ -550,22 +872,83 @@ class Change:
         return self.status != "unchanged"
 
 
+STATUS = ("unchanged", "changed", "undefined-in-a", "undefined-in-b")
+_GROUP = {"delta": 0, "undefined": 1, "changed": 2, "unchanged": 4}  # the order of rows within a definition
+
+
+class Block:
+    """One (year, definition) of an outcome diff over every municipality, as columns.
+
+    status: index into STATUS per municipality; delta: B - A (Delta); sig: the id of each
+    changed row's causes in the diff's CauseFinder (0: none).
+    """
+
+    __slots__ = ("year", "name", "unit", "numeric", "va", "vb", "status", "delta", "sig")
+
+    def __init__(self, year, name, unit, numeric, va, vb, status, delta, sig):
+        self.year, self.name, self.unit, self.numeric = year, name, unit, numeric
+        self.va, self.vb, self.status, self.delta, self.sig = va, vb, status, delta, sig
+
+
+class Delta:
+    """B - A per municipality: int64 numerators over den where they fit (num), else exact values (values);
+    None where no difference is defined (a side undefined, or not numbers)."""
+
+    def __init__(self, n: int, defined, num=None, den: int = 1, values=None):
+        self.n, self.defined, self.num, self.den, self.values = n, defined, num, den, values
+
+    def at(self, i: int):
+        if not self.defined[i]:
+            return None
+        if self.num is not None:
+            x = int(self.num[i])
+            return x if self.den == 1 else Fraction(x, self.den)
+        return self.values[i]
+
+    def passes(self, rows, threshold: Fraction | None) -> np.ndarray:
+        """|delta| >= threshold for rows (True where no delta is defined: nothing to hold back)."""
+        out = np.ones(len(rows), dtype=bool)
+        if threshold is None or not len(rows):
+            return out
+        have = self.defined[rows]
+        if self.num is not None and int(np.abs(self.num[rows]).max()) * threshold.denominator < INT_LIMIT \
+                and threshold.numerator * self.den < INT_LIMIT:
+            big = np.abs(self.num[rows]) * threshold.denominator >= threshold.numerator * self.den
+            return np.where(have, big, True)
+        for k, i in enumerate(rows.tolist()):
+            if have[k]:
+                out[k] = abs(self.at(i)) >= threshold
+        return out
+
+
+def _delta(ev: ColumnEvaluator, va, vb, defined) -> Delta:
+    """B - A where both are defined numbers, exactly."""
+    n = ev.n
+    if all(type(v) is Num or (not is_col(v) and not isinstance(v, (bool, str)) and not is_undef(v)) for v in (va, vb)):
+        ia, ib, den = scaled_pair(va, vb, with_den=True)
+        if ia is not None:
+            return Delta(n, defined, num=np.broadcast_to(np.asarray(ib - ia, dtype=np.int64), (n,)), den=den)
+    return Delta(n, defined, values=ev.difference(vb, va))
+
+
 @attrs.frozen
 class OutcomeDiff:
-    """Every compared municipality-year-definition (`rows` after the filters), and how many there were."""
+    """Every compared municipality-year-definition as blocks of columns; `rows` are the shown ones, in order."""
 
     a: Version
     b: Version
     years: tuple[int, ...]
     columns: tuple[str, ...]
-    rows: tuple[Change, ...]
+    blocks: tuple  # Block per (year, definition)
+    order: object  # numpy array of (block index, municipality) of the shown rows, in order
     compared: int  # municipality-year-definitions compared
     changed: int  # of which changed (before --min-change and --top)
     shown_changed: int  # changed rows passing --min-change (what --exit-code looks at)
     municipalities: tuple
     ev_a: ColumnEvaluator
     ev_b: ColumnEvaluator
-    all_changes: tuple[Change, ...] = ()  # every row, unfiltered, for the summary
+    finder: CauseFinder
+    _rows: list = attrs.field(factory=list, init=False, eq=False, repr=False)  # the shown Change objects, made on first use
 
     def item(self, name: str):
         return self.b.items.get(name) or self.a.items.get(name)
@@ -575,6 +958,50 @@ class OutcomeDiff:
 
     def label(self, name: str) -> str:
         return getattr(self.item(name), "label", None) or name
+
+    @property
+    def rows(self) -> tuple[Change, ...]:
+        """The shown rows as Change objects (tables, JSON and workbooks read these)."""
+        if not self._rows:
+            self._rows.append(tuple(self.change(int(k), int(i)) for k, i in self.order.tolist()))
+        return self._rows[0]
+
+    def change(self, k: int, i: int) -> Change:
+        blk = self.blocks[k]
+        ops = self.ev_a.ops
+        causes = self.finder.signature(int(blk.sig[i])) if blk.sig is not None else ()
+        return Change(blk.year, self.municipalities[i], blk.name, blk.unit, ops.entry(blk.va, i), ops.entry(blk.vb, i),
+                      STATUS[int(blk.status[i])], blk.delta.at(i), causes)
+
+    def movers(self, name: str, year: int, top: int) -> tuple[Change, ...]:
+        """The `top` largest nonzero changes of a name in a year (largest |B - A| first, then code order)."""
+        k = next((k for k, b in enumerate(self.blocks) if b.year == year and b.name == name), None)
+        if k is None:
+            return ()
+        delta = self.blocks[k].delta
+        rows = np.flatnonzero(delta.defined)
+        if delta.num is not None:
+            rows = rows[delta.num[rows] != 0]
+            order = np.lexsort((rows, -np.abs(delta.num[rows])))
+            rows = rows[order]
+        else:
+            rows = np.array(sorted((i for i in rows.tolist() if delta.at(i) != 0), key=lambda i: (-abs(delta.at(i)), i)), dtype=np.int64)
+        return tuple(self.change(k, int(i)) for i in rows[:top])
+
+    def undefined_values(self):
+        """(version id, year, municipality, name, reason) of every undefined value compared, block by block."""
+        ops = self.ev_a.ops
+        for blk in self.blocks:
+            for tag, v in ((self.a.id, blk.va), (self.b.id, blk.vb)):
+                if not is_col(v):
+                    if is_undef(v):
+                        for m in self.municipalities:
+                            yield tag, blk.year, m, blk.name, v.reason
+                    continue
+                if v.rid is None:
+                    continue
+                for i in np.flatnonzero(v.rid >= 0).tolist():
+                    yield tag, blk.year, self.municipalities[i], blk.name, ops.entry(v, i).reason
 
 
 def parse_min_change(texts) -> dict[str, Fraction]:
@@ -627,66 +1054,122 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
         raise UsageError(finding("bad-top", f"--top takes a positive number of rows, not {top}"))
     thresholds = min_change if isinstance(min_change, dict) else parse_min_change(min_change)
     columns = _check_columns(a, b, columns)
-    if tuple(m.code for m in data_a.municipalities) != tuple(m.code for m in data_b.municipalities):
-        raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows"))
     ev_a = ColumnEvaluator(a, data_a)
     # What B shares with A is computed once (over the same data: the same columns).
     ev_b = ColumnEvaluator.sharing_with(ev_a, b) if data_b is data_a or data_b is ev_a.data else ColumnEvaluator(b, data_b)
+    if tuple(m.code for m in ev_a.data.municipalities) != tuple(m.code for m in ev_b.data.municipalities):
+        raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; "
+                                 "their input declarations must read the same rows"))
     finder = CauseFinder(ev_a, ev_b)
+    n = ev_a.n
     units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
     unit_pairs = {c: (getattr(a.items.get(c), "unit", None), getattr(b.items.get(c), "unit", None)) for c in columns}
-    ms = data_a.municipalities
-    every: list[Change] = []
+    blocks: list[Block] = []
+    changed_total = 0
     for y in years:
         for c in columns:
-            col_a, col_b = ev_a.column(c, y), ev_b.column(c, y)
-            numeric = units[c] not in ("bool", "text", "year") and (None in unit_pairs[c] or unit_pairs[c][0] == unit_pairs[c][1])
+            va, vb = ev_a.fast(c, y), ev_b.fast(c, y)
             unit = units[c]
-            for i, m in enumerate(ms):
-                va, vb = col_a[i], col_b[i]
-                if va is vb or same(va, vb):  # `is`: B took the value from A (a shared rule)
-                    every.append(Change(y, m, c, unit, va, vb, "unchanged", ZERO if numeric and not is_undef(va) else None))
-                    continue
-                if is_undef(va) or is_undef(vb):
-                    status, delta = ("undefined-in-a" if is_undef(va) else "undefined-in-b"), None
-                elif numeric and not isinstance(va, (bool, str)) and not isinstance(vb, (bool, str)):
-                    status, delta = "changed", Fraction(vb) - Fraction(va)
-                else:
-                    status, delta = "changed", None
-                every.append(Change(y, m, c, units[c], va, vb, status, delta, finder.causes(c, y, i)))
-    changed = [r for r in every if r.changed]
+            numeric = unit not in ("bool", "text", "year") and (None in unit_pairs[c] or unit_pairs[c][0] == unit_pairs[c][1])
+            changed = differs(ev_a, va, vb)
+            ua, ub = _undefined_mask(va, n), _undefined_mask(vb, n)
+            status = np.zeros(n, dtype=np.int8)
+            status[changed] = 1
+            status[changed & ua] = 2
+            status[changed & ub & ~ua] = 3
+            defined = (~ua & ~ub & _is_numeric(va, n) & _is_numeric(vb, n)) if numeric else np.zeros(n, dtype=bool)
+            delta = _delta(ev_a, va, vb, defined) if defined.any() else Delta(n, defined, values=[None] * n)
+            rows = np.flatnonzero(changed)
+            sig = finder.column_causes(c, y, rows) if len(rows) else None
+            blocks.append(Block(y, c, unit, numeric, va, vb, status, delta, sig))
+            changed_total += len(rows)
+    order, shown_changed = _shown_order(blocks, columns, thresholds, show_all, top)
+    return OutcomeDiff(a, b, tuple(years), columns, tuple(blocks), order, len(blocks) * n, changed_total, shown_changed,
+                       ev_a.data.municipalities, ev_a, ev_b, finder)
 
-    def passes(r: Change) -> bool:
-        if r.delta is None:
-            return True
-        t = thresholds.get(_threshold_unit(r.unit))
-        return t is None or abs(r.delta) >= t
 
-    shown = [r for r in every if passes(r)] if not show_all else [r for r in every if not r.changed or passes(r)]
-    shown = [r for r in shown if r.changed or show_all]
-    order = {c: k for k, c in enumerate(columns)}
+def _undefined_mask(v, n: int) -> np.ndarray:
+    if not is_col(v):
+        return np.full(n, is_undef(v))
+    return np.zeros(n, dtype=bool) if v.rid is None else v.rid >= 0
 
-    def rank(r: Change):
-        if not r.changed:
-            group = 4
-        elif r.delta is not None:
-            group = 0
-        elif r.status != "changed":
-            group = 1
-        else:
-            group = 2
-        return (order[r.name], group, -abs(r.delta) if r.delta is not None else 0, r.year, r.municipality.code)
 
-    shown.sort(key=rank)
-    if top is not None:
-        kept, seen = [], {}
-        for r in shown:
-            seen[r.name] = seen.get(r.name, 0) + 1
-            if seen[r.name] <= top:
-                kept.append(r)
-        shown = kept
-    passing = sum(1 for r in changed if passes(r))
-    return OutcomeDiff(a, b, tuple(years), columns, tuple(shown), len(every), len(changed), passing, ms, ev_a, ev_b, tuple(every))
+def _is_numeric(v, n: int) -> np.ndarray:
+    """Entries that are numbers (not true/false, not text), whatever their definedness."""
+    if not is_col(v):
+        return np.full(n, not isinstance(v, (bool, str)) and not is_undef(v))
+    return np.full(n, type(v) is Num)
+
+
+def _shown_order(blocks, columns, thresholds, show_all: bool, top):
+    """(block, row) of the rows shown, sorted, and how many changed rows pass --min-change.
+
+    Municipalities are in code order, so a row's index is its place in code order.
+    """
+    per_name: dict[str, list] = {c: [] for c in columns}
+    shown_changed = 0
+    for k, blk in enumerate(blocks):
+        changed = blk.status != 0
+        rows_changed = np.flatnonzero(changed)
+        ok = blk.delta.passes(rows_changed, thresholds.get(_threshold_unit(blk.unit)))
+        shown_changed += int(np.count_nonzero(ok))
+        keep = rows_changed[ok]
+        if show_all:
+            keep = np.union1d(keep, np.flatnonzero(~changed))
+        if len(keep):
+            per_name[blk.name].append((k, keep))
+    out = []
+    for name in columns:
+        parts = per_name[name]
+        if not parts:
+            continue
+        ks = np.concatenate([np.full(len(r), k, dtype=np.int64) for k, r in parts])
+        rows = np.concatenate([r for _, r in parts])
+        group = np.concatenate([_groups(blocks[k], r) for k, r in parts])
+        years = np.concatenate([np.full(len(r), blocks[k].year, dtype=np.int64) for k, r in parts])
+        size = _abs_delta_keys(blocks, parts)
+        if size is not None:
+            idx = np.lexsort((rows, years, -size, group))
+        else:  # differences with no common denominator that fits: sorted as exact Fractions
+            keys = [(int(g), -abs(blocks[k].delta.at(i) or 0), int(y), i) for k, i, g, y in zip(ks.tolist(), rows.tolist(), group, years)]
+            idx = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
+        picked = np.stack([ks[idx], rows[idx]], axis=1)
+        out.append(picked[:top] if top is not None else picked)
+    order = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+    return order, shown_changed
+
+
+def _groups(blk: Block, rows) -> np.ndarray:
+    st = blk.status[rows]
+    g = np.full(len(rows), _GROUP["changed"], dtype=np.int64)
+    g[(st == 2) | (st == 3)] = _GROUP["undefined"]
+    g[(st == 1) & blk.delta.defined[rows]] = _GROUP["delta"]
+    g[st == 0] = _GROUP["unchanged"]
+    return g
+
+
+def _abs_delta_keys(blocks, parts):
+    """|B - A| of the rows as int64 over one common denominator (0 where none), or None when that does not fit."""
+    common = 1
+    for k, _ in parts:
+        d = blocks[k].delta
+        if d.num is None:
+            if d.defined.any():
+                return None
+            continue
+        common = common * d.den // math.gcd(common, d.den)
+    out = []
+    for k, rows in parts:
+        delta = blocks[k].delta
+        if delta.num is None:
+            out.append(np.zeros(len(rows), dtype=np.int64))
+            continue
+        f = common // delta.den
+        a = np.abs(delta.num[rows])
+        if len(a) and int(a.max()) * f >= INT_LIMIT:
+            return None
+        out.append(np.where(delta.defined[rows], a * f, 0))
+    return np.concatenate(out)
 
 
 # ---- rendering the outcome diff ---------------------------------------------------------
@@ -730,16 +1213,7 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
             "rows": [_row_doc(d, r) for r in d.rows],
         })
     if fmt == "csv":
-        header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
-        rows = []
-        for r in d.rows:
-            undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
-            rows.append([str(r.year), r.municipality.code, r.municipality.name, r.name, d.label(r.name), r.unit,
-                         format_value(r.a, r.unit), format_value(r.b, r.unit),
-                         format_value(r.delta, _delta_unit(r.unit)) if r.delta is not None else "",
-                         _delta_unit(r.unit) if r.delta is not None else "", r.status,
-                         " | ".join(c.text for c in r.causes), undefined])
-        return to_csv(header, rows)
+        return outcome_csv(d).decode("utf-8")
     md = fmt == "markdown"
     out = _heading(d, "比較 (outcome diff)", fmt)
     hidden = d.compared - d.changed
@@ -776,6 +1250,69 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
         out += "\n" + ("## 未定義の値 (undefined values)\n\n" if md else "未定義の値 (undefined values):\n")
         out += "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
     return out
+
+
+def outcome_csv(d: OutcomeDiff) -> bytes:
+    """render_outcome's CSV (UTF-8 with BOM), written from the blocks' columns: the shown rows in order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .columnar import text
+
+    header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
+    if len(d.order) * len(header) < ARROW_MIN_CELLS:  # small: written row by row, without importing Arrow
+        rows = []
+        for r in d.rows:
+            undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
+            rows.append([str(r.year), r.municipality.code, r.municipality.name, r.name, d.label(r.name), r.unit,
+                         format_value(r.a, r.unit), format_value(r.b, r.unit),
+                         format_value(r.delta, _delta_unit(r.unit)) if r.delta is not None else "",
+                         _delta_unit(r.unit) if r.delta is not None else "", r.status,
+                         " | ".join(c.text for c in r.causes), undefined])
+        return to_csv(header, rows).encode("utf-8")
+    head = to_csv(header, []).encode("utf-8")
+    ms = d.municipalities
+    n = len(ms)
+    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
+    names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
+    who = pa.array([str(m) for m in ms], type=pa.string())
+    statuses = pa.array(list(STATUS), type=pa.string())
+    finder, ev = d.finder, d.ev_a
+    reasons = ev.reasons
+    columns: list[list] = [[] for _ in header]
+    positions = []
+    for k in np.unique(d.order[:, 0]).tolist():
+        at = np.flatnonzero(d.order[:, 0] == k)
+        rows = pa.array(d.order[at, 1])
+        positions.append(at)
+        blk = d.blocks[k]
+        m = len(at)
+
+        def repeated(x):
+            return pa.nulls(m, pa.string()).fill_null(x)
+
+        delta_unit = _delta_unit(blk.unit)
+        defined = pa.array(blk.delta.defined)
+        if blk.delta.num is not None:
+            dtext = text.value_texts(Num(None, Lin.of(IntCol(np.ascontiguousarray(blk.delta.num)), blk.delta.den)), delta_unit, n, ev.to_python)
+        else:
+            dtext = pa.array([format_value(x, delta_unit) if x is not None else "" for x in blk.delta.values], type=pa.string())
+        dtext = pc.if_else(defined, dtext, "")
+        sig = blk.sig if blk.sig is not None else np.zeros(n, dtype=np.int64)
+        cause_texts = pa.array([" | ".join(c.text for c in finder.signature(j)) for j in range(int(sig.max()) + 1)], type=pa.string())
+        undefined = text.undefined_column([text.reason_texts(blk.va, d.a.id, reasons, who, n), text.reason_texts(blk.vb, d.b.id, reasons, who, n)], n)
+        whole = [codes, names, text.value_texts(blk.va, blk.unit, n, ev.to_python), text.value_texts(blk.vb, blk.unit, n, ev.to_python),
+                 dtext, pc.if_else(defined, delta_unit, ""), statuses.take(pa.array(blk.status.astype(np.int64))),
+                 cause_texts.take(pa.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
+        code, name, va, vb, dt, du, st, cs, un = (c.take(rows) for c in whole)
+        cells = [repeated(str(blk.year)), code, name, repeated(blk.name), repeated(d.label(blk.name)), repeated(blk.unit), va, vb, dt, du, st, cs, un]
+        for col, c in zip(columns, cells):
+            col.append(c)
+    where = np.empty(len(d.order), dtype=np.int64)
+    where[np.concatenate(positions)] = np.arange(len(d.order))
+    order = pa.array(where)
+    cells = [text.csv_cells(pa.concat_arrays(col).take(order)) for col in columns]
+    return head + text.csv_lines(cells)
 
 
 def _version_doc(v: Version) -> dict:
@@ -898,10 +1435,9 @@ def summarise(d: OutcomeDiff, *, top: int | None = None, movers=None) -> list[Ye
         parts = tuple(_part_shift(d, name, y) for name in totals)
         ranked = []
         for name in mover_names:
-            rows = [r for r in d.all_changes if r.year == y and r.name == name and r.delta is not None and r.delta != 0]
-            rows.sort(key=lambda r: (-abs(r.delta), r.municipality.code))
+            rows = d.movers(name, y, top)
             if rows:
-                ranked.append((name, tuple(rows[:top])))
+                ranked.append((name, rows))
         out.append(YearDiffSummary(y, n, target, flag, tuple(by_band), moves, achievement, parts, tuple(ranked)))
     return out
 

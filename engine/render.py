@@ -15,6 +15,11 @@ from fractions import Fraction
 from .values import MAX_DECIMALS, Undefined, decimal_text, format_value, is_undef  # noqa: F401 - re-exported: how values are written
 
 
+# Below this many cells a table is written value by value: importing Arrow (about 0.1 s) would cost
+# more than it saves. Both ways write the same bytes (tests/test_render.py).
+ARROW_MIN_CELLS = 40_000
+
+
 def unit_suffix(unit: str) -> str:
     return {"percent": "%", "pp": "pp", "yen": "円"}.get(unit, "")
 
@@ -214,11 +219,14 @@ def eval_csv_chunks(result, *, headers: str = "en"):
     names = [result.label(c) for c in cols] if headers == "ja" else list(cols)
     keys = ["年度", "団体コード", "団体名"] if headers == "ja" else ["fiscal_year", "code", "name"]
     undefined = "未定義の理由" if headers == "ja" else "undefined"
-    yield to_csv(keys + names + [undefined], []).encode("utf-8")
     ms = result.municipalities
     n = len(ms)
-    if n == 0:
+    if n * len(result.years) * len(cols) < ARROW_MIN_CELLS:  # small: written value by value, without importing Arrow
+        rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(cols, r.values)]
+                + [_undefined_text(result, r)] for r in result.rows]
+        yield to_csv(keys + names + [undefined], rows).encode("utf-8")
         return
+    yield to_csv(keys + names + [undefined], []).encode("utf-8")
     ev = result.evaluator
     codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
     municipality_names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))

@@ -464,7 +464,7 @@ def _band_label(ev, table: str, year: int, i: int, version: Version) -> str | No
 
 def municipal_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
     """Per year and column group: one row per municipality, each cell B's value and A's when it differs."""
-    from .diff import same
+    from .values import same
 
     cols = _columns(rep)
     ms = rep.result_b.evaluator.data.municipalities
@@ -523,7 +523,7 @@ def municipal_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
 
 def summary_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
     """Per year: each summary total and prefecture value under A and B, and the difference."""
-    from .diff import same
+    from .values import same
 
     sa, sb = summarise(rep.result_a), summarise(rep.result_b)
     out = []
@@ -993,7 +993,7 @@ def _chart_deficit(rep: Report, t: dict, Figure):
     sides = [(v, res) for v, res, has in ((rep.a, rep.result_a, ha), (rep.b, rep.result_b, hb)) if has]
     cols = {v.id: [res.evaluator.column(name, y) for y in years] for v, res in sides}
     if len(sides) == 2:
-        from .diff import same
+        from .values import same
 
         if all(same(x, z) for x, z in zip(cols[rep.a.id], cols[rep.b.id])):
             sides = [(rep.b, rep.result_b)]

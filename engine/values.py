@@ -66,6 +66,21 @@ def check_size(v) -> None:
         raise ValueTooLarge
 
 
+def same(x, y) -> bool:
+    """Equal values: exact numbers equal, True never equal to 1, two undefined values equal."""
+    if isinstance(x, tuple) or isinstance(y, tuple):
+        n = len(x) if isinstance(x, tuple) else len(y)
+        xs = x if isinstance(x, tuple) else (x,) * n
+        ys = y if isinstance(y, tuple) else (y,) * n
+        return len(xs) == len(ys) and all(same(a, b) for a, b in zip(xs, ys))
+    ux, uy = is_undef(x), is_undef(y)
+    if ux or uy:
+        return ux and uy
+    if isinstance(x, bool) != isinstance(y, bool) or isinstance(x, str) != isinstance(y, str):
+        return False
+    return x == y
+
+
 def exact_sum(col) -> Fraction:
     """sum(col) as a Fraction, over a common denominator: adding Fractions one by one reduces every partial sum.
 

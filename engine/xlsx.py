@@ -275,10 +275,8 @@ def outcome_sheets(d) -> list[Sheet]:
         rows.append((fy, r.municipality.code, r.municipality.name, d.label(r.name), r.name, V(r.a, r.unit), V(r.b, r.unit),
                      V(r.delta, _delta_unit(r.unit)) if r.delta is not None else None, r.status,
                      " | ".join(c.text for c in r.causes) or None, reasons or None))
-    for r in d.all_changes:
-        for tag, v in ((a, r.a), (b, r.b)):
-            if is_undef(v):
-                undefined.append((tag, FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name), r.name, v.reason))
+    for tag, year, m, name, reason in d.undefined_values():
+        undefined.append((tag, FiscalYear(year).both, m.code, m.name, d.label(name), name, reason))
     return [Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
             Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4)]
 

@@ -454,19 +454,29 @@ def test_rules_only_input_change_and_removal():
     assert (rd.tables, rd.schedules) == ((), ())
 
 
-def test_causes_are_those_of_the_plain_walk(ruleset, monkeypatch):
-    """The shortcuts (listed references, rows skipped when equal, one walk per prefecture value) find
-    exactly the causes the plain recursive walk finds, row for row, on the bundled data over R3-R11."""
+def oracle_causes(d, *, plain: bool, monkeypatch):
+    """The causes of d's shown rows as the per-row walk of tests/cause_oracle.py finds them, one municipality at a
+    time; plain: without its shortcuts (listed references, rows skipped when equal, one walk per prefecture value)."""
+    import tests.cause_oracle as oracle
+
+    if plain:
+        monkeypatch.setattr(oracle, "_ref_plan", lambda e, inside_aggregate=False: None)
+        monkeypatch.setattr(oracle.RowCauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
+    finder = oracle.RowCauseFinder(d.ev_a, d.ev_b)
+    index = {m.code: i for i, m in enumerate(d.municipalities)}
+    return [finder.causes(r.name, r.year, index[r.municipality.code]) if r.changed else () for r in d.rows]
+
+
+@pytest.mark.parametrize("plain", [False, True], ids=["per-row walk", "plain per-row walk"])
+def test_causes_are_those_of_the_per_row_walk(ruleset, monkeypatch, plain):
+    """The columnar cause walk (rows grouped by band, branch and year) finds exactly the causes the walk for one
+    municipality at a time finds, row for row, on the bundled data over R3-R11."""
     m, p = sample_paths()
     r3, r6 = ruleset.version("R3"), ruleset.version("R6")
     data = load(m, p, r6.inputs())
-    years = list(range(2021, 2030))
-    fast = diff.compare(r3, r6, data, data, years)
-    monkeypatch.setattr(diff, "_ref_plan", lambda e, inside_aggregate=False: None)
-    monkeypatch.setattr(diff.CauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
-    plain = diff.compare(r3, r6, data, data, years)
-    assert [(r.year, r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.year, r.municipality.code, r.name, r.causes) for r in plain.rows]
-    assert sum(len(r.causes) for r in fast.rows) > 2000
+    d = diff.compare(r3, r6, data, data, list(range(2021, 2030)))
+    assert [r.causes for r in d.rows] == oracle_causes(d, plain=plain, monkeypatch=monkeypatch)
+    assert sum(len(r.causes) for r in d.rows) > 2000
 
 
 # Rules over small inputs x, y (municipal) and p, q (prefecture), for the shortcuts' edge cases.
@@ -499,16 +509,14 @@ EDGE_CASES = {
 }
 
 
+@pytest.mark.parametrize("plain", [False, True], ids=["per-row walk", "plain per-row walk"])
 @pytest.mark.parametrize("case", sorted(EDGE_CASES))
-def test_shortcuts_keep_the_plain_walk_s_causes_in_edge_cases(tmp_path, monkeypatch, case):
+def test_columnar_causes_in_edge_cases(tmp_path, monkeypatch, case, plain):
     a, b, data = edge_versions(tmp_path, *EDGE_CASES[case])
     names = [n for n, i in b.items.items() if hasattr(i, "unit") and n not in b.inputs()]
-    fast = diff.compare(a, b, data, data, [2025], names, show_all=True)
-    monkeypatch.setattr(diff, "_ref_plan", lambda e, inside_aggregate=False: None)
-    monkeypatch.setattr(diff.CauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
-    plain = diff.compare(a, b, data, data, [2025], names, show_all=True)
-    assert [(r.municipality.code, r.name, r.causes) for r in fast.rows] == [(r.municipality.code, r.name, r.causes) for r in plain.rows]
-    assert fast.changed > 0
+    d = diff.compare(a, b, data, data, [2025], names, show_all=True)
+    assert [r.causes for r in d.rows] == oracle_causes(d, plain=plain, monkeypatch=monkeypatch)
+    assert d.changed > 0
 
 
 def test_a_possible_same_year_cycle_is_not_shared(tmp_path):

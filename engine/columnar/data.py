@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 from fractions import Fraction
 
@@ -26,6 +27,7 @@ from ..years import YearFormatError, parse_year
 from .columns import INT_LIMIT, IntCol, int_col
 
 NUMERIC_UNITS = ("percent", "yen", "count", "ratio")
+ARROW_MIN_BYTES = 256 * 1024  # a smaller municipal CSV (a prefecture's 62 municipalities: 60 KB) is read row by row
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _PLAIN_INT = re.compile(r"\d{1,18}")
 _PLAIN_DECIMAL = re.compile(r"\d{1,18}(?:\.(\d{1,18}))?")
@@ -152,6 +154,12 @@ class _Irregular(Exception):
 
 
 def _load(cls, mpath: str, ppath: str, inputs: dict) -> ColumnData:
+    try:
+        small = os.path.getsize(mpath) < ARROW_MIN_BYTES and not mpath.lower().endswith(PARQUET_SUFFIXES)
+    except OSError:
+        small = True  # data.load says what is wrong with the path
+    if small:
+        raise _Irregular  # read row by row: faster than importing Arrow for it
     import pyarrow as pa
 
     try:

@@ -18,7 +18,7 @@ from ..check import ROUNDING_MODES
 from ..evaluate import band_unit, with_override
 from ..render import format_value as show_value
 from ..resolve import Resolver, Sharing
-from ..values import MAX_VALUE_BITS, Undefined, ValueTooLarge, as_year, is_undef
+from ..values import MAX_VALUE_BITS, Undefined, ValueTooLarge, as_year, is_undef, same
 from ..versions import Version
 from ..years import FiscalYear
 from .columns import BoolCol, IntCol, Lin, Num, ObjCol, Reasons, first_rid, first_seen, is_col, is_number, scaled_pair
@@ -113,7 +113,7 @@ class ColumnEvaluator(Resolver):
         return self.ops.aggregate("sum", self.fast(name, year))
 
     def differs(self, a, b):
-        """Per municipality: do two values of the same name differ (defined vs undefined, or in value)?"""
+        """Per municipality: are two values not values.same (defined vs undefined, or in value; True is not 1)?"""
         ops = self.ops
         n = self.n
         ra = a.rid if is_col(a) else ops.scalar_rid(a)
@@ -121,19 +121,21 @@ class ColumnEvaluator(Resolver):
         da = np.ones(n, dtype=bool) if ra is None else (ra < 0)
         db = np.ones(n, dtype=bool) if rb is None else (rb < 0)
         ne = None
-        if (type(a) is Num or is_number(a)) and (type(b) is Num or is_number(b)):
+        if (type(a) is Num or is_number(a)) and (type(b) is Num or is_number(b)) and not (isinstance(a, bool) or isinstance(b, bool)):
             ia, ib = scaled_pair(a, b)
             if ia is not None:
                 ne = np.asarray(ia != ib)
                 if ne.ndim == 0:
                     ne = np.full(n, bool(ne))
+            else:  # float bounds decide where they can; rows too close to call are compared exactly
+                ne = ops.cmp_arrays("!=", a, b, da & db)
         elif type(a) is BoolCol and type(b) is BoolCol:
             ne = a.b != b.b
         if ne is None:
             pa, pb = ops.to_python(a), ops.to_python(b)
             pa = pa if isinstance(pa, tuple) else (pa,) * n
             pb = pb if isinstance(pb, tuple) else (pb,) * n
-            ne = np.array([not is_undef(x) and not is_undef(y) and x != y for x, y in zip(pa, pb)], dtype=bool)
+            ne = np.array([not is_undef(x) and not is_undef(y) and not same(x, y) for x, y in zip(pa, pb)], dtype=bool)
         return (da != db) | (da & db & ne)
 
     def difference(self, a, b) -> list | None:
