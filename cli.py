@@ -144,9 +144,15 @@ def cmd_check(args) -> int:
     report = api.check(args.paths or None)
     for f in report.findings:
         print(f.render(), file=sys.stderr)
-    if report.findings:
-        print(f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''} in {report.file_count} file{'s' if report.file_count != 1 else ''}", file=sys.stderr)
+    errors = [f for f in report.findings if f.severity == "error"]
+    warned = len(report.findings) - len(errors)
+    files = f"{report.file_count} file{'s' if report.file_count != 1 else ''}"
+    if errors:  # warnings alone do not fail a check (docs/errors.md, exit codes)
+        print(f"{len(errors)} finding{'s' if len(errors) != 1 else ''}" + (f" and {warned} warning{'s' if warned != 1 else ''}" if warned else "") + f" in {files}", file=sys.stderr)
         return 1
+    if warned:
+        print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no errors, {warned} warning{'s' if warned != 1 else ''} ({', '.join(report.versions)})", file=sys.stderr)
+        return 0
     print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no findings ({', '.join(report.versions)})", file=sys.stderr)
     return 0
 

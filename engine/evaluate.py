@@ -419,8 +419,9 @@ def _has_undefined(v) -> bool:
 def unshared_names(a: Version, b: Version) -> frozenset:
     """Names whose values may differ between two versions over the same data.
 
-    A name is shared when both versions hold equal items for it (positions included) and every
-    name its expressions refer to (at any year) is shared; everything else is unshared.
+    A name is shared when both versions hold the same history for it (equal pieces in force in
+    the same years) and every name its pieces' expressions refer to (at any year) is shared;
+    everything else is unshared.
     """
     from .check import earlier_year, item_exprs, refs
 
@@ -428,15 +429,14 @@ def unshared_names(a: Version, b: Version) -> frozenset:
     deps: dict = {}
     unshared = set()
     for n in names:
-        ia, ib = a.items.get(n), b.items.get(n)
-        if ia is None or ib is None or not (ia is ib or ia == ib):
+        if not a.shares(b, n):
             unshared.add(n)
         else:
-            deps[n] = set().union(*(refs(e) for e in item_exprs(ib))) - KEY_NAMES
+            deps[n] = set().union(*(refs(e) for p in b.pieces(n) for e in item_exprs(p.item))) - KEY_NAMES
     unshared |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
     # Where a name may need itself in the same year (`x[year + 0]` slips past the cycle check),
     # its value depends on which name was asked for first: each version keeps its own order.
-    unshared |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for e in item_exprs(b.items[n]))) & names for n in deps})
+    unshared |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for p in b.pieces(n) for e in item_exprs(p.item))) & names for n in deps})
     grew = True
     while grew:  # a name that uses an unshared name is unshared
         grew = False

@@ -1065,9 +1065,9 @@ class FastEvaluator:
         if hit is None:
             stop = set(key)
             users: dict = {}
-            for n, item in self.version.items.items():
-                for r in _item_refs(item):
-                    users.setdefault(r, []).append(n)
+            for piece in self.version.all_pieces():  # every piece: another year's may be in force
+                for r in _item_refs(piece.item):
+                    users.setdefault(r, []).append(piece.name)
             seen: set = set()
             todo = [c for c in self._changed if c not in stop]
             while todo:
