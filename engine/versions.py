@@ -52,8 +52,19 @@ class Piece:
 
     @property
     def years_text(self) -> str:
-        """'FY2024-FY2026 (R6-R8)', '..FY2023', 'FY2030..' or 'every year'."""
-        return "every year" if self.years is None else self.years.both
+        """'FY2024-FY2026 (R6-R8)', 'up to FY2023 (R5)', 'from FY2030 (R12)' or 'every year'."""
+        return years_text(self.years)
+
+
+def years_text(p: Period | None) -> str:
+    """A piece's years as outputs show them: 'FY2024-FY2026 (R6-R8)', 'up to FY2023 (R5)', 'from FY2030 (R12)', 'every year'."""
+    if p is None or (p.first is None and p.last is None):
+        return "every year"
+    if p.first is None:
+        return f"up to {FiscalYear(p.last).both}"
+    if p.last is None:
+        return f"from {FiscalYear(p.first).both}"
+    return p.both
 
 
 @attrs.frozen
