@@ -203,7 +203,8 @@ class _Explainer:
             return attrs.evolve(node, piece=(getattr(piece, "version", None), None, len(pieces)))
         node = attrs.evolve(node, piece=(piece.version, piece.years_text, len(pieces)))
         if len(pieces) > 1:  # which of the name's pieces is in force this year
-            note = f"{piece.version}'s piece, in force {piece.years_text} in version {self.ev.version.id} (one of {len(pieces)} pieces of {name})"
+            note = (f"the piece of {piece.version}, in force {piece.years_text}; version {self.ev.version.id} has {len(pieces)} pieces of {name}: "
+                    + ", ".join(f"{p.version} {p.years_text}" for p in pieces))
             node = attrs.evolve(node, notes=(note,) + node.notes)
         return node
 
