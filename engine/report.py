@@ -258,9 +258,9 @@ class Report:
         return any(f.synthetic for f in self.files)
 
 
-def default_versions(session, version: str | None, base: str | None) -> tuple[Version, Version]:
-    """B is the given or newest version; A the given base or the version B extends."""
-    b = session.version(version)
+def default_versions(session, version: str | None, base: str | None, *, year: str | None = None, period: str | None = None) -> tuple[Version, Version]:
+    """B is the given version, or the newest whose plan period covers the years asked; A the given base or the version B extends."""
+    b = session.choose_version(version, year, period)
     if base is None:
         if b.header.extends is None:
             others = ", ".join(v for v in session.ruleset.version_ids if v != b.id) or "none"
@@ -287,7 +287,7 @@ def build_report(session, *, version: str | None = None, base: str | None = None
     """Evaluate A and B over the session's data for the period (default: B's target or plan period)."""
     from . import diff
 
-    a, b = default_versions(session, version, base)
+    a, b = default_versions(session, version, base, year=year, period=period)
     if year is None and period is None:
         p = target_period(b)
         if p is None:

@@ -803,7 +803,7 @@ def sweep(session, *, version_id=None, year=None, period=None, vary=(), scenario
         if period is None and year is None and file_period is not None:
             period = file_period
         file_parts = (top, where)
-    version = session.version(version_id)
+    version = session.choose_version(version_id, year, period)
     years = session.years(version, year, period)
     variations = [parse_spec(s, version) for s in vary]
     named = None

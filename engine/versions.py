@@ -190,6 +190,28 @@ class RuleSet:
     def version_ids(self) -> list[str]:
         return sorted(self.files, key=_version_sort_key)
 
+    def newest_first(self) -> list[str]:
+        """Version ids, newest first: by the first year of the plan period, then by id (R6 before R6a before R9)."""
+        def key(vid):
+            p = self.files[vid].header.plan_period
+            return (float("-inf") if p is None or p.first is None else p.first, _version_sort_key(vid))
+
+        return sorted(self.files, key=key, reverse=True)
+
+    def default_version(self, years: list[int] | None) -> tuple[str, str]:
+        """The version a command uses without --version, and why: the newest whose plan period covers
+        every year asked, else the newest. (A version id is a name, not a year: the years asked
+        choose the version through the plan periods the rule files state.)"""
+        order = self.newest_first()
+        if not years:
+            return order[0], "the newest version"
+        asked = Period(min(years), max(years)).both
+        for vid in order:
+            p = self.files[vid].header.plan_period
+            if p is not None and all(y in p for y in years):
+                return vid, f"the newest version whose plan period ({p.both}) covers {asked}"
+        return order[0], f"the newest version; no version's plan period covers {asked}"
+
     def version(self, vid: str) -> Version:
         if vid not in self.files:
             known = ", ".join(self.version_ids) or "none"

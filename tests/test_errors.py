@@ -55,7 +55,7 @@ X_DATA = {"xm.csv": "fiscal_year,code,name,collection_rate,income\n2024,131016,�
 
 CHECK = ["check", "X.rules"]
 EVAL_X = ["eval", "--rules", "X.rules", "--data", "xm.csv", "--prefecture-data", "xp.csv", "--year", "R6"]
-EVAL = ["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--year", "R6"]
+EVAL = ["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--version", "R6", "--year", "R6"]  # --version: no note on stderr
 FUNCTIONS = "abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"
 
 
@@ -191,9 +191,9 @@ CASES = [
          "no-year: version X has no plan period; give --year or --period"),
     Case("unknown-column", "--columns naming no definition", {}, ["eval", "--year", "R7", "--columns", "target_rat"], 2,
          "unknown-column: version R6 has no definition 'target_rat'; did you mean 'target_rate'?"),
-    Case("out-is-directory", "--out naming a folder", {"folder/x": ""}, ["eval", "--year", "R7", "--out", "folder"], 2,
+    Case("out-is-directory", "--out naming a folder", {"folder/x": ""}, ["eval", "--version", "R6", "--year", "R7", "--out", "folder"], 2,
          "out-is-directory: --out folder is a directory; give a file name"),
-    Case("no-such-directory", "--out in a folder that does not exist", {}, ["eval", "--year", "R7", "--out", "nowhere/r.csv"], 2,
+    Case("no-such-directory", "--out in a folder that does not exist", {}, ["eval", "--version", "R6", "--year", "R7", "--out", "nowhere/r.csv"], 2,
          "no-such-directory: cannot write nowhere/r.csv: directory nowhere does not exist"),
     Case("out-is-input", "--out naming the data file", data(), EVAL + ["--out", "m.csv"], 2,
          "out-is-input: --out m.csv is one of the input files; refusing to overwrite it"),
@@ -504,7 +504,7 @@ def test_missing_rows_are_a_warning_and_lose_nothing(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     rows = [f"{y},131016,千代田区,96.50,1000,1000000" for y in (2019, 2022)] + [f"{y},131024,中央区,90.00,2000,3000000" for y in range(2019, 2024)]
     write_files(tmp_path, data(*rows))
-    code = cli.main(["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--year", "FY2021", "--format", "csv", "--columns", "previous_rate"])
+    code = cli.main(["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--version", "R6", "--year", "FY2021", "--format", "csv", "--columns", "previous_rate"])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ("m.csv:2:1: warning: data-missing-row: 131016 千代田区 has no row for FY2020-FY2021, FY2023 (the file covers FY2019-FY2023); "
