@@ -102,6 +102,13 @@ CASES = [
          "V50.rules:1:21: extends-too-deep: version V50 extends a chain of more than 50 versions (V50 -> V49 -> ... -> V0)"),
     Case("duplicate-name", "one name defined twice", x('define share "按分" : ratio = 1'), CHECK, 1,
          "X.rules:9:8: duplicate-name: 'share' is defined twice in version X (first at line 8)"),
+    Case("piece-overlap", "two pieces of one item whose years overlap",
+         x("define z : yen = 1円", "  effective R6-R8", "define z : yen = 2円", "  effective R8.."), CHECK, 1,
+         "X.rules:11:8: piece-overlap: 'z' is stated twice in version X for years that overlap: FY2024-FY2026 (R6-R8) (line 9) "
+         "and FY2026.., both in force in FY2026 (R8); give each its own years"),
+    Case("unknown-base", "extends naming a version no file read defines", {**x(), "Y.rules": "ruleset Y extends W\n"}, ["check", "X.rules", "Y.rules"], 1,
+         "Y.rules:1:19: unknown-base: version Y extends unknown version 'W'; the rules read define X. "
+         "Give the file of version W too (--rules FILE or a folder), or correct the name after 'extends'"),
     Case("remove-unknown", "removing what the base does not have", {**x(), "Y.rules": "ruleset Y extends X\nremove shares\n"}, ["check", "X.rules", "Y.rules"], 1,
          "Y.rules:2:8: remove-unknown: cannot remove 'shares': base version X has no item of that name"),
     Case("override-kind", "a definition overridden by an input", {**x(), "Y.rules": 'ruleset Y extends X\noverride input municipal share "按分" : ratio\n'},
@@ -128,6 +135,10 @@ CASES = [
          "X.rules:11:3: schedule-order: schedule 'z': FY2024 comes after FY2025..; list years in order"),
     Case("summary", "'bands' naming a definition, not a table", x("summary {", "  bands share share", "}"), CHECK, 1,
          "X.rules:10:3: summary: 'bands' needs a band table first, and 'share' is not one"),
+    Case("plan-gap", "a summary item with no piece in force in a year of the plan period (a warning: exit 0)",
+         x("define z : yen = 1円", "  effective R7..", "summary {", "  show z", "}"), CHECK, 0,
+         "X.rules:1:9: warning: plan-gap: version X's summary uses z, but no piece of it is in force in FY2024 (R6) of the plan period "
+         "FY2024-FY2026 (R6-R8); state one for those years or end the plan period earlier"),
     Case("bad-status", "a status that does not exist", {"X.rules": X.replace("  period R6-R8\n", "  period R6-R8\n  status draft\n")}, CHECK, 1,
          "X.rules:4:10: bad-status: status is one of current, proposed, adopted, not 'draft'"),
     Case("aggregate-scope", "sum() of a prefecture value", x("define z : yen = sum(total)"), CHECK, 1,
