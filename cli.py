@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
     p.add_argument("--year", metavar="YEAR", help="a fiscal year (FY2027, 2027, R9 or 令和9年度): the piece of each item in force then, and where it is written")
     p.add_argument("--version", metavar="ID", help="only this version")
+    p.add_argument("--names", metavar="NAMES", help="with --year: only these items (comma-separated rule names)")
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_versions)
@@ -168,7 +169,7 @@ def cmd_check(args) -> int:
 def cmd_versions(args) -> int:
     from engine.listing import render_listing
 
-    listing = api.versions(args.rules, year=args.year, version=args.version)
+    listing = api.versions(args.rules, year=args.year, version=args.version, names=api.split_names(args.names))
     write_output(render_listing(listing, args.format), args.out)
     return 0
 

@@ -64,7 +64,7 @@ def _check_all(rs: RuleSet) -> list[Finding]:
     return check_rules(rs)
 
 
-def versions(rules=None, *, year: str | None = None, version: str | None = None):
+def versions(rules=None, *, year: str | None = None, version: str | None = None, names=None):
     """`kokuho versions`: the rule files' versions (every one resolved, so extends problems are errors) as a listing."""
     from .listing import list_versions
 
@@ -85,7 +85,14 @@ def versions(rules=None, *, year: str | None = None, version: str | None = None)
         y = parse_year(year).value if year is not None else None
     except YearFormatError as e:
         raise UsageError(finding("bad-year", str(e))) from None
-    return list_versions(ruleset, year=y, version=version)
+    for n in names or ():
+        if not any(n in ruleset.version(v).items for v in ([version] if version else ruleset.version_ids)):
+            import difflib
+
+            known = sorted({k for v in ruleset.version_ids for k in ruleset.version(v).items})
+            close = difflib.get_close_matches(n, known, n=1, cutoff=0.6)
+            raise UsageError(finding("unknown-column", f"no version has an item '{n}'" + (f"; did you mean '{close[0]}'?" if close else "")))
+    return list_versions(ruleset, year=y, version=version, names=names)
 
 
 def split_names(text: str | None) -> list[str] | None:

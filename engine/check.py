@@ -350,13 +350,17 @@ class Checker:
 
     def check_plan_gaps(self):
         """Warning `plan-gap`: a year of the version's own plan period in which an item its summary uses
-        (by name, or through the pieces of the names it uses) has no piece in force. Years after the
-        end of a piece this version states itself are its author's choice and not warned about (R6's
-        target table, written for R6-R8 of the plan R6-R11)."""
+        (by name, or through the pieces of the names it uses) has no piece in force: before its first
+        piece, between two pieces, or in a plan period it has no piece in at all (a revision for
+        R9-R11 that keeps R6's table, which ends in FY2026). An item in force in part of the plan
+        period that ends before the plan does is taken as intended (R6's target table, written for
+        R6-R8 of the plan R6-R11). Not looked at while the version has errors of its own."""
         period = self.version.header.plan_period
         summary = self.items.get("summary")
         if period is None or not period.is_bounded or not isinstance(summary, ast.Summary):
             return
+        if any(f.severity == "error" for f in self.findings):
+            return  # some findings hide others
         via: dict = {}
         order: list = []
         todo = [(n, None) for line in summary.lines for n in line.names]
@@ -369,13 +373,14 @@ class Checker:
             todo.extend((r, n if parent is None else parent) for p in self.version.pieces(n) for r in sorted(_all_refs(p.item)))
         h = self.version.header
         for n in order:
+            last = self.version.pieces(n)[-1]  # the piece with the latest years
+            ends_in_plan = last.years is not None and last.years.last is not None and last.years.overlaps(period)
             gaps = []
             for y in period.years():
                 if isinstance(self.version.at(y).piece(n), Piece):
                     continue
-                before = [p for p in self.version.pieces(n) if p.years is not None and p.years.last is not None and p.years.last < y]
-                if before and before[-1].version == self.version.id:
-                    continue  # this version ends its own piece there
+                if ends_in_plan and y > last.years.last:
+                    continue  # the item ends inside the plan period, as its last piece says
                 gaps.append(y)
             if not gaps:
                 continue

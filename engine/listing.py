@@ -52,8 +52,9 @@ class Listing:
     versions: tuple[VersionRow, ...]
 
 
-def list_versions(ruleset: RuleSet, *, year: int | None = None, version: str | None = None) -> Listing:
-    """Every version (or the one asked for), newest last; with a year, each item's piece in force then."""
+def list_versions(ruleset: RuleSet, *, year: int | None = None, version: str | None = None, names=None) -> Listing:
+    """Every version (or the one asked for), newest last; with a year, each item's piece in force then
+    (every input, definition, table and schedule, or those named)."""
     from .explain import shown_path
 
     default, why = ruleset.default_version([year] if year is not None else None)
@@ -64,17 +65,19 @@ def list_versions(ruleset: RuleSet, *, year: int | None = None, version: str | N
         h = v.header
         files = tuple(shown_path(ruleset.files[c].path) for c in v.chain)
         covers = None if year is None else (h.plan_period is not None and year in h.plan_period)
-        items = _items(v, year) if year is not None else ()
+        items = _items(v, year, names) if year is not None else ()
         rows.append(VersionRow(vid, h.title, h.status, h.plan_period, h.period_text, v.chain, files, len(v.examples()), covers, items))
     return Listing(year, default, why, tuple(rows))
 
 
-def _items(v: Version, year: int) -> tuple[PieceRow, ...]:
+def _items(v: Version, year: int, names=None) -> tuple[PieceRow, ...]:
     from .explain import shown_path
 
     view = v.at(year)
     out = []
     for name, newest in v.items.items():
+        if names is not None and name not in names:
+            continue
         kind = KINDS.get(type(newest))
         if kind is None:
             continue  # the summary and examples are not in force by year
@@ -124,8 +127,8 @@ def render_listing(listing: Listing, fmt: str = "table") -> str:
     if fy:
         header.insert(3, fy)
     out.append(tab(header, [_version_cells(r, listing) for r in listing.versions]))
-    out.append("A version id is a name, not a year: the years a command asks for choose the version through the plan periods above.\n")
     if listing.year is None:
+        out.append("A version id is a name, not a year: the years a command asks for choose the version through the plan periods above.\n")
         return "\n".join(out)
     for r in listing.versions:
         title = f"{r.id} {r.title}" if r.title else r.id

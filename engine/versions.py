@@ -358,14 +358,18 @@ def _find_version_file(vid: str, folders) -> Path | None:
 
 
 def _shown(path) -> str:
-    """A path relative to the working directory when it lies under it, else as given."""
+    """A path as people type it: relative to the working directory when it lies under it, else the
+    shipped rules relative to the project (rules/tokyo/R6.rules), else as given (as explain.shown_path)."""
     import os
 
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+    for base in (os.getcwd(), default_rules_dir().parent.parent):
+        try:
+            rel = os.path.relpath(path, base)
+        except ValueError:  # another drive on Windows
+            continue
+        if not rel.startswith(".."):
+            return rel
+    return str(path)
 
 
 def _kind(item) -> str:
