@@ -267,7 +267,8 @@ def test_cycles_are_checked_with_the_pieces_in_force_together(tmp_path):
     rs = rules(tmp_path, A="ruleset A\ndefine x : ratio = y\ndefine y : ratio = 1\n",
                B="ruleset B extends A\noverride define y : ratio = x\n  effective R9..\n")
     assert [(f.code, f.message) for f in check_rules(rs)] == [("cycle", "definitions depend on each other in the same year: x -> y -> x")]
-    rs = rules(tmp_path / "..", C="ruleset C\ndefine x : ratio = y\n  effective ..R8\ndefine x : ratio = 1\n  effective R9..\n"
+    (tmp_path / "c").mkdir()
+    rs = rules(tmp_path / "c", C="ruleset C\ndefine x : ratio = y\n  effective ..R8\ndefine x : ratio = 1\n  effective R9..\n"
                "define y : ratio = 2\n  effective ..R8\ndefine y : ratio = x\n  effective R9..\n")
     assert check_rules(rs) == []
 
@@ -381,3 +382,31 @@ def test_a_sweep_varies_the_piece_in_force_in_its_year(rs9):
     assert [ev.value("alpha", y) for y in (2024, 2025, 2027, 2028)] == [Fraction(86, 100), Fraction(1, 2), Fraction(3, 10), Fraction(1, 10)]
     assert [p.version for p in varied.pieces("alpha")] == ["R9", "R9"]  # both varied pieces are now the scenario's
     assert sweep.check_scenario(r9, ((early, 0), (late, 0))) == []
+
+
+def test_plan_gap_spares_an_item_that_ends_inside_the_plan_period_and_warns_of_gaps_between_pieces(tmp_path):
+    """A variant of R6 with R6's plan period inherits R6's table, which ends in FY2026: intended, no warning.
+    A table stated for FY2027 and from FY2029 leaves FY2028 without one: warned. A version with errors gets no
+    plan-gap warning (some findings hide others)."""
+    from engine.check import check_rules
+
+    table = (ROOT / "docs" / "examples" / "R9.rules").read_text(encoding="utf-8")
+    body = table[table.index("override table target_table"):table.index("# ---- 2.")]
+    rs = rules(tmp_path, R3=(default_rules_dir() / "R3.rules").read_text(encoding="utf-8"),
+               R6=(default_rules_dir() / "R6.rules").read_text(encoding="utf-8"),
+               T6="ruleset T6 extends R6\n  period 令和6～11年度\n",
+               R9="ruleset R9 extends R6\n  period 令和9～11年度\n" + body.replace("effective 令和9～11年度", "effective 令和9年度")
+               + body.replace("effective 令和9～11年度", "effective 令和11年度.."))
+    assert [(f.code, f.severity, f.span.file.endswith("R9.rules"), f.message) for f in check_rules(rs)] == [
+        ("plan-gap", "warning", True, "version R9's summary uses target_table (目標収納率（令和9～11年度 試案）), but no piece of it is in force "
+         "in FY2028 (R10) of the plan period FY2027-FY2029 (R9-R11); state one for those years or end the plan period earlier")]
+    (tmp_path / "x").mkdir()
+    rs = rules(tmp_path / "x", X="ruleset X extends R6\n  period 令和9～11年度\ndefine bad : yen = nothing\n",
+               R3=(default_rules_dir() / "R3.rules").read_text(encoding="utf-8"), R6=(default_rules_dir() / "R6.rules").read_text(encoding="utf-8"))
+    assert [f.code for f in check_rules(rs)] == ["unknown-name"]
+
+
+def test_versions_names_must_exist(capsys):
+    """`kokuho versions --names` with a name no version has: a usage error with a hint."""
+    assert cli.main(["versions", "--year", "R7", "--names", "target_tabel"]) == 2
+    assert capsys.readouterr().err == "unknown-column: no version has an item 'target_tabel'; did you mean 'target_table'?\n"
