@@ -1257,6 +1257,8 @@ def _absent(v: Version, name: str, looked, year: int, entry) -> str | None:
 
 
 def _change(a, b, la, lb) -> str | None:
+    if (la is None and isinstance(lb, NotInForce)) or (lb is None and isinstance(la, NotInForce)):
+        return None  # in force in neither version in these years: nothing to compare
     if la is None:
         return "added"
     if lb is None:

@@ -410,3 +410,15 @@ def test_versions_names_must_exist(capsys):
     """`kokuho versions --names` with a name no version has: a usage error with a hint."""
     assert cli.main(["versions", "--year", "R7", "--names", "target_tabel"]) == 2
     assert capsys.readouterr().err == "unknown-column: no version has an item 'target_tabel'; did you mean 'target_table'?\n"
+
+
+def test_rule_diff_skips_years_in_which_neither_side_has_the_item_in_force(tmp_path):
+    """A table added by B but not in force in some years is compared only in its own years: no empty table
+    with a stray '()' for the years where neither version has it (issue 13's workaround found one)."""
+    rs = rules(tmp_path, R3=(default_rules_dir() / "R3.rules").read_text(encoding="utf-8"),
+               R6=(default_rules_dir() / "R6.rules").read_text(encoding="utf-8"),
+               R9w="ruleset R9w extends R6\ntable t9 \"目標収納率（令和9～11年度）\" : percent over previous_rate\n  effective 令和9～11年度\n"
+                   "{\n  band [0%, 100%] \"全\" => previous_rate + 0.20pp\n}\n")
+    rd = diff.compare_rules(rs.version("R6"), rs.version("R9w"), range(2024, 2030))
+    assert [(t.name, t.years, t.change) for t in rd.tables] == [("t9", (2027, 2028, 2029), "added")]
+    assert "()" not in diff.render_rules(rd, "table")
