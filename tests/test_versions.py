@@ -422,3 +422,25 @@ def test_rule_diff_skips_years_in_which_neither_side_has_the_item_in_force(tmp_p
     rd = diff.compare_rules(rs.version("R6"), rs.version("R9w"), range(2024, 2030))
     assert [(t.name, t.years, t.change) for t in rd.tables] == [("t9", (2027, 2028, 2029), "added")]
     assert "()" not in diff.render_rules(rd, "table")
+
+
+def test_cli_summary_and_rule_diff_of_r9_per_year(capsys):
+    """Through the command line: R9's summary over 令和8～9年度 counts FY2026 by R6's table and FY2027 by R9's;
+    the rule diff R6 → R9 over R6-R11 has one table section, FY2027-FY2029, with R9's table against none."""
+    base = ["--rules", str(default_rules_dir()), "--rules", str(R9)]
+    assert cli.main(["eval", *base, "--version", "R9", "--period", "令和8～9年度", "--summary", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.lstrip("\ufeff").splitlines()
+    assert [x for x in lines if ",in force," in x or x.startswith(("2026,bands,target_table,\"[95%", "2027,bands,target_table,\"[95%"))] == [
+        "2026,bands,target_table,in force,R6,目標収納率（検討案）",
+        "2026,bands,target_table,\"[95%, 97%)\",0 / 17,95%以上97%未満",
+        "2027,bands,target_table,in force,R9,目標収納率（令和9～11年度 試案）",
+        "2027,bands,target_table,\"[95%, 97%)\",0 / 0,95%以上97%未満",
+    ]
+    assert cli.main(["diff", "R6", "R9", *base, "--rules-only", "--period", "R6-R11", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(t["name"], t["years"], t["change"], t["a"]["version"], t["b"]["version"]) for t in doc["tables"]] == [
+        ("target_table", "FY2027-FY2029 (R9-R11)", "not in force in R6", "R6", "R9")]
+    assert [(s["fiscal_year"], s["a"]["value"], s["b"]["value"]) for s in doc["schedules"]] == [
+        (2027, "0.43", "0.30"), (2028, "0.29", "0.15"), (2029, "0.14", "0")]
