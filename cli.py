@@ -51,8 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: rules/tokyo)")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("versions", help="every version: status, plan period, base chain, files; with --year, which piece of each item is in force")
+    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
+    p.add_argument("--year", metavar="YEAR", help="a fiscal year (FY2027, 2027, R9 or 令和9年度): the piece of each item in force then, and where it is written")
+    p.add_argument("--version", metavar="ID", help="only this version")
+    p.add_argument("--names", metavar="NAMES", help="with --year: only these items (comma-separated rule names)")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.set_defaults(func=cmd_versions)
+
     p = sub.add_parser("eval", help="evaluate a version for a fiscal year or a period")
-    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6 (default: the newest)")
+    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers the years asked)")
     _common_eval_options(p)
     p.add_argument("--headers", choices=("en", "ja"), default="en", help="CSV headers: rule names or Japanese labels")
     p.add_argument("--summary", action="store_true", help="per-year summary: achievers per band, totals, coefficients")
@@ -77,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a definition, table, schedule or input, e.g. target_rate")
     p.add_argument("--municipality", "-m", metavar="CODE|NAME", help="a municipality code (131016) or name (千代田区); not needed for a prefecture value")
     p.add_argument("--year", required=True, metavar="YEAR", help="the fiscal year: FY2025, 2025, R7 or 令和7年度")
-    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6 (default: the newest)")
+    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers --year)")
     _rules_and_data(p)
     p.add_argument("--depth", type=int, metavar="N", help="show N levels of steps below the figure (default: all)")
     p.add_argument("--full", action="store_true", help="list every municipality's term of sums and means")
@@ -99,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser("report", help="one self-contained HTML report (or an Excel workbook) comparing two versions on the data")
-    p.add_argument("--version", metavar="ID", help="the version reported on, e.g. R6 (default: the newest)")
+    p.add_argument("--version", metavar="ID", help="the version reported on, e.g. R6 (default: the newest whose plan period covers --period)")
     p.add_argument("--base", metavar="ID", help="the version compared with, e.g. R3 (default: the one --version extends)")
     p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
     _rules_and_data(p)
@@ -109,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("sweep", help="evaluate every combination of parameter variations; one row per scenario")
-    p.add_argument("--version", metavar="ID", help="the version varied, e.g. R6 (default: the newest, or the scenario file's)")
+    p.add_argument("--version", metavar="ID", help="the version varied, e.g. R6 (default: the scenario file's, else the newest whose plan period covers the years)")
     p.add_argument("--vary", action="append", default=[], metavar="TARGET=VALUES",
                    help="alpha.FY2025=0.60,0.65 | alpha.R7=0.50..0.80:0.05 | CONSTANT=0.7 | "
                         "TABLE[90%%,95%%).increment=0.30pp (or .lo / .hi / .result); repeat for every combination")
@@ -144,16 +153,30 @@ def cmd_check(args) -> int:
     report = api.check(args.paths or None)
     for f in report.findings:
         print(f.render(), file=sys.stderr)
-    if report.findings:
-        print(f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''} in {report.file_count} file{'s' if report.file_count != 1 else ''}", file=sys.stderr)
+    errors = [f for f in report.findings if f.severity == "error"]
+    warned = len(report.findings) - len(errors)
+    files = f"{report.file_count} file{'s' if report.file_count != 1 else ''}"
+    if errors:  # warnings alone do not fail a check (docs/errors.md, exit codes)
+        print(f"{len(errors)} finding{'s' if len(errors) != 1 else ''}" + (f" and {warned} warning{'s' if warned != 1 else ''}" if warned else "") + f" in {files}", file=sys.stderr)
         return 1
+    if warned:
+        print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no errors, {warned} warning{'s' if warned != 1 else ''} ({', '.join(report.versions)})", file=sys.stderr)
+        return 0
     print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no findings ({', '.join(report.versions)})", file=sys.stderr)
+    return 0
+
+
+def cmd_versions(args) -> int:
+    from engine.listing import render_listing
+
+    listing = api.versions(args.rules, year=args.year, version=args.version, names=api.split_names(args.names))
+    write_output(render_listing(listing, args.format), args.out)
     return 0
 
 
 def cmd_eval(args) -> int:
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    version = session.version(args.version)
+    version = session.choose_version(args.version, args.year, args.period)
     years = session.years(version, args.year, args.period)
     result = session.evaluate(version, years, api.split_names(args.columns))
     if args.format == "xlsx":
@@ -240,7 +263,7 @@ def cmd_explain(args) -> int:
     from engine import explain
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    version = session.version(args.version)
+    version = session.choose_version(args.version, args.year)
     (year,) = session.years(version, args.year, None)
     x = explain.explain_for(version, session.data_for(version), args.name, year, args.municipality, depth=args.depth, full=args.full)
     _print_warnings(session)
@@ -264,7 +287,9 @@ def cmd_test(args) -> int:
 
 
 def _print_warnings(session) -> None:
-    """Warnings (data-missing-row) go to stderr; they do not change the exit code."""
+    """The version chosen by default, then warnings (data-missing-row), go to stderr; they do not change the exit code."""
+    for note in session.notes:
+        print(note, file=sys.stderr)
     for w in session.warnings:
         print(w.render(), file=sys.stderr)
 

@@ -9,11 +9,15 @@ from .evaluate import Evaluator as Evaluator
 from .results import evaluate as evaluate
 from .values import Undefined as Undefined
 from .source import parse_file as parse_file
+from .versions import NotInForce as NotInForce
+from .versions import Piece as Piece
 from .versions import RuleSet as RuleSet
+from .versions import Version as Version
 from .years import parse_period as parse_period
 from .years import parse_year as parse_year
 
-__all__ = ["Session", "check", "KokuhoError", "ColumnData", "ColumnEvaluator", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text", "RuleSet", "parse_period", "parse_year"]
+__all__ = ["Session", "check", "KokuhoError", "ColumnData", "ColumnEvaluator", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text",
+           "NotInForce", "Piece", "RuleSet", "Version", "parse_period", "parse_year"]
 
 
 def __getattr__(name: str):

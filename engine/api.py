@@ -65,6 +65,37 @@ def _check_all(rs: RuleSet) -> list[Finding]:
     return check_rules(rs)
 
 
+def versions(rules=None, *, year: str | None = None, version: str | None = None, names=None):
+    """`kokuho versions`: the rule files' versions (every one resolved, so extends problems are errors) as a listing."""
+    from .listing import list_versions
+
+    ruleset = RuleSet.from_paths(rules or [default_rules_dir()])
+    problems: list[Finding] = []
+    for vid in ruleset.version_ids:
+        try:
+            ruleset.version(vid)
+        except KokuhoError as e:
+            problems.extend(x for x in e.findings if x not in problems)
+    if problems:
+        from .errors import RuleCheckError
+
+        raise RuleCheckError(problems)
+    if version is not None:
+        ruleset.version(version)  # an unknown version is a usage error
+    try:
+        y = parse_year(year).value if year is not None else None
+    except YearFormatError as e:
+        raise UsageError(finding("bad-year", str(e))) from None
+    for n in names or ():
+        if not any(n in ruleset.version(v).items for v in ([version] if version else ruleset.version_ids)):
+            import difflib
+
+            known = sorted({k for v in ruleset.version_ids for k in ruleset.version(v).items})
+            close = difflib.get_close_matches(n, known, n=1, cutoff=0.6)
+            raise UsageError(finding("unknown-column", f"no version has an item '{n}'" + (f"; did you mean '{close[0]}'?" if close else "")))
+    return list_versions(ruleset, year=y, version=version, names=names)
+
+
 def split_names(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -78,6 +109,7 @@ class Session:
         self.ruleset = ruleset
         self.data_paths = data_paths
         self._data: dict = {}
+        self.notes: list[str] = []  # what the session chose for the user (the default version), for the CLI to print
 
     @classmethod
     def open(cls, rules=None, data=None, prefecture_data=None) -> "Session":
@@ -109,7 +141,21 @@ class Session:
 
     def version(self, vid: str | None) -> Version:
         if vid is None:
-            vid = self.ruleset.version_ids[-1]
+            vid = self.ruleset.newest_first()[0]
+        return self.ruleset.version(vid)
+
+    def choose_version(self, vid: str | None, year: str | None = None, period: str | None = None) -> Version:
+        """--version, or without it the newest version whose plan period covers the years asked (else the
+        newest); the choice is noted (self.notes) when the rules define more than one version."""
+        if vid is not None:
+            return self.ruleset.version(vid)
+        try:
+            asked = [parse_year(year).value] if year is not None else (parse_period(period).years() if period is not None else None)
+        except YearFormatError as e:
+            raise UsageError(finding("bad-year", str(e))) from None
+        vid, why = self.ruleset.default_version(asked)
+        if len(self.ruleset.files) > 1:
+            self.notes.append(f"using version {vid}: {why}; give --version to choose another")
         return self.ruleset.version(vid)
 
     def data_for(self, version: Version) -> ColumnData:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import difflib
 
+import attrs
+
 from . import ast
 from .errors import Finding, finding
-from .versions import RuleSet, Version
+from .versions import Piece, RuleSet, Version
+from .years import Period
 
 DIMENSIONLESS = {"number", "ratio", "percent", "pp"}
 NUMERIC = DIMENSIONLESS | {"yen", "count"}
@@ -299,13 +302,16 @@ class Checker:
             if isinstance(x, ast.Ref):
                 if x.name in KEY_NAMES:
                     return True
-                item = self.items.get(x.name)
-                if isinstance(item, ast.InputDecl):
-                    if item.scope == "municipal":
-                        return True
-                elif item is not None and x.name not in seen:
-                    seen.add(x.name)
-                    todo.extend(item_exprs(item))
+                if x.name in seen:
+                    continue
+                seen.add(x.name)
+                for piece in self.version.pieces(x.name):  # municipal if any year's piece is
+                    item = piece.item
+                    if isinstance(item, ast.InputDecl):
+                        if item.scope == "municipal":
+                            return True
+                    else:
+                        todo.extend(item_exprs(item))
             elif not (isinstance(x, ast.Call) and x.function in AGGREGATES):
                 todo.extend(children(x))
         return False
@@ -316,33 +322,78 @@ class Checker:
 
     # ---- checks ----
     def run(self) -> list[Finding]:
-        own = {n for n, o in self.version.origin.items() if o == self.version.id}
-        for name, item in self.items.items():
-            if name not in own:
-                continue  # the base version's own check reports its items
+        for item in self.version.file.items:  # every piece this version states; the base's own check reports its pieces
+            if isinstance(item, ast.Removal):
+                continue
             try:
                 self.check_item(item)
             except UnitError as err:
                 self.add(err.code, err.message, err.span)
-        self.check_cycles(own)
+        self.check_cycles()
         self.check_removals_and_overrides()
+        self.check_plan_gaps()
         return self.findings
 
     def check_removals_and_overrides(self):
-        """Items inherited from the base still refer to what this version removes or re-types."""
-        base_items = {}
-        if self.version.header.extends is not None:
-            base_items = {n: i for n, i in self.items.items() if self.version.origin.get(n) != self.version.id}
+        """Pieces inherited from the base (in force in some year) still refer to what this version removes or re-types."""
+        inherited = [p for p in self.version.all_pieces() if p.version != self.version.id]
         for item in self.version.file.items:
             if isinstance(item, ast.Removal):
-                users = sorted(n for n, i in self.items.items() if item.name in _all_refs(i))
+                users = sorted({p.name for p in self.version.all_pieces() if item.name in _all_refs(p.item)})
                 if users:
                     self.add("remove-in-use", f"cannot remove '{item.name}': " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it", item.span)
             elif getattr(item, "override", False) and not isinstance(item, (ast.Summary, ast.Example)):
-                users = sorted(n for n, i in base_items.items() if item.name in _all_refs(i))
+                users = sorted({p.name for p in inherited if item.name in _all_refs(p.item)})
                 base_unit = self._base_unit(item.name)
                 if users and base_unit is not None and base_unit != item.unit:
                     self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it as before", item.span)
+
+    def check_plan_gaps(self):
+        """Warning `plan-gap`: a year of the version's own plan period in which an item its summary uses
+        (by name, or through the pieces of the names it uses) has no piece in force: before its first
+        piece, between two pieces, or in a plan period it has no piece in at all (a revision for
+        R9-R11 that keeps R6's table, which ends in FY2026). An item in force in part of the plan
+        period that ends before the plan does is taken as intended (R6's target table, written for
+        R6-R8 of the plan R6-R11). Not looked at while the version has errors of its own."""
+        period = self.version.header.plan_period
+        summary = self.items.get("summary")
+        if period is None or not period.is_bounded or not isinstance(summary, ast.Summary):
+            return
+        if any(f.severity == "error" for f in self.findings):
+            return  # some findings hide others
+        via: dict = {}
+        order: list = []
+        todo = [(n, None) for line in summary.lines for n in line.names]
+        while todo:
+            n, parent = todo.pop(0)
+            if n in via or n in KEY_NAMES or n not in self.version.history:
+                continue
+            via[n] = parent
+            order.append(n)
+            todo.extend((r, n if parent is None else parent) for p in self.version.pieces(n) for r in sorted(_all_refs(p.item)))
+        h = self.version.header
+        for n in order:
+            last = self.version.pieces(n)[-1]  # the piece with the latest years
+            ends_in_plan = last.years is not None and last.years.last is not None and last.years.overlaps(period)
+            gaps = []
+            for y in period.years():
+                if isinstance(self.version.at(y).piece(n), Piece):
+                    continue
+                if ends_in_plan and y > last.years.last:
+                    continue  # the item ends inside the plan period, as its last piece says
+                gaps.append(y)
+            if not gaps:
+                continue
+            item = self.items[n]
+            what = f"{n} ({item.label})" if getattr(item, "label", None) else n
+            through = f" through {via[n]}" if via[n] is not None else ""
+            runs = _year_runs(gaps)
+            years = ", ".join(Period(a, b).both for a, b in runs)
+            f = finding("plan-gap", f"version {self.version.id}'s summary uses {what}{through}, but no piece of it is in force in {years} "
+                        f"of the plan period {period.both}; state one for those years or end the plan period earlier", h.span, self.version.file.source)
+            f = attrs.evolve(f, severity="warning")
+            if f not in self.findings:
+                self.findings.append(f)
 
     def _base_unit(self, name: str):
         base = self.base.items.get(name) if self.base is not None else None
@@ -475,10 +526,26 @@ class Checker:
         for code, message, span in example_problems(self.version, ex):
             self.add(code, message, span)
 
-    def check_cycles(self, own: set[str]):
-        graph = {n: sorted(same_year_refs(i)) for n, i in self.items.items() if isinstance(i, (ast.Definition, ast.Table, ast.Schedule))}
+    def check_cycles(self, own: set[str] | None = None, reported: set | None = None):
+        """Definitions that need each other in the same year, with the pieces in force together: once for
+        each run of years in which the same pieces are in force. A cycle is reported when one of its
+        pieces is this version's own (or, given `own`, one of those names)."""
+        reported = set() if reported is None else reported
+        for year in self.version_epochs():
+            view = self.version.at(year)
+            pieces = {n: view.piece(n) for n in self.items}
+            pieces = {n: p for n, p in pieces.items() if isinstance(p, Piece) and isinstance(p.item, (ast.Definition, ast.Table, ast.Schedule))}
+            mine = own if own is not None else {n for n, p in pieces.items() if p.version == self.version.id}
+            self._cycles({n: sorted(same_year_refs(p.item)) for n, p in pieces.items()}, {n: p.item for n, p in pieces.items()}, mine, reported)
+
+    def version_epochs(self) -> list[int]:
+        """One fiscal year in each run of years in which the same pieces are in force (the first may stand for all earlier years)."""
+        bounds = sorted({b for p in self.version.all_pieces() if p.years is not None
+                         for b in (p.years.first, None if p.years.last is None else p.years.last + 1) if b is not None})
+        return [bounds[0] - 1] + bounds if bounds else [0]
+
+    def _cycles(self, graph: dict, items: dict, own: set, reported: set):
         state: dict[str, int] = {}
-        reported = set()
 
         # Depth-first, with an explicit stack: a long chain of definitions must not exhaust Python's.
         for n in graph:
@@ -498,7 +565,7 @@ class Checker:
                     key = frozenset(cycle)
                     if key not in reported and any(c in own for c in cycle):
                         reported.add(key)
-                        item = self.items[cycle[0]]
+                        item = items[cycle[0]]
                         self.add("cycle", "definitions depend on each other in the same year: " + " -> ".join(cycle), item.span)
                 elif state.get(m) is None:
                     state[m] = 1
@@ -522,6 +589,17 @@ def _all_refs(item) -> set[str]:
         for line in item.lines:
             out |= set(line.names)
     return out
+
+
+def _year_runs(years: list[int]) -> list[tuple[int, int]]:
+    """Consecutive fiscal years as (first, last) runs."""
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and runs[-1][1] == y - 1:
+            runs[-1][1] = y
+        else:
+            runs.append([y, y])
+    return [(a, b) for a, b in runs]
 
 
 def _hint(name, names) -> str:

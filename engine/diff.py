@@ -1631,6 +1631,8 @@ class ItemDiff:
     b: object
     change: str  # added | removed | changed | not in force in A | not in force in B
     rows: tuple = ()  # BandRow for tables
+    a_from: str | None = None  # the version whose piece A uses in these years (a revision keeps its base's before its own years)
+    b_from: str | None = None
 
 
 @attrs.frozen
@@ -1725,8 +1727,9 @@ def compare_rules(a: Version, b: Version, years) -> RulesDiff:
         item = b.items.get(name) or a.items.get(name)
         if isinstance(item, (ast.Example, ast.Summary)):
             continue
-        for ys, _ in _runs(years, lambda y: (_state(a.at(y).lookup(name)), _state(b.at(y).lookup(name)))):
+        for ys, _ in _runs(years, lambda y: (_state(a.at(y).lookup(name)), _state(b.at(y).lookup(name)), _from(a, y, name), _from(b, y, name))):
             la, lb = a.at(ys[0]).lookup(name), b.at(ys[0]).lookup(name)
+            fa, fb = _from(a, ys[0], name), _from(b, ys[0], name)
             if la is None and lb is None:
                 continue
             change = _change(a, b, la, lb)
@@ -1734,7 +1737,7 @@ def compare_rules(a: Version, b: Version, years) -> RulesDiff:
                 continue
             if isinstance(item, ast.Schedule) or isinstance(_unwrap(la), ast.Schedule) or isinstance(_unwrap(lb), ast.Schedule):
                 if change in ("added", "removed"):
-                    definitions.append(ItemDiff(name, "schedule", ys, la, lb, change))
+                    definitions.append(ItemDiff(name, "schedule", ys, la, lb, change, (), fa, fb))
                 continue  # values by year below
             kind = _kind(_unwrap(lb) or _unwrap(la))
             rows = ()
@@ -1746,15 +1749,15 @@ def compare_rules(a: Version, b: Version, years) -> RulesDiff:
                 rows = align_bands(ta, tb)
                 if change.startswith("not in force"):
                     rows = tuple(attrs.evolve(r, change=change) for r in rows)
-                tables.append(ItemDiff(name, kind, ys, la, lb, change, rows))
+                tables.append(ItemDiff(name, kind, ys, la, lb, change, rows, fa, fb))
             elif kind == "input":
                 if isinstance(la, ast.InputDecl) and isinstance(lb, ast.InputDecl) and _core(la) == _core(lb):
                     continue
-                inputs.append(ItemDiff(name, kind, ys, la, lb, change))
+                inputs.append(ItemDiff(name, kind, ys, la, lb, change, (), fa, fb))
             else:
                 if isinstance(la, ast.Definition) and isinstance(lb, ast.Definition) and _core(la) == _core(lb):
                     continue
-                definitions.append(ItemDiff(name, kind, ys, la, lb, change))
+                definitions.append(ItemDiff(name, kind, ys, la, lb, change, (), fa, fb))
     for name in names:
         item = b.items.get(name) or a.items.get(name)
         if not isinstance(item, ast.Schedule) and not isinstance(a.items.get(name), ast.Schedule):
@@ -1776,6 +1779,12 @@ def _unwrap(x):
     return x.item if isinstance(x, NotInForce) else x
 
 
+def _from(v: Version, year: int, name: str) -> str | None:
+    """The version whose piece of `name` v uses in `year` (or names in its reason when none is in force)."""
+    p = v.at(year).piece(name)
+    return None if p is None else p.version
+
+
 def _absent(v: Version, name: str, looked, year: int, entry) -> str | None:
     if entry is not None:
         return None
@@ -1787,6 +1796,8 @@ def _absent(v: Version, name: str, looked, year: int, entry) -> str | None:
 
 
 def _change(a, b, la, lb) -> str | None:
+    if (la is None and isinstance(lb, NotInForce)) or (lb is None and isinstance(la, NotInForce)):
+        return None  # in force in neither version in these years: nothing to compare
     if la is None:
         return "added"
     if lb is None:
@@ -1873,7 +1884,7 @@ def render_rules(rd: RulesDiff, fmt: str) -> str:
         lb = (tb.label or tb.name) if tb else t.name
         key = ka or kb or "key"
         if la == lb:
-            la, lb = f"{la} ({a.id})", f"{lb} ({b.id})"
+            la, lb = f"{la} ({t.a_from or a.id})", f"{lb} ({t.b_from or b.id})"
         head = [key, "範囲", la, kb or key, "範囲", lb, "変更"]
         rows = []
         show_a, show_b = isinstance(t.a, ast.Table), isinstance(t.b, ast.Table)
@@ -1885,9 +1896,9 @@ def render_rules(rd: RulesDiff, fmt: str) -> str:
         out.append(tab(head, rows))
         spans = []
         if show_a:
-            spans.append(f"{a.id}: {loc(ta.span)}")
+            spans.append(f"{a.id}: {_piece_of(a, t.a_from)}{loc(ta.span)}")
         if show_b:
-            spans.append(f"{b.id}: {loc(tb.span)}")
+            spans.append(f"{b.id}: {_piece_of(b, t.b_from)}{loc(tb.span)}")
         out.append("(" + ", ".join(spans) + ")\n")
     if rd.schedules:
         out.append(f"{h2}年度別の値 (schedules)\n")
@@ -1920,6 +1931,11 @@ def render_rules(rd: RulesDiff, fmt: str) -> str:
         rows = [[kind, ", ".join(added), ", ".join(removed)] for kind, added, removed in rd.summary]
         out.append(tab(["行", f"{b.id} で追加", f"{b.id} で削除"], rows))
     return "\n".join(out)
+
+
+def _piece_of(v: Version, origin: str | None) -> str:
+    """'R6's table, ' when v uses a piece its base wrote (R9 in FY2025 uses R6's target table)."""
+    return f"{origin}'s table, " if origin is not None and origin != v.id else ""
 
 
 def _nif_text(v: Version, name: str, x: NotInForce, years) -> str:
@@ -1988,12 +2004,12 @@ def _rules_doc(rd: RulesDiff) -> dict:
             return None
         return {"interval": x.interval, "label": x.label, "wording": x.wording, "result": expr_text(x.result), "line": loc(x.span)}
 
-    def side(x):
+    def side(x, origin=None):
         if x is None:
             return None
         if isinstance(x, NotInForce):
-            return {"in_force": False, "reason": x.reason, "line": loc(x.item.span)}
-        d = {"in_force": True, "kind": _kind(x), "label": getattr(x, "label", None), "line": loc(x.span)}
+            return {"in_force": False, "reason": x.reason, "line": loc(x.item.span), "version": x.version}
+        d = {"in_force": True, "kind": _kind(x), "label": getattr(x, "label", None), "line": loc(x.span), "version": origin}
         if isinstance(x, ast.Definition):
             d.update(unit=x.unit, formula=expr_text(x.expr))
         if isinstance(x, ast.InputDecl):
@@ -2007,12 +2023,12 @@ def _rules_doc(rd: RulesDiff) -> dict:
 
     return {
         "a": _version_doc(rd.a), "b": _version_doc(rd.b), "years": [FiscalYear(y).both for y in rd.years],
-        "tables": [{"name": t.name, "years": _years_text(t.years), "change": t.change, "a": side(t.a), "b": side(t.b),
+        "tables": [{"name": t.name, "years": _years_text(t.years), "change": t.change, "a": side(t.a, t.a_from), "b": side(t.b, t.b_from),
                     "rows": [{"a": band(r.a), "b": band(r.b), "change": r.change} for r in t.rows]} for t in rd.tables],
         "schedules": [{"name": s.name, "label": s.label, "fiscal_year": s.year, "fiscal_year_label": FiscalYear(s.year).both,
                        "a": entry(s.a, s.a_note), "b": entry(s.b, s.b_note)} for s in rd.schedules],
-        "definitions": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a), "b": side(x.b)} for x in rd.definitions],
-        "inputs": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a), "b": side(x.b)} for x in rd.inputs],
+        "definitions": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)} for x in rd.definitions],
+        "inputs": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)} for x in rd.inputs],
         "meta": [{"name": m.name, "field": m.field, "a": m.a, "b": m.b, "a_line": loc(m.a_span), "b_line": loc(m.b_span)} for m in rd.meta],
         "summary": [{"line": kind, "added": list(added), "removed": list(removed)} for kind, added, removed in rd.summary],
     }

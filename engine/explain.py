@@ -22,7 +22,7 @@ from .columnar.columns import is_col
 from .errors import UsageError, finding
 from .values import Undefined, is_undef
 from .render import format_display, format_value, to_json
-from .versions import NotInForce, Version
+from .versions import NotInForce, Piece, Version
 from .years import FiscalYear
 
 __all__ = ["Node", "Source", "Explanation", "explain", "explain_for", "explain_versions", "render_explanation",
@@ -67,6 +67,7 @@ class Node:
     notes: tuple[str, ...] = ()
     children: tuple["Node", ...] = ()
     elided: str | None = None  # 'above': already explained in this tree; 'depth': below --depth
+    piece: tuple | None = None  # (version that wrote the rule used, its years in force, how many pieces the name has)
 
     @property
     def display(self) -> str:
@@ -189,6 +190,21 @@ class _Explainer:
 
     # named values
     def name(self, name: str, year: int, ov: tuple, depth: int, *, role: str | None = None, title: str | None = None) -> Node:
+        node = self._name(name, year, ov, depth, role=role, title=title)
+        if node.kind not in ("definition", "table", "schedule", "input") or node.elided == "above":
+            return node
+        piece = self.ev.at(year).piece(name)
+        pieces = self.ev.version.pieces(name)
+        if not isinstance(piece, Piece):
+            return attrs.evolve(node, piece=(getattr(piece, "version", None), None, len(pieces)))
+        node = attrs.evolve(node, piece=(piece.version, piece.years_text, len(pieces)))
+        if len(pieces) > 1:  # which of the name's pieces is in force this year
+            note = (f"the piece of {piece.version}, in force {piece.years_text}; version {self.ev.version.id} has {len(pieces)} pieces of {name}: "
+                    + ", ".join(f"{p.version} {p.years_text}" for p in pieces))
+            node = attrs.evolve(node, notes=(note,) + node.notes)
+        return node
+
+    def _name(self, name: str, year: int, ov: tuple, depth: int, *, role: str | None = None, title: str | None = None) -> Node:
         value = self.pick(self.ev.fast(name, year, ov))
         shown_title = title or (name if year == self.root_year else f"{name}[{FiscalYear(year)}]")
         for oname, _ in ov:
@@ -547,6 +563,7 @@ def node_json(n: Node) -> dict:
         "data": None if n.data is None else {"file": shown_path(n.data.file), "line": n.data.line},
         "notes": list(n.notes),
         "elided": n.elided,
+        "piece": None if n.piece is None else {"version": n.piece[0], "years": n.piece[1], "pieces": n.piece[2]},
         "children": [node_json(c) for c in n.children],
     }
 

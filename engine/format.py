@@ -10,7 +10,9 @@ keep their spelling (`1.50pp`, `462,100,000,000円`, `令和6～8年度`, `「�
 Some choices stay the author's, because the AST alone cannot make them well: a blank line
 before an item, a comment or a block row is kept (one at most), a formula the author put on a
 `= ...` line of its own stays there (and one longer than LONG_LINE columns is put there), an
-`if` the author spread over lines keeps one branch per line, and a list of names or columns
+`if` the author spread over lines keeps one branch per line, a formula that is a chain of
+terms (+ -, * /, and, or) the author wrote on several lines keeps those lines (each led by its
+operator; breaks inside parentheses or arguments are not kept), and a list of names or columns
 keeps the author's line breaks (each line filled to LIST_WIDTH columns at most).
 
 Every comment is kept: one on a line of its own goes before the construct that follows it,
@@ -189,15 +191,15 @@ def _line(span: ast.Span) -> int | None:
     return span.line if span.line > 0 else None
 
 
-def _first_line(e) -> int | None:
-    """The first source line of an expression (None without spans)."""
+def _first_line(e, *, last: bool = False) -> int | None:
+    """The first (or last) source line of an expression (None without spans)."""
     lines = []
     stack = [e]
     while stack:
         n = stack.pop()
         span = getattr(n, "span", None)
         if span is not None and span.line > 0:
-            lines.append(span.line)
+            lines.append(max(span.line, span.end_line) if last else span.line)
         if isinstance(n, ast.AtYear):
             stack += [n.target, n.year]
         elif isinstance(n, ast.Call):
@@ -210,7 +212,7 @@ def _first_line(e) -> int | None:
             stack += [x for pair in n.branches for x in pair] + [n.otherwise]
         elif isinstance(n, ast.With):
             stack += [n.body, n.value]
-    return min(lines) if lines else None
+    return (max(lines) if last else min(lines)) if lines else None
 
 
 # ---- expressions -----------------------------------------------------------------------------
@@ -501,6 +503,11 @@ class _Formatter:
             for c, v in rest:
                 self.add(INDENT + 2, f"elif {self.expr(c)} then {self.expr(v)}", _first_line(c))
             self.add(INDENT + 2, f"else {self.expr(e.otherwise)}", _first_line(e.otherwise))
+        elif self._broken_terms(e) is not None:
+            # The author put terms of a sum (product, and/or chain) on lines of their own: keep those breaks.
+            self.add(0, head, S.first_line, row=True)
+            for k, (text, line) in enumerate(self._broken_terms(e)):
+                self.add(INDENT if k == 0 else INDENT + 2, ("= " if k == 0 else "") + text, eq_line if k == 0 and eq_line is not None else line)
         elif author_broke or too_long:
             self.add(0, head, S.first_line, row=True)
             self.add(INDENT, f"= {value}", eq_line)
@@ -654,6 +661,40 @@ class _Formatter:
                 self.add(indent + INDENT, text, line)
 
     # -- expressions --
+
+    def _broken_terms(self, e) -> list[tuple[str, int | None]] | None:
+        """A formula that is a chain of + -, * /, `and` or `or` whose terms the author wrote on several
+        lines, as its lines: (text, source line), each line after the first starting with its operator.
+        None when the formula is not such a chain or stands on one line."""
+        if not (self.source and isinstance(e, ast.Binary)):
+            return None
+        ops = next((g for g in (("+", "-"), ("*", "/"), ("and",), ("or",)) if e.op in g), None)
+        if ops is None:
+            return None
+        terms = []
+        x = e
+        while isinstance(x, ast.Binary) and x.op in ops:
+            terms.append((x.op, x.right))
+            x = x.left
+        terms.append((None, x))
+        terms.reverse()
+        starts = [_first_line(t) for _, t in terms]
+        ends = [_first_line(t, last=True) for _, t in terms]
+        if None in starts or None in ends:
+            return None
+        # A term starts a line of its own when it starts below the line where the term before it ends.
+        breaks = [k > 0 and starts[k] > ends[k - 1] for k in range(len(terms))]
+        if not any(breaks):
+            return None
+        p = _prec(e)
+        lines: list[tuple[str, int | None]] = []
+        for k, (op, t) in enumerate(terms):
+            text = self.expr(t, p if op is None else p + 1)
+            if k > 0 and not breaks[k]:
+                lines[-1] = (f"{lines[-1][0]} {op} {text}", lines[-1][1])
+            else:
+                lines.append((text if op is None else f"{op} {text}", starts[k]))
+        return lines
 
     def expr(self, e, at_least: int = 1) -> str:
         """e printed where the grammar needs a binding strength of at least `at_least`."""

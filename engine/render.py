@@ -271,6 +271,9 @@ def render_summary(result, summaries, fmt: str) -> str:
                 if isinstance(counts, Undefined):
                     flat.append([str(s.year), "bands", table, "", "", counts.reason])
                     continue
+                piece = s.tables.get(table)
+                if piece is not None:  # which version's table is in force this year
+                    flat.append([str(s.year), "bands", table, "in force", piece.version, piece.item.label or table])
                 for b in counts:
                     flat.append([str(s.year), "bands", table, b.interval, f"{b.achieved} / {b.municipalities}", b.label])
             for kind, name, label, display, raw, unit in s.lines:
@@ -291,9 +294,14 @@ def render_summary(result, summaries, fmt: str) -> str:
             if isinstance(counts, Undefined):
                 out.append(f"{result.label(table)}: {counts.reason}\n")
                 continue
-            key = result.version.items[table].key
+            piece = s.tables.get(table)
+            item = piece.item if piece is not None else result.version.items[table]
+            key = item.key
             key_label = result.label(key.name) if hasattr(key, "name") else "区分"
-            header = [key_label, "区分", result.label(table), f"{result.label(flag)} / 自治体数"]
+            title = item.label or table
+            if piece is not None and len(result.version.pieces(table)) > 1:  # the bands may differ between years
+                title += f" ({piece.version}, in force {piece.years_text})"
+            header = [key_label, "区分", item.label or table, f"{result.label(flag)} / 自治体数"]
 
             def count(achieved, members, unknown):
                 return f"{achieved} / {members}" + (f" ({unknown} undefined)" if unknown else "")
@@ -302,7 +310,7 @@ def render_summary(result, summaries, fmt: str) -> str:
             rows.append(["計", "", "", count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts))])
             if s.no_band.get(table):
                 rows.append(["(no band: previous rate undefined)", "", "", f"– / {s.no_band[table]}"])
-            out.append(f"{result.label(table)}\n" if not md else f"### {result.label(table)}\n")
+            out.append(f"{title}\n" if not md else f"### {title}\n")
             out.append((to_markdown if md else to_table)(header, rows, ["left", "left", "left", "right"]))
         rows = [[label, display] for kind, name, label, display, raw, unit in s.lines]
         notes = [raw.reason for kind, name, label, display, raw, unit in s.lines if isinstance(raw, Undefined)]

@@ -29,7 +29,7 @@ from .results import EvalResult, default_columns
 from .values import is_undef
 from .render import format_display, format_value
 from .summary import summarise
-from .versions import NotInForce, Version
+from .versions import NotInForce, Piece, Version
 from .years import FiscalYear, Period
 
 # The rule names the charts and the per-municipality tables look for. The rules are data, so
@@ -89,6 +89,7 @@ TEXT = {
         "achievers": "達成 / 自治体数",
         "change": "変更",
         "no_table": "区分表なし",
+        "piece_from": "{version}：{origin}の区分表",
         "same_tables": "対象年度の区分表に違いはありません。",
         "other_rules": "その他の規則の変更",
         "item": "項目",
@@ -167,6 +168,7 @@ TEXT = {
         "achievers": "Achievers / municipalities",
         "change": "Change",
         "no_table": "no band table",
+        "piece_from": "{version}: {origin}'s table",
         "same_tables": "The band tables do not differ in these years.",
         "other_rules": "Other rule changes",
         "item": "Item",
@@ -257,9 +259,9 @@ class Report:
         return any(f.synthetic for f in self.files)
 
 
-def default_versions(session, version: str | None, base: str | None) -> tuple[Version, Version]:
-    """B is the given or newest version; A the given base or the version B extends."""
-    b = session.version(version)
+def default_versions(session, version: str | None, base: str | None, *, year: str | None = None, period: str | None = None) -> tuple[Version, Version]:
+    """B is the given version, or the newest whose plan period covers the years asked; A the given base or the version B extends."""
+    b = session.choose_version(version, year, period)
     if base is None:
         if b.header.extends is None:
             others = ", ".join(v for v in session.ruleset.version_ids if v != b.id) or "none"
@@ -286,7 +288,7 @@ def build_report(session, *, version: str | None = None, base: str | None = None
     """Evaluate A and B over the session's data for the period (default: B's target or plan period)."""
     from . import diff
 
-    a, b = default_versions(session, version, base)
+    a, b = default_versions(session, version, base, year=year, period=period)
     if year is None and period is None:
         p = target_period(b)
         if p is None:
@@ -591,9 +593,15 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
             table = x if isinstance(x, ast.Table) else None
             item = x.item if isinstance(x, NotInForce) else x
             period = (item.effective.both if getattr(item, "effective", None) else (v.header.period_text or (v.header.plan_period.both if v.header.plan_period else ""))) if item else ""
+            piece = v.at(run.years[0]).piece(name)  # a revision keeps its base's table before its own years
+            shown = v.id
+            if isinstance(piece, Piece) and len(v.pieces(name)) > 1:
+                period = _span_text(piece.years)
+                if piece.version != v.id:
+                    shown = t["piece_from"].format(version=v.id, origin=piece.version)
             counts = rep.seed_rows.get(v.id)
             achieved_year = FiscalYear(counts[0]).both if counts and table is not None and _same_bands(table, counts[1]) else None
-            sides.append({"version": v.id, "label": getattr(item, "label", None) or name, "period": period, "in_force": table is not None,
+            sides.append({"version": shown, "label": getattr(item, "label", None) or name, "period": period, "in_force": table is not None,
                           "reason": x.reason if isinstance(x, NotInForce) else (None if x is not None else f"{t['no_table']} ({v.id})"),
                           "achieved_year": achieved_year, "counts": counts[1] if achieved_year else None, "table": table})
         rows = []
@@ -613,6 +621,17 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
             rows.append(row)
         out.append({"years": Period(run.years[0], run.years[-1]).both, "change": _change_text(run.change, t), "a": sides[0], "b": sides[1], "rows": rows})
     return out
+
+
+def _span_text(p) -> str:
+    """A piece's years in either language: FY2024-FY2026 (R6-R8), ～FY2023 (R5), FY2030 (R12)～."""
+    if p is None or (p.first is None and p.last is None):
+        return "—"
+    if p.first is None:
+        return f"～{FiscalYear(p.last).both}"
+    if p.last is None:
+        return f"{FiscalYear(p.first).both}～"
+    return p.both
 
 
 def _change_text(change: str, t: dict) -> str:

@@ -224,11 +224,11 @@ class Sharing:
 
 
 def users_of(version: Version) -> dict:
-    """name -> the names whose items refer to it (at any year)."""
+    """name -> the names whose pieces refer to it (every piece: another year's may be in force)."""
     users: dict = {}
-    for n, item in version.items.items():
-        for r in item_refs(item):
-            users.setdefault(r, []).append(n)
+    for piece in version.all_pieces():
+        for r in item_refs(piece.item):
+            users.setdefault(r, []).append(piece.name)
     return users
 
 
@@ -252,8 +252,9 @@ def item_refs(item) -> frozenset:
 def changed_names(a: Version, b: Version) -> frozenset:
     """Names whose own items make their values differ between two versions over the same data.
 
-    A name is changed when the versions hold different items for it (positions included),
-    when it refers to a name neither version has, or when it may need itself in the same year
+    A name is changed when the versions hold different histories for it (equal pieces in force in
+    the same years, positions included, are the same history), when it refers to a name neither
+    version has, or when it may need itself in the same year
     (`x[year + 0]` slips past the cycle check: its value then depends on which name was asked
     for first, and each version keeps its own order). Names that use a changed name differ
     too (Sharing.differing follows the references).
@@ -262,13 +263,13 @@ def changed_names(a: Version, b: Version) -> frozenset:
     changed = set()
     deps: dict = {}
     for n in names:
-        ia, ib = a.items.get(n), b.items.get(n)
-        if ia is None or ib is None or not (ia is ib or ia == ib):
+        if not a.shares(b, n):
             changed.add(n)
         else:
-            deps[n] = set(item_refs(ib)) - KEY_NAMES
+            deps[n] = set().union(*(item_refs(p.item) for p in b.pieces(n))) - KEY_NAMES
     changed |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
-    changed |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for e in item_exprs(b.items[n]))) & names for n in deps})
+    changed |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for p in b.pieces(n) for e in item_exprs(p.item))) & names
+                                    for n in deps})
     return frozenset(changed)
 
 

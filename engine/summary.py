@@ -1,6 +1,7 @@
 """An evaluation's per-year summary, laid out by the version's `summary` block.
 
-`bands TABLE FLAG` counts, per band of the table in force, the municipalities whose key fell
+`bands TABLE FLAG` counts, per band of the table in force that year (a revision's table takes
+over from its first year, so the bands may differ between years), the municipalities whose key fell
 in it and how many of them have FLAG true (the seed's 「達成自治体数」 table); `total` sums
 over municipalities; `tally` counts each distinct value; `show` gives prefecture values.
 """
@@ -17,6 +18,7 @@ from .columnar.columns import BoolCol, ObjCol, is_col
 from .render import format_display
 from .results import EvalResult
 from .values import Undefined, is_undef
+from .versions import Piece
 
 
 @attrs.frozen
@@ -36,6 +38,7 @@ class YearSummary:
     band_flag: dict  # table name -> flag name
     no_band: dict  # table name -> number of municipalities with no band (key undefined)
     lines: tuple  # (kind, name, label, display value, raw value, unit)
+    tables: dict = attrs.field(factory=dict)  # table name -> the Piece in force this year (its bands may differ between years)
 
 
 def summarise(result: EvalResult) -> list[YearSummary]:
@@ -49,16 +52,19 @@ def summarise(result: EvalResult) -> list[YearSummary]:
         bands: dict = {}
         flags: dict = {}
         no_band: dict = {}
+        tables: dict = {}
         lines = []
         for line in summary.lines if summary else ():
             if line.kind == "bands":
                 table_name, flag = line.names
                 flags[table_name] = flag
                 ev.fast(table_name, y)
-                lookup = ev.lookup(table_name, y)
+                piece = ev.at(y).piece(table_name)  # the table in force this year, with the version that wrote it
+                lookup = piece.item if isinstance(piece, Piece) else piece
                 if not isinstance(lookup, ast.Table):
                     bands[table_name] = Undefined(getattr(lookup, "reason", f"no table {table_name}"))
                     continue
+                tables[table_name] = piece
                 choice = ev.band_choice_array(table_name, y)
                 choice = np.full(n, -1, dtype=np.int64) if choice is None else np.broadcast_to(choice, (n,)) if len(choice) == 1 else choice
                 truth, known = _truth(ev.fast(flag, y), n)
@@ -88,7 +94,7 @@ def summarise(result: EvalResult) -> list[YearSummary]:
                         lines.append(("show", name, result.label(name), "(per municipality)", None, unit))
                     else:
                         lines.append(("show", name, result.label(name), format_display(v, unit), v, unit))
-        out.append(YearSummary(y, bands, flags, no_band, tuple(lines)))
+        out.append(YearSummary(y, bands, flags, no_band, tuple(lines), tables))
     return out
 
 

@@ -275,14 +275,19 @@ def _increment_of(e):
 
 def apply(version, assignments: tuple) -> object:
     """The version with each (Variation, value index) applied to its item: a new resolved Version."""
-    items = dict(version.items)
-    origin = dict(version.origin)
     for var, k in assignments:
-        value = var.values[k]
-        item = items[var.name]
-        items[var.name] = _applied(item, var, value)
-        origin[var.name] = version.id
-    return attrs.evolve(version, items=items, origin=origin)
+        item = varied_item(version, var)
+        version = version.with_item(item, _applied(item, var, var.values[k]))
+    return version
+
+
+def varied_item(version, var: Variation):
+    """The piece a variation changes: a schedule's piece in force in its year, else the item's newest piece."""
+    if var.kind == "schedule":
+        looked = version.at(var.year).lookup(var.name)
+        if isinstance(looked, ast.Schedule):
+            return looked
+    return version.items[var.name]
 
 
 def _applied(item, var: Variation, value):
@@ -344,9 +349,9 @@ def check_scenario(version, assignments: tuple) -> list[Finding]:
     varied = apply(version, assignments)
     names = {var.name for var, _ in assignments}
     checker = Checker(varied)
-    for name in sorted(names):
+    for var in sorted({var for var, _ in assignments}, key=lambda v: (v.name, v.spec)):
         try:
-            checker.check_item(varied.items[name])
+            checker.check_item(varied_item(varied, var))
         except UnitError as err:
             checker.add(err.code, err.message, err.span)
     if any(var.kind == "result" for var, _ in assignments):
@@ -798,7 +803,7 @@ def sweep(session, *, version_id=None, year=None, period=None, vary=(), scenario
         if period is None and year is None and file_period is not None:
             period = file_period
         file_parts = (top, where)
-    version = session.version(version_id)
+    version = session.choose_version(version_id, year, period)
     years = session.years(version, year, period)
     variations = [parse_spec(s, version) for s in vary]
     named = None

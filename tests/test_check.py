@@ -51,7 +51,7 @@ CASES = [
     ("comparing a year with a rate", "= levy_total - relief", "= levy_total - relief\ndefine bad : bool = year > collection_rate",
      "define bad", "unit", "cannot compare year with percent"),
     ("an unknown base version", "ruleset R6 extends R3", "ruleset R6 extends R2",
-     "ruleset R6", "unknown-base", "version R6 extends unknown version 'R2'; known versions: R3"),
+     "ruleset R6", "unknown-base", "version R6 extends unknown version 'R2'; the rules read define R3. Give the file of version R2 too (--rules FILE or a folder), or correct the name after 'extends'"),
     ("a formula that does not match its declared unit", "define net_levy \"経過措置後の納付金\" : yen", "define net_levy \"経過措置後の納付金\" : percent",
      "define net_levy", "unit", "'net_levy' is declared percent but its formula gives yen"),
     ("an unknown function", "max(0円, levy_medical", "maximum(0円, levy_medical",

@@ -225,23 +225,26 @@ def test_shown_example_files_are_the_shipped_ones():
 
 
 def test_kokuho_test_passes_on_the_shipped_rules_and_r9(capsys):
-    """`kokuho test rules/tokyo docs/examples/R9.rules` exits 0: R9 removes R6's FY2025 target
-    examples (R9's table is not in force then), restates target_after_plan for FY2027 with a
-    figure worked out by hand (92.00% + 0.50pp = 92.50%) and adds its own; every inherited
-    example of R3 and R6 still passes under R9.
+    """`kokuho test rules/tokyo docs/examples/R9.rules` exits 0. R9 takes over from FY2027, so R6's FY2025
+    target examples pass under R9 as they are (R6's table is still in force then); R9 restates only
+    target_after_plan for FY2027 with a figure worked out by hand (92.00% + 0.50pp = 92.50%), and pins which
+    table and α are in force in each year FY2024-FY2030.
 
     The counts, from the files: R3 runs its 7 examples (44 expectations: 3 + 2 + 2 + 2 + 5 for the
     bands, 20 for the levy, 10 for the deficits); R6 runs 13 (79: R3's levy and deficit 30, its
     4 restated bands 8, then 2 + 2 + 1 + 6 + 1 for its new bands, 15 + 14 for α and relief);
-    R9 runs 6 (61: levy and deficit 30, α and relief 29, target_after_plan 1, r9_target_95_97 1).
+    R9 runs 20 (93: R6's 13 with its own target_after_plan, 79, then 7 × 2 for FY2024-FY2030).
     """
     code = cli.main(["test", str(ROOT / "rules" / "tokyo"), str(R9)])
     out = capsys.readouterr().out
     assert code == 0, out
     lines = out.splitlines()
-    assert lines[-1] == "26 example runs (184 expectations) in 3 versions: 26 passed, 0 failed"
+    assert lines[-1] == "40 example runs (216 expectations) in 3 versions: 40 passed, 0 failed"
     r9_runs = [line.split()[2] for line in lines if line.startswith("ok   R9 ")]
-    assert r9_runs == ["levy_small_prefecture", "deficit_statuses", "target_after_plan", "alpha_relief_R6", "alpha_relief_R7", "r9_target_95_97"]
+    assert r9_runs == ["target_below_85", "target_85_90", "target_90_95", "target_95_97", "levy_small_prefecture", "deficit_statuses",
+                       "target_97_99_lower", "target_97_99_higher", "target_97_99_no_year_before_last", "target_99_100",
+                       "target_after_plan", "alpha_relief_R6", "alpha_relief_R7", "in_force_R6", "in_force_R7", "in_force_R8",
+                       "in_force_R9", "in_force_R10", "in_force_R11", "after_plan_R12"]
     assert "ok   R9 target_after_plan 「令和9年度の目標（90%以上95%未満）」" in out  # R9's own, not R6's
 
 

@@ -55,7 +55,7 @@ X_DATA = {"xm.csv": "fiscal_year,code,name,collection_rate,income\n2024,131016,�
 
 CHECK = ["check", "X.rules"]
 EVAL_X = ["eval", "--rules", "X.rules", "--data", "xm.csv", "--prefecture-data", "xp.csv", "--year", "R6"]
-EVAL = ["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--year", "R6"]
+EVAL = ["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--version", "R6", "--year", "R6"]  # --version: no note on stderr
 FUNCTIONS = "abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"
 
 
@@ -102,6 +102,13 @@ CASES = [
          "V50.rules:1:21: extends-too-deep: version V50 extends a chain of more than 50 versions (V50 -> V49 -> ... -> V0)"),
     Case("duplicate-name", "one name defined twice", x('define share "按分" : ratio = 1'), CHECK, 1,
          "X.rules:9:8: duplicate-name: 'share' is defined twice in version X (first at line 8)"),
+    Case("piece-overlap", "two pieces of one item whose years overlap",
+         x("define z : yen = 1円", "  effective R6-R8", "define z : yen = 2円", "  effective R8.."), CHECK, 1,
+         "X.rules:11:8: piece-overlap: 'z' is stated twice in version X for years that overlap: FY2024-FY2026 (R6-R8) (line 9) "
+         "and FY2026.., both in force in FY2026 (R8); give each its own years"),
+    Case("unknown-base", "extends naming a version no file read defines", {**x(), "Y.rules": "ruleset Y extends W\n"}, ["check", "X.rules", "Y.rules"], 1,
+         "Y.rules:1:19: unknown-base: version Y extends unknown version 'W'; the rules read define X. "
+         "Give the file of version W too (--rules FILE or a folder), or correct the name after 'extends'"),
     Case("remove-unknown", "removing what the base does not have", {**x(), "Y.rules": "ruleset Y extends X\nremove shares\n"}, ["check", "X.rules", "Y.rules"], 1,
          "Y.rules:2:8: remove-unknown: cannot remove 'shares': base version X has no item of that name"),
     Case("override-kind", "a definition overridden by an input", {**x(), "Y.rules": 'ruleset Y extends X\noverride input municipal share "按分" : ratio\n'},
@@ -128,6 +135,10 @@ CASES = [
          "X.rules:11:3: schedule-order: schedule 'z': FY2024 comes after FY2025..; list years in order"),
     Case("summary", "'bands' naming a definition, not a table", x("summary {", "  bands share share", "}"), CHECK, 1,
          "X.rules:10:3: summary: 'bands' needs a band table first, and 'share' is not one"),
+    Case("plan-gap", "a summary item with no piece in force in a year of the plan period (a warning: exit 0)",
+         x("define z : yen = 1円", "  effective R7..", "summary {", "  show z", "}"), CHECK, 0,
+         "X.rules:1:9: warning: plan-gap: version X's summary uses z, but no piece of it is in force in FY2024 (R6) of the plan period "
+         "FY2024-FY2026 (R6-R8); state one for those years or end the plan period earlier"),
     Case("bad-status", "a status that does not exist", {"X.rules": X.replace("  period R6-R8\n", "  period R6-R8\n  status draft\n")}, CHECK, 1,
          "X.rules:4:10: bad-status: status is one of current, proposed, adopted, not 'draft'"),
     Case("aggregate-scope", "sum() of a prefecture value", x("define z : yen = sum(total)"), CHECK, 1,
@@ -203,9 +214,9 @@ CASES = [
          "no-year: version X has no plan period; give --year or --period"),
     Case("unknown-column", "--columns naming no definition", {}, ["eval", "--year", "R7", "--columns", "target_rat"], 2,
          "unknown-column: version R6 has no definition 'target_rat'; did you mean 'target_rate'?"),
-    Case("out-is-directory", "--out naming a folder", {"folder/x": ""}, ["eval", "--year", "R7", "--out", "folder"], 2,
+    Case("out-is-directory", "--out naming a folder", {"folder/x": ""}, ["eval", "--version", "R6", "--year", "R7", "--out", "folder"], 2,
          "out-is-directory: --out folder is a directory; give a file name"),
-    Case("no-such-directory", "--out in a folder that does not exist", {}, ["eval", "--year", "R7", "--out", "nowhere/r.csv"], 2,
+    Case("no-such-directory", "--out in a folder that does not exist", {}, ["eval", "--version", "R6", "--year", "R7", "--out", "nowhere/r.csv"], 2,
          "no-such-directory: cannot write nowhere/r.csv: directory nowhere does not exist"),
     Case("out-is-input", "--out naming the data file", data(), EVAL + ["--out", "m.csv"], 2,
          "out-is-input: --out m.csv is one of the input files; refusing to overwrite it"),
@@ -516,7 +527,7 @@ def test_missing_rows_are_a_warning_and_lose_nothing(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     rows = [f"{y},131016,千代田区,96.50,1000,1000000" for y in (2019, 2022)] + [f"{y},131024,中央区,90.00,2000,3000000" for y in range(2019, 2024)]
     write_files(tmp_path, data(*rows))
-    code = cli.main(["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--year", "FY2021", "--format", "csv", "--columns", "previous_rate"])
+    code = cli.main(["eval", "--data", "m.csv", "--prefecture-data", "p.csv", "--version", "R6", "--year", "FY2021", "--format", "csv", "--columns", "previous_rate"])
     out, err = capsys.readouterr()
     assert code == 0
     assert err == ("m.csv:2:1: warning: data-missing-row: 131016 千代田区 has no row for FY2020-FY2021, FY2023 (the file covers FY2019-FY2023); "

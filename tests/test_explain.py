@@ -49,7 +49,8 @@ def test_target_in_97_99_band_names_band_rates_min_rule_line_and_chapter(ruleset
     """R6, FY2025: r(FY2024) = 98.40% is in [97%, 99%), so the target is min(98.40%, r(FY2023) = 98.10%) = 98.10%.
 
     The tree names the band with its rule line and wording, both years' rates with their data
-    rows, the min rule, and the chapter (第5章) of every step.
+    rows, the min rule, and the chapter (第5章) of every step; and, as R6 keeps R3's table before
+    FY2024, which of target_table's two pieces it used.
     """
     version, data = band_data(ruleset, make_data)
     text = render_explanation(explain_for(version, data, "target_rate", 2025, "131016")).replace(str(tmp_path), "<tmp>")
@@ -62,6 +63,7 @@ target_rate 「目標収納率」 = 98.10%
    │  rule  rules/tokyo/R6.rules:{line_of(R6, "override table target_table ")}  table target_table over previous_rate
    │  rule  rules/tokyo/R6.rules:{line_of(R6, "band [97%, 99%)")}  band [97%, 99%) "97%以上99%未満" => if defined(collection_rate[year - 2]) then min(previous_rate, collection_rate[year - 2]) else previous_rate  「前年度または前々年度実績以上」
    │  cite  第5章 目標収納率（令和６～８年度）
+   │  note  the piece of R6, in force FY2024-FY2026 (R6-R8); version R6 has 2 pieces of target_table: R3 up to FY2023 (R5), R6 FY2024-FY2026 (R6-R8)
    │  note  98.40% is in band [97%, 99%) 97%以上99%未満
    ├─ key: previous_rate 「前年度の現年分収納率」 = 98.40%
    │  │  rule  rules/tokyo/R3.rules:{line_of(R3, "define previous_rate ")}  define previous_rate = collection_rate[year - 1]

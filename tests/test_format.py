@@ -210,8 +210,8 @@ input municipal rate : percent  # the rate
     "率"
 define a : ratio
   # between head and formula
-  = 1 +   # inside the formula
-    2
+  = max(1,   # inside the formula
+    2)
   cite "x"  # on the cite
 table t : percent over a {  # on the head
 
@@ -244,7 +244,7 @@ input municipal rate : percent  # the rate
     "率"
 define a : ratio
   # between head and formula
-  = 1 + 2  # inside the formula
+  = max(1, 2)  # inside the formula
   cite "x"  # on the cite
 table t : percent over a {  # on the head
   # before the first band (the blank above goes: a block starts here)
@@ -281,8 +281,14 @@ def test_a_comment_in_a_string_is_text_and_a_comment_after_it_is_kept():
 def test_two_comments_that_end_joined_lines_keep_their_order():
     """Lines joined into one can bring two end-of-line comments together: the second goes on its own
     line, after the first and before what followed it."""
-    source = "ruleset T\ndefine a : ratio = 1 +  # one\n  # two\n  2  # three\n  cite \"x\"\n"
-    assert fmt(source) == 'ruleset T\ndefine a : ratio = 1 + 2  # one\n  # two\n  # three\n  cite "x"\n'
+    source = "ruleset T\ndefine a : ratio = max(1,  # one\n  # two\n  2)  # three\n  cite \"x\"\n"
+    assert fmt(source) == 'ruleset T\ndefine a : ratio = max(1, 2)  # one\n  # two\n  # three\n  cite "x"\n'
+
+
+def test_terms_on_lines_of_their_own_keep_their_comments():
+    """A sum whose terms the author wrote on lines of their own keeps one line per term, each with its comment."""
+    source = "ruleset T\ndefine a : ratio = 1  # one\n  # two\n  + 2  # three\n  cite \"x\"\n"
+    assert fmt(source) == 'ruleset T\ndefine a : ratio\n  = 1  # one\n    # two\n    + 2  # three\n  cite "x"\n'
 
 
 AUTHOR_CHOICES = [
@@ -299,6 +305,13 @@ AUTHOR_CHOICES = [
     ),
     # ... and one written on one line stays on one line
     ('define s : text = if a then "x" elif b then "y" else "z"\n', 'define s : text = if a then "x" elif b then "y" else "z"\n'),
+    # the terms of a sum (a product, an and/or chain) the author wrote on several lines keep those lines,
+    # each after the first led by its operator
+    ("define a : ratio = b\n  - c\n  + d * e\n", "define a : ratio\n  = b\n    - c\n    + d * e\n"),
+    ("define a : ratio\n  = b - c +\n  d\n", "define a : ratio\n  = b - c\n    + d\n"),
+    ("define a : bool = b and\n  c and d\n", "define a : bool\n  = b\n    and c and d\n"),
+    # ... but a break inside parentheses or a function's arguments is not kept
+    ("define a : ratio = max(b,\n  c) + d\n", "define a : ratio = max(b, c) + d\n"),
     # a band the author broke keeps its result and wording on lines of their own
     (
         'table t : percent over a {\n  band [0%, 1%) "l" => a  "w"\n  band [1%, 2%) "m"\n => a "v"\n}\n',

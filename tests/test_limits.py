@@ -309,7 +309,7 @@ def test_never_writes_over_its_inputs(capsys, tmp_path):
     targets = [m, p, rules / "R6.rules", tmp_path / "rules" / ".." / "m.csv", tmp_path / "hard-link.csv"]
     before = {t: Path(t).read_bytes() for t in targets}
     for t in targets:
-        code, out, err = run(capsys, "eval", "--rules", rules, "--data", m, "--prefecture-data", p, "--year", "R6", "--out", t)
+        code, out, err = run(capsys, "eval", "--rules", rules, "--data", m, "--prefecture-data", p, "--version", "R6", "--year", "R6", "--out", t)
         assert (code, out, err) == (2, "", f"out-is-input: --out {t} is one of the input files; refusing to overwrite it\n")
     assert {t: Path(t).read_bytes() for t in targets} == before
 

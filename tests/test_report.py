@@ -116,12 +116,16 @@ def test_english_page_keeps_rule_labels(tmp_path):
 
 
 def test_explicit_versions_and_period(tmp_path):
-    """--version R3 --base R6 --period R3-R5 compares the other way round over R3's years; R6's table is not in force."""
+    """--version R3 --base R6 --period R3-R5 compares the other way round over R3's years. R6 takes over
+    from FY2024, so in R3's years it keeps R3's table: the side-by-side table says whose table each side uses
+    (before issue 13, R6 had no table at all in these years and the page said 'R6 では適用なし')."""
     out = tmp_path / "back.html"
     assert cli.main(["report", "--version", "R3", "--base", "R6", "--period", "令和3～5年度", "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "<strong>R6 → R3</strong>" in text and "<strong>FY2021-FY2023 (R3-R5)</strong>" in text
-    assert "R6 では適用なし" in text
+    assert '<th class="side" colspan="2">目標収納率（現行）（R6：R3の区分表）</th>' in text
+    assert "<th>目標収納率<br>～FY2023 (R5)</th>" in text
+    assert "R6 では適用なし" not in text
 
 
 @pytest.mark.parametrize("argv, message", [
