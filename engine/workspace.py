@@ -126,6 +126,8 @@ def load(path: str | Path) -> Config:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         message, line, col = _decode_error(e, text)
+        if message == "Invalid value":
+            message += " (text and paths are written in double quotes, like \"R9\"; lists in brackets, like [\"rules\"])"
         raise UsageError(finding("config-syntax", f"{CONFIG_NAME} is not valid TOML: {message}", Span(shown, line, col), text)) from None
     places = key_places(text)
     problems = []
@@ -246,13 +248,16 @@ def key_places(text: str) -> dict[str, tuple[int, int, int]]:
     places: dict[str, tuple[int, int, int]] = {}
     depth = 0
     in_string = None  # the delimiter of an open multi-line string
+    in_table = False  # keys after a [table] header are the table's, not the file's
     for number, line in enumerate(text.splitlines(), start=1):
         if in_string:
             if in_string in line:
                 in_string = None
             continue
         if depth == 0:
-            m = _TABLE_HEADER.match(line) if line.lstrip().startswith("[") else _BARE_OR_QUOTED_KEY.match(line)
+            header = line.lstrip().startswith("[")
+            in_table = in_table or header
+            m = _TABLE_HEADER.match(line) if header else None if in_table else _BARE_OR_QUOTED_KEY.match(line)
             if m:
                 name = next(g for g in m.groups() if g is not None)
                 key_col = len(line) - len(line.lstrip()) + 1
@@ -297,11 +302,16 @@ def _scan(line: str, depth: int) -> tuple[int, str | None]:
 
 
 def display_path(p: str | Path, cwd: str | Path | None = None) -> str:
-    """A path as the commands take and show it: relative to the working directory where it can be."""
+    """A path as the commands take and show it: relative to the working directory (../rules from a folder
+    of the workspace) unless the two share no folder but the root; then absolute."""
+    cwd = os.path.abspath(cwd if cwd is not None else os.getcwd())
+    p = os.path.abspath(p)
     try:
-        return os.path.relpath(p, cwd if cwd is not None else os.getcwd())
+        if os.path.dirname(os.path.commonpath([p, cwd])) == os.path.commonpath([p, cwd]):  # only the root in common
+            return p
+        return os.path.relpath(p, cwd)
     except ValueError:  # another drive on Windows
-        return str(p)
+        return p
 
 
 def _file_value(key: str, value, cwd=None):
@@ -437,5 +447,6 @@ def init_summary(target: str | Path, made: list[str]) -> str:
         lines.append(f"  {name.ljust(width)}  {note}")
     import shlex
 
-    lines.append(f"next: cd {shlex.quote(str(target))} && kokuho check && kokuho eval --year R9 && kokuho diff R6 R9 --year R9")
+    lines.append(f"next: cd {shlex.quote(str(target))} && kokuho check && kokuho eval --year R7")
+    lines.append(f"then: edit rules/{STARTER_VERSION}.rules; kokuho check; kokuho test; kokuho diff R6 {STARTER_VERSION} --year R9; kokuho report --out report.html")
     return "\n".join(lines) + "\n"
