@@ -365,7 +365,7 @@ def describe(effective: dict[str, Setting], config: Config, langs: dict[str, str
                 "lang": "each command's own: " + ", ".join(f"{cmd} {opt}" for cmd, opt in langs.items())}
 
     if config.path is not None:
-        head = f"settings file: {config.path}"
+        head = f"settings file: {display_path(config.path)}"
     elif os.environ.get(ENV, "").strip():
         head = f"settings file: none ({ENV}={os.environ[ENV].strip()})"
     else:

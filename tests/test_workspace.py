@@ -245,7 +245,7 @@ def test_kokuho_config_shows_each_value_and_where_it_came_from(tmp_path, monkeyp
     monkeypatch.chdir(ws / "sub")
     code, out, err = run(capsys, "config", "--version", "R3")
     assert (code, err) == (0, "")
-    assert out == (f"settings file: {ws / 'kokuho.toml'}\n"
+    assert out == ("settings file: ../kokuho.toml\n"
                    "\n"
                    "setting          value          from\n"
                    "---------------  -------------  ------------------------\n"
@@ -388,3 +388,112 @@ def test_init_ignores_a_broken_settings_file_above(tmp_path, monkeypatch, capsys
     assert run(capsys, "init", "ws")[0] == 0
     monkeypatch.chdir(tmp_path / "ws")
     assert run(capsys, "config")[0] == 0  # the nearest file is the new workspace's
+
+
+# ---- docs/workspace.md: its commands and outputs are real -------------------------------------------
+# Its `$ kokuho ...` and `$ cd DIR && kokuho ...` blocks run in order in one empty folder (DIR is
+# relative to it), after the `# file: NAME` blocks above them are written there (the marker line is
+# not part of the file). Refresh the outputs with `python tests/test_workspace.py --update`.
+
+WORKSPACE_DOC = "workspace.md"
+
+
+def _doc_steps():
+    from tests.test_docs import FILE_MARK, blocks
+
+    steps = []
+    for b in blocks(WORKSPACE_DOC):
+        m = FILE_MARK.match(b.first)
+        if m:
+            steps.append(("file", b, m.group(1), b.body.split("\n", 1)[1]))
+        elif b.first.startswith("$ "):
+            steps.append(("run", b, b.first[2:], None))
+    return steps
+
+
+def _run_doc_command(command: str, root: Path) -> str:
+    """What the terminal shows for `[cd DIR && ]kokuho ARGS[ | head -n N]` run from root, as tests/test_docs.py does."""
+    import contextlib
+    import shlex
+
+    from tests.test_docs import PIPE, _Terminal, normalise
+
+    cwd = root
+    if command.startswith("cd "):
+        where, command = command[3:].split(" && ", 1)
+        cwd = root / where
+    pipe = PIPE.search(command)
+    if pipe:
+        command = command[: pipe.start()]
+    argv = shlex.split(command)
+    assert argv[0] == "kokuho", command
+    term = _Terminal()
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(term.stream("out")), contextlib.redirect_stderr(term.stream("err")):
+            try:
+                cli.main(argv[1:])
+            except SystemExit:
+                pass
+    finally:
+        os.chdir(old)
+    lines = "".join(term.stdout).lstrip("\ufeff").replace("\r\n", "\n").splitlines()
+    if pipe:
+        n = int(pipe.group(2))
+        lines = lines[:n] if pipe.group(1) == "head" else lines[-n:]
+    return normalise("\n".join("".join(term.err_before).splitlines() + lines + "".join(term.err_after).splitlines()))
+
+
+def _walk_doc(root: Path):
+    """Each command block of docs/workspace.md with what it prints today, in order."""
+    for kind, block, what, body in _doc_steps():
+        if kind == "file":
+            write(root / what, body)
+        else:
+            yield block, _run_doc_command(what, root)
+
+
+def test_workspace_doc_shows_real_outputs(tmp_path):
+    from tests.test_docs import expected_output
+
+    ran = 0
+    for block, actual in _walk_doc(tmp_path):
+        assert actual == expected_output(block), f"docs/{WORKSPACE_DOC}:{block.line}: {block.first} (refresh: python tests/test_workspace.py --update)"
+        ran += 1
+    assert ran >= 8
+
+
+def test_workspace_doc_shows_the_starter_kokuho_toml():
+    first = next(body for kind, _, what, body in _doc_steps() if kind == "file" and what == "ws/kokuho.toml")
+    assert first == (ROOT / "engine" / "templates" / "starter-kokuho.toml").read_text(encoding="utf-8")
+
+
+def _update() -> int:
+    import sys
+    import tempfile
+
+    from tests.test_docs import DOCS, normalise
+
+    path = DOCS / WORKSPACE_DOC
+    text = path.read_text(encoding="utf-8")
+    os.environ.pop(workspace.ENV, None)
+    with tempfile.TemporaryDirectory() as d:
+        results = list(_walk_doc(Path(d)))
+    changed = 0
+    for block, actual in reversed(results):
+        new = block.first + "\n" + actual + "\n"
+        changed += normalise(new) != normalise(block.body)
+        text = text[: block.start] + new + text[block.end:]
+    path.write_text(text, encoding="utf-8")
+    print(f"docs/{WORKSPACE_DOC}: {changed} output(s) changed", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    if sys.argv[1:2] != ["--update"]:
+        sys.exit("usage: python tests/test_workspace.py --update")
+    sys.exit(_update())
