@@ -133,14 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", help="the settings in effect here (kokuho.toml, flags, defaults) and where each came from")
     _rules_and_data(p)
-    p.add_argument("--version", metavar="ID", help="rule version")
-    p.add_argument("--lang", choices=("ja", "en"), help="output language")
+    p.add_argument("--version", metavar="ID", help="see the effect of this --version")
+    p.add_argument("--lang", choices=("ja", "en"), help="see the effect of this --lang")
     p.set_defaults(func=cmd_config)
     return parser
 
 
-# The options a kokuho.toml key fills in, per command: key -> (the option's name in args, its built-in default).
-# engine/workspace.py; a new command that takes rules, data, a version or a language adds its line here.
+# What kokuho.toml fills in (engine/workspace.fill), per command: key -> (the option's name in args, its
+# built-in default). A new command that takes rules, data, a version or a language adds its line here.
 _DATA = {"rules": ("rules", None), "data": ("data", None), "prefecture-data": ("prefecture_data", None)}
 WORKSPACE_OPTIONS = {
     "check": {"rules": ("paths", [])}, "test": {"rules": ("paths", [])}, "fmt": {"rules": ("paths", [])},
@@ -159,9 +159,13 @@ class _ShowVersion(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="show kokuho's version and the shipped rules' versions, then exit")
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from engine.shipped import version_text
+        from engine.shipped import package_version, version_text
 
-        sys.stdout.write(version_text())
+        try:
+            sys.stdout.write(version_text())
+        except KokuhoError as e:  # the shipped rules cannot be read: say so, with the package version
+            print(f"kokuho-rules {package_version()}", file=sys.stderr)
+            parser.exit(2, "\n".join(f.render() for f in e.findings) + "\n")
         parser.exit(0)
 
 

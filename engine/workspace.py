@@ -264,7 +264,7 @@ def key_places(text: str) -> dict[str, tuple[int, int, int]]:
                 eq = line.find("=", m.end() - 1)
                 value_col = key_col if eq < 0 else eq + 2 + (len(line[eq + 1:]) - len(line[eq + 1:].lstrip()))
                 places.setdefault(name, (number, key_col, value_col))
-                if line.lstrip().startswith("["):
+                if header:
                     continue
         depth, in_string = _scan(line, depth)
     return places
