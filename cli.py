@@ -24,9 +24,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _rules_and_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--data", metavar="FILE", help="municipal data, CSV (UTF-8, BOM or CP932) or YAML (default: bundled sample)")
-    p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: bundled sample)")
+    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: kokuho.toml's, else the shipped rules/tokyo)")
+    p.add_argument("--data", metavar="FILE", help="municipal data, CSV (UTF-8, BOM or CP932) or YAML (default: kokuho.toml's, else bundled sample)")
+    p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: kokuho.toml's, else bundled sample)")
 
 
 def _rules_data_years(p: argparse.ArgumentParser, *, period_help: str = "a period: R6-R8, FY2024..FY2026 or 令和6～8年度") -> None:
@@ -45,10 +45,11 @@ def _common_eval_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kokuho", description="Tokyo NHI operating-policy rules: check, evaluate, compare, explain.")
+    parser.add_argument("--version", action=_ShowVersion)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("check", help="static checks of rule files (exit 0 clean, 1 findings, 2 unusable)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: rules/tokyo)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("versions", help="every version: status, plan period, base chain, files; with --year, which piece of each item is in force")
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a version for a fiscal year or a period")
     p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers the years asked)")
     _common_eval_options(p)
-    p.add_argument("--headers", choices=("en", "ja"), default="en", help="CSV headers: rule names or Japanese labels")
+    p.add_argument("--headers", choices=("en", "ja"), help="CSV headers: rule names or Japanese labels (default: kokuho.toml's lang, else en)")
     p.add_argument("--summary", action="store_true", help="per-year summary: achievers per band, totals, coefficients")
     p.set_defaults(func=cmd_eval)
 
@@ -95,14 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("test", help="run the examples in rule files (exit 0 all pass, 1 failures, 2 unusable)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: rules/tokyo)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
     p.add_argument("--version", action="append", metavar="ID", help="only this version's examples (repeatable)")
     p.add_argument("--depth", type=int, metavar="N", help="levels of the derivation shown for a failure (default: all)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("fmt", help="rewrite rule files in the canonical layout, keeping every comment")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: rules/tokyo)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change (listing them)")
     p.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
     p.set_defaults(func=cmd_fmt)
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", metavar="ID", help="the version compared with, e.g. R3 (default: the one --version extends)")
     p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
     _rules_and_data(p)
-    p.add_argument("--lang", choices=("ja", "en"), default="ja", help="language of the page's own text (rule labels stay as written)")
+    p.add_argument("--lang", choices=("ja", "en"), help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)")
     p.add_argument("--format", choices=("html", "xlsx"), default="html")
     p.add_argument("--out", metavar="FILE", help="write here (atomically); html may go to stdout, xlsx needs a file")
     p.set_defaults(func=cmd_report)
@@ -129,12 +130,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--movers", type=int, default=3, metavar="K", help="how many largest movers to list (default 3)")
     p.add_argument("--per-year", action="store_true", help="one row per scenario and fiscal year")
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: the machine's cores)")
-    p.add_argument("--headers", choices=("ja", "en"), default="ja", help="column headers: Japanese labels or rule names")
+    p.add_argument("--headers", choices=("ja", "en"), help="column headers: Japanese labels or rule names (default: kokuho.toml's lang, else ja)")
     _rules_data_years(p, period_help="a period (default: the scenario file's, else the version's plan period)")
     p.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("init", help="make a workspace: kokuho.toml, the shipped rules to extend, a starter revision, sample data")
+    p.add_argument("dir", metavar="DIR", help="the new folder (it must not exist, or be empty)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("config", help="the settings in effect here (kokuho.toml, flags, defaults) and where each came from")
+    _rules_and_data(p)
+    p.add_argument("--version", metavar="ID", help="see the effect of this --version")
+    p.add_argument("--lang", choices=("ja", "en"), help="see the effect of this --lang")
+    p.set_defaults(func=cmd_config)
     return parser
+
+
+# What kokuho.toml fills in (engine/workspace.fill), per command: key -> (the option's name in args, its
+# built-in default). A new command that takes rules, data, a version or a language adds its line here.
+_DATA = {"rules": ("rules", None), "data": ("data", None), "prefecture-data": ("prefecture_data", None)}
+WORKSPACE_OPTIONS = {
+    "check": {"rules": ("paths", [])}, "test": {"rules": ("paths", [])}, "fmt": {"rules": ("paths", [])},
+    "eval": {**_DATA, "version": ("version", None), "lang": ("headers", "en")},
+    "diff": _DATA,
+    "explain": {**_DATA, "version": ("version", None)},
+    "report": {**_DATA, "version": ("version", None), "lang": ("lang", "ja")},
+    "sweep": {**_DATA, "version": ("version", None), "lang": ("headers", "ja")},
+}
+
+
+class _ShowVersion(argparse.Action):
+    """kokuho --version: the package version and the versions of the rules it ships."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="show kokuho's version and the shipped rules' versions, then exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from engine.shipped import package_version, version_text
+
+        try:
+            sys.stdout.write(version_text())
+        except KokuhoError as e:  # the shipped rules cannot be read: say so, with the package version
+            print(f"kokuho-rules {package_version()}", file=sys.stderr)
+            parser.exit(2, "\n".join(f.render() for f in e.findings) + "\n")
+        parser.exit(0)
+
+
+def cmd_init(args) -> int:
+    from engine import workspace
+
+    made = workspace.init(args.dir)
+    print(workspace.init_summary(args.dir, made), end="", file=sys.stderr)
+    return 0
+
+
+def cmd_config(args) -> int:
+    from engine import workspace
+
+    config = workspace.current()
+    effective = workspace.fill(vars(args), {**_DATA, "version": ("version", None), "lang": ("lang", None)}, config)
+    langs = {cmd: f"--{attr} {default}" for cmd, o in WORKSPACE_OPTIONS.items() if "lang" in o for attr, default in [o["lang"]]}
+    write_output(workspace.describe(effective, config, langs), None)
+    return 0
 
 
 def cmd_sweep(args) -> int:
@@ -316,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in WORKSPACE_OPTIONS:
+            from engine import workspace
+
+            workspace.fill(vars(args), WORKSPACE_OPTIONS[args.command])
         return args.func(args)
     except KokuhoError as e:
         for f in e.findings:

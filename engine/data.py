@@ -429,6 +429,8 @@ def _year_list(years: list[int]) -> str:
 
 
 def sample_paths() -> tuple[Path, Path]:
-    """The bundled synthetic Tokyo data."""
-    root = Path(__file__).resolve().parent.parent / "data" / "sample"
+    """The bundled synthetic Tokyo data (in the checkout or inside the installed package)."""
+    from .shipped import sample_dir
+
+    root = sample_dir()
     return root / "tokyo-municipal.csv", root / "tokyo-prefecture.csv"

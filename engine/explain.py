@@ -94,10 +94,12 @@ class Explanation:
 
 def shown_path(path: str) -> str:
     """A path as people type it: relative to the working directory when it lies under it, else
-    the shipped rules and sample data relative to the project (rules/tokyo/R6.rules), else as given."""
+    the shipped rules and sample data as in the project (rules/tokyo/R6.rules, installed or not), else as given."""
     import os
 
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    from .shipped import root
+
+    project = str(root())
     for base in (os.getcwd(), project):
         try:
             rel = os.path.relpath(path, base)

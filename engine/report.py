@@ -357,9 +357,15 @@ def _data_file(role: str, path: str, data) -> DataFile:
 
 
 def _shown_path(p: Path) -> str:
-    """A path relative to the working directory when below it (the same in every checkout), else as given."""
+    """A path relative to the working directory when below it (the same in every checkout); the shipped
+    sample as data/sample/... wherever kokuho is installed; else as given."""
+    from .shipped import root
+
     try:
-        return Path(os.path.relpath(p.resolve(), Path.cwd())).as_posix() if p.resolve().is_relative_to(Path.cwd().resolve()) else str(p)
+        for base in (Path.cwd().resolve(), root()):
+            if p.resolve().is_relative_to(base):
+                return Path(os.path.relpath(p.resolve(), base)).as_posix()
+        return str(p)
     except (OSError, ValueError):
         return str(p)
 

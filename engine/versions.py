@@ -413,7 +413,9 @@ def rule_files(paths: list[str | Path]) -> list[Path]:
 
 
 def default_rules_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "rules" / "tokyo"
+    from .shipped import rules_dir  # in the checkout or inside the installed package
+
+    return rules_dir()
 
 
 def plan_period_of(version: Version) -> Period | None:

@@ -32,6 +32,21 @@ def _private_cache(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_workspace():
+    """No kokuho.toml above the checkout or a scratch folder changes what tests see (KOKUHO_CONFIG=off);
+    tests/test_workspace.py lifts this where it tests the search."""
+    import os
+
+    old = os.environ.get("KOKUHO_CONFIG")
+    os.environ["KOKUHO_CONFIG"] = "off"
+    yield
+    if old is None:
+        os.environ.pop("KOKUHO_CONFIG", None)
+    else:
+        os.environ["KOKUHO_CONFIG"] = old
+
+
 @pytest.fixture(scope="session")
 def ruleset() -> RuleSet:
     return RuleSet.from_paths([default_rules_dir()])

@@ -249,6 +249,25 @@ CASES += [
 ]
 
 
+CASES += [
+    # ---- workspaces: kokuho.toml and kokuho init (the case's kokuho.toml is found from the working directory) -------
+    Case("config-syntax", "something after a value on the same line", {"kokuho.toml": 'version = "R6" x\n'}, ["check"], 2,
+         "kokuho.toml:1:16: config-syntax: kokuho.toml is not valid TOML: Expected newline or end of document after a statement"),
+    Case("config-syntax", "a version without its quotes", {"kokuho.toml": "version = R9\n"}, ["check"], 2,
+         'kokuho.toml:1:11: config-syntax: kokuho.toml is not valid TOML: Invalid value (text and paths are written in double quotes, like "R9"; lists in brackets, like ["rules"])'),
+    Case("config-unknown-key", "prefecture_data for prefecture-data", {"kokuho.toml": 'prefecture_data = "p.csv"\n'}, ["check"], 2,
+         "kokuho.toml:1:1: config-unknown-key: unknown key 'prefecture_data' in kokuho.toml; did you mean 'prefecture-data'?"),
+    Case("config-value", "a language kokuho does not have", {"kokuho.toml": 'lang = "fr"\n'}, ["check"], 2,
+         "kokuho.toml:1:8: config-value: 'lang' is \"ja\" or \"en\", not \"fr\""),
+    Case("config-value", "one data file only", {"kokuho.toml": 'data = "m.csv"\n', **data()}, ["eval", "--year", "R6"], 2,
+         "kokuho.toml:1:1: config-value: 'data' needs 'prefecture-data' beside it: give both data files, or neither for the bundled sample"),
+    Case("config-path", "a data file that is not there", {"kokuho.toml": 'data = "m.csv"\nprefecture-data = "data/nope.csv"\n', **data()}, ["eval", "--year", "R6"], 2,
+         "kokuho.toml:2:19: config-path: 'prefecture-data' names data/nope.csv, which does not exist (paths are relative to the folder of kokuho.toml)"),
+    Case("init-exists", "init into a folder that holds files", {"ws/notes.txt": "mine"}, ["init", "ws"], 2,
+         "init-exists: ws already exists and is not empty; kokuho init makes a new folder: give another name"),
+]
+
+
 def write_files(root: Path, files: dict) -> None:
     for name, content in files.items():
         path = root / name
@@ -265,6 +284,8 @@ def test_catalogue_entry(case, tmp_path, monkeypatch, capsys):
     nothing but the results goes to stdout."""
     monkeypatch.chdir(tmp_path)
     write_files(tmp_path, case.files)
+    if "kokuho.toml" in case.files:
+        monkeypatch.delenv("KOKUHO_CONFIG")  # tests/conftest.py turns the search off; this case has its own file
     code = cli.main(list(case.argv))
     out, err = capsys.readouterr()
     assert (code, err.splitlines()[0]) == (case.exit, case.line)
