@@ -30,7 +30,7 @@ from .versions import RULE_SUFFIX, RuleSet, Version, default_rules_dir
 from .years import FiscalYear, YearFormatError, parse_year
 
 NAME = re.compile(r"[^\W\d]\w*")
-HEADER = re.compile(r"^[ \t\ufeff]*ruleset[ \t]+([A-Za-z][A-Za-z0-9_.]*)", re.M)
+HEADER = re.compile(r"^[ \t\ufeff]*ruleset[ \t]+([A-Za-z][A-Za-z0-9_.]*)(?:[ \t]+extends[ \t]+([A-Za-z][A-Za-z0-9_.]*))?", re.M)
 SKIP_DIRS = {".git", ".venv", ".ci-venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".hypothesis", "build", "dist"}
 MAX_WORKSPACE_FILES = 500  # rule files looked at under the workspace folders
 LISTING_SECONDS = 5.0  # how long a listing of the workspace's rule files is reused
@@ -207,6 +207,7 @@ class Workspace:
         self._listing: tuple[float, list[str]] | None = None
         self._datasets: dict = {}
         self._evaluators: OrderedDict = OrderedDict()
+        self._good: dict[str, Analysis] = {}  # the last analysis of each file that parsed
 
     # ---- documents ----
     def set_text(self, path: str, text: str) -> None:
@@ -311,8 +312,10 @@ class Workspace:
         key = (p, tuple((f.path, hash(f.source), len(f.source)) for f in chain), tuple(problems), missing)
         hit = self._analyses.get(key)
         if hit is not None and hit.text == text:
+            self._good[p] = hit
             return hit
         result = self._resolve(p, text, parsed, chain, problems, missing)
+        self._good[p] = result
         self._analyses[key] = result
         while len(self._analyses) > 16:
             self._analyses.popitem(last=False)
@@ -385,6 +388,19 @@ class Workspace:
                 unique.append(f)
         return Analysis(p, text, rf, tuple(chain), version, tuple(unique))
 
+    def names_source(self, a: Analysis) -> Analysis:
+        """What names a file being typed can use: its own analysis when it parses, else its last one that did,
+        else the analysis of the version its `ruleset … extends` line names."""
+        if a.rule_file is not None:
+            return a
+        if a.path in self._good:
+            return self._good[a.path]
+        m = HEADER.search(a.text)
+        found = self.find_version(m.group(2), os.path.dirname(a.path)) if m and m.group(2) else None
+        if found is not None and isinstance(found[1], ast.RuleFile):
+            return self.analyse(found[0])
+        return a
+
     # ---- diagnostics ----
     def diagnostics(self, path: str) -> list[Diagnostic]:
         a = self.analyse(path)
@@ -411,9 +427,10 @@ class Workspace:
         """Where the name under the cursor is declared: in the file that is in force first, then every base it overrides."""
         a = self.analyse(path)
         w = word_at(a.text, pos)
-        if w is None or a.rule_file is None:
+        if w is None:
             return []
         name = w[0]
+        a = self.names_source(a)
         out = []
         for rf in a.chain:
             for item in rf.items:
@@ -455,10 +472,10 @@ class Workspace:
         if w is None:
             return None
         name, rng = w
-        version = a.version
-        items = version.items if version is not None else _chain_items(a.chain)
+        src = self.names_source(a)
+        items = src.version.items if src.version is not None else _chain_items(src.chain)
         if name in items and not isinstance(items[name], ast.Removal):
-            return self._item_hover(a, name, items[name]), rng
+            return self._item_hover(src, name, items[name]), rng
         if name in KEY_NAMES:
             return f"**{name}**: キー列 (key column) of the municipal data: {'団体コード' if name == 'code' else '団体名' if name == 'name' else '年度'}", rng
         if name in FUNCTION_DOCS and _next_char(a.text, rng) == "(":
@@ -637,24 +654,25 @@ class Workspace:
         if _in_string(before):
             return []
         stripped = before.strip()
-        items = a.version.items if a.version is not None else _chain_items(a.chain)
+        src = self.names_source(a)
+        items = src.version.items if src.version is not None else _chain_items(src.chain)
         prev = re.sub(r"[^\W\d]\w*$", "", before).rstrip()  # the text before the word being typed
         last = prev.split()[-1] if prev.split() else ""
         if re.search(r":\s*[^\W\d]?\w*$", before) and re.match(r"\s*(override\s+)?(input|define|table|schedule)\b", line):
             return [Completion(u, "unit", UNIT_JA[u], sort=f"0{k:02d}") for k, u in enumerate(ast.UNITS)]
         if last in ("period", "effective", "year") or re.search(r"\[\s*\w*$", before) or (
                 _block_kind(a.text, pos) == "schedule" and re.fullmatch(r"\s*[\w.]*", before)):
-            return self._year_completions(a) + ([Completion("year - 1", "keyword", "前年度 (the year before)", sort="0")] if "[" in before else [])
+            return self._year_completions(src) + ([Completion("year - 1", "keyword", "前年度 (the year before)", sort="0")] if "[" in before else [])
         if last in ("extends", "ruleset"):
             return [Completion(v, "version", "") for v in sorted(self.versions_in_reach(os.path.dirname(a.path)))]
         if last == "remove" or re.fullmatch(r"\s*override\s+(input|define|table|schedule|example)\s+\w*", before):
             own = {i.name for i in (a.rule_file.items if a.rule_file else ())}
-            base = _chain_items(a.chain[1:])
+            base = _chain_items(src.chain[1:] if src.path == a.path else src.chain)
             return [self._name_completion(a, n, i) for n, i in base.items() if n not in own and not isinstance(i, ast.Summary)]
         if last == "override" and stripped.startswith("override"):
             return [Completion(k, "keyword", "") for k in ("input", "define", "table", "schedule", "summary", "example")]
         block = _block_kind(a.text, pos)
-        if not stripped or re.fullmatch(r"[^\W\d]\w*", stripped):
+        if re.fullmatch(r"\s*(?:[^\W\d]\w*)?", before):  # the first word of a line
             if block in BLOCK_KEYWORDS:
                 out = [Completion(k, "keyword", "") for k in BLOCK_KEYWORDS[block]]
                 if block == "summary":
@@ -685,10 +703,9 @@ class Workspace:
 
     def _year_completions(self, a: Analysis) -> list[Completion]:
         years: list[int] = []
-        for rf in a.chain:
-            p = rf.header.plan_period
-            if p is not None and p.is_bounded:
-                years.extend(range(p.first - 1, p.last + 2))
+        p = next((rf.header.plan_period for rf in a.chain if rf.header.plan_period is not None), None)
+        if p is not None and p.is_bounded:  # the nearest plan period, a year either side
+            years.extend(range(p.first - 1, p.last + 2))
         if not years:
             years = list(range(2018, 2031))
         out = []
