@@ -81,10 +81,10 @@ TEXT = {
     "before": "改定前",
     "after": "改定後",
     "change": "変更",
-    "changes": {"added": "新規", "changed": "変更", "restated": "再掲（変更なし）", "inherited": "継承", "removed": "削除"},
+    "changes": {"added": "新規", "changed": "変更", "restated": "再掲（変更なし）", "inherited": "継承", "removed": "削除", "original": "記述"},
     "change_notes": {"added": "この版で新しく追加された項目", "changed": "基の版の項目をこの版で変更（override）",
                      "restated": "override しているが内容は基の版と同じ", "inherited": "基の版から変更なく引き継いだ項目",
-                     "removed": "基の版にあり、この版で削除"},
+                     "removed": "基の版にあり、この版で削除", "original": "この版で記述（基の版がないため比較なし）"},
     "band_changes": {"added": "追加", "removed": "削除", "bounds": "範囲", "result": "結果", "wording": "文言"},
     "given": "与える値",
     "municipality": "区市町村",
@@ -117,7 +117,7 @@ class BookItem:
     item: object  # the ast item in force (for a removed item: the base version's)
     origin: str  # the version whose file states it
     base: object | None  # the base version's item of the same name, if any
-    change: str  # added | changed | restated | inherited | removed
+    change: str  # added | changed | restated | inherited | removed; original when the version extends none
 
     @property
     def kind(self) -> str:
@@ -135,7 +135,9 @@ def book_items(version: Version, base: Version | None) -> list[BookItem]:
     for name, item in version.items.items():
         origin = version.origin.get(name, version.id)
         before = base.items.get(name) if base is not None else None
-        if origin != version.id:
+        if base is None:
+            change = "original"
+        elif origin != version.id:
             change = "inherited"
         elif before is None:
             change = "added"
@@ -415,7 +417,7 @@ def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> d
         for o in run.outcomes:
             x = o.expectation
             subject = f"{x.code} {muni_names.get(x.code, '')}".strip() if x.code is not None else TEXT["prefecture"]
-            expected = _value_text(x.value) if o.problem else _shown(o.expected, o.unit)
+            expected = TEXT["undefined"] if x.value is None else _value_text(x.value)  # as written in the rules
             outcomes.append({"subject": subject, "name": Markup(_link_names(x.name, names)), "expected": expected,
                              "actual": _shown(o.actual, o.unit), "passed": o.passed,
                              "reason": o.actual.reason if hasattr(o.actual, "reason") else (o.problem or "")})
