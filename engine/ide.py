@@ -257,6 +257,9 @@ class Workspace:
         opened = sorted(p for p in self.open_docs if os.path.dirname(p) == directory)
         return list(dict.fromkeys(opened + on_disk))
 
+    def forget_listing(self) -> None:
+        self._listing = None
+
     def workspace_files(self) -> list[str]:
         now = time.monotonic()
         if self._listing is not None and now - self._listing[0] < LISTING_SECONDS:
@@ -473,7 +476,7 @@ class Workspace:
             return None
         name, rng = w
         src = self.names_source(a)
-        items = src.version.items if src.version is not None else _chain_items(src.chain)
+        items = version_items(src.version) if src.version is not None else _chain_items(src.chain)
         if name in items and not isinstance(items[name], ast.Removal):
             return self._item_hover(src, name, items[name]), rng
         if name in KEY_NAMES:
@@ -655,7 +658,7 @@ class Workspace:
             return []
         stripped = before.strip()
         src = self.names_source(a)
-        items = src.version.items if src.version is not None else _chain_items(src.chain)
+        items = version_items(src.version) if src.version is not None else _chain_items(src.chain)
         prev = re.sub(r"[^\W\d]\w*$", "", before).rstrip()  # the text before the word being typed
         last = prev.split()[-1] if prev.split() else ""
         if re.search(r":\s*[^\W\d]?\w*$", before) and re.match(r"\s*(override\s+)?(input|define|table|schedule)\b", line):
@@ -733,6 +736,11 @@ def _own_findings(version: Version, base: Version | None) -> list[Finding]:
     return out
 
 
+def version_items(version: Version) -> dict:
+    """Name -> item of a resolved version: the one place this module reads `version.items`."""
+    return version.items
+
+
 def _dependencies(version: Version, name: str) -> set[str]:
     """The name and every name it uses, in any year, through formulas, tables, schedules and `with`."""
     from .check import item_exprs, refs
@@ -743,7 +751,7 @@ def _dependencies(version: Version, name: str) -> set[str]:
         if n in out:
             continue
         out.add(n)
-        item = version.items.get(n)
+        item = version_items(version).get(n)
         for e in item_exprs(item) if item is not None else ():
             todo.extend(refs(e))
     return out
@@ -760,7 +768,7 @@ def _names_with_errors(a: Analysis) -> set[str]:
         at = span_range(f.span, a.text).start
         hit = [i.name for i in a.rule_file.items if id(i) in extents and extents[id(i)].contains(at)]
         if f.span.file != a.path or not hit:
-            return set(a.version.items) if a.version is not None else set()
+            return set(version_items(a.version)) if a.version is not None else set()
         out.update(hit)
     return out
 

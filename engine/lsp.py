@@ -142,6 +142,14 @@ def did_change_configuration(ls: KokuhoServer, params: types.DidChangeConfigurat
         ls.configure(params.settings)
 
 
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(ls: KokuhoServer, params: types.DidChangeWatchedFilesParams) -> None:
+    """A rule file was created, changed or deleted on disk: look again, and check the open files again."""
+    ls.ide.forget_listing()
+    if ls.ide.open_docs:
+        ls.schedule_all(next(iter(ls.ide.open_docs)), DEBOUNCE)
+
+
 @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
 def did_open(ls: KokuhoServer, params: types.DidOpenTextDocumentParams) -> None:
     path = _path(params.text_document.uri)
@@ -207,7 +215,7 @@ def document_symbol(ls: KokuhoServer, params: types.DocumentSymbolParams) -> lis
     return [convert(s) for s in ls.ide.symbols(path)]
 
 
-@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[":", "[", " "]))
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[":", "["]))
 def completion(ls: KokuhoServer, params: types.CompletionParams) -> types.CompletionList:
     path = _path(params.text_document.uri)
     items = []
