@@ -223,13 +223,14 @@ def _link_names(text: str, names: set[str]) -> str:
 
 
 def _value_text(node) -> str:
+    """An example's value as written (numbers keep their spelling and unit), `undefined` as 未定義."""
     if node is None:
-        return "undefined"
+        return TEXT["undefined"]
     if isinstance(node, (ast.Number, ast.YearLiteral)):
         return node.text
     if isinstance(node, ast.Bool):
         return "true" if node.value else "false"
-    return f"「{node.value}」"
+    return node.value
 
 
 def _shown(v, unit: str) -> str:
@@ -417,7 +418,7 @@ def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> d
         for o in run.outcomes:
             x = o.expectation
             subject = f"{x.code} {muni_names.get(x.code, '')}".strip() if x.code is not None else TEXT["prefecture"]
-            expected = TEXT["undefined"] if x.value is None else _value_text(x.value)  # as written in the rules
+            expected = _value_text(x.value)  # as written in the rules
             outcomes.append({"subject": subject, "name": Markup(_link_names(x.name, names)), "expected": expected,
                              "actual": _shown(o.actual, o.unit), "passed": o.passed,
                              "reason": o.actual.reason if hasattr(o.actual, "reason") else (o.problem or "")})

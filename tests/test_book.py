@@ -137,3 +137,11 @@ def test_cli_book(tmp_path, capsys):
     assert card(html, "item-alpha").startswith('<article class="item original"')
     assert cli.main(["book", "--version", "R5"]) == 2
     assert capsys.readouterr().err == "unknown-version: unknown version 'R5'; the rules define: R3, R6\n"
+
+
+def test_example_values_as_written(r6_html):
+    """Given values keep their spelling, `undefined` reads 未定義, and a text expectation reads as the computed text does."""
+    ex = card(r6_html, "example-target_97_99_no_year_before_last")
+    assert '<tr><td>131016</td><td>千代田区</td><td class="num">未定義</td><td class="num">97.00%</td></tr>' in ex
+    statuses = card(r6_html, "example-deficit_statuses")
+    assert '<td class="num">no plan</td><td class="num">no plan</td><td class="pass">合格</td>' in statuses
