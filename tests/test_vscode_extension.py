@@ -160,6 +160,8 @@ def test_shipped_rule_lines_are_coloured():
         ("year", "variable.language.year.kokuho"), ("-", "keyword.operator.arithmetic.kokuho"), ("1", "constant.numeric.kokuho"),
         ("]", "punctuation.section.brackets.kokuho"), ("then", "keyword.control.conditional.kokuho"), ("1,000,000円", "constant.numeric.yen.kokuho"),
         ("else", "keyword.control.conditional.kokuho"), ("true", "constant.language.kokuho")]
+    assert tokenize("四捨五入 + 切り捨て額") == [  # a Japanese rounding mode, and a name that merely starts like one
+        ("四捨五入", "support.constant.rounding.kokuho"), ("+", "keyword.operator.arithmetic.kokuho"), ("切り捨て額", "variable.other.name.kokuho")]
     assert tokenize("input municipal 収納率 : percent") == [
         ("input", "keyword.declaration.input.kokuho"), ("municipal", "storage.type.scope.kokuho"), ("収納率", "entity.name.variable.input.kokuho"),
         (":", "punctuation.separator.unit.kokuho"), ("percent", "support.type.unit.kokuho")]
