@@ -167,3 +167,15 @@ def test_span_range_without_an_end_covers_the_word():
 
     assert ide.span_range(Span("f", 2, 3), "a\n  defne x\n") == Range(Pos(1, 2), Pos(1, 7))
     assert ide.span_range(Span("f", 2, 3, 2, 8), "a\n  defne x\n") == Range(Pos(1, 2), Pos(1, 7))
+
+
+def test_base_found_elsewhere_in_the_workspace(ws, tmp_path):
+    """A base version in another folder of the workspace is found (not open, not next to the file, not shipped)."""
+    (tmp_path / "rules" / "mine").mkdir(parents=True)
+    write(ws, tmp_path / "rules" / "mine" / "A1.rules", 'ruleset A1\n\ninput prefecture total "合計" : yen\n', open_it=False)
+    (tmp_path / "drafts").mkdir()
+    text = 'ruleset B1 extends A1\n\ndefine half "半分" : yen = total / 2\n'
+    path = write(ws, tmp_path / "drafts" / "B1.rules", text)
+    assert ws.diagnostics(path) == []
+    (loc,) = ws.definitions(path, at(text, "total /"))
+    assert (loc.path, loc.range) == (str(tmp_path / "rules" / "mine" / "A1.rules"), Range(Pos(2, 17), Pos(2, 22)))
