@@ -186,10 +186,6 @@ class Analysis:
     version: Version | None  # None: the chain does not resolve
     findings: tuple[Finding, ...]  # the file's own, with base problems reported at its `extends`
 
-    @property
-    def ok(self) -> bool:
-        return self.version is not None and not any(f.severity == "error" for f in self.findings)
-
 
 # ---- the workspace -------------------------------------------------------------------------
 
@@ -709,8 +705,8 @@ class Workspace:
         p = next((rf.header.plan_period for rf in a.chain if rf.header.plan_period is not None), None)
         if p is not None and p.is_bounded:  # the nearest plan period, a year either side
             years.extend(range(p.first - 1, p.last + 2))
-        if not years:
-            years = list(range(2018, 2031))
+        if not years:  # no plan period anywhere: the Reiwa years so far and a few ahead, a neutral list
+            years = list(range(2019, 2031))
         out = []
         for k, y in enumerate(sorted(set(years))):
             fy = FiscalYear(y)
