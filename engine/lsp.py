@@ -96,7 +96,14 @@ class KokuhoServer(LanguageServer):
             return
         uri = uris.from_fs_path(path)
         doc = self.workspace.text_documents.get(uri)
-        diagnostics = [_diagnostic(self, path, d) for d in self.ide.diagnostics(path)]
+        try:
+            diagnostics = [_diagnostic(self, path, d) for d in self.ide.diagnostics(path)]
+        except Exception:  # a bug of ours: say so in the editor's log rather than go quiet (a timer has no caller to tell)
+            import traceback
+
+            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
+                                                           message=f"kokuho lsp: internal error while checking {path}; please report this:\n{traceback.format_exc()}"))
+            return
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics,
                                                                               version=doc.version if doc is not None else None))
 
