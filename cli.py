@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write here (atomically); html may go to stdout, xlsx needs a file")
     p.set_defaults(func=cmd_report)
 
+    p = sub.add_parser("book", help="one self-contained HTML rule book of a version, for reviewers")
+    p.add_argument("--version", metavar="ID", help="the version, e.g. R6 (default: the newest)")
+    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("lsp", help="a language server for editors, over stdin and stdout (see docs/editor.md)")
+    p.set_defaults(func=cmd_lsp)
+
     p = sub.add_parser("sweep", help="evaluate every combination of parameter variations; one row per scenario")
     p.add_argument("--version", metavar="ID", help="the version varied, e.g. R6 (default: the scenario file's, else the newest whose plan period covers the years)")
     p.add_argument("--vary", action="append", default=[], metavar="TARGET=VALUES",
@@ -205,6 +214,22 @@ def cmd_sweep(args) -> int:
                          levy=args.levy, movers=args.movers, jobs=args.jobs)
     _print_warnings(session)
     write_output(sweep.render(result, args.format, per_year=args.per_year, headers=args.headers), args.out, inputs=session.input_paths)
+    return 0
+
+
+def cmd_book(args) -> int:
+    from engine import book
+
+    session = api.Session.open(args.rules)
+    content = book.render_html(book.build_book(session.ruleset, args.version))
+    write_output(content, args.out, inputs=session.input_paths)
+    return 0
+
+
+def cmd_lsp(args) -> int:
+    from engine import lsp
+
+    lsp.serve()
     return 0
 
 

@@ -43,7 +43,7 @@ from engine.versions import RuleSet, default_rules_dir  # noqa: E402
 
 DOCS = ROOT / "docs"
 R9 = DOCS / "examples" / "R9.rules"
-DOC_FILES = ("language.md", "data.md", "tutorial.md")
+DOC_FILES = ("language.md", "data.md", "tutorial.md", "editor.md")
 FENCE = re.compile(r"^(```+)([\w-]*)[ \t]*\n(.*?)^\1[ \t]*$", re.S | re.M)
 FILE_MARK = re.compile(r"^# file: (\S+)(.*)$")
 PIPE = re.compile(r"\s*\|\s*(head|tail)\s+-n\s*(\d+)\s*$")
