@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """The benchmark's baseline: the R6 rules hand-written as a naive per-row Decimal loop.
 
-    python bench/naive.py DATA_DIR [--limit N] [--json]
+    python bench/naive.py DATA_DIR [--limit N] [--json] [--out FILE.csv]
+
+With --out, it also writes what it computed as CSV (UTF-8 with BOM: year, code, the 20
+summary columns, an empty cell where a value is undefined), as a whole-process baseline
+for `kokuho eval --format csv`.
 
 NOT part of the engine. This file deliberately hard-codes the formulas and the numbers of
 rules/tokyo/R6.rules (bands, the α and relief schedules) so that the benchmark has the
@@ -189,6 +193,16 @@ def evaluate(codes, rows, pref, years=YEARS):
     return {y: evaluate_year(codes, rows, pref, y) for y in years}
 
 
+def write(res, codes, path: str) -> None:
+    """Every year's columns as CSV rows, values as Decimal prints them, undefined as an empty cell."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(["fiscal_year", "code"] + COLUMNS)
+        for y, cols in res.items():
+            for i, code in enumerate(codes):
+                w.writerow([y, code] + ["" if cols[c][i] is None else cols[c][i] for c in COLUMNS])
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -196,12 +210,15 @@ def main(argv=None) -> int:
     ap.add_argument("data_dir")
     ap.add_argument("--limit", type=int, help="only the first N municipalities (by code)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", help="write the results as CSV")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codes, rows, pref = read(args.data_dir, args.limit)
     t1 = time.perf_counter()
-    evaluate(codes, rows, pref)
+    res = evaluate(codes, rows, pref)
     t2 = time.perf_counter()
+    if args.out:
+        write(res, codes, args.out)
     result = {"impl": "naive", "n": len(codes), "years": len(YEARS), "load_s": t1 - t0, "eval_s": t2 - t1,
               "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps(result) if args.json else result)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The benchmark's fast-but-inexact limit: the R6 rules as plain numpy float64 array code.
 
-    python bench/numpy_float.py DATA_DIR [--json]
+    python bench/numpy_float.py DATA_DIR [--json] [--out FILE.csv]
 
 NOT part of the engine, and NOT exact: like bench/naive.py it hard-codes the formulas and
 numbers of rules/tokyo/R6.rules, here as whole-column float64 operations with NaN for
@@ -10,13 +10,17 @@ vectorised float engine (OpenFisca-style) would do, and the speed the exact fast
 is measured against. bench/run.py also counts the cells where it differs from the exact
 result.
 
-Data are read with engine.fast.FastData (the same columns the fast path gets) and turned
-into float64 arrays before the clock starts.
+Data are read as a plain numpy script reads them: Python's csv module, a float per cell
+(NaN where empty), one array per (field, year). With --out, the results are written as CSV
+with csv.writer (year, code, the 20 summary columns, repr of each float, an empty cell for
+NaN): the whole-process baseline for `kokuho eval --format csv`.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import resource
 import sys
 import time
@@ -29,31 +33,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 YEARS = range(2018, 2030)
 ALPHA = {2024: 0.86, 2025: 0.71, 2026: 0.57, 2027: 0.43, 2028: 0.29, 2029: 0.14}
 RELIEF = {2024: 1.00, 2025: 0.80, 2026: 0.60, 2027: 0.40, 2028: 0.20}
+PREFECTURE_NAMES = {"levy_medical": "total_medical", "levy_support": "total_support", "levy_care": "total_care"}
 FIELDS = ["collection_rate", "insured", "income", "insured_40_64", "income_40_64", "medical_index",
           "deficit_transfer", "advance_appropriation", "deficit_target_year"]
 
 
-def load(data_dir: str, dtype=np.float64):
-    """{field: {year: float array (NaN = missing)}}, {field: {year: float}}, n. float32 is OpenFisca's choice."""
-    from engine.fast import FastData
-    from engine.versions import RuleSet, default_rules_dir
+def _rows(path: str):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        yield from csv.reader(line for line in f if not line.startswith("#"))
 
-    version = RuleSet.from_paths([default_rules_dir()]).version("R6")
-    fd = FastData.load(f"{data_dir}/municipal.csv", f"{data_dir}/prefecture.csv", version.inputs())
-    cols = {}
-    for f in FIELDS:
-        cols[f] = {}
-        for y, c in fd.municipal[f].items():
-            _, col, den, missing, _ = c
-            a = col.v.astype(np.float64) / den
-            if f == "collection_rate":
-                a = a * 100.0  # percent units, as the data file
-            if missing is not None:
-                a[missing] = np.nan
-            cols[f][y] = a.astype(dtype)
-    pref = {f: {y: dtype(float(v) * (100.0 if f == "national_collection_rate" else 1.0)) for y, v in d.items()}
-            for f, d in fd.prefecture.items()}
-    return cols, pref, fd.n
+
+def load(data_dir: str, dtype=np.float64):
+    """{field: {year: float array (NaN = missing)}}, {field: {year: float}}, n, codes, in code order."""
+    rows = _rows(f"{data_dir}/municipal.csv")
+    header = next(rows)
+    at = {h: i for i, h in enumerate(header)}
+    values: dict = {f: {} for f in FIELDS}
+    codes: set = set()
+    for r in rows:
+        y, code = int(r[at["fiscal_year"]]), r[at["code"]]
+        codes.add(code)
+        for f in FIELDS:
+            cell = r[at[f]]
+            values[f].setdefault(y, {})[code] = float(cell) if cell else math.nan
+    order = sorted(codes)
+    n = len(order)
+    cols = {f: {y: np.array([per.get(c, math.nan) for c in order], dtype=dtype) for y, per in by_year.items()} for f, by_year in values.items()}
+    prows = _rows(f"{data_dir}/prefecture.csv")
+    pheader = next(prows)
+    pref: dict = {}
+    for r in prows:
+        y = int(r[0])
+        for h, cell in zip(pheader[1:], r[1:]):
+            name = PREFECTURE_NAMES.get(h, h)
+            if cell:
+                pref.setdefault(name, {})[y] = dtype(float(cell))
+    return cols, pref, n, order
 
 
 def col(cols, f, y, n):
@@ -124,18 +139,38 @@ def evaluate(cols, pref, n, years=YEARS):
         return {y: evaluate_year(cols, pref, n, y) for y in years}
 
 
+COLUMNS = ["previous_rate", "target_rate", "achieved", "meets_national_average", "alpha", "beta",
+           "levy_medical", "levy_support", "levy_care", "levy_total", "relief", "net_levy",
+           "income_rate_medical", "per_capita_medical", "income_rate_support", "per_capita_support",
+           "income_rate_care", "per_capita_care", "deficit", "deficit_status"]
+
+
+def write(res, codes, path: str) -> None:
+    """Every year's columns as CSV rows (repr of each float, empty for NaN), with csv.writer."""
+    n = len(codes)
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        w = csv.writer(f, lineterminator="\r\n")
+        w.writerow(["fiscal_year", "code"] + COLUMNS)
+        for y, out in res.items():
+            cols = [np.broadcast_to(np.asarray(out[c], dtype=np.float64), (n,)).tolist() for c in COLUMNS]
+            w.writerows([y, code] + ["" if v != v else v for v in vals] for code, *vals in zip(codes, *cols))
+
+
 def main(argv=None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data_dir")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", help="write the results as CSV")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    cols, pref, n = load(args.data_dir)
+    cols, pref, n, codes = load(args.data_dir)
     t1 = time.perf_counter()
-    evaluate(cols, pref, n)
+    res = evaluate(cols, pref, n)
     t2 = time.perf_counter()
+    if args.out:
+        write(res, codes, args.out)
     result = {"impl": "numpy_float", "n": n, "years": len(YEARS), "load_s": t1 - t0, "eval_s": t2 - t1,
               "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(json.dumps(result) if args.json else result)

@@ -18,6 +18,7 @@ from .values import MAX_DECIMALS, Undefined, decimal_text, format_value, is_unde
 # Below this many cells a table is written value by value: importing Arrow (about 0.1 s) would cost
 # more than it saves. Both ways write the same bytes (tests/test_render.py).
 ARROW_MIN_CELLS = 40_000
+CHUNK_ROWS = 200_000  # rows of a large CSV made at once, then written
 
 
 def unit_suffix(unit: str) -> str:
@@ -227,20 +228,31 @@ def eval_csv_chunks(result, *, headers: str = "en"):
         yield to_csv(keys + names + [undefined], rows).encode("utf-8")
         return
     yield to_csv(keys + names + [undefined], []).encode("utf-8")
+    import numpy as np
+
     ev = result.evaluator
-    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
-    municipality_names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
-    who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
     units = [result.unit(c) for c in cols]
-    for y in result.years:
-        values = result.values(y)
-        cells = [pa.scalar(str(y)), codes, municipality_names]
+    per = max(1, CHUNK_ROWS // n)  # years written at once: few Arrow calls for a small table, bounded memory for a large one
+    for start in range(0, len(result.years), per):
+        years = result.years[start: start + per]
+        k = len(years)
+        every = pa.array(np.tile(np.arange(n), k))
+        cells = [pa.array([str(y) for y in years], type=pa.string()).take(pa.array(np.repeat(np.arange(k), n))),
+                 text.csv_cells(pa.array([m.code for m in ms], type=pa.string())).take(every),
+                 text.csv_cells(pa.array([m.name for m in ms], type=pa.string())).take(every)]
+        who = pa.array([str(m) for m in ms], type=pa.string()).take(every)  # as reasons name a municipality
+        per_year = [result.values(y) for y in years]
         reasons = []
         for c, unit in zip(cols, units):
-            v = values[c]
-            cells.append(text.csv_cells(text.value_texts(v, unit, n, ev.to_python)))
-            reasons.append(text.reason_texts(v, c, ev.reasons, who, n))
-        cells.append(text.csv_cells(text.undefined_column(reasons, n)))
+            stacked = text.stack([values[c] for values in per_year], n, ev.reasons)
+            texts = text.value_texts(stacked, unit, n * k, None) if stacked is not None else None
+            if texts is None:  # value by value, a year at a time
+                texts = pa.concat_arrays([text.value_texts(values[c], unit, n, ev.to_python) for values in per_year])
+                reasons.append(pa.concat_arrays([text.reason_texts(values[c], c, ev.reasons, who.slice(0, n), n, empty=True) for values in per_year]))
+            else:
+                reasons.append(text.reason_texts(stacked, c, ev.reasons, who, n * k))
+            cells.append(text.csv_cells(texts) if unit == "text" else texts)
+        cells.append(text.csv_cells(text.undefined_column(reasons, n * k)))
         yield text.csv_lines(cells)
         result.release()
 

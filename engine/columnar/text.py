@@ -11,6 +11,7 @@ float) are written value by value from their exact Fractions: slower there, neve
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 
 from ..render import MAX_DECIMALS, format_value
 from ..values import Undefined
-from .columns import INT_LIMIT, BoolCol, Num, ObjCol, Reasons, is_col
+from .columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, is_col
 
 _TRAILING_ZEROS = {0: r"(\.\d*?[1-9])0+$|\.0+$", 2: r"(\.\d\d\d*?[1-9])0+$|(\.\d\d)0+$"}
 
@@ -34,8 +35,9 @@ def _places(d: int) -> int | None:
     return max(twos, fives) if d == 1 else None
 
 
-def value_texts(value, unit: str, n: int, to_python) -> pa.Array:
-    """The text of each municipality's value ("" where undefined); to_python: the evaluator's, for the slow path."""
+def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
+    """The text of each municipality's value ("" where undefined); to_python: the evaluator's, for the slow path
+    (None: return None instead, when the value needs it)."""
     if not is_col(value):
         text = "" if type(value) is Undefined else format_value(value, unit)
         return pa.array([text] * n, type=pa.string()) if n else pa.array([], type=pa.string())
@@ -46,6 +48,8 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array:
     else:
         texts = _number_texts(value, unit)
         if texts is None:
+            if to_python is None:
+                return None
             return pa.array([format_value(v, unit) for v in to_python(value)], type=pa.string())
     if value.rid is not None and (value.rid >= 0).any():
         texts = pc.if_else(pa.array(value.rid < 0), texts, "")
@@ -97,18 +101,19 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
     return texts
 
 
-def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Array, n: int):
-    """'; name: reason' for each undefined entry, "" elsewhere; None when no entry is undefined."""
+def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Array, n: int, *, empty: bool = False):
+    """'; name: reason' for each undefined entry, "" elsewhere; None when no entry is undefined (empty: "" then)."""
+    nothing = pa.array([""] * n, type=pa.string()) if empty else None
     if not is_col(value):
         if type(value) is Undefined:
             return pa.array([f"; {name}: {value.reason}"] * n, type=pa.string())
-        return None
+        return nothing
     rid = value.rid
     if rid is None:
-        return None
+        return nothing
     undefined = rid >= 0
     if not undefined.any():
-        return None
+        return nothing
     used = np.unique(rid[undefined])
     prefix = [""] * (int(used.max()) + 1)
     suffix = [""] * len(prefix)
@@ -130,6 +135,76 @@ def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Arra
     else:
         texts = pre
     return pc.if_else(pa.array(undefined), texts, "")
+
+
+def stack(values: list, n: int, reasons: Reasons):
+    """Several years' values of one name (each a column or a prefecture value) as one column of n * len(values)
+    rows, year after year; None when they cannot share one (numbers with no common denominator that fits, mixed kinds)."""
+    kinds = set()
+    for v in values:
+        if type(v) is Num or (not is_col(v) and type(v) in (int, Fraction)):
+            kinds.add("num")
+        elif type(v) is BoolCol or type(v) is bool:
+            kinds.add("bool")
+        elif (type(v) is ObjCol and v.cats is not None) or type(v) is str:
+            kinds.add("obj")
+        elif type(v) is not Undefined:
+            return None
+    if len(kinds) > 1:
+        return None
+    kind = kinds.pop() if kinds else "num"
+    rids, any_rid = [], False
+    for v in values:
+        if type(v) is Undefined:
+            rids.append(np.full(n, reasons.plain(v.reason), dtype=np.int32))
+            any_rid = True
+        elif is_col(v) and v.rid is not None:
+            rids.append(v.rid)
+            any_rid = True
+        else:
+            rids.append(np.full(n, -1, dtype=np.int32))
+    rid = np.concatenate(rids) if any_rid else None
+    if kind == "bool":
+        return BoolCol(np.concatenate([v.b if type(v) is BoolCol else np.full(n, v is True) for v in values]), rid)
+    if kind == "obj":
+        cats: list = []
+        codes = []
+        for v in values:
+            vals = [v] if type(v) is str else [] if type(v) is Undefined else v.cats
+            lut = []
+            for x in vals:
+                if x not in cats:
+                    cats.append(x)
+                lut.append(cats.index(x))
+            if type(v) is ObjCol:
+                codes.append(np.array(lut, dtype=np.int64)[v.codes])
+            else:
+                codes.append(np.full(n, lut[0] if lut else 0, dtype=np.int64))
+        return ObjCol(None, rid, codes=np.concatenate(codes), cats=cats or [""])
+    parts = []
+    for v in values:
+        if type(v) is Undefined:
+            parts.append((np.zeros(n, dtype=np.int64), 1))
+        elif not is_col(v):
+            q = Fraction(v)
+            if abs(q.numerator) >= INT_LIMIT:
+                return None
+            parts.append((np.full(n, q.numerator, dtype=np.int64), q.denominator))
+        else:
+            small = v.lin.small() if v.lin is not None else None
+            if small is None:
+                return None
+            parts.append((small.v, v.lin.den))
+    den = 1
+    for _, d in parts:
+        den = den * d // math.gcd(den, d)
+    out = []
+    for N, d in parts:
+        f = den // d
+        if len(N) and int(np.abs(N).max()) * f >= INT_LIMIT:
+            return None
+        out.append(N * f if f != 1 else N)
+    return Num(rid, Lin.of(IntCol(np.concatenate(out)), den), isint=all(type(v) is int or (type(v) is Num and v.isint) for v in values))
 
 
 def undefined_column(parts: list, n: int) -> pa.Array:
