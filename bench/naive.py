@@ -90,8 +90,11 @@ def half_up(x: Decimal, places: int) -> Decimal:
 
 
 def target(prev, before, y):
-    if prev is None or not 2024 <= y <= 2026:
+    """R6's target: R3's table before FY2024 (a revision takes over from its first year), R6's for FY2024-FY2026, none after."""
+    if prev is None or y > 2026:
         return None
+    if y < 2024 and prev >= 97:
+        return prev  # R3's last band, [97%, 100%]: maintain
     if prev < 85:
         return prev + Decimal("1.50")
     if prev < 90:

@@ -94,10 +94,10 @@ def evaluate_year(cols, pref, n, y):
     prev = col(cols, "collection_rate", y - 1, n)
     before = col(cols, "collection_rate", y - 2, n)
     rate = col(cols, "collection_rate", y, n)
-    if 2024 <= y <= 2026:
-        t = np.select([prev < 85, prev < 90, prev < 95, prev < 97, prev < 99],
-                      [prev + 1.5, prev + 1.0, prev + 0.5, prev + 0.1, np.where(np.isnan(before), prev, np.fmin(prev, before))],
-                      99.0)
+    if y <= 2026:  # R3's table before FY2024 (a revision takes over from its first year), R6's for FY2024-FY2026, none after
+        top = np.where(np.isnan(before), prev, np.fmin(prev, before)) if y >= 2024 else prev
+        t = np.select([prev < 85, prev < 90, prev < 95, prev < 97, (prev < 99) | (y < 2024)],
+                      [prev + 1.5, prev + 1.0, prev + 0.5, prev + 0.1, top], 99.0)
         t[np.isnan(prev)] = np.nan
     else:
         t = np.full(n, np.nan, dtype=prev.dtype)

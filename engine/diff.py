@@ -1255,8 +1255,8 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
 def outcome_csv(d: OutcomeDiff) -> bytes:
     """render_outcome's CSV (UTF-8 with BOM), written from the blocks' columns: the shown rows in order."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
+    from .columnar import arrow as A
     from .columnar import text
 
     header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
@@ -1289,7 +1289,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
         m = len(at)
 
         def repeated(x):
-            return pa.nulls(m, pa.string()).fill_null(x)
+            return A.fill_null(pa.nulls(m, pa.string()), x)
 
         delta_unit = _delta_unit(blk.unit)
         defined = pa.array(blk.delta.defined)
@@ -1297,21 +1297,21 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
             dtext = text.value_texts(Num(None, Lin.of(IntCol(np.ascontiguousarray(blk.delta.num)), blk.delta.den)), delta_unit, n, ev.to_python)
         else:
             dtext = pa.array([format_value(x, delta_unit) if x is not None else "" for x in blk.delta.values], type=pa.string())
-        dtext = pc.if_else(defined, dtext, "")
+        dtext = A.if_else(defined, dtext, "")
         sig = blk.sig if blk.sig is not None else np.zeros(n, dtype=np.int64)
         cause_texts = pa.array([" | ".join(c.text for c in finder.signature(j)) for j in range(int(sig.max()) + 1)], type=pa.string())
         undefined = text.undefined_column([text.reason_texts(blk.va, d.a.id, reasons, who, n), text.reason_texts(blk.vb, d.b.id, reasons, who, n)], n)
         whole = [codes, names, text.value_texts(blk.va, blk.unit, n, ev.to_python), text.value_texts(blk.vb, blk.unit, n, ev.to_python),
-                 dtext, pc.if_else(defined, delta_unit, ""), statuses.take(pa.array(blk.status.astype(np.int64))),
-                 cause_texts.take(pa.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
-        code, name, va, vb, dt, du, st, cs, un = (c.take(rows) for c in whole)
+                 dtext, A.if_else(defined, delta_unit, ""), A.take(statuses, pa.array(blk.status.astype(np.int64))),
+                 A.take(cause_texts, pa.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
+        code, name, va, vb, dt, du, st, cs, un = (A.take(c, rows) for c in whole)
         cells = [repeated(str(blk.year)), code, name, repeated(blk.name), repeated(d.label(blk.name)), repeated(blk.unit), va, vb, dt, du, st, cs, un]
         for col, c in zip(columns, cells):
             col.append(c)
     where = np.empty(len(d.order), dtype=np.int64)
     where[np.concatenate(positions)] = np.arange(len(d.order))
     order = pa.array(where)
-    cells = [text.csv_cells(pa.concat_arrays(col).take(order)) for col in columns]
+    cells = [text.csv_cells(A.take(pa.concat_arrays(col), order)) for col in columns]
     return head + text.csv_lines(cells)
 
 

@@ -214,6 +214,7 @@ def eval_csv_chunks(result, *, headers: str = "en"):
     """
     import pyarrow as pa
 
+    from .columnar import arrow as A
     from .columnar import text
 
     cols = result.columns
@@ -237,10 +238,10 @@ def eval_csv_chunks(result, *, headers: str = "en"):
         years = result.years[start: start + per]
         k = len(years)
         every = pa.array(np.tile(np.arange(n), k))
-        cells = [pa.array([str(y) for y in years], type=pa.string()).take(pa.array(np.repeat(np.arange(k), n))),
-                 text.csv_cells(pa.array([m.code for m in ms], type=pa.string())).take(every),
-                 text.csv_cells(pa.array([m.name for m in ms], type=pa.string())).take(every)]
-        who = pa.array([str(m) for m in ms], type=pa.string()).take(every)  # as reasons name a municipality
+        cells = [A.take(pa.array([str(y) for y in years], type=pa.string()), pa.array(np.repeat(np.arange(k), n))),
+                 A.take(text.csv_cells(pa.array([m.code for m in ms], type=pa.string())), every),
+                 A.take(text.csv_cells(pa.array([m.name for m in ms], type=pa.string())), every)]
+        who = A.take(pa.array([str(m) for m in ms], type=pa.string()), every)  # as reasons name a municipality
         per_year = [result.values(y) for y in years]
         reasons = []
         for c, unit in zip(cols, units):

@@ -352,7 +352,8 @@ def _read_parquet(path: str, m_inputs: dict) -> _Table:
     the header being row 1, as a spreadsheet shows them.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from . import arrow as A
 
     table = _parquet(path)
     header = [str(n) for n in table.column_names]
@@ -362,18 +363,18 @@ def _read_parquet(path: str, m_inputs: dict) -> _Table:
         col = table.column(i)
         t = col.type
         if pa.types.is_dictionary(t):
-            col = col.dictionary_decode()
+            col = A.call("dictionary_decode", col)
             t = col.type
         if pa.types.is_integer(t) and not pa.types.is_int64(t):
-            col = col.cast(pa.int64())
+            col = A.cast(col, pa.int64())
         elif pa.types.is_large_string(t):
-            col = col.cast(pa.string())
+            col = A.cast(col, pa.string())
         elif not (pa.types.is_int64(t) or pa.types.is_string(t) or pa.types.is_decimal(t)):
-            col = pc.cast(col, pa.string())
+            col = A.cast(col, pa.string())
         if pa.types.is_decimal(col.type) and col.type.scale < 0:
-            col = pc.cast(col, pa.string())
+            col = A.cast(col, pa.string())
         if pa.types.is_string(col.type):
-            col = pc.fill_null(col, "")
+            col = A.fill_null(col, "")
         columns[f] = col
     return _Table(columns, table.num_rows, 2, parquet=True)
 
@@ -392,31 +393,32 @@ def _parquet(path: str):
 
 def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefecture: dict, prow_of: dict, p_count: int) -> ColumnData:
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from . import arrow as A
 
     cols = table.columns
-    code = pc.utf8_trim_whitespace(_as_string(cols["code"]))
+    code = A.trim(_as_string(cols["code"]))
     # Rows with no cell at all are skipped (as data.read_table skips them); a row with cells but no code is an error.
-    blank_code = pc.equal(code, "")
+    blank_code = A.call("equal", code, "")
     keep = None
-    if pc.any(blank_code).as_py():
+    if A.any_(blank_code):
         empty_row = blank_code
         for f, c in cols.items():
             if f == "code":
                 continue
-            filled = pc.not_equal(pc.utf8_trim_whitespace(c), "") if pa.types.is_string(c.type) else pc.is_valid(c)
-            empty_row = pc.and_(empty_row, pc.invert(filled))
-        if not pc.all(pc.equal(blank_code, empty_row)).as_py():
+            filled = A.call("not_equal", A.trim(c), "") if pa.types.is_string(c.type) else A.call("is_valid", c)
+            empty_row = A.call("and", empty_row, A.call("invert", filled))
+        if not A.all_(A.call("equal", blank_code, empty_row)):
             raise _Irregular
-        keep = pc.invert(blank_code)
-        cols = {f: c.filter(keep) for f, c in cols.items()}
-        code = code.filter(keep)
+        keep = A.call("invert", blank_code)
+        cols = {f: A.call("filter", c, keep) for f, c in cols.items()}
+        code = A.call("filter", code, keep)
     rows = len(code)
-    if rows == 0 or _has_odd(pc, code):
+    if rows == 0 or _has_odd(code):
         raise _Irregular
     # Codes: six ASCII digits with a right check digit (data.load's own tests, once per distinct code).
-    code_idx, distinct = _encode(pc, code)
-    if not _valid_codes(pc, distinct):
+    code_idx, distinct = _encode(code)
+    if not _valid_codes(distinct):
         raise _Irregular
     codes = distinct.to_pylist()
     order = np.array(sorted(range(len(codes)), key=codes.__getitem__), dtype=np.int64)
@@ -425,17 +427,17 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
     rank[order] = np.arange(n)
     muni = rank[code_idx]
     # Names: every non-empty name of a code is the one on its first row.
-    name = pc.utf8_trim_whitespace(_as_string(cols["name"]))
-    if _has_odd(pc, name):
+    name = A.trim(_as_string(cols["name"]))
+    if _has_odd(name):
         raise _Irregular
     first_row = np.full(n, rows, dtype=np.int64)
     np.minimum.at(first_row, muni, np.arange(rows, dtype=np.int64))
-    first_name = name.take(pa.array(first_row))
-    same = pc.or_(pc.equal(name, first_name.take(pa.array(muni))), pc.equal(name, ""))
-    if not pc.all(same).as_py():
+    first_name = A.take(name, pa.array(first_row))
+    same = A.call("or", A.call("equal", name, A.take(first_name, pa.array(muni))), A.call("equal", name, ""))
+    if not A.all_(same):
         raise _Irregular
     # Years: each distinct text once.
-    y_idx, y_dict = _encode(pc, _as_string(cols["fiscal_year"]))
+    y_idx, y_dict = _encode(_as_string(cols["fiscal_year"]))
     try:
         y_of = np.array([parse_year(t).value for t in y_dict.to_pylist()], dtype=np.int64)
     except YearFormatError:
@@ -456,7 +458,7 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
         if col is None:
             municipal[field] = {y: _empty_column(decl.unit, n) for y in years}
             continue
-        values, missing, den, isint = _field_values(pa, pc, col, decl.unit, rows)
+        values, missing, den, isint = _field_values(pa, col, decl.unit, rows)
         per_year = {}
         for y in years:
             sel = by_year.get(y)
@@ -488,20 +490,24 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
                provenance=provenance, warnings=provenance.missing_row_warnings())
 
 
-def _encode(pc, col):
+def _encode(col):
     """(index of each entry into the distinct values as int64 numpy, the distinct values as an Arrow array)."""
-    distinct = pc.unique(col)
+    from . import arrow as A
+
+    distinct = A.unique(col)
     if hasattr(distinct, "combine_chunks"):
         distinct = distinct.combine_chunks()
-    idx = pc.index_in(col, value_set=distinct)
+    idx = A.index_in(col, distinct)
     return np.asarray(idx.to_numpy(zero_copy_only=False), dtype=np.int64), distinct
 
 
-def _valid_codes(pc, distinct) -> bool:
+def _valid_codes(distinct) -> bool:
     """Every code six ASCII digits with its JIS X 0402 check digit (data.check_digit), over the whole array."""
+    from . import arrow as A
+
     if not len(distinct):
         return True
-    if not pc.all(pc.match_substring_regex(distinct, "^[0-9]{6}$")).as_py():
+    if not A.all_(A.matches(distinct, "^[0-9]{6}$")):
         return False
     offsets = np.frombuffer(distinct.buffers()[1], dtype=np.int32)[distinct.offset: distinct.offset + len(distinct) + 1]
     digits = np.frombuffer(distinct.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(-1, 6).astype(np.int64) - 48
@@ -509,46 +515,52 @@ def _valid_codes(pc, distinct) -> bool:
     return bool(((11 - total % 11) % 10 == digits[:, 5]).all())
 
 
-def _has_odd(pc, col) -> bool:
-    return bool(pc.any(pc.match_substring_regex(col, _ODD_CHARS)).as_py() or False)
+def _has_odd(col) -> bool:
+    from . import arrow as A
+
+    return A.any_(A.matches(col, _ODD_CHARS))
 
 
 def _as_string(col):
+    from . import arrow as A
+
     import pyarrow as pa
 
-    return col if pa.types.is_string(col.type) else col.cast(pa.string())
+    return col if pa.types.is_string(col.type) else A.cast(col, pa.string())
 
 
 def _empty_column(unit: str, n: int):
     return column_from_values((None,) * n, unit)
 
 
-def _field_values(pa, pc, col, unit: str, rows: int):
+def _field_values(pa, col, unit: str, rows: int):
     """One municipal field over every row -> (values, missing, denominator, whole years) as numpy arrays.
 
     Numbers are scaled integers over one power of ten (percent over 10^(places + 2)); text a
     stripped object array; booleans and years each distinct text parsed once. Any cell
     data.parse_value would refuse, or read otherwise, makes the file irregular.
     """
+    from . import arrow as A
+
     if pa.types.is_int64(col.type) or pa.types.is_decimal(col.type):
-        missing = col.is_null().to_numpy(zero_copy_only=False)
+        missing = A.call("is_null", col).to_numpy(zero_copy_only=False)
         if pa.types.is_int64(col.type):
-            values = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            values = A.fill_null(col, 0).to_numpy(zero_copy_only=False).astype(np.int64)
             places = 0
         else:
-            values = _decimal_ints(pa, col.fill_null(0))
+            values = _decimal_ints(pa, A.fill_null(col, pa.scalar(0, col.type)))
             places = col.type.scale
         return _checked_number(values, missing, places, unit)
-    s = pc.utf8_trim_whitespace(_as_string(col))
-    missing = pc.equal(s, "").to_numpy(zero_copy_only=False)
+    s = A.trim(_as_string(col))
+    missing = A.call("equal", s, "").to_numpy(zero_copy_only=False)
     if unit == "text":
-        if _has_odd(pc, s):
+        if _has_odd(s):
             raise _Irregular
         values = np.empty(rows, dtype=object)
         values[:] = s.to_pylist()
         return values, missing, 1, False
     if unit in ("bool", "year"):
-        idx, distinct = _encode(pc, s)
+        idx, distinct = _encode(s)
         parsed = []
         for t in distinct.to_pylist():
             try:
@@ -561,7 +573,7 @@ def _field_values(pa, pc, col, unit: str, rows: int):
         table = np.array([0 if v is None else v for v in parsed], dtype=np.int64)
         return table[idx], missing, 1, True
     # Numbers written otherwise than plainly ('1,234', '91.5%', spaces): each distinct cell by data.parse_value.
-    idx, distinct = _encode(pc, s)
+    idx, distinct = _encode(s)
     parsed = []
     for t in distinct.to_pylist():
         if t == "":

@@ -15,10 +15,10 @@ from fractions import Fraction
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..render import MAX_DECIMALS, format_value
 from ..values import Undefined
+from . import arrow as A
 from .columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, is_col
 
 _TRAILING_ZEROS = {0: r"(\.\d*?[1-9])0+$|\.0+$", 2: r"(\.\d\d\d*?[1-9])0+$|(\.\d\d)0+$"}
@@ -42,7 +42,7 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
         text = "" if type(value) is Undefined else format_value(value, unit)
         return pa.array([text] * n, type=pa.string()) if n else pa.array([], type=pa.string())
     if type(value) is BoolCol:
-        texts = pc.if_else(pa.array(value.b), "true", "false")
+        texts = A.if_else(pa.array(value.b), "true", "false")
     elif type(value) is ObjCol:
         texts = _object_texts(value, unit)
     else:
@@ -52,14 +52,14 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
                 return None
             return pa.array([format_value(v, unit) for v in to_python(value)], type=pa.string())
     if value.rid is not None and (value.rid >= 0).any():
-        texts = pc.if_else(pa.array(value.rid < 0), texts, "")
+        texts = A.if_else(pa.array(value.rid < 0), texts, "")
     return texts
 
 
 def _object_texts(value: ObjCol, unit: str) -> pa.Array:
     if value.cats is not None:
         cats = [format_value(c, unit) for c in value.cats]
-        return pa.array(cats, type=pa.string()).take(pa.array(value.codes))
+        return A.take(pa.array(cats, type=pa.string()), pa.array(value.codes))
     return pa.array([format_value(v, unit) if v is not None else "" for v in value.o.tolist()], type=pa.string())
 
 
@@ -73,7 +73,7 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
     if unit == "year":
         if den != 1:
             return None
-        return pc.binary_join_element_wise("FY", pc.cast(pa.array(N), pa.string()), "")
+        return A.join("FY", A.cast(pa.array(N), pa.string()))
     scale = 100 if unit in ("percent", "pp") else 1
     min_places = 2 if scale == 100 else 0
     g = math.gcd(den, scale)
@@ -87,17 +87,17 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
         return None
     Q = N * m if m != 1 else N
     if k == 0:
-        return pc.cast(pa.array(Q), pa.string())
-    A = np.abs(Q)
+        return A.cast(pa.array(Q), pa.string())
+    Q_abs = np.abs(Q)
     p = 10**k
-    whole = pc.cast(pa.array(A // p), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(A % p), pa.string()), width=k, padding="0")
-    texts = pc.binary_join_element_wise(whole, frac, ".")
+    whole = A.cast(pa.array(Q_abs // p), pa.string())
+    frac = A.lpad(A.cast(pa.array(Q_abs % p), pa.string()), k, "0")
+    texts = A.join(whole, frac, sep=".")
     if k > min_places:  # each value with its own places, as the exact decimal of its reduced fraction
-        texts = pc.replace_substring_regex(texts, pattern=_TRAILING_ZEROS[min_places], replacement=r"\1\2" if min_places else r"\1")
+        texts = A.replace_regex(texts, _TRAILING_ZEROS[min_places], r"\1\2" if min_places else r"\1")
     negative = Q < 0
     if negative.any():
-        texts = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", texts, ""), texts)
+        texts = A.if_else(pa.array(negative), A.join("-", texts), texts)
     return texts
 
 
@@ -128,13 +128,13 @@ def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Arra
             per_municipality[r] = True
     safe = np.where(undefined, rid, used[0]).astype(np.int64)
     idx = pa.array(safe)
-    pre = pa.array(prefix, type=pa.string()).take(idx)
+    pre = A.take(pa.array(prefix, type=pa.string()), idx)
     if per_municipality.any():
-        who = pc.if_else(pa.array(per_municipality[safe]), municipality_texts, "")
-        texts = pc.binary_join_element_wise(pre, who, pa.array(suffix, type=pa.string()).take(idx), "")
+        who = A.if_else(pa.array(per_municipality[safe]), municipality_texts, "")
+        texts = A.join(pre, who, A.take(pa.array(suffix, type=pa.string()), idx))
     else:
         texts = pre
-    return pc.if_else(pa.array(undefined), texts, "")
+    return A.if_else(pa.array(undefined), texts, "")
 
 
 def stack(values: list, n: int, reasons: Reasons):
@@ -212,8 +212,8 @@ def undefined_column(parts: list, n: int) -> pa.Array:
     parts = [p for p in parts if p is not None]
     if not parts:
         return pa.array([""] * n, type=pa.string())
-    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
-    return pc.utf8_slice_codeunits(joined, start=2)
+    joined = parts[0] if len(parts) == 1 else A.join(*parts)
+    return A.slice_from(joined, 2)
 
 
 _SPECIAL = r'[",\r\n]'
@@ -221,17 +221,17 @@ _SPECIAL = r'[",\r\n]'
 
 def csv_cells(texts: pa.Array) -> pa.Array:
     """Cells as csv.writer writes them: quoted (quotes doubled) where they hold a comma, a quote or a line break."""
-    needs = pc.match_substring_regex(texts, _SPECIAL)
-    if not pc.any(needs).as_py():
+    needs = A.matches(texts, _SPECIAL)
+    if not A.any_(needs):
         return texts
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(texts, '"', '""'), '"', "")
-    return pc.if_else(needs, quoted, texts)
+    quoted = A.join('"', A.replace(texts, '"', '""'), '"')
+    return A.if_else(needs, quoted, texts)
 
 
 def csv_lines(cells: list) -> bytes:
     """The rows' CSV lines (CRLF-terminated) from their cells, column by column (arrays or scalars of one string)."""
-    last = pc.binary_join_element_wise(cells[-1], "\r\n", "")
-    lines = pc.binary_join_element_wise(*cells[:-1], last, ",") if len(cells) > 1 else last
+    last = A.join(cells[-1], "\r\n")
+    lines = A.join(*cells[:-1], last, sep=",") if len(cells) > 1 else last
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
