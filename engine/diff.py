@@ -1283,7 +1283,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
     positions = []
     for k in np.unique(d.order[:, 0]).tolist():
         at = np.flatnonzero(d.order[:, 0] == k)
-        rows = pa.array(d.order[at, 1])
+        rows = A.array(d.order[at, 1])
         positions.append(at)
         blk = d.blocks[k]
         m = len(at)
@@ -1292,7 +1292,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
             return A.fill_null(pa.nulls(m, pa.string()), x)
 
         delta_unit = _delta_unit(blk.unit)
-        defined = pa.array(blk.delta.defined)
+        defined = A.array(blk.delta.defined)
         if blk.delta.num is not None:
             dtext = text.value_texts(Num(None, Lin.of(IntCol(np.ascontiguousarray(blk.delta.num)), blk.delta.den)), delta_unit, n, ev.to_python)
         else:
@@ -1300,17 +1300,18 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
         dtext = A.if_else(defined, dtext, "")
         sig = blk.sig if blk.sig is not None else np.zeros(n, dtype=np.int64)
         cause_texts = pa.array([" | ".join(c.text for c in finder.signature(j)) for j in range(int(sig.max()) + 1)], type=pa.string())
-        undefined = text.undefined_column([text.reason_texts(blk.va, d.a.id, reasons, who, n), text.reason_texts(blk.vb, d.b.id, reasons, who, n)], n)
+        undefined, _ = text.undefined_texts([(d.a.id, text.rid_column([blk.va], n, reasons)), (d.b.id, text.rid_column([blk.vb], n, reasons))],
+                                            reasons, who, n)
         whole = [codes, names, text.value_texts(blk.va, blk.unit, n, ev.to_python), text.value_texts(blk.vb, blk.unit, n, ev.to_python),
-                 dtext, A.if_else(defined, delta_unit, ""), A.take(statuses, pa.array(blk.status.astype(np.int64))),
-                 A.take(cause_texts, pa.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
+                 dtext, A.if_else(defined, delta_unit, ""), A.take(statuses, A.array(blk.status.astype(np.int64))),
+                 A.take(cause_texts, A.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
         code, name, va, vb, dt, du, st, cs, un = (A.take(c, rows) for c in whole)
         cells = [repeated(str(blk.year)), code, name, repeated(blk.name), repeated(d.label(blk.name)), repeated(blk.unit), va, vb, dt, du, st, cs, un]
         for col, c in zip(columns, cells):
             col.append(c)
     where = np.empty(len(d.order), dtype=np.int64)
     where[np.concatenate(positions)] = np.arange(len(d.order))
-    order = pa.array(where)
+    order = A.array(where)
     cells = [text.csv_cells(A.take(pa.concat_arrays(col), order)) for col in columns]
     return head + text.csv_lines(cells)
 

@@ -237,8 +237,8 @@ def eval_csv_chunks(result, *, headers: str = "en"):
     for start in range(0, len(result.years), per):
         years = result.years[start: start + per]
         k = len(years)
-        every = pa.array(np.tile(np.arange(n), k))
-        cells = [A.take(pa.array([str(y) for y in years], type=pa.string()), pa.array(np.repeat(np.arange(k), n))),
+        every = A.array(np.tile(np.arange(n), k))
+        cells = [A.take(pa.array([str(y) for y in years], type=pa.string()), A.array(np.repeat(np.arange(k), n))),
                  A.take(text.csv_cells(pa.array([m.code for m in ms], type=pa.string())), every),
                  A.take(text.csv_cells(pa.array([m.name for m in ms], type=pa.string())), every)]
         who = A.take(pa.array([str(m) for m in ms], type=pa.string()), every)  # as reasons name a municipality
@@ -249,11 +249,10 @@ def eval_csv_chunks(result, *, headers: str = "en"):
             texts = text.value_texts(stacked, unit, n * k, None) if stacked is not None else None
             if texts is None:  # value by value, a year at a time
                 texts = pa.concat_arrays([text.value_texts(values[c], unit, n, ev.to_python) for values in per_year])
-                reasons.append(pa.concat_arrays([text.reason_texts(values[c], c, ev.reasons, who.slice(0, n), n, empty=True) for values in per_year]))
-            else:
-                reasons.append(text.reason_texts(stacked, c, ev.reasons, who, n * k))
+            reasons.append((c, text.rid_column([values[c] for values in per_year], n, ev.reasons)))
             cells.append(text.csv_cells(texts) if unit == "text" else texts)
-        cells.append(text.csv_cells(text.undefined_column(reasons, n * k)))
+        undefined, special = text.undefined_texts(reasons, ev.reasons, who, n * k)
+        cells.append(text.csv_cells(undefined) if special else undefined)
         yield text.csv_lines(cells)
         result.release()
 

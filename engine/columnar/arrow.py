@@ -19,8 +19,25 @@ except ImportError:  # pragma: no cover - a pyarrow that moved them: the public 
     from pyarrow.compute import call_function as _call
 
 
+_SCALAR_TYPES = {str: pa.string(), bool: pa.bool_(), int: pa.int64()}
+
+
 def _datum(x):
-    return x if isinstance(x, (pa.Array, pa.ChunkedArray, pa.Scalar)) else pa.scalar(x)
+    # A scalar made with its type named: pa.scalar(x) alone imports dateutil to guess it.
+    return x if isinstance(x, (pa.Array, pa.ChunkedArray, pa.Scalar)) else pa.scalar(x, type=_SCALAR_TYPES[type(x)])
+
+
+def array(values):
+    """A numpy array (int64, int32, int8 or bool) as an Arrow array, its buffer shared: pa.array(numpy) imports numpy.ma."""
+    import numpy as np
+
+    values = np.ascontiguousarray(values)
+    n = len(values)
+    if values.dtype == np.bool_:
+        bits = np.packbits(values, bitorder="little")
+        return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bits)])
+    kind = {np.dtype(np.int64): pa.int64(), np.dtype(np.int32): pa.int32(), np.dtype(np.int8): pa.int8()}[values.dtype]
+    return pa.Array.from_buffers(kind, n, [None, pa.py_buffer(values)])
 
 
 def call(name: str, *args, options=None):

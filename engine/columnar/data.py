@@ -432,8 +432,8 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
         raise _Irregular
     first_row = np.full(n, rows, dtype=np.int64)
     np.minimum.at(first_row, muni, np.arange(rows, dtype=np.int64))
-    first_name = A.take(name, pa.array(first_row))
-    same = A.call("or", A.call("equal", name, A.take(first_name, pa.array(muni))), A.call("equal", name, ""))
+    first_name = A.take(name, A.array(first_row))
+    same = A.call("or", A.call("equal", name, A.take(first_name, A.array(muni))), A.call("equal", name, ""))
     if not A.all_(same):
         raise _Irregular
     # Years: each distinct text once.

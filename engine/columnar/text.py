@@ -42,7 +42,7 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
         text = "" if type(value) is Undefined else format_value(value, unit)
         return pa.array([text] * n, type=pa.string()) if n else pa.array([], type=pa.string())
     if type(value) is BoolCol:
-        texts = A.if_else(pa.array(value.b), "true", "false")
+        texts = A.if_else(A.array(value.b), "true", "false")
     elif type(value) is ObjCol:
         texts = _object_texts(value, unit)
     else:
@@ -52,14 +52,14 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
                 return None
             return pa.array([format_value(v, unit) for v in to_python(value)], type=pa.string())
     if value.rid is not None and (value.rid >= 0).any():
-        texts = A.if_else(pa.array(value.rid < 0), texts, "")
+        texts = A.if_else(A.array(value.rid < 0), texts, "")
     return texts
 
 
 def _object_texts(value: ObjCol, unit: str) -> pa.Array:
     if value.cats is not None:
         cats = [format_value(c, unit) for c in value.cats]
-        return A.take(pa.array(cats, type=pa.string()), pa.array(value.codes))
+        return A.take(pa.array(cats, type=pa.string()), A.array(value.codes))
     return pa.array([format_value(v, unit) if v is not None else "" for v in value.o.tolist()], type=pa.string())
 
 
@@ -73,7 +73,7 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
     if unit == "year":
         if den != 1:
             return None
-        return A.join("FY", A.cast(pa.array(N), pa.string()))
+        return A.join("FY", A.cast(A.array(N), pa.string()))
     scale = 100 if unit in ("percent", "pp") else 1
     min_places = 2 if scale == 100 else 0
     g = math.gcd(den, scale)
@@ -87,54 +87,101 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
         return None
     Q = N * m if m != 1 else N
     if k == 0:
-        return A.cast(pa.array(Q), pa.string())
+        return A.cast(A.array(Q), pa.string())
     Q_abs = np.abs(Q)
     p = 10**k
-    whole = A.cast(pa.array(Q_abs // p), pa.string())
-    frac = A.lpad(A.cast(pa.array(Q_abs % p), pa.string()), k, "0")
+    whole = A.cast(A.array(Q_abs // p), pa.string())
+    frac = A.lpad(A.cast(A.array(Q_abs % p), pa.string()), k, "0")
     texts = A.join(whole, frac, sep=".")
     if k > min_places:  # each value with its own places, as the exact decimal of its reduced fraction
         texts = A.replace_regex(texts, _TRAILING_ZEROS[min_places], r"\1\2" if min_places else r"\1")
     negative = Q < 0
     if negative.any():
-        texts = A.if_else(pa.array(negative), A.join("-", texts), texts)
+        texts = A.if_else(A.array(negative), A.join("-", texts), texts)
     return texts
 
 
-def reason_texts(value, name: str, reasons: Reasons, municipality_texts: pa.Array, n: int, *, empty: bool = False):
-    """'; name: reason' for each undefined entry, "" elsewhere; None when no entry is undefined (empty: "" then)."""
-    nothing = pa.array([""] * n, type=pa.string()) if empty else None
-    if not is_col(value):
-        if type(value) is Undefined:
-            return pa.array([f"; {name}: {value.reason}"] * n, type=pa.string())
-        return nothing
-    rid = value.rid
-    if rid is None:
-        return nothing
-    undefined = rid >= 0
-    if not undefined.any():
-        return nothing
-    used = np.unique(rid[undefined])
-    prefix = [""] * (int(used.max()) + 1)
-    suffix = [""] * len(prefix)
-    per_municipality = np.zeros(len(prefix), dtype=bool)
-    for r in used.tolist():
-        e = reasons.entries[r]
-        if e[0] == "s":
-            prefix[r] = f"; {name}: {e[1]}"
+def rid_column(values: list, n: int, reasons: Reasons):
+    """The reason ids of several years' values of one name, year after year (-1: defined); None if all are defined."""
+    parts, any_rid = [], False
+    for v in values:
+        if type(v) is Undefined:
+            parts.append(np.full(n, reasons.plain(v.reason), dtype=np.int32))
+            any_rid = True
+        elif is_col(v) and v.rid is not None:
+            parts.append(v.rid)
+            any_rid = True
         else:
-            prefix[r] = f"; {name}: {e[1]}"
-            suffix[r] = e[2]
-            per_municipality[r] = True
-    safe = np.where(undefined, rid, used[0]).astype(np.int64)
-    idx = pa.array(safe)
-    pre = A.take(pa.array(prefix, type=pa.string()), idx)
-    if per_municipality.any():
-        who = A.if_else(pa.array(per_municipality[safe]), municipality_texts, "")
-        texts = A.join(pre, who, A.take(pa.array(suffix, type=pa.string()), idx))
-    else:
-        texts = pre
-    return A.if_else(pa.array(undefined), texts, "")
+            parts.append(np.full(n, -1, dtype=np.int32))
+    return np.concatenate(parts) if any_rid else None
+
+
+def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
+    """'name: reason; name: reason' for each row from [(name, reason ids over the rows or None)] in order ("" where
+    nothing is undefined), and whether any of it needs CSV quoting.
+
+    Rows are grouped by which reasons they have (a handful of combinations): each group's text is
+    one template, joined with the rows' municipality (who: 'code name' per row) where a reason names it.
+    """
+    live = [(name, rid) for name, rid in parts if rid is not None and (rid >= 0).any()]
+    if not live:
+        return A.fill_null(pa.nulls(rows, pa.string()), ""), False
+    matrix = np.stack([rid for _, rid in live], axis=1)
+    inverse = _row_groups(matrix)
+    first = np.zeros(int(inverse.max()) + 1, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(rows)[::-1]  # the first row of each group
+    signatures = matrix[first]
+    order = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse, minlength=len(signatures))
+    chunks, special, named = [], False, False
+    start = 0
+    for sig, count in zip(signatures.tolist(), counts.tolist()):
+        pieces: list = []  # texts, and None where the row's municipality goes
+        for (name, _), r in zip(live, sig):
+            if r < 0:
+                continue
+            e = reasons.entries[r]
+            lead = f"{'; ' if pieces else ''}{name}: {e[1]}"
+            if pieces and pieces[-1] is not None:
+                pieces[-1] += lead
+            else:
+                pieces.append(lead)
+            if e[0] == "m":
+                pieces += [None, e[2]]
+        special = special or any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces)
+        these = order[start: start + count]
+        start += count
+        if None in pieces:
+            named = True
+            here = A.take(who, A.array(these))
+            chunks.append(A.join(*(here if p is None else p for p in pieces)))
+        else:
+            chunks.append(A.fill_null(pa.nulls(count, pa.string()), pieces[0] if pieces else ""))
+    where = np.empty(rows, dtype=np.int64)
+    where[order] = np.arange(rows)
+    texts = A.take(pa.concat_arrays(chunks), A.array(where))
+    return texts, special or (named and A.any_(A.matches(who, _SPECIAL)))
+
+
+def _row_groups(matrix: np.ndarray) -> np.ndarray:
+    """A group number per row of a small-int matrix (equal rows, equal numbers; numbered in order of first
+    appearance), column by column through dense codes: a sort of whole rows as np.unique(axis=0) does is slower."""
+    key = np.zeros(len(matrix), dtype=np.int64)
+    size = 1
+    for col in matrix.T:
+        shifted = col.astype(np.int64) + 1  # -1 (defined) becomes 0
+        present = np.bincount(shifted)
+        lut = np.cumsum(present > 0) - 1
+        width = int(lut[-1]) + 1
+        if size * width >= 2**62:
+            _, key = np.unique(key, return_inverse=True)
+            size = int(key.max()) + 1
+        key = key * width + lut[shifted]
+        size *= width
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
 
 
 def stack(values: list, n: int, reasons: Reasons):
@@ -207,16 +254,8 @@ def stack(values: list, n: int, reasons: Reasons):
     return Num(rid, Lin.of(IntCol(np.concatenate(out)), den), isint=all(type(v) is int or (type(v) is Num and v.isint) for v in values))
 
 
-def undefined_column(parts: list, n: int) -> pa.Array:
-    """'a: reason; b: reason' per row from reason_texts of each column (None: none undefined)."""
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        return pa.array([""] * n, type=pa.string())
-    joined = parts[0] if len(parts) == 1 else A.join(*parts)
-    return A.slice_from(joined, 2)
-
-
 _SPECIAL = r'[",\r\n]'
+_SPECIAL_CHARS = set(',"\r\n')
 
 
 def csv_cells(texts: pa.Array) -> pa.Array:
