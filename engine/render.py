@@ -214,7 +214,6 @@ def eval_csv_chunks(result, *, headers: str = "en"):
     """
     import pyarrow as pa
 
-    from .columnar import arrow as A
     from .columnar import text
 
     cols = result.columns
@@ -229,31 +228,21 @@ def eval_csv_chunks(result, *, headers: str = "en"):
         yield to_csv(keys + names + [undefined], rows).encode("utf-8")
         return
     yield to_csv(keys + names + [undefined], []).encode("utf-8")
-    import numpy as np
-
     ev = result.evaluator
     units = [result.unit(c) for c in cols]
+    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
+    names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
+    who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
     per = max(1, CHUNK_ROWS // n)  # years written at once: few Arrow calls for a small table, bounded memory for a large one
     for start in range(0, len(result.years), per):
         years = result.years[start: start + per]
-        k = len(years)
-        every = A.array(np.tile(np.arange(n), k))
-        cells = [A.take(pa.array([str(y) for y in years], type=pa.string()), A.array(np.repeat(np.arange(k), n))),
-                 A.take(text.csv_cells(pa.array([m.code for m in ms], type=pa.string())), every),
-                 A.take(text.csv_cells(pa.array([m.name for m in ms], type=pa.string())), every)]
-        who = A.take(pa.array([str(m) for m in ms], type=pa.string()), every)  # as reasons name a municipality
         per_year = [result.values(y) for y in years]
-        reasons = []
+        cells, reasons = [], []
         for c, unit in zip(cols, units):
-            stacked = text.stack([values[c] for values in per_year], n, ev.reasons)
-            texts = text.value_texts(stacked, unit, n * k, None) if stacked is not None else None
-            if texts is None:  # value by value, a year at a time
-                texts = pa.concat_arrays([text.value_texts(values[c], unit, n, ev.to_python) for values in per_year])
-            reasons.append((c, text.rid_column([values[c] for values in per_year], n, ev.reasons)))
-            cells.append(text.csv_cells(texts) if unit == "text" else texts)
-        undefined, special = text.undefined_texts(reasons, ev.reasons, who, n * k)
-        cells.append(text.csv_cells(undefined) if special else undefined)
-        yield text.csv_lines(cells)
+            values = [v[c] for v in per_year]
+            cells.append(text.column_texts(values, unit, n, ev))
+            reasons.append((c, text.rid_column(values, n, ev.reasons)))
+        yield from text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n)
         result.release()
 
 

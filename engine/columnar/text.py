@@ -116,27 +116,20 @@ def rid_column(values: list, n: int, reasons: Reasons):
     return np.concatenate(parts) if any_rid else None
 
 
-def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
-    """'name: reason; name: reason' for each row from [(name, reason ids over the rows or None)] in order ("" where
-    nothing is undefined), and whether any of it needs CSV quoting.
-
-    Rows are grouped by which reasons they have (a handful of combinations): each group's text is
-    one template, joined with the rows' municipality (who: 'code name' per row) where a reason names it.
-    """
+def reason_groups(parts, reasons: Reasons, rows: int):
+    """Rows grouped by which reasons they have, from [(name, reason ids over the rows or None)] in column order:
+    (a group number per row, numbered by first appearance; per group, the pieces of its 'name: reason; name:
+    reason' text, a str, or None where the row's municipality goes)."""
     live = [(name, rid) for name, rid in parts if rid is not None and (rid >= 0).any()]
     if not live:
-        return A.fill_null(pa.nulls(rows, pa.string()), ""), False
+        return np.zeros(rows, dtype=np.int64), [[]]
     matrix = np.stack([rid for _, rid in live], axis=1)
-    inverse = _row_groups(matrix)
-    first = np.zeros(int(inverse.max()) + 1, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(rows)[::-1]  # the first row of each group
-    signatures = matrix[first]
-    order = np.argsort(inverse, kind="stable")
-    counts = np.bincount(inverse, minlength=len(signatures))
-    chunks, special, named = [], False, False
-    start = 0
-    for sig, count in zip(signatures.tolist(), counts.tolist()):
-        pieces: list = []  # texts, and None where the row's municipality goes
+    groups = _row_groups(matrix)
+    first = np.zeros(int(groups.max()) + 1, dtype=np.int64)
+    first[groups[::-1]] = np.arange(rows)[::-1]  # the first row of each group
+    templates = []
+    for sig in matrix[first].tolist():
+        pieces: list = []
         for (name, _), r in zip(live, sig):
             if r < 0:
                 continue
@@ -148,19 +141,120 @@ def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
                 pieces.append(lead)
             if e[0] == "m":
                 pieces += [None, e[2]]
+        templates.append(pieces)
+    return groups, templates
+
+
+def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
+    """'name: reason; name: reason' for each row ("" where nothing is undefined), and whether any of it needs CSV
+    quoting; who: 'code name' per row, as the reasons name a municipality."""
+    groups, templates = reason_groups(parts, reasons, rows)
+    order = np.argsort(groups, kind="stable")
+    counts = np.bincount(groups, minlength=len(templates))
+    chunks, special, named = [], False, False
+    start = 0
+    for pieces, count in zip(templates, counts.tolist()):
         special = special or any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces)
         these = order[start: start + count]
         start += count
         if None in pieces:
             named = True
-            here = A.take(who, A.array(these))
-            chunks.append(A.join(*(here if p is None else p for p in pieces)))
+            chunks.append(A.join(*(A.take(who, A.array(these)) if p is None else p for p in pieces)))
         else:
             chunks.append(A.fill_null(pa.nulls(count, pa.string()), pieces[0] if pieces else ""))
     where = np.empty(rows, dtype=np.int64)
     where[order] = np.arange(rows)
     texts = A.take(pa.concat_arrays(chunks), A.array(where))
     return texts, special or (named and A.any_(A.matches(who, _SPECIAL)))
+
+
+def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int):
+    """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as buffers in order:
+    year, code, name, the cells (CSV-safe arrays over the rows), then the `undefined` column from parts.
+
+    codes and names are CSV-safe, who is 'code name' per municipality (how reasons name one). Rows
+    fall in groups by which reasons they have, and most rows of a year are in one: a year's lines are
+    made with one join and that group's text (a template around the row's municipality); the few rows of
+    the other groups get lines of their own, written in their places between the others'. A municipality
+    whose name needs CSV quoting sends the whole table the slower way: texts per group, put back in order.
+    """
+    rows = n * len(year_texts)
+    groups, templates = reason_groups(parts, reasons, rows)
+    if A.any_(A.matches(who, _SPECIAL)) or rows == 0:
+        undefined, special = undefined_texts(parts, reasons, A.take(who, A.array(np.tile(np.arange(n), len(year_texts)))), rows)
+        every = A.array(np.tile(np.arange(n), len(year_texts)))
+        years = A.take(pa.array(year_texts, type=pa.string()), A.array(np.repeat(np.arange(len(year_texts)), n)))
+        yield csv_lines([years, A.take(codes, every), A.take(names, every), *cells, csv_cells(undefined) if special else undefined])
+        return
+    ends = [_quoted_template(p) for p in templates]
+    for y, year in enumerate(year_texts):
+        base = y * n
+        g = groups[base: base + n]
+        counts = np.bincount(g, minlength=len(ends))
+        main = int(counts.argmax())
+        year_cells = [c.slice(base, n) for c in cells]
+        lines = A.join(year, codes, names, *year_cells, _undefined_cell(ends[main], who), sep=",")
+        if counts[main] == n:
+            yield _text_buffer(lines)
+            continue
+        # The rows of the other groups: their own lines, then each put in its place between runs of the main group's.
+        others = np.flatnonzero(g != main)
+        parts_lines, parts_rows = [], []
+        for h in np.unique(g[others]).tolist():
+            rows_h = np.flatnonzero(g == h)
+            idx = A.array(rows_h)
+            parts_lines.append(A.join(year, A.take(codes, idx), A.take(names, idx), *(A.take(c, idx) for c in year_cells),
+                                      _undefined_cell(ends[h], A.take(who, idx)), sep=","))
+            parts_rows.append(rows_h)
+        rows_h = np.concatenate(parts_rows)
+        other_lines = A.take(pa.concat_arrays(parts_lines), A.array(np.argsort(rows_h, kind="stable")))
+        main_buf, main_at = _buffer_and_offsets(lines)
+        other_buf, other_at = _buffer_and_offsets(other_lines)
+        prev = 0
+        for j, r in enumerate(others.tolist()):
+            if r > prev:
+                yield main_buf[main_at[prev]: main_at[r]]
+            yield other_buf[other_at[j]: other_at[j + 1]]
+            prev = r + 1
+        if prev < n:
+            yield main_buf[main_at[prev]: main_at[n]]
+
+
+def _undefined_cell(pieces: list, who):
+    """A group's undefined cell (and the line end) for rows whose municipalities are `who`: one text, or a join around them."""
+    return A.join(*(who if p is None else p for p in pieces)) if None in pieces else pieces[0]
+
+
+def _buffer_and_offsets(lines):
+    """A string array's bytes (a memoryview, not copied) and its offsets (a list: row i is [at[i], at[i + 1]))."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    at = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2]), at.tolist()
+
+
+def _quoted_template(pieces: list) -> list:
+    """A group's undefined text as csv.writer writes it (quoted where it needs to be), ending the line."""
+    if any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces):
+        pieces = ['"'] + [p.replace('"', '""') if p is not None else None for p in pieces] + ['"']
+    pieces = list(pieces) + ["\r\n"]
+    out: list = []
+    for p in pieces:  # adjacent texts as one
+        if p is not None and out and out[-1] is not None:
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+def _text_buffer(lines):
+    """The concatenated bytes of a string array, without copying them."""
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    if not len(lines):
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[int(offsets[0]): int(offsets[-1])]
 
 
 def _row_groups(matrix: np.ndarray) -> np.ndarray:
@@ -182,6 +276,20 @@ def _row_groups(matrix: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     return rank[inverse.reshape(-1)]
+
+
+def column_texts(values: list, unit: str, n: int, ev) -> pa.Array:
+    """One name's CSV cells over several years (year after year): a prefecture value written once per year, a
+    column once for all years where they stack, else year by year (ev: the evaluator, for the slow path)."""
+    if not any(is_col(v) for v in values):  # one text per year, repeated
+        per_year = pa.array([format_value(v, unit) if type(v) is not Undefined else "" for v in values], type=pa.string())
+        texts = A.take(per_year, A.array(np.repeat(np.arange(len(values)), n)))
+    else:
+        stacked = stack(values, n, ev.reasons)
+        texts = value_texts(stacked, unit, n * len(values), None) if stacked is not None else None
+        if texts is None:  # value by value, a year at a time
+            texts = pa.concat_arrays([value_texts(v, unit, n, ev.to_python) for v in values])
+    return csv_cells(texts) if unit == "text" else texts
 
 
 def stack(values: list, n: int, reasons: Reasons):
@@ -271,8 +379,5 @@ def csv_lines(cells: list) -> bytes:
     """The rows' CSV lines (CRLF-terminated) from their cells, column by column (arrays or scalars of one string)."""
     last = A.join(cells[-1], "\r\n")
     lines = A.join(*cells[:-1], last, sep=",") if len(cells) > 1 else last
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
-    return bytes(memoryview(lines.buffers()[2])[int(offsets[0]): int(offsets[-1])]) if len(lines) else b""
+    return bytes(_text_buffer(lines))
 
