@@ -230,19 +230,22 @@ def eval_csv_chunks(result, *, headers: str = "en"):
     yield to_csv(keys + names + [undefined], []).encode("utf-8")
     ev = result.evaluator
     units = [result.unit(c) for c in cols]
-    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
-    names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
+    codes = pa.array([m.code for m in ms], type=pa.string())
+    names = pa.array([m.name for m in ms], type=pa.string())
     who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
+    names_quoted = text.needs_quoting(names) or text.needs_quoting(codes)
     per = max(1, CHUNK_ROWS // n)  # years written at once: few Arrow calls for a small table, bounded memory for a large one
     for start in range(0, len(result.years), per):
         years = result.years[start: start + per]
         per_year = [result.values(y) for y in years]
         cells, reasons = [], []
+        quoted = names_quoted
         for c, unit in zip(cols, units):
             values = [v[c] for v in per_year]
             cells.append(text.column_texts(values, unit, n, ev))
+            quoted = quoted or (unit == "text" and text.needs_quoting(cells[-1]))
             reasons.append((c, text.rid_column(values, n, ev.reasons)))
-        yield from text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n)
+        yield from text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted)
         result.release()
 
 

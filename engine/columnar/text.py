@@ -35,9 +35,10 @@ def _places(d: int) -> int | None:
     return max(twos, fives) if d == 1 else None
 
 
-def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
+def value_texts(value, unit: str, n: int, to_python, *, ints: bool = False) -> pa.Array | None:
     """The text of each municipality's value ("" where undefined); to_python: the evaluator's, for the slow path
-    (None: return None instead, when the value needs it)."""
+    (None: return None instead, when the value needs it). ints: whole numbers may come as an int64 array (null
+    where undefined), which Arrow's CSV writer writes as format_value does."""
     if not is_col(value):
         text = "" if type(value) is Undefined else format_value(value, unit)
         return pa.array([text] * n, type=pa.string()) if n else pa.array([], type=pa.string())
@@ -46,13 +47,13 @@ def value_texts(value, unit: str, n: int, to_python) -> pa.Array | None:
     elif type(value) is ObjCol:
         texts = _object_texts(value, unit)
     else:
-        texts = _number_texts(value, unit)
+        texts = _number_texts(value, unit, ints)
         if texts is None:
             if to_python is None:
                 return None
             return pa.array([format_value(v, unit) for v in to_python(value)], type=pa.string())
     if value.rid is not None and (value.rid >= 0).any():
-        texts = A.if_else(A.array(value.rid < 0), texts, "")
+        texts = A.if_else(A.array(value.rid < 0), texts, "" if pa.types.is_string(texts.type) else pa.scalar(None, texts.type))
     return texts
 
 
@@ -63,7 +64,7 @@ def _object_texts(value: ObjCol, unit: str) -> pa.Array:
     return pa.array([format_value(v, unit) if v is not None else "" for v in value.o.tolist()], type=pa.string())
 
 
-def _number_texts(value: Num, unit: str) -> pa.Array | None:
+def _number_texts(value: Num, unit: str, ints: bool = False) -> pa.Array | None:
     """Exact decimals over one power of ten, or None when the column needs the value-by-value path."""
     lin = value.lin
     small = lin.small() if lin is not None else None
@@ -87,7 +88,7 @@ def _number_texts(value: Num, unit: str) -> pa.Array | None:
         return None
     Q = N * m if m != 1 else N
     if k == 0:
-        return A.cast(A.array(Q), pa.string())
+        return A.array(np.ascontiguousarray(Q, dtype=np.int64)) if ints else A.cast(A.array(Q), pa.string())
     Q_abs = np.abs(Q)
     p = 10**k
     whole = A.cast(A.array(Q_abs // p), pa.string())
@@ -168,83 +169,100 @@ def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
     return texts, special or (named and A.any_(A.matches(who, _SPECIAL)))
 
 
-def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int):
-    """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as buffers in order:
-    year, code, name, the cells (CSV-safe arrays over the rows), then the `undefined` column from parts.
+def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int,
+             quoted: bool):
+    """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as byte buffers in
+    order: year, code, name, the cells (arrays over the rows: texts as format_value writes them, or int64), then
+    the `undefined` column from parts. codes, names and who ('code name', as reasons name a municipality) are
+    per municipality; quoted: whether a code, a name or a text cell holds a comma, a quote or a line break.
 
-    codes and names are CSV-safe, who is 'code name' per municipality (how reasons name one). Rows
-    fall in groups by which reasons they have, and most rows of a year are in one: a year's lines are
-    made with one join and that group's text (a template around the row's municipality); the few rows of
-    the other groups get lines of their own, written in their places between the others'. A municipality
-    whose name needs CSV quoting sends the whole table the slower way: texts per group, put back in order.
+    Rows fall in groups by which reasons they have, and most rows of a year are in one: its text is a
+    template around the row's municipality, made with one join; the few rows of other groups are patched
+    in. When nothing needs CSV quoting (no comma, quote or line break in a name, a text value or a reason),
+    Arrow's CSV writer writes each year's table; else the cells are quoted where needed and joined.
     """
     rows = n * len(year_texts)
     groups, templates = reason_groups(parts, reasons, rows)
-    if A.any_(A.matches(who, _SPECIAL)) or rows == 0:
-        undefined, special = undefined_texts(parts, reasons, A.take(who, A.array(np.tile(np.arange(n), len(year_texts)))), rows)
+    plain = not quoted and not any(any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces) for pieces in templates)
+    if not plain:
         every = A.array(np.tile(np.arange(n), len(year_texts)))
+        undefined, special = undefined_texts(parts, reasons, A.take(who, every), rows)
         years = A.take(pa.array(year_texts, type=pa.string()), A.array(np.repeat(np.arange(len(year_texts)), n)))
-        yield csv_lines([years, A.take(codes, every), A.take(names, every), *cells, csv_cells(undefined) if special else undefined])
+        texts = [csv_cells(c) if pa.types.is_string(c.type) else A.fill_null(A.cast(c, pa.string()), "") for c in cells]
+        yield csv_lines([years, csv_cells(A.take(codes, every)), csv_cells(A.take(names, every)), *texts, csv_cells(undefined) if special else undefined])
         return
-    ends = [_quoted_template(p) for p in templates]
     for y, year in enumerate(year_texts):
         base = y * n
         g = groups[base: base + n]
-        counts = np.bincount(g, minlength=len(ends))
+        counts = np.bincount(g, minlength=len(templates))
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
-        lines = A.join(year, codes, names, *year_cells, _undefined_cell(ends[main], who), sep=",")
+        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells, _undefined_cell(templates[main], who, n)]
+        lines = _write_csv(columns)
         if counts[main] == n:
-            yield _text_buffer(lines)
+            yield lines
             continue
-        # The rows of the other groups: their own lines, then each put in its place between runs of the main group's.
+        # The rows of the other groups: lines of their own, put in the place of theirs in `lines` (whose
+        # byte offsets follow from the cells' lengths), so the long undefined texts are not copied again.
         others = np.flatnonzero(g != main)
-        parts_lines, parts_rows = [], []
+        idx = A.array(others)
+        mine = [A.take(c, idx) for c in columns[:-1]]
+        who_others = A.take(who, idx)
+        texts, at = [], []
         for h in np.unique(g[others]).tolist():
-            rows_h = np.flatnonzero(g == h)
-            idx = A.array(rows_h)
-            parts_lines.append(A.join(year, A.take(codes, idx), A.take(names, idx), *(A.take(c, idx) for c in year_cells),
-                                      _undefined_cell(ends[h], A.take(who, idx)), sep=","))
-            parts_rows.append(rows_h)
-        rows_h = np.concatenate(parts_rows)
-        other_lines = A.take(pa.concat_arrays(parts_lines), A.array(np.argsort(rows_h, kind="stable")))
-        main_buf, main_at = _buffer_and_offsets(lines)
-        other_buf, other_at = _buffer_and_offsets(other_lines)
+            rows_h = np.flatnonzero(g[others] == h)
+            texts.append(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h)))
+            at.append(rows_h)
+        own = [*mine, A.take(pa.concat_arrays(texts), A.array(np.argsort(np.concatenate(at), kind="stable")))]
+        main_at, own_at = _line_offsets(columns), _line_offsets(own)
+        other_lines = _write_csv(own)
+        if main_at[-1] != len(lines) or own_at[-1] != len(other_lines):  # pragma: no cover - a writer that writes otherwise
+            raise AssertionError("CSV line lengths do not add up")
         prev = 0
         for j, r in enumerate(others.tolist()):
             if r > prev:
-                yield main_buf[main_at[prev]: main_at[r]]
-            yield other_buf[other_at[j]: other_at[j + 1]]
+                yield lines[main_at[prev]: main_at[r]]
+            yield other_lines[own_at[j]: own_at[j + 1]]
             prev = r + 1
         if prev < n:
-            yield main_buf[main_at[prev]: main_at[n]]
+            yield lines[main_at[prev]: main_at[n]]
 
 
-def _undefined_cell(pieces: list, who):
-    """A group's undefined cell (and the line end) for rows whose municipalities are `who`: one text, or a join around them."""
-    return A.join(*(who if p is None else p for p in pieces)) if None in pieces else pieces[0]
+def _write_csv(columns) -> memoryview:
+    """Arrow's CSV writer over columns that need no quoting: CRLF lines, no header, nulls as empty cells."""
+    import pyarrow.csv as pcsv
+
+    sink = pa.BufferOutputStream()
+    pcsv.write_csv(pa.table(columns, names=[f"c{k}" for k in range(len(columns))]), sink,
+                   pcsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"))
+    return memoryview(sink.getvalue())
 
 
-def _buffer_and_offsets(lines):
-    """A string array's bytes (a memoryview, not copied) and its offsets (a list: row i is [at[i], at[i + 1]))."""
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks()
-    at = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
-    return memoryview(lines.buffers()[2]), at.tolist()
+_POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
 
 
-def _quoted_template(pieces: list) -> list:
-    """A group's undefined text as csv.writer writes it (quoted where it needs to be), ending the line."""
-    if any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces):
-        pieces = ['"'] + [p.replace('"', '""') if p is not None else None for p in pieces] + ['"']
-    pieces = list(pieces) + ["\r\n"]
-    out: list = []
-    for p in pieces:  # adjacent texts as one
-        if p is not None and out and out[-1] is not None:
-            out[-1] += p
-        else:
-            out.append(p)
-    return out
+def _line_offsets(columns) -> list:
+    """Where each row's line starts in _write_csv's output (and where the last ends): the cells' text lengths,
+    the commas between them and CRLF."""
+    total = np.full(len(columns[0]), len(columns) + 1, dtype=np.int64)  # commas and the line end
+    for c in columns:
+        if pa.types.is_string(c.type):
+            off = np.frombuffer(c.buffers()[1], dtype=np.int32)[c.offset: c.offset + len(c) + 1]
+            total += np.diff(off)
+        else:  # int64: its decimal digits, a minus sign, nothing where null
+            v = np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c)]
+            digits = np.searchsorted(_POWERS_OF_TEN, np.abs(v), side="right") + 1 + (v < 0)
+            if c.null_count:
+                digits = np.where(A.call("is_valid", c).to_numpy(zero_copy_only=False), digits, 0)
+            total += digits
+    return np.concatenate(([0], np.cumsum(total))).tolist()
+
+
+def _undefined_cell(pieces: list, who, rows: int):
+    """A group's undefined text for rows whose municipalities are `who`: a join around them, or one text repeated."""
+    if None in pieces:
+        return A.join(*(who if p is None else p for p in pieces))
+    return A.fill_null(pa.nulls(rows, pa.string()), pieces[0] if pieces else "")
 
 
 def _text_buffer(lines):
@@ -286,10 +304,15 @@ def column_texts(values: list, unit: str, n: int, ev) -> pa.Array:
         texts = A.take(per_year, A.array(np.repeat(np.arange(len(values)), n)))
     else:
         stacked = stack(values, n, ev.reasons)
-        texts = value_texts(stacked, unit, n * len(values), None) if stacked is not None else None
+        texts = value_texts(stacked, unit, n * len(values), None, ints=True) if stacked is not None else None
         if texts is None:  # value by value, a year at a time
             texts = pa.concat_arrays([value_texts(v, unit, n, ev.to_python) for v in values])
-    return csv_cells(texts) if unit == "text" else texts
+    return texts
+
+
+def needs_quoting(texts) -> bool:
+    """Whether any string holds a comma, a quote or a line break (csv.writer would quote it)."""
+    return A.any_(A.matches(texts, _SPECIAL))
 
 
 def stack(values: list, n: int, reasons: Reasons):
