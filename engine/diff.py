@@ -1628,7 +1628,8 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                 res = "" if p.residual is None else (_value_cell(p.residual_delta, "yen", notes) if p.residual_delta is not None else "")
                 if p.residual_delta is not None and not is_undef(p.residual_delta):
                     res = _signed(p.residual_delta, "yen") if p.residual_delta else "0円"
-                rows.append([p.label, _value_cell(p.total_a, "yen", notes), _value_cell(p.total_b, "yen", notes), str(p.raised), _signed(p.raised_sum, "yen"),
+                rows.append([p.label, _side_cell(d, p.total_a, "yen", notes, p.name, d.a, lang), _side_cell(d, p.total_b, "yen", notes, p.name, d.b, lang),
+                             str(p.raised), _signed(p.raised_sum, "yen"),
                              str(p.lowered), _signed(p.lowered_sum, "yen"), _signed(p.net, "yen"), res, str(p.stays), str(p.undefined)])
             out.append(tab(head, rows, ["left"] + ["right"] * 10))
             out.append("差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n")
