@@ -414,6 +414,18 @@ def test_workbooks_as_data_give_the_same_results_as_csv(here, capsys):
     assert from_xlsx == from_csv
 
 
+def test_a_large_workbook_is_handed_from_the_arrow_reader_to_the_reference(here, capsys, monkeypatch):
+    """The columnar reader takes CSV and Parquet; a workbook past its size threshold is passed to data.read_table."""
+    import engine.columnar.data as columnar_data
+
+    _workbook(here / "m.xlsx", _sample_rows("tokyo-municipal.csv"))
+    monkeypatch.setattr(columnar_data, "ARROW_MIN_BYTES", 0)  # as if the workbook were large
+    argv = ["eval", "--version", "R6", "--year", "R7", "--format", "csv", "--columns", "all"]
+    _, from_csv, _ = run(capsys, *argv)
+    code, from_xlsx, err = run(capsys, *argv, "--data", "m.xlsx", "--prefecture-data", str(ROOT / "data" / "sample" / "tokyo-prefecture.csv"))
+    assert (code, err, from_xlsx) == (0, "", from_csv)
+
+
 @pytest.mark.parametrize("rows, line", [
     ([["fiscal_year", "code", "name", "collection_rate"], [2024, "131016", "千代田区", "abc"]],
      "m.xlsx:2:4: data-bad-value: collection_rate: 'abc' is not a number"),
