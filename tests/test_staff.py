@@ -14,7 +14,6 @@ import os
 import pty
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
