@@ -15,7 +15,7 @@ from .years import FiscalYear
 
 # File name endings -> format. ".txt" is the command's plain display (table or text).
 EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".md": "markdown", ".markdown": "markdown",
-              ".html": "html", ".htm": "html", ".parquet": "parquet", ".txt": "display"}
+              ".html": "html", ".htm": "html", ".parquet": "parquet", ".pq": "parquet", ".txt": "display"}
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "markdown": ".md", "html": ".html", "parquet": ".parquet",
           "table": ".txt", "text": ".txt"}
 WHAT = {"csv": "CSV", "xlsx": "an Excel workbook", "json": "JSON", "markdown": "markdown", "html": "a web page (HTML)",
