@@ -13,7 +13,14 @@ from engine import api
 from engine.errors import KokuhoError, UsageError, finding
 from engine.output import write_output
 
-FORMATS = ("table", "csv", "json", "markdown", "xlsx")  # xlsx needs --out
+FORMATS = ("table", "csv", "json", "markdown", "xlsx", "parquet")  # xlsx and parquet need --out
+# The formats each command writes and its default; --out's name (r.csv, r.xlsx, r.md, ...) chooses among them (engine/formats.py).
+OUTPUTS = {
+    "eval": (FORMATS, "table"), "diff": (FORMATS, "table"), "explain": (("text", "markdown", "json"), "text"),
+    "versions": (("table", "markdown", "csv", "json"), "table"), "names": (("table", "markdown", "csv", "json"), "table"),
+    "report": (("html", "xlsx"), "html"), "book": (("html",), "html"), "sweep": (("table", "csv", "markdown", "json", "xlsx"), "table"),
+}
+FORMAT_HELP = "default: what --out's name ends in (.csv .xlsx .json .md ...), else %s"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,9 +45,17 @@ def _rules_data_years(p: argparse.ArgumentParser, *, period_help: str = "a perio
 
 def _common_eval_options(p: argparse.ArgumentParser) -> None:
     _rules_data_years(p)
-    p.add_argument("--columns", metavar="NAMES", help="comma-separated definitions to show (default: the version's summary columns)")
-    p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--columns", metavar="NAMES", help="names or labels (目標収納率), comma-separated; all: every column of the version "
+                   "(default: the version's columns; on a terminal table its short screen set)")
+    p.add_argument("--format", choices=FORMATS, help=FORMAT_HELP % "table")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
+    p.add_argument("--headers", choices=("ja", "en"), help="ja: Japanese labels and values as staff read them (○, 赤字なし); "
+                   "en: rule names and the values themselves (default: kokuho.toml's lang, else ja)")
+
+
+def _municipality(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--municipality", "-m", action="append", metavar="CODE|NAME", help=what + " (a code like 131016 or a name like 千代田区; "
+                   "repeat it, or give a comma list: -m 八王子市,町田市)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,15 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
     p.add_argument("--year", metavar="YEAR", help="a fiscal year (FY2027, 2027, R9 or 令和9年度): the piece of each item in force then, and where it is written")
     p.add_argument("--version", metavar="ID", help="only this version")
-    p.add_argument("--names", metavar="NAMES", help="with --year: only these items (comma-separated rule names)")
-    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), default="table")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--names", metavar="NAMES", help="with --year: only these items (comma-separated names or labels)")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), help=FORMAT_HELP % "table")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
     p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("names", help="every name of a version: its label, unit, kind, the version its piece comes from, its years and citation")
+    p.add_argument("--version", metavar="ID", help="the version, e.g. R6 (default: kokuho.toml's, else the newest)")
+    p.add_argument("--year", metavar="YEAR", help="only the pieces in force in this fiscal year (FY2027, R9, 令和9年度)")
+    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: kokuho.toml's rules, else the shipped rules/tokyo)")
+    p.add_argument("--headers", choices=("ja", "en"), help="column headers: Japanese or English (default: kokuho.toml's lang, else ja)")
+    p.add_argument("--format", choices=("table", "markdown", "csv", "json"), help=FORMAT_HELP % "table")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
+    p.set_defaults(func=cmd_names)
 
     p = sub.add_parser("eval", help="evaluate a version for a fiscal year or a period")
     p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers the years asked)")
     _common_eval_options(p)
-    p.add_argument("--headers", choices=("en", "ja"), help="CSV headers: rule names or Japanese labels (default: kokuho.toml's lang, else en)")
+    _municipality(p, "only these municipalities' rows; sums, shares and the summary still cover the whole prefecture")
     p.add_argument("--summary", action="store_true", help="per-year summary: achievers per band, totals, coefficients")
     p.set_defaults(func=cmd_eval)
 
@@ -79,20 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--summary", action="store_true", help="per year: target rises/falls by band, achievement, totals, largest movers")
     mode.add_argument("--rules-only", action="store_true", help="compare the rules themselves as resolved for the year(s); no data")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes")
-    p.add_argument("--explain", metavar="NAME", help="the derivation of NAME under A and under B side by side (with --municipality, --year)")
-    p.add_argument("--municipality", "-m", metavar="CODE|NAME", help="with --explain: a municipality code or name")
+    p.add_argument("--explain", metavar="NAME", help="the derivation of NAME (a name or label) under A and under B side by side (with --municipality, --year)")
+    _municipality(p, "only these municipalities' rows (with --explain: whose derivation); totals still cover the whole prefecture")
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("explain", help="the derivation of one figure: each step, its rule (file:line), citation and input rows")
-    p.add_argument("name", metavar="NAME", help="a definition, table, schedule or input, e.g. target_rate")
-    p.add_argument("--municipality", "-m", metavar="CODE|NAME", help="a municipality code (131016) or name (千代田区); not needed for a prefecture value")
+    p.add_argument("name", metavar="NAME", help="a definition, table, schedule or input, by name or label: target_rate or 目標収納率")
+    _municipality(p, "whose figure (one derivation each); not needed for a prefecture value")
     p.add_argument("--year", required=True, metavar="YEAR", help="the fiscal year: FY2025, 2025, R7 or 令和7年度")
     p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers --year)")
     _rules_and_data(p)
     p.add_argument("--depth", type=int, metavar="N", help="show N levels of steps below the figure (default: all)")
     p.add_argument("--full", action="store_true", help="list every municipality's term of sums and means")
-    p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--format", choices=("text", "markdown", "json"), help=FORMAT_HELP % "text")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("test", help="run the examples in rule files (exit 0 all pass, 1 failures, 2 unusable)")
@@ -114,14 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
     _rules_and_data(p)
     p.add_argument("--lang", choices=("ja", "en"), help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)")
-    p.add_argument("--format", choices=("html", "xlsx"), default="html")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically); html may go to stdout, xlsx needs a file")
+    _municipality(p, "only these municipalities in the per-municipality tables; the summary still covers the whole prefecture")
+    p.add_argument("--format", choices=("html", "xlsx"), help=FORMAT_HELP % "html")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically): report.html or report.xlsx (html may be redirected, never printed on a terminal)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("book", help="one self-contained HTML rule book of a version, for reviewers")
     p.add_argument("--version", metavar="ID", help="the version, e.g. R6 (default: the newest)")
     p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically), e.g. r6.html (may be redirected, never printed on a terminal)")
     p.set_defaults(func=cmd_book)
 
     p = sub.add_parser("lsp", help="a language server for editors, over stdin and stdout (see docs/editor.md)")
@@ -132,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vary", action="append", default=[], metavar="TARGET=VALUES",
                    help="alpha.FY2025=0.60,0.65 | alpha.R7=0.50..0.80:0.05 | CONSTANT=0.7 | "
                         "TABLE[90%%,95%%).increment=0.30pp (or .lo / .hi / .result); repeat for every combination")
-    p.add_argument("--scenarios", metavar="FILE", help="a YAML file with vary: and named scenarios: (see engine/sweep.py)")
-    p.add_argument("--totals", metavar="NAMES", help="definitions summed per scenario (default: the summary's total line)")
+    p.add_argument("--scenarios", metavar="FILE", help="a YAML file with version:, period:, vary: and named scenarios: (see docs/tutorial.md §7)")
+    p.add_argument("--totals", metavar="NAMES", help="definitions (names or labels) summed per scenario (default: the summary's total line)")
     p.add_argument("--target", metavar="NAME", help="the definition whose changed municipalities are counted (default: target_rate)")
     p.add_argument("--levy", metavar="NAME", help="the levy compared per municipality, with the largest movers (default: net_levy)")
     p.add_argument("--movers", type=int, default=3, metavar="K", help="how many largest movers to list (default 3)")
@@ -141,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: the machine's cores)")
     p.add_argument("--headers", choices=("ja", "en"), help="column headers: Japanese labels or rule names (default: kokuho.toml's lang, else ja)")
     _rules_data_years(p, period_help="a period (default: the scenario file's, else the version's plan period)")
-    p.add_argument("--format", choices=("table", "csv", "markdown", "json"), default="table")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--format", choices=("table", "csv", "markdown", "json", "xlsx"), help=FORMAT_HELP % "table")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("init", help="make a workspace: kokuho.toml, the shipped rules to extend, a starter revision, sample data")
@@ -162,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
 _DATA = {"rules": ("rules", None), "data": ("data", None), "prefecture-data": ("prefecture_data", None)}
 WORKSPACE_OPTIONS = {
     "check": {"rules": ("paths", [])}, "test": {"rules": ("paths", [])}, "fmt": {"rules": ("paths", [])},
-    "eval": {**_DATA, "version": ("version", None), "lang": ("headers", "en")},
-    "diff": _DATA,
+    "eval": {**_DATA, "version": ("version", None), "lang": ("headers", "ja")},
+    "diff": {**_DATA, "lang": ("headers", "ja")},
+    "names": {"rules": ("rules", None), "version": ("version", None), "lang": ("headers", "ja")},
     "explain": {**_DATA, "version": ("version", None)},
     "report": {**_DATA, "version": ("version", None), "lang": ("lang", "ja")},
     "sweep": {**_DATA, "version": ("version", None), "lang": ("headers", "ja")},
@@ -208,12 +234,18 @@ def cmd_config(args) -> int:
 def cmd_sweep(args) -> int:
     from engine import sweep
 
+    if args.format == "xlsx":
+        _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
     result = sweep.sweep(session, version_id=args.version, year=args.year, period=args.period, vary=args.vary,
                          scenario_file=args.scenarios, totals=api.split_names(args.totals), target=args.target,
                          levy=args.levy, movers=args.movers, jobs=args.jobs)
     _print_warnings(session)
     write_output(sweep.render(result, args.format, per_year=args.per_year, headers=args.headers), args.out, inputs=session.input_paths)
+    from engine.formats import years_text
+
+    n = len(result.rows)
+    _wrote(args, f"{result.plan.version.id}, {years_text(result.plan.years)}, {n} scenario{'s' if n != 1 else ''}")
     return 0
 
 
@@ -221,8 +253,10 @@ def cmd_book(args) -> int:
     from engine import book
 
     session = api.Session.open(args.rules)
-    content = book.render_html(book.build_book(session.ruleset, args.version))
+    b = book.build_book(session.ruleset, args.version)
+    content = book.render_html(b)
     write_output(content, args.out, inputs=session.input_paths)
+    _wrote(args, f"the rule book of {b.version.id}")
     return 0
 
 
@@ -255,29 +289,57 @@ def cmd_versions(args) -> int:
 
     listing = api.versions(args.rules, year=args.year, version=args.version, names=api.split_names(args.names))
     write_output(render_listing(listing, args.format), args.out)
+    _wrote(args, f"{len(listing.versions)} version{'s' if len(listing.versions) != 1 else ''}" + (f" in FY{listing.year}" if listing.year else ""))
+    return 0
+
+
+def cmd_names(args) -> int:
+    from engine import names
+
+    listing = names.list_names(args.rules, version=args.version, year=args.year)
+    write_output(names.render_names(listing, args.format, headers=args.headers), args.out)
+    _wrote(args, names.describe(listing))
     return 0
 
 
 def cmd_eval(args) -> int:
+    from engine.formats import count, municipalities_text, years_text
+    from engine.selection import SelectedResult
+
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
     version = session.choose_version(args.version, args.year, args.period)
     years = session.years(version, args.year, args.period)
-    result = session.evaluate(version, years, api.split_names(args.columns))
+    columns, hint = api.eval_columns(version, args.columns, screen=args.format == "table" and not args.summary and not _is_file(args.out))
+    result = session.evaluate(version, years, columns)
+    only = session.select(version, args.municipality)
+    if only is not None:
+        result = SelectedResult(result, only)
+    if args.format == "parquet":
+        _not_yet("parquet")
+    total = len(result.municipalities)
+    what = f"{version.id}, {years_text(years)}, {municipalities_text(None if only is None else len(only), total)} × {len(years)} year{'s' if len(years) != 1 else ''}"
     if args.format == "xlsx":
         from engine import xlsx
 
         _need_out(args)
         _print_warnings(session)
         write_output(xlsx.eval_workbook(result), args.out, inputs=session.input_paths)
+        _wrote(args, what + f", {count(len(result.columns), 'column')}, with the summary")
         return 0
     if args.summary:
-        text = api.render_summary(result, args.format)
+        text = api.render_summary(result, args.format, headers=args.headers)
+        what = f"{version.id} summary, {years_text(years)}, {municipalities_text(None, total)}"
     elif args.format == "csv":
-        text = api.eval_csv_chunks(result, headers=args.headers)  # written a year at a time
+        text = api.eval_csv(result, headers=args.headers)  # written a year at a time
+        what += f", {count(len(result.columns), 'column')}"
     else:
         text = api.render_eval(result, args.format, headers=args.headers)
+        what += f", {count(len(result.columns), 'column')}"
     _print_warnings(session)
+    if hint:
+        print(hint, file=sys.stderr)
     write_output(text, args.out, inputs=session.input_paths)
+    _wrote(args, what)
     return 0
 
 
@@ -285,24 +347,31 @@ def cmd_diff(args) -> int:
     from engine import diff
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
+    if args.format == "parquet" and not args.explain:
+        _not_yet("parquet")
     if args.format == "xlsx":
         from engine import xlsx
+        from engine.formats import years_text
 
         _need_out(args)
         if args.explain:
             raise UsageError(finding("xlsx-explain", "--explain has no xlsx output; use --format text, markdown or json"))
-        data, changed = xlsx.diff_workbook(session, args.a, args.b, year=args.year, period=args.period, columns=api.split_names(args.columns),
-                                           show_all=args.show_all, min_change=args.min_change, top=args.top, rules_only=args.rules_only)
+        a, b = session.version(args.a), session.version(args.b)
+        data, changed = xlsx.diff_workbook(session, args.a, args.b, year=args.year, period=args.period, columns=diff.diff_columns(a, b, args.columns),
+                                           show_all=args.show_all, min_change=args.min_change, top=args.top, rules_only=args.rules_only,
+                                           only=None if args.rules_only else session.select(b, args.municipality))
         _print_warnings(session)
         write_output(data, args.out, inputs=session.input_paths)
+        _wrote(args, f"{'rule diff' if args.rules_only else 'diff'} {a.id} → {b.id}, {years_text(session.years(b, args.year, args.period))}")
         return 1 if args.exit_code and changed else 0
     if args.explain:
         return _diff_explain(session, args)
-    text, changed = diff.run(session, args.a, args.b, year=args.year, period=args.period, columns=api.split_names(args.columns),
-                             show_all=args.show_all, min_change=args.min_change, top=args.top, summary=args.summary,
-                             rules_only=args.rules_only, fmt=args.format)
+    text, changed, what = diff.run(session, args.a, args.b, year=args.year, period=args.period, columns=args.columns,
+                                   show_all=args.show_all, min_change=args.min_change, top=args.top, summary=args.summary,
+                                   rules_only=args.rules_only, fmt=args.format, headers=args.headers, municipalities=args.municipality)
     _print_warnings(session)
     write_output(text, args.out, inputs=session.input_paths)
+    _wrote(args, what)
     return 1 if args.exit_code and changed else 0
 
 
@@ -313,6 +382,9 @@ def cmd_report(args) -> int:
         _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
     rep = report.build_report(session, version=args.version, base=args.base, period=args.period)
+    only = session.select(rep.b, args.municipality)
+    if only is not None:
+        rep = report.select_municipalities(rep, only)
     if args.format == "xlsx":
         from engine import xlsx
 
@@ -321,6 +393,10 @@ def cmd_report(args) -> int:
         content = report.render_html(rep, lang=args.lang)
     _print_warnings(session)
     write_output(content, args.out, inputs=session.input_paths)
+    from engine.formats import municipalities_text, years_text
+
+    total = len(rep.result_b.municipalities)
+    _wrote(args, f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if only is None else len(only), total)}")
     return 0
 
 
@@ -330,28 +406,58 @@ def _need_out(args) -> None:
         raise UsageError(finding("xlsx-needs-out", "--format xlsx writes a file: give --out FILE.xlsx"))
 
 
+def _not_yet(fmt: str) -> None:
+    raise UsageError(finding("format-not-yet", f"--format {fmt} is not available yet; write --format csv or xlsx"))
+
+
+def _is_file(out) -> bool:
+    return out is not None and out != "-"
+
+
+def _wrote(args, what: str) -> None:
+    """One line on stderr after writing --out: the path and what it holds."""
+    if _is_file(getattr(args, "out", None)):
+        from engine.formats import wrote
+
+        print(wrote(args.out, what), file=sys.stderr)
+
+
 def _diff_explain(session, args) -> int:
     from engine import explain
     from engine.errors import UsageError, finding
+    from engine.lookup import split_list
 
     if args.year is None:
         raise UsageError(finding("no-year", "--explain needs one fiscal year: give --year, e.g. --year R7"))
     (year,) = session.years(session.version(args.b), args.year, None)
-    xa, xb = explain.explain_versions(session, args.a, args.b, args.explain, year, args.municipality)
-    fmt = {"table": "text", "csv": "text"}.get(args.format, args.format)
-    write_output(explain.render_side_by_side(xa, xb, fmt), args.out, inputs=session.input_paths)
-    return 1 if args.exit_code and not explain.same_value(xa.root.value, xb.root.value) else 0
+    fmt = {"table": "text", "csv": "text", "parquet": "text"}.get(args.format, args.format)
+    pairs = [explain.explain_versions(session, args.a, args.b, args.explain, year, m) for m in split_list(args.municipality) or [None]]
+    texts = [explain.render_side_by_side(xa, xb, fmt) for xa, xb in pairs]
+    if fmt == "json" and len(texts) > 1:
+        from engine.render import to_json
+        import json
+
+        text = to_json([json.loads(t) for t in texts])
+    else:
+        text = "\n".join(texts)
+    write_output(text, args.out, inputs=session.input_paths)
+    _wrote(args, f"{args.explain} under {args.a} and {args.b}, FY{year}, {len(pairs)} derivation{'s' if len(pairs) != 1 else ''}")
+    return 1 if args.exit_code and any(not explain.same_value(xa.root.value, xb.root.value) for xa, xb in pairs) else 0
 
 
 def cmd_explain(args) -> int:
     from engine import explain
+    from engine.lookup import split_list
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
     version = session.choose_version(args.version, args.year)
     (year,) = session.years(version, args.year, None)
-    x = explain.explain_for(version, session.data_for(version), args.name, year, args.municipality, depth=args.depth, full=args.full)
+    data = session.data_for(version)
+    xs = [explain.explain_for(version, data, args.name, year, m, depth=args.depth, full=args.full) for m in split_list(args.municipality) or [None]]
     _print_warnings(session)
-    write_output(explain.render_explanation(x, args.format), args.out, inputs=session.input_paths)
+    write_output(explain.render_explanations(xs, args.format), args.out, inputs=session.input_paths)
+    who = ", ".join(str(x.municipality) for x in xs if x.municipality is not None) or "the prefecture"
+    _wrote(args, f"the derivation of {xs[0].name} for {who}, FY{year}, version {version.id}")
     return 0
 
 
@@ -396,6 +502,13 @@ def cmd_fmt(args) -> int:
     return 1 if args.check and changed else 0
 
 
+def _to_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -404,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
             from engine import workspace
 
             workspace.fill(vars(args), WORKSPACE_OPTIONS[args.command])
+        if args.command in OUTPUTS:
+            from engine import formats
+
+            args.format = formats.choose(args.command, getattr(args, "format", None), args.out, *OUTPUTS[args.command], to_terminal=_to_terminal())
         return args.func(args)
     except KokuhoError as e:
         for f in e.findings:

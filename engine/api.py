@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 
 from . import data as data_mod
-from .check import check_rules
+from .check import KEY_NAMES, check_rules
 from .errors import Finding, KokuhoError, UsageError, finding
 from .columnar import ColumnData, ColumnEvaluator
 from .render import eval_csv_chunks, render_eval, render_summary as _render_summary
@@ -86,13 +86,11 @@ def versions(rules=None, *, year: str | None = None, version: str | None = None,
         y = parse_year(year).value if year is not None else None
     except YearFormatError as e:
         raise UsageError(finding("bad-year", str(e))) from None
-    for n in names or ():
-        if not any(n in ruleset.version(v).items for v in ([version] if version else ruleset.version_ids)):
-            import difflib
+    if names:
+        from .lookup import resolve_names
 
-            known = sorted({k for v in ruleset.version_ids for k in ruleset.version(v).items})
-            close = difflib.get_close_matches(n, known, n=1, cutoff=0.6)
-            raise UsageError(finding("unknown-column", f"no version has an item '{n}'" + (f"; did you mean '{close[0]}'?" if close else "")))
+        among = [ruleset.version(v) for v in ([version] if version else ruleset.version_ids)]
+        names = resolve_names(names, among, code="unknown-column", message=lambda n: f"no version has an item '{n}'")
     return list_versions(ruleset, year=y, version=version, names=names)
 
 
@@ -129,7 +127,7 @@ class Session:
 
     @property
     def input_paths(self) -> tuple:
-        return tuple(self.data_paths) + tuple(str(f.path) for f in self.ruleset.files.values())
+        return tuple(data_mod.split_sheet(p)[0] for p in self.data_paths) + tuple(str(f.path) for f in self.ruleset.files.values())
 
     @property
     def warnings(self) -> list[Finding]:
@@ -190,6 +188,14 @@ class Session:
         ev = ColumnEvaluator.sharing_with(donor, version) if donor is not None and donor.data is data else None
         return evaluate(version, data, years, columns, ev)
 
+    def select(self, version: Version, municipalities) -> tuple[int, ...] | None:
+        """-m / --municipality (codes or names, repeated or comma lists) -> indices in the version's data; None: all."""
+        from .lookup import find_municipalities, split_list
+
+        if not split_list(municipalities):
+            return None
+        return find_municipalities(self.data_for(version), municipalities)
+
     def evaluator(self, version: Version, *, donor: ColumnEvaluator | None = None) -> ColumnEvaluator:
         data = self.data_for(version)
         if donor is not None and donor.data is data:
@@ -197,8 +203,54 @@ class Session:
         return ColumnEvaluator(version, data)
 
 
-def render_summary(result: EvalResult, fmt: str) -> str:
-    return _render_summary(result, summarise(result), fmt)
+def render_summary(result: EvalResult, fmt: str, *, headers: str = "ja") -> str:
+    return _render_summary(result, summarise(result, lang="en" if headers == "en" else "ja"), fmt, headers=headers)
+
+
+def eval_csv(result: EvalResult, *, headers: str = "ja"):
+    """An evaluation's CSV as byte chunks: every municipality a year at a time, or the rows -m chose."""
+    from .render import eval_csv_rows
+    from .selection import selected_count
+
+    if selected_count(result) is not None:
+        return [eval_csv_rows(result, headers=headers)]
+    return eval_csv_chunks(result, headers=headers)
+
+
+ALL_COLUMNS = ("all", "すべて", "全部")
+
+
+def screen_columns(version: Version) -> tuple[str, ...] | None:
+    """The short set of columns the version's summary names for a terminal (`screen`), if it names one."""
+    summary = version.items.get("summary")
+    for line in summary.lines if summary is not None else ():
+        if line.kind == "screen":
+            return line.names
+    return None
+
+
+def eval_columns(version: Version, text: str | None, *, screen: bool = False) -> tuple[tuple[str, ...], str | None]:
+    """--columns -> (rule names, a note for the terminal or None).
+
+    Names or labels, comma-separated (',' or '、'); `all`: the version's full column list (its
+    summary's `columns`); none given: that list, or on a terminal (screen) the version's short
+    `screen` set, with a note saying how to see the rest.
+    """
+    from .lookup import resolve_names, split_list
+    from .results import default_columns
+
+    texts = split_list(text)
+    full = default_columns(version)
+    if len(texts) == 1 and texts[0].lower() in ALL_COLUMNS:
+        return full, None
+    if texts:
+        return tuple(resolve_names(texts, [version], code="unknown-column", message=lambda t: f"version {version.id} has no definition '{t}'",
+                                   extra=KEY_NAMES)), None
+    short = screen_columns(version) if screen else None
+    if short and len(short) < len(full):
+        return short, (f"showing {len(short)} of {len(full)} columns ({version.id}'s screen set); --columns all shows every one, "
+                       "--columns NAME,... the ones you name (kokuho names lists them)")
+    return full, None
 
 
 def default_data_paths() -> tuple[Path, Path]:

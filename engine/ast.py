@@ -173,6 +173,15 @@ class InputDecl:
 
 
 @attrs.frozen
+class ValueLabel:
+    """One entry of a definition's `labels` clause: a value the rule produces ("none", true) and how tables show it."""
+
+    value: str | bool
+    label: str
+    span: Span = _span_field()
+
+
+@attrs.frozen
 class Definition:
     name: str
     label: str | None
@@ -183,6 +192,12 @@ class Definition:
     override: bool = False
     span: Span = _span_field()
     unit_span: Span = _span_field()
+    value_labels: tuple[ValueLabel, ...] = attrs.field(default=(), kw_only=True)  # `labels "none" = "赤字なし", ...`
+
+    @property
+    def labels(self) -> tuple[tuple[str | bool, str], ...]:
+        """(value, label) pairs for display (engine/display.py)."""
+        return tuple((x.value, x.label) for x in self.value_labels)
 
 
 @attrs.frozen
@@ -248,7 +263,7 @@ class Schedule:
 
 @attrs.frozen
 class SummaryLine:
-    """`bands TABLE FLAG` | `total NAMES` | `tally NAMES` | `show NAMES` | `columns NAMES`."""
+    """`bands TABLE FLAG` | `total NAMES` | `tally NAMES` | `show NAMES` | `columns NAMES` | `screen NAMES`."""
 
     kind: str
     names: tuple[str, ...]

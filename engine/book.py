@@ -105,7 +105,7 @@ TEXT = {
     "not_plotted": "式で与えられた年度はグラフに含めていません。",
     "chart_title": "{label}の推移",
     "generated": "kokuho book により作成。同じ規則からは同じ内容になります。",
-    "summary_kinds": {"bands": "区分別の集計", "total": "合計", "tally": "件数", "show": "表示", "columns": "列"},
+    "summary_kinds": {"bands": "区分別の集計", "total": "合計", "tally": "件数", "show": "表示", "columns": "列", "screen": "画面の列"},
 }
 
 

@@ -421,6 +421,8 @@ class Checker:
             u = self.guarded(self.infer, item.expr)
             if u and not fits(item.unit, u):
                 self.add("unit", f"'{item.name}' is declared {unit_name(item.unit)} but its formula gives {unit_name(u)}", item.unit_span)
+            if item.value_labels:
+                self.check_labels(item)
         elif isinstance(item, ast.Table):
             self.check_table(item)
         elif isinstance(item, ast.Schedule):
@@ -493,6 +495,27 @@ class Checker:
             missing = [y for y in years if not any(y in e.years for e in entries)]
             if missing:
                 self.add("schedule-gap", f"schedule '{s.name}' has no value for {', '.join(f'FY{y}' for y in missing)} of the plan period {period.both}", s.span)
+
+    def check_labels(self, d: ast.Definition):
+        """`labels`: only for a text or true/false definition; each value once; a text value its formula can give."""
+        if d.unit not in ("text", "bool"):
+            self.add("labels", f"'labels' names the values of a text or true/false definition; '{d.name}' is {unit_name(d.unit)}", d.value_labels[0].span)
+            return
+        produced = _texts_produced(d.expr) if d.unit == "text" else None
+        seen = set()
+        for x in d.value_labels:
+            shown = f'"{x.value}"' if isinstance(x.value, str) else str(x.value).lower()
+            if isinstance(x.value, bool) != (d.unit == "bool"):
+                want = "true and false" if d.unit == "bool" else 'texts like "none"'
+                self.add("labels", f"'{d.name}' is {unit_name(d.unit)}: its labels name {want}, not {shown}", x.span)
+            elif (type(x.value), x.value) in seen:
+                self.add("labels", f"{shown} is labelled twice in '{d.name}'", x.span)
+            elif produced is not None and x.value not in produced:
+                close = difflib.get_close_matches(x.value, sorted(produced), n=1, cutoff=0.6)
+                gives = ", ".join(f'"{t}"' for t in sorted(produced))
+                hint = f'; did you mean "{close[0]}"?' if close else f"; it gives {gives}"
+                self.add("labels", f"'{d.name}' never gives {shown}{hint}", x.span)
+            seen.add((type(x.value), x.value))
 
     def check_summary(self, s: ast.Summary):
         for line in s.lines:
@@ -600,6 +623,21 @@ def _year_runs(years: list[int]) -> list[tuple[int, int]]:
         else:
             runs.append([y, y])
     return [(a, b) for a, b in runs]
+
+
+def _texts_produced(e) -> set[str] | None:
+    """The texts a text formula can give, when each of its outcomes is a text literal (an if of literals); else None."""
+    if isinstance(e, ast.Text):
+        return {e.value}
+    if isinstance(e, ast.If):
+        out: set[str] = set()
+        for part in [v for _, v in e.branches] + [e.otherwise]:
+            got = _texts_produced(part)
+            if got is None:
+                return None
+            out |= got
+        return out
+    return None
 
 
 def _hint(name, names) -> str:

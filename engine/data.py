@@ -72,6 +72,9 @@ def check_digit(code5: str) -> int:
 
 
 def _decode(raw: bytes, path: str) -> str:
+    if raw.startswith(b"PK\x03\x04"):  # a zip archive: an Excel workbook named as if it were CSV
+        raise DataError(finding("data-encoding", "the file is an Excel workbook (or another zip archive), not CSV: give it a name ending "
+                                ".xlsx (file.xlsx, or file.xlsx#sheet for another sheet than the first), or save it from Excel as 'CSV UTF-8'", ast.Span(path, 1, 1)))
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
         raise DataError(finding("data-encoding", "the file is neither UTF-8 nor CP932 (Shift_JIS): it looks like UTF-16 or a binary file; save it from Excel as 'CSV UTF-8'", ast.Span(path, 1, 1)))
     bom = raw.startswith(b"\xef\xbb\xbf")
@@ -89,10 +92,12 @@ def _decode(raw: bytes, path: str) -> str:
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
-    """A CSV or YAML file -> (header, [(line number, cells)], header line number)."""
+    """A CSV, YAML, Parquet or Excel file -> (header, [(line number, cells)], header line number)."""
     p = str(path)
     if p.lower().endswith(PARQUET_SUFFIXES):
         return _parquet_rows(p)
+    if split_sheet(p)[0].lower().endswith(XLSX_SUFFIXES):
+        return _xlsx_rows(*split_sheet(p), p)
     raw = read_bytes(path, "data file")
     if p.lower().endswith((".yaml", ".yml")):
         return _read_yaml(raw, p)
@@ -153,6 +158,84 @@ def _parquet_rows(path: str):
             c = c.dictionary_decode()
         cols.append(pc.fill_null(pc.cast(c, pa.string()), "").to_pylist())
     return header, [(r + 2, [col[r] for col in cols]) for r in range(table.num_rows)], 1
+
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def split_sheet(path: str) -> tuple[str, str | None]:
+    """'data.xlsx#令和6年度' -> ('data.xlsx', '令和6年度'); any other path -> (path, None)."""
+    p = str(path)
+    file, hash_, sheet = p.rpartition("#")
+    if hash_ and file.lower().endswith(XLSX_SUFFIXES) and sheet:
+        return file, sheet
+    return p, None
+
+
+def _xlsx_text(cell) -> str:
+    """A workbook cell as the text a CSV export would hold: a number exactly as Excel keeps it (the shortest
+    decimal of its float), a percent-formatted number as a percent (0.9812 shown 98.12% -> '98.12%')."""
+    from decimal import Decimal
+
+    v = cell.value
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        percent = "%" in (getattr(cell, "number_format", None) or "")
+        if percent:
+            d *= 100
+        text = format(d.normalize(), "f") if d != d.to_integral_value() else str(int(d))
+        return text + ("%" if percent else "")
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def _xlsx_rows(file: str, sheet: str | None, shown: str):
+    """The first sheet (or the one named after '#') of an .xlsx workbook, as read_table gives a CSV: rows numbered
+    as Excel numbers them, comment ('#') and empty rows before the header skipped, empty rows skipped."""
+    import zipfile
+
+    raw = read_bytes(file, "data file")  # the usage errors of a missing, directory or unreadable path, as for CSV
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+        raise DataError(finding("data-xlsx", "the file cannot be read as an Excel workbook (.xlsx): save it from Excel as .xlsx "
+                                "(not .xls), or as 'CSV UTF-8'", ast.Span(shown, 1, 1))) from None
+    try:
+        if sheet is not None and sheet not in wb.sheetnames:
+            names = ", ".join(wb.sheetnames)
+            raise DataError(finding("data-xlsx", f"the workbook has no sheet '{sheet}'; its sheets are: {names}", ast.Span(shown, 1, 1)))
+        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+        if ws.max_row is None or ws.max_column is None:
+            ws.reset_dimensions()
+        header = None
+        header_line = 0
+        rows = []
+        for cells in ws.iter_rows():
+            texts = [_xlsx_text(c) for c in cells]
+            while texts and not texts[-1].strip():
+                texts.pop()
+            if not texts:
+                continue
+            line = next(c.row for c in cells if getattr(c, "row", None) is not None)
+            if header is None:
+                if texts[0].lstrip().startswith("#"):
+                    continue
+                header, header_line = [t.strip() for t in texts], line
+                continue
+            rows.append((line, texts + [""] * (len(header) - len(texts))))
+    finally:
+        wb.close()
+    if header is None:
+        raise DataError(finding("data-empty", "the sheet is empty: it has no header row", ast.Span(shown, 1, 1)))
+    return header, rows, header_line
 
 
 def _read_yaml(raw: bytes, path: str):
@@ -302,7 +385,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         if len(findings) >= MAX_FINDINGS:
             break
         if len(cells) != len(header):
-            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(header)}", ast.Span(mpath, lineno, 1)))
+            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(header)}{separator_hint(cells, len(header))}", ast.Span(mpath, lineno, 1)))
             continue
         code = cells[col_of["code"]].strip()
         name = cells[col_of["name"]].strip()
@@ -352,7 +435,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         if len(findings) >= MAX_FINDINGS:
             break
         if len(cells) != len(pheader):
-            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(pheader)}", ast.Span(ppath, lineno, 1)))
+            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(pheader)}{separator_hint(cells, len(pheader))}", ast.Span(ppath, lineno, 1)))
             continue
         try:
             year = parse_year(cells[pcol["fiscal_year"]]).value
@@ -383,6 +466,33 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         municipal[field] = per_year
     return Dataset(municipalities, municipal, prefecture, row_of, prow_of, years, (mpath, ppath),
                    {mpath: len(rows), ppath: len(prows)}, _missing_rows(municipalities, row_of, mpath))
+
+
+def separator_hint(cells: list[str], width: int) -> str:
+    """When a row's extra cells are exactly the pieces of numbers written with an unquoted thousands separator
+    (10,800 read as 10 and 800), say so: '; 10,800 (column 5) looks like ...'."""
+    import re
+
+    extra = len(cells) - width
+    if extra <= 0:
+        return ""
+    runs, i = [], 0
+    while i < len(cells):
+        j = i + 1
+        if re.fullmatch(r"[-+]?\d{1,3}", cells[i].strip()):
+            while j < len(cells) and re.fullmatch(r"\d{3}", cells[j].strip()):
+                j += 1
+            if j < len(cells) and j > i + 1 and re.fullmatch(r"\d{3}\.\d+", cells[j].strip()):
+                j += 1
+        if j > i + 1:
+            runs.append((i, j))
+        i = j
+    if not runs or sum(j - i - 1 for i, j in runs) != extra:
+        return ""
+    i, j = runs[0]
+    number = ",".join(c.strip() for c in cells[i:j])
+    return (f"; {number} (from column {i + 1}) looks like a number with a thousands separator that is not in quotes: "
+            f"write it as \"{number}\" or as {number.replace(',', '')}" + (f" ({len(runs)} such numbers in this row)" if len(runs) > 1 else ""))
 
 
 def _missing_rows(municipalities, row_of: dict, path: str) -> tuple[Finding, ...]:

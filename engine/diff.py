@@ -33,6 +33,7 @@ from .columnar.columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, is_col, scal
 from .evaluate import with_override
 from .results import default_columns
 from .values import MAX_YEAR_DEPTH, is_undef
+from .display import rule_word, status_text, value_text
 from .render import ARROW_MIN_CELLS, format_display, format_value, to_csv, to_json, to_markdown, to_table
 from .versions import NotInForce, Version
 from .years import FiscalYear, Period
@@ -948,6 +949,7 @@ class OutcomeDiff:
     ev_a: ColumnEvaluator
     ev_b: ColumnEvaluator
     finder: CauseFinder
+    only: tuple | None = None  # -m: the municipalities whose rows are shown (indices); None: all
     _rows: list = attrs.field(factory=list, init=False, eq=False, repr=False)  # the shown Change objects, made on first use
 
     def item(self, name: str):
@@ -1043,12 +1045,13 @@ def _check_columns(a: Version, b: Version, columns) -> tuple[str, ...]:
 
 
 def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show_all: bool = False,
-            min_change=None, top: int | None = None) -> OutcomeDiff:
+            min_change=None, top: int | None = None, only=None) -> OutcomeDiff:
     """Evaluate A and B over the same data and list the changes with their causes.
 
     Rows are ordered by definition (in column order), then by absolute change (largest
     first; changes to or from undefined, then true/false and text changes after the
-    numbers), then year and code. `top` keeps the N largest of each definition.
+    numbers), then year and code. `top` keeps the N largest of each definition. `only`
+    (municipality indices, -m) chooses the rows shown; everything is still computed over all.
     """
     if top is not None and top < 1:
         raise UsageError(finding("bad-top", f"--top takes a positive number of rows, not {top}"))
@@ -1083,9 +1086,10 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
             sig = finder.column_causes(c, y, rows) if len(rows) else None
             blocks.append(Block(y, c, unit, numeric, va, vb, status, delta, sig))
             changed_total += len(rows)
-    order, shown_changed = _shown_order(blocks, columns, thresholds, show_all, top)
+    mask = None if only is None else _mask(n, np.asarray(only, dtype=np.int64))
+    order, shown_changed = _shown_order(blocks, columns, thresholds, show_all, top, mask)
     return OutcomeDiff(a, b, tuple(years), columns, tuple(blocks), order, len(blocks) * n, changed_total, shown_changed,
-                       ev_a.data.municipalities, ev_a, ev_b, finder)
+                       ev_a.data.municipalities, ev_a, ev_b, finder, None if only is None else tuple(only))
 
 
 def _undefined_mask(v, n: int) -> np.ndarray:
@@ -1101,21 +1105,22 @@ def _is_numeric(v, n: int) -> np.ndarray:
     return np.full(n, type(v) is Num)
 
 
-def _shown_order(blocks, columns, thresholds, show_all: bool, top):
+def _shown_order(blocks, columns, thresholds, show_all: bool, top, mask=None):
     """(block, row) of the rows shown, sorted, and how many changed rows pass --min-change.
 
-    Municipalities are in code order, so a row's index is its place in code order.
+    Municipalities are in code order, so a row's index is its place in code order. mask: the
+    municipalities whose rows may be shown (-m), None for all.
     """
     per_name: dict[str, list] = {c: [] for c in columns}
     shown_changed = 0
     for k, blk in enumerate(blocks):
         changed = blk.status != 0
-        rows_changed = np.flatnonzero(changed)
+        rows_changed = np.flatnonzero(changed if mask is None else changed & mask)
         ok = blk.delta.passes(rows_changed, thresholds.get(_threshold_unit(blk.unit)))
         shown_changed += int(np.count_nonzero(ok))
         keep = rows_changed[ok]
         if show_all:
-            keep = np.union1d(keep, np.flatnonzero(~changed))
+            keep = np.union1d(keep, np.flatnonzero(~changed if mask is None else ~changed & mask))
         if len(keep):
             per_name[blk.name].append((k, keep))
     out = []
@@ -1175,71 +1180,121 @@ def _abs_delta_keys(blocks, parts):
 # ---- rendering the outcome diff ---------------------------------------------------------
 
 
-def _value_cell(v, unit: str, notes: dict) -> str:
+def _value_cell(v, unit: str, notes: dict, item=None, lang: str = "ja") -> str:
     """A value, or a dash with the number of its reason's footnote (notes: reason -> number, in order)."""
     if is_undef(v):
         return f"—[u{notes.setdefault(v.reason, len(notes) + 1)}]"
-    return format_display(v, unit)
+    return value_text(v, item, lang=lang) if item is not None else format_display(v, unit)
 
 
-def _delta_cell(d, r: Change) -> str:
+def _side_cell(d, v, unit: str, notes: dict, name: str, version: Version, lang: str) -> str:
+    """A compared value of one version; a rule the version does not have is shown as such, not as a blank."""
+    if is_undef(v) and name not in version.items and name not in KEY_NAMES:
+        return f"({version.id} に規則なし)" if lang == "ja" else f"(no rule in {version.id})"
+    return _value_cell(v, unit, notes, d.item(name), lang)
+
+
+OUTCOME_WORDS = {
+    "ja": {"unchanged": "変化なし", "changed": "変化", "only": "{v} のみ"},
+    "en": {"unchanged": "unchanged", "changed": "changed", "only": "{v} only"},
+}
+
+
+def _delta_cell(d, r: Change, lang: str = "en") -> str:
+    words = OUTCOME_WORDS[lang]
     if r.delta is not None:
         return _signed(r.delta, _delta_unit(r.unit))
     if r.status == "unchanged":
-        return "unchanged"
+        return words["unchanged"]
     if r.status == "changed":
-        return "changed"
-    return f"{d.a.id} only" if r.status == "undefined-in-b" else f"{d.b.id} only"
+        return words["changed"]
+    return words["only"].format(v=d.a.id if r.status == "undefined-in-b" else d.b.id)
 
 
-def _heading(d, what: str, fmt: str) -> str:
+def _heading(d, what: str, fmt: str, lang: str = "ja") -> str:
     a, b = d.a, d.b
     years = Period(min(d.years), max(d.years)).both if d.years else "no years"
     title = f"{a.id} → {b.id} {what}: {years}"
     lines = [f"# {title}" if fmt == "markdown" else title, ""]
     for tag, v in (("A", a), ("B", b)):
-        period = v.header.plan_period.both if v.header.plan_period else "no plan period"
-        lines.append(f"{'- ' if fmt == 'markdown' else ''}{tag}: {v.id} {v.header.title or ''} ({v.header.status or 'no status'}, {period})")
+        period = v.header.plan_period.both if v.header.plan_period else ("計画期間なし" if lang == "ja" else "no plan period")
+        lines.append(f"{'- ' if fmt == 'markdown' else ''}{tag}: {v.id} {v.header.title or ''} ({status_text(v.header.status, lang)}, {period})")
     return "\n".join(lines) + "\n\n"
 
 
-def render_outcome(d: OutcomeDiff, fmt: str) -> str:
-    """The outcome diff as table | markdown | csv | json (Japanese labels, both year forms)."""
+def _shown_note(d: OutcomeDiff, lang: str) -> str:
+    """How many values differ (of the municipalities shown, and of the whole prefecture under -m), and what is hidden."""
+    ja = lang == "ja"
+    changed, compared = d.changed, d.compared
+    if d.only is not None:
+        mask = _mask(len(d.municipalities), np.asarray(d.only, dtype=np.int64))
+        changed = sum(int(np.count_nonzero((blk.status != 0) & mask)) for blk in d.blocks)
+        compared = len(d.blocks) * len(d.only)
+    note = f"{compared:,} 件中 {changed:,} 件の値が異なります" if ja else f"{changed} of {compared} values differ"
+    if d.only is not None:
+        total = len(d.municipalities)
+        note += (f" (-m で選んだ {len(d.only)} 団体; 都全体 {total} 団体では {d.compared:,} 件中 {d.changed:,} 件)" if ja
+                 else f" for the {len(d.only)} {'municipality' if len(d.only) == 1 else 'municipalities'} chosen with -m"
+                      f" (over the whole prefecture, {total} municipalities: {d.changed} of {d.compared})")
+    hidden = compared - changed
+    if len(d.rows) != changed:
+        parts = []
+        if hidden and not any(not r.changed for r in d.rows):
+            parts.append("変化のない値は省略 (--all で表示)" if ja else "unchanged hidden (--all shows them)")
+        if d.shown_changed != changed:
+            k = changed - d.shown_changed
+            parts.append(f"{k:,} 件は --min-change 未満" if ja else f"{k} below --min-change")
+        shown_changed = sum(1 for r in d.rows if r.changed)
+        if shown_changed < d.shown_changed:
+            k = d.shown_changed - shown_changed
+            parts.append(f"{k:,} 件は --top で省略" if ja else f"{k} past --top")
+        if parts:
+            note += ("。" if ja else "; ") + ("、".join(parts) if ja else ", ".join(parts))
+    return note + ("。\n\n" if ja else ".\n\n")
+
+
+OUTCOME_CSV_HEADER_JA = ["年度", "団体コード", "団体名", "名前", "名称", "単位", None, None, "差", "差の単位", "状態", "原因", "未定義の理由"]
+
+
+def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
+    """The outcome diff as table | markdown | csv | json (both year forms).
+
+    headers ja: Japanese headers, labels and values as display.py shows them (○, 赤字なし); en: rule
+    names and the values themselves. CSV and JSON cells are the values themselves either way.
+    """
+    lang = "en" if headers == "en" else "ja"
     if fmt == "json":
         return to_json({
             "a": _version_doc(d.a), "b": _version_doc(d.b),
             "years": [FiscalYear(y).both for y in d.years],
             "compared": d.compared, "changed": d.changed, "shown": len(d.rows),
+            **({"municipalities_shown": [d.municipalities[i].code for i in d.only]} if d.only is not None else {}),
             "rows": [_row_doc(d, r) for r in d.rows],
         })
     if fmt == "csv":
-        return outcome_csv(d).decode("utf-8")
+        data = outcome_csv(d).decode("utf-8")
+        if lang == "ja":  # the same cells under Japanese headers
+            rest = data.partition("\r\n")[2]
+            header = [d.a.id if i == 6 else d.b.id if i == 7 else h for i, h in enumerate(OUTCOME_CSV_HEADER_JA)]
+            data = to_csv(header, []) + rest
+        return data
     md = fmt == "markdown"
-    out = _heading(d, "比較 (outcome diff)", fmt)
-    hidden = d.compared - d.changed
-    note = f"{d.changed} of {d.compared} values differ"
-    if len(d.rows) != d.changed:
-        parts = []
-        if hidden and not any(not r.changed for r in d.rows):
-            parts.append("unchanged hidden (--all shows them)")
-        if d.shown_changed != d.changed:
-            parts.append(f"{d.changed - d.shown_changed} below --min-change")
-        shown_changed = sum(1 for r in d.rows if r.changed)
-        if shown_changed < d.shown_changed:
-            parts.append(f"{d.shown_changed - shown_changed} past --top")
-        if parts:
-            note += "; " + ", ".join(parts)
-    out += note + ".\n\n"
+    out = _heading(d, "比較 (outcome diff)" if lang == "ja" else "outcome diff", fmt, lang)
+    out += _shown_note(d, lang)
     if not d.rows:
-        return out + ("No differences.\n" if not d.changed else "")
+        return out + (("差はありません。\n" if lang == "ja" else "No differences.\n") if not d.changed else "")
     causes: dict[str, int] = {}  # footnote numbers by text: a band change reads the same in every year
     notes: dict[str, int] = {}
-    header = ["年度", "団体コード", "団体名", "項目", d.a.id, d.b.id, f"差 ({d.b.id}−{d.a.id})", "原因"]
+    if lang == "ja":
+        header = ["年度", "団体コード", "団体名", "項目", d.a.id, d.b.id, f"差 ({d.b.id}−{d.a.id})", "原因"]
+    else:
+        header = ["fiscal_year", "code", "name", "definition", d.a.id, d.b.id, f"difference ({d.b.id}−{d.a.id})", "causes"]
     rows = []
     for r in d.rows:
         refs = dict.fromkeys(f"[{causes.setdefault(c.text, len(causes) + 1)}]" for c in r.causes)
-        rows.append([FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name),
-                     _value_cell(r.a, r.unit, notes), _value_cell(r.b, r.unit, notes), _delta_cell(d, r), "".join(refs)])
+        rows.append([FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name) if lang == "ja" else r.name,
+                     _side_cell(d, r.a, r.unit, notes, r.name, d.a, lang), _side_cell(d, r.b, r.unit, notes, r.name, d.b, lang),
+                     _delta_cell(d, r, lang), "".join(refs)])
     align = ["left", "left", "left", "left", "right", "right", "right", "left"]
     out += (to_markdown if md else to_table)(header, rows, align)
     if causes:
@@ -1254,11 +1309,6 @@ def render_outcome(d: OutcomeDiff, fmt: str) -> str:
 
 def outcome_csv(d: OutcomeDiff) -> bytes:
     """render_outcome's CSV (UTF-8 with BOM), written from the blocks' columns: the shown rows in order."""
-    import pyarrow as pa
-
-    from .columnar import arrow as A
-    from .columnar import text
-
     header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
     if len(d.order) * len(header) < ARROW_MIN_CELLS:  # small: written row by row, without importing Arrow
         rows = []
@@ -1270,6 +1320,11 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
                          _delta_unit(r.unit) if r.delta is not None else "", r.status,
                          " | ".join(c.text for c in r.causes), undefined])
         return to_csv(header, rows).encode("utf-8")
+    import pyarrow as pa
+
+    from .columnar import arrow as A
+    from .columnar import text
+
     head = to_csv(header, []).encode("utf-8")
     ms = d.municipalities
     n = len(ms)
@@ -1508,7 +1563,11 @@ def _total(col):
     return undef if undef is not None else sum((Fraction(x) for x in col), Fraction(0))
 
 
-def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: str) -> str:
+def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: str, *, headers: str = "ja") -> str:
+    """The per-year diff summary; it covers the whole prefecture, also under -m (and says so)."""
+    from .selection import whole_note
+
+    lang = "en" if headers == "en" else "ja"
     if fmt in ("csv", "json"):
         flat = []
         for s in summaries:
@@ -1534,11 +1593,13 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                                  format_value(r.delta, _delta_unit(r.unit)), ""])
         header = ["fiscal_year", "section", "name", "item", "a", "b", "value", "note"]
         if fmt == "csv":
-            return to_csv(header, flat)
+            return to_csv(["年度", "種類", "名前", "項目", d.a.id, d.b.id, "値", "注"] if lang == "ja" else header, flat)
         return to_json({"a": _version_doc(d.a), "b": _version_doc(d.b), "summary": [_summary_doc(d, s) for s in summaries]})
     md = fmt == "markdown"
     tab = to_markdown if md else to_table
-    out = [_heading(d, "比較の集計 (diff summary)", fmt).rstrip("\n") + "\n"]
+    out = [_heading(d, "比較の集計 (diff summary)", fmt, lang).rstrip("\n") + "\n"]
+    if d.only is not None:
+        out.append(whole_note(len(d.municipalities), lang) + "\n")
     for s in summaries:
         fy = FiscalYear(s.year).both
         out.append(f"{'## ' if md else ''}{fy} — {d.a.id} → {d.b.id}（{s.municipalities} 団体）\n")
@@ -1568,7 +1629,8 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                 res = "" if p.residual is None else (_value_cell(p.residual_delta, "yen", notes) if p.residual_delta is not None else "")
                 if p.residual_delta is not None and not is_undef(p.residual_delta):
                     res = _signed(p.residual_delta, "yen") if p.residual_delta else "0円"
-                rows.append([p.label, _value_cell(p.total_a, "yen", notes), _value_cell(p.total_b, "yen", notes), str(p.raised), _signed(p.raised_sum, "yen"),
+                rows.append([p.label, _side_cell(d, p.total_a, "yen", notes, p.name, d.a, lang), _side_cell(d, p.total_b, "yen", notes, p.name, d.b, lang),
+                             str(p.raised), _signed(p.raised_sum, "yen"),
                              str(p.lowered), _signed(p.lowered_sum, "yen"), _signed(p.net, "yen"), res, str(p.stays), str(p.undefined)])
             out.append(tab(head, rows, ["left"] + ["right"] * 10))
             out.append("差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n")
@@ -1855,25 +1917,35 @@ def _key_label(v: Version, t: ast.Table) -> str:
     return expr_text(t.key)
 
 
-def render_rules(rd: RulesDiff, fmt: str) -> str:
-    """The rule diff as table | markdown | csv | json."""
+def render_rules(rd: RulesDiff, fmt: str, *, headers: str = "ja") -> str:
+    """The rule diff as table | markdown | csv | json.
+
+    headers ja: Japanese headers and words (区分表, 区分1, 変更なし; display.rule_word), also in the CSV;
+    en: the English words, which JSON always has.
+    """
     a, b = rd.a, rd.b
+    lang = "en" if headers == "en" else "ja"
+    w = functools.partial(rule_word, lang=lang)
     if fmt == "json":
         return to_json(_rules_doc(rd))
     if fmt == "csv":
+        if lang == "ja":
+            header = ["区分", "名前", "年度", "項目", "変更", a.id, b.id, f"{a.id} の行", f"{b.id} の行"]
+            rows = [[w(r[0]), r[1], r[2], w(r[3]), w(r[4])] + r[5:] for r in _rules_flat(rd)]
+            return to_csv(header, rows)
         header = ["section", "name", "fiscal_years", "item", "change", a.id, b.id, f"{a.id}_line", f"{b.id}_line"]
         return to_csv(header, _rules_flat(rd))
     md = fmt == "markdown"
     tab = to_markdown if md else to_table
-    out = [_heading(rd, "規則の比較 (rule diff)", fmt).rstrip("\n") + "\n"]
+    out = [_heading(rd, "規則の比較 (rule diff)", fmt, lang).rstrip("\n") + "\n"]
     if rd.empty:
-        out.append("No differences.\n")
+        out.append("差はありません。\n" if lang == "ja" else "No differences.\n")
         return "\n".join(out)
     h2 = "## " if md else "■ "
     for t in rd.tables:
         ta, tb = _unwrap(t.a), _unwrap(t.b)
         title = f"{h2}区分表 {t.name} — {_years_text(t.years)}"
-        out.append(title + f" ({t.change})\n")
+        out.append(title + f" ({w(t.change)})\n")
         for side, x, v in (("A", t.a, a), ("B", t.b, b)):
             if x is None:
                 out.append(f"{v.id}: no {t.name}\n")
@@ -1893,7 +1965,7 @@ def render_rules(rd: RulesDiff, fmt: str) -> str:
             if not show_a or not show_b:
                 r = attrs.evolve(r, a=r.a if show_a else None, b=r.b if show_b else None)
             rows.append([r.a.label or "" if r.a else "", r.a.interval if r.a else "", _band_result(r.a) if r.a else "",
-                         r.b.label or "" if r.b else "", r.b.interval if r.b else "", _band_result(r.b) if r.b else "", r.change])
+                         r.b.label or "" if r.b else "", r.b.interval if r.b else "", _band_result(r.b) if r.b else "", w(r.change)])
         out.append(tab(head, rows))
         spans = []
         if show_a:
@@ -1915,21 +1987,21 @@ def render_rules(rd: RulesDiff, fmt: str) -> str:
         rows = []
         for dd in rd.definitions:
             item = _unwrap(dd.b) or _unwrap(dd.a)
-            rows.append([_named(dd.name, item), _years_text(dd.years), dd.change, _formula_cell(dd.a), _formula_cell(dd.b)])
+            rows.append([_named(dd.name, item), _years_text(dd.years), w(dd.change), _formula_cell(dd.a), _formula_cell(dd.b)])
         out.append(tab(head, rows))
     if rd.inputs:
         out.append(f"{h2}入力 (inputs)\n")
         head = ["項目", "変更", a.id, b.id]
-        rows = [[_named(i.name, _unwrap(i.b) or _unwrap(i.a)), i.change, _input_text(i.a), _input_text(i.b)] for i in rd.inputs]
+        rows = [[_named(i.name, _unwrap(i.b) or _unwrap(i.a)), w(i.change), _input_text(i.a), _input_text(i.b)] for i in rd.inputs]
         out.append(tab(head, rows))
     if rd.meta:
         out.append(f"{h2}名称・根拠・適用期間 (labels, citations, effective periods)\n")
         head = ["項目", "属性", a.id, b.id, "行"]
-        rows = [[m.name, m.field, m.a, m.b, f"{loc(m.a_span)} → {loc(m.b_span)}"] for m in rd.meta]
+        rows = [[m.name, w(m.field), m.a, m.b, f"{loc(m.a_span)} → {loc(m.b_span)}"] for m in rd.meta]
         out.append(tab(head, rows))
     if rd.summary:
         out.append(f"{h2}集計の構成 (summary layout)\n")
-        rows = [[kind, ", ".join(added), ", ".join(removed)] for kind, added, removed in rd.summary]
+        rows = [[w(kind), ", ".join(added), ", ".join(removed)] for kind, added, removed in rd.summary]
         out.append(tab(["行", f"{b.id} で追加", f"{b.id} で削除"], rows))
     return "\n".join(out)
 
@@ -2038,18 +2110,39 @@ def _rules_doc(rd: RulesDiff) -> dict:
 # ---- one call for the command line ------------------------------------------------------
 
 
-def run(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
-        top=None, summary=False, rules_only=False, fmt="table") -> tuple[str, bool]:
-    """`kokuho diff A B`: the rendered text and whether anything differs (for --exit-code).
+def diff_columns(a: Version, b: Version, text) -> tuple[str, ...] | None:
+    """--columns of a diff: names or labels of either version (lookup.py), comma-separated; none or `all`: both versions' columns."""
+    from .lookup import resolve_names, split_list
 
-    Years default to B's plan period; --year / --period accept every year form.
+    texts = split_list(text)
+    if not texts or (len(texts) == 1 and texts[0].lower() in ("all", "すべて", "全部")):
+        return None
+    return tuple(resolve_names(texts, [b, a], code="unknown-column", message=lambda t: f"neither {a.id} nor {b.id} has a definition '{t}'",
+                               extra=KEY_NAMES))
+
+
+def run(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+        top=None, summary=False, rules_only=False, fmt="table", headers="ja", municipalities=None) -> tuple[str, bool, str]:
+    """`kokuho diff A B`: the rendered text, whether anything differs (for --exit-code) and what it holds, in a line.
+
+    Years default to B's plan period; --year / --period accept every year form; columns are names or
+    labels (a list or comma-separated text); municipalities (-m) choose the rows shown.
     """
+    from .formats import municipalities_text, years_text
+
     a, b = session.version(a_id), session.version(b_id)
     years = session.years(b, year, period)
     if rules_only:
         rd = compare_rules(a, b, years)
-        return render_rules(rd, fmt), not rd.empty
-    d = compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top)
+        return render_rules(rd, fmt, headers=headers), not rd.empty, f"rule diff {a.id} → {b.id}, {years_text(years)}"
+    if isinstance(columns, (list, tuple)):
+        columns = ",".join(columns)
+    cols = diff_columns(a, b, columns)
+    only = session.select(b, municipalities)
+    d = compare(a, b, session.data_for(a), session.data_for(b), years, cols, show_all=show_all, min_change=min_change, top=top, only=only)
+    who = municipalities_text(None if only is None else len(only), len(d.municipalities))
     if summary:
-        return render_diff_summary(d, summarise(d, top=top, movers=columns), fmt), d.shown_changed > 0
-    return render_outcome(d, fmt), d.shown_changed > 0
+        what = f"diff summary {a.id} → {b.id}, {years_text(years)}, {municipalities_text(None, len(d.municipalities))}"
+        return render_diff_summary(d, summarise(d, top=top, movers=cols), fmt, headers=headers), d.shown_changed > 0, what
+    what = f"outcome diff {a.id} → {b.id}, {years_text(years)}, {who}, {len(d.rows):,} rows"
+    return render_outcome(d, fmt, headers=headers), d.shown_changed > 0, what

@@ -453,26 +453,18 @@ def explain(ev: ColumnEvaluator, name: str, year: int, index: int | None = None,
 
 def explain_for(version: Version, data: ColumnData, name: str, year: int, municipality: str | None = None, *,
                 depth: int | None = None, full: bool = False, evaluator: ColumnEvaluator | None = None) -> Explanation:
-    """Resolve a name and a municipality (code or name) in a version and its data, then explain."""
-    import difflib
+    """Resolve a name or its label, and a municipality (code or name), in a version and its data, then explain."""
+    from .lookup import find_municipality, resolve_name
 
+    name = resolve_name(name, [version], code="unknown-name", message=f"version {version.id} has no definition, table, schedule or input '{name}'",
+                        extra=KEY_NAMES)
     item = version.items.get(name)
-    if name not in KEY_NAMES and (item is None or isinstance(item, (ast.Summary, ast.Example, ast.Removal))):
-        names = [n for n, i in version.items.items() if hasattr(i, "unit")]
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        raise UsageError(finding("unknown-name", f"version {version.id} has no definition, table, schedule or input '{name}'"
-                                 + (f"; did you mean '{close[0]}'?" if close else "")))
     if depth is not None and depth < 0:
         raise UsageError(finding("bad-depth", f"--depth is 0 or more, not {depth}"))
     ev = evaluator or ColumnEvaluator(version, data)
     index = None
     if municipality is not None:
-        index = data.index_of(municipality.strip())
-        if index is None:
-            keys = [m.code for m in data.municipalities] + [m.name for m in data.municipalities]
-            close = difflib.get_close_matches(municipality.strip(), keys, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else "; give a 6-digit code like 131016 or a name like 千代田区"
-            raise UsageError(finding("unknown-municipality", f"no municipality '{municipality}' in the data{hint}"))
+        index = find_municipality(data, municipality)
     elif is_col(ev.fast(name, year)):
         label = f" ({item.label})" if getattr(item, "label", None) else ""
         raise UsageError(finding("no-municipality", f"{name}{label} has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区"))
@@ -581,6 +573,15 @@ def explanation_json(x: Explanation) -> dict:
         "full": x.full,
         "derivation": node_json(x.root),
     }
+
+
+def render_explanations(xs: list[Explanation], fmt: str = "text") -> str:
+    """One explanation as render_explanation gives it; several (-m A,B) one after the other, or a JSON list."""
+    if len(xs) == 1:
+        return render_explanation(xs[0], fmt)
+    if fmt == "json":
+        return to_json([explanation_json(x) for x in xs])
+    return "\n".join(render_explanation(x, fmt) for x in xs)
 
 
 def render_explanation(x: Explanation, fmt: str = "text") -> str:

@@ -513,6 +513,10 @@ class _Formatter:
             self.add(INDENT, f"= {value}", eq_line)
         else:
             self.add(0, f"{head} = {value}", S.first_line, row=True)
+        if d.value_labels:
+            words = [f"{S.quote(x.value) if isinstance(x.value, str) else str(x.value).lower()} = {S.quote(x.label)}" for x in d.value_labels]
+            lines = [x.span.line for x in d.value_labels]
+            self.name_list(INDENT, "labels", words, lines if all(n > 0 for n in lines) else None, S.line_of("LABELS"))
         self.meta(d)
 
     def table(self, t: ast.Table) -> None:

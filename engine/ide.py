@@ -55,10 +55,10 @@ FUNCTION_DOCS = {
     "decimals": "decimals(n): the step 1/10ⁿ, for round",
 }
 ITEM_KEYWORDS = ("define", "input", "table", "schedule", "summary", "example", "override", "remove")
-CLAUSE_KEYWORDS = ("cite", "effective", "columns", "band", "over")
+CLAUSE_KEYWORDS = ("cite", "effective", "columns", "band", "over", "labels")
 HEADER_KEYWORDS = ("ruleset", "extends", "title", "status", "period", "basis")
 EXPR_KEYWORDS = ("if", "then", "elif", "else", "and", "or", "not", "with", "year", "true", "false")
-BLOCK_KEYWORDS = {"summary": ("bands", "total", "tally", "show", "columns"),
+BLOCK_KEYWORDS = {"summary": ("bands", "total", "tally", "show", "columns", "screen"),
                   "example": ("municipality", "prefecture", "expect", "undefined", "true", "false")}
 _ITEM_START_TOKENS = {"OVERRIDE", "INPUT", "DEFINE", "TABLE", "SCHEDULE", "SUMMARY", "EXAMPLE", "REMOVE"}
 

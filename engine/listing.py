@@ -113,7 +113,7 @@ def render_listing(listing: Listing, fmt: str = "table") -> str:
     if fmt == "csv":
         header = ["version", "status", "plan_period", "extends", "files", "title"]
         if listing.year is None:
-            return to_csv(header, [_version_cells(r, listing) for r in listing.versions])
+            return to_csv(header, [_version_cells(r, listing, display=False) for r in listing.versions])
         rows = [[r.id, x.name, x.kind, x.label or "", x.version or "", x.years, f"{x.file}:{x.line}"]
                 for r in listing.versions for x in r.items]
         return to_csv(["version", "name", "kind", "label", "piece_of", "years", "written_at"], rows)
@@ -138,11 +138,15 @@ def render_listing(listing: Listing, fmt: str = "table") -> str:
     return "\n".join(out)
 
 
-def _version_cells(r: VersionRow, listing: Listing) -> list[str]:
+def _version_cells(r: VersionRow, listing: Listing, *, display: bool = True) -> list[str]:
+    """A version's row: its status as staff read it (施行中, 改定案) in tables, as written in CSV."""
+    from .display import status_text
+
     extends = " → ".join(r.chain[1:]) or "—"
-    cells = [r.id, r.status or "", _period(r), extends, ", ".join(r.files[:1]), r.title or ""]
+    status = (status_text(r.status) if display else r.status) if r.status else ""
+    cells = [r.id, status, _period(r), extends, ", ".join(r.files[:1]), r.title or ""]
     if listing.year is not None:
-        cells.insert(3, "in plan period" if r.covers_year else "—")
+        cells.insert(3, ("計画期間内" if display else "in plan period") if r.covers_year else "—")
     return cells
 
 

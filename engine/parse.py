@@ -280,7 +280,7 @@ class _ToAst(Transformer):
         for c in children:
             if isinstance(c, tuple) and len(c) == 3 and isinstance(c[0], str) and c[0] in allowed | {"cite", "effective", "override", "label", "unit", "columns", "wording"}:
                 kind, value, span = c
-                if kind in parts and kind in ("cite", "effective"):
+                if kind in parts and kind in ("cite", "effective", "labels"):
                     self._fail("duplicate-field", f"'{kind}' is given twice for one item", span)
                 parts[kind] = value
                 parts[kind + "_span"] = span
@@ -301,12 +301,20 @@ class _ToAst(Transformer):
 
     def definition(self, meta, children):
         name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
-        p = self._parts(children, set())
+        p = self._parts(children, {"labels"})
         expr = next(c for c in p["rest"] if not isinstance(c, Token))
         return ast.Definition(
             str(name_tok), p.get("label"), p["unit"], expr, p.get("cite"), p.get("effective"),
             override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+            value_labels=p.get("labels", ()),
         )
+
+    def value_labels(self, meta, children):
+        return ("labels", tuple(children), self._span(meta))
+
+    def value_label(self, meta, children):
+        key, text = children
+        return ast.ValueLabel(key.value, self._text(text), span=self._span(meta))
 
     def table(self, meta, children):
         name_tok = next(c for c in children if isinstance(c, Token) and c.type == "NAME")
@@ -363,6 +371,9 @@ class _ToAst(Transformer):
 
     def summary_columns(self, meta, children):
         return ast.SummaryLine("columns", children[0], span=self._span(meta))
+
+    def summary_screen(self, meta, children):
+        return ast.SummaryLine("screen", children[0], span=self._span(meta))
 
     def summary(self, meta, children):
         p = self._parts(children, set())

@@ -161,8 +161,14 @@ def _undefined_text(result, row) -> str:
     return "; ".join(f"{c}: {v.reason}" for c, v in zip(result.columns, row.values) if is_undef(v))
 
 
-def render_eval(result, fmt: str, *, headers: str = "en") -> str:
-    """An EvalResult as csv | json | markdown | table; one row per municipality-year."""
+def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
+    """An EvalResult as csv | json | markdown | table; one row per municipality-year.
+
+    headers: ja, Japanese labels and values as people read them (○, 赤字なし; display.py); en, rule
+    names and the values themselves. CSV and JSON cells are always the values themselves.
+    """
+    from .display import value_text
+    from .selection import note, selected_count
     from .years import FiscalYear
 
     cols = result.columns
@@ -184,10 +190,12 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
         }
         return to_json(doc)
     if fmt == "csv":
+        if selected_count(result) is not None:
+            return eval_csv_rows(result, headers=headers).decode("utf-8")
         return b"".join(eval_csv_chunks(result, headers=headers)).decode("utf-8")
-    # People read these: Japanese labels, units, both year forms, and reasons listed below.
-    names = [f"{result.label(c)}" for c in cols]
-    header = ["年度", "団体コード", "団体名"] + names
+    # People read these: labels, units, both year forms, and reasons listed below.
+    lang = "en" if headers == "en" else "ja"
+    header = eval_csv_header(result, lang)[:-1]
     rows = []
     notes = []
     for r in result.rows:
@@ -197,37 +205,48 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
                 notes.append(v.reason)
                 cells.append(f"—[{_note_number(notes, v.reason)}]")
             else:
-                cells.append(format_display(v, result.unit(c)))
+                cells.append(value_text(v, result.version.items.get(c), lang=lang))
         rows.append(cells)
     align = ["left", "left", "left"] + ["right" if result.unit(c) not in ("text", "bool") else "left" for c in cols]
     body = (to_markdown if fmt == "markdown" else to_table)(header, rows, align)
     title = f"{result.version.id} {result.version.header.title or ''}".strip()
     head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
-    return head + body + _render_notes(notes, fmt)
+    chosen = selected_count(result)
+    tail = f"\n{note(chosen, len(result.municipalities), lang)}\n" if chosen is not None else ""
+    return head + body + tail + _render_notes(notes, fmt)
 
 
-def eval_csv_chunks(result, *, headers: str = "en"):
+def eval_csv_header(result, headers: str = "ja") -> list[str]:
+    """The header row of an evaluation's CSV: Japanese labels (ja) or rule names (en), then the reasons' column."""
+    if headers == "ja":
+        return ["年度", "団体コード", "団体名"] + [result.label(c) for c in result.columns] + ["未定義の理由"]
+    return ["fiscal_year", "code", "name"] + list(result.columns) + ["undefined"]
+
+
+def eval_csv_rows(result, *, headers: str = "ja") -> bytes:
+    """eval_csv_chunks's CSV for the rows of `result.rows` only (the municipalities -m chose), value by value."""
+    rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(result.columns, r.values)]
+            + [_undefined_text(result, r)] for r in result.rows]
+    return to_csv(eval_csv_header(result, headers), rows).encode("utf-8")
+
+
+def eval_csv_chunks(result, *, headers: str = "ja"):
     """render_eval's CSV as UTF-8 bytes, a header and then a chunk per year, written from whole columns.
 
     The cells are exactly format_value's, the `undefined` column lists each undefined value's
     name and reason; a year's intermediate values are released once its rows are written.
     """
+    cols = result.columns
+    ms = result.municipalities
+    n = len(ms)
+    if n * len(result.years) * len(cols) < ARROW_MIN_CELLS:  # small: written value by value, without importing Arrow
+        yield eval_csv_rows(result, headers=headers)
+        return
     import pyarrow as pa
 
     from .columnar import text
 
-    cols = result.columns
-    names = [result.label(c) for c in cols] if headers == "ja" else list(cols)
-    keys = ["年度", "団体コード", "団体名"] if headers == "ja" else ["fiscal_year", "code", "name"]
-    undefined = "未定義の理由" if headers == "ja" else "undefined"
-    ms = result.municipalities
-    n = len(ms)
-    if n * len(result.years) * len(cols) < ARROW_MIN_CELLS:  # small: written value by value, without importing Arrow
-        rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(cols, r.values)]
-                + [_undefined_text(result, r)] for r in result.rows]
-        yield to_csv(keys + names + [undefined], rows).encode("utf-8")
-        return
-    yield to_csv(keys + names + [undefined], []).encode("utf-8")
+    yield to_csv(eval_csv_header(result, headers), []).encode("utf-8")
     ev = result.evaluator
     units = [result.unit(c) for c in cols]
     codes = pa.array([m.code for m in ms], type=pa.string())
@@ -264,62 +283,105 @@ def _render_notes(notes: list[str], fmt: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_summary(result, summaries, fmt: str) -> str:
-    """The per-year summary (bands with achievers, totals, tallies, coefficients)."""
+SUMMARY_HEADER = {
+    "en": ["fiscal_year", "section", "name", "label", "item", "item_label", "value", "unit", "achieved", "municipalities", "undefined", "note"],
+    "ja": ["年度", "種類", "名前", "名称", "項目", "項目の名称", "値", "単位", "達成自治体数", "自治体数", "未定義の自治体数", "注"],
+}
+
+
+def summary_records(result, summaries) -> list[list]:
+    """The summary as flat rows of SUMMARY_HEADER's columns, numbers in columns of their own (for CSV and JSON).
+
+    bands: a row per band (achieved / municipalities / undefined as counts) and one saying which version's
+    table is in force; total and show: the value and its unit; tally: a row per value counted.
+    """
+    from .display import value_text
+
+    flat = []
+    for s in summaries:
+        fy = str(s.year)
+        for table, counts in s.bands.items():
+            label = result.label(table)
+            if isinstance(counts, Undefined):
+                flat.append([fy, "bands", table, label, "", "", "", "", "", "", "", counts.reason])
+                continue
+            piece = s.tables.get(table)
+            if piece is not None:  # which version's table is in force this year, under its own label
+                label = piece.item.label or label
+                flat.append([fy, "bands", table, label, "in force", "", piece.version, "", "", "", "", piece.years_text])
+            for b in counts:
+                flat.append([fy, "bands", table, label, b.interval, b.label if b.label != b.interval else "", "", "", b.achieved, b.municipalities, b.undefined, b.wording or ""])
+            if s.no_band.get(table):
+                flat.append([fy, "bands", table, label, "(no band)", "", "", "", "", s.no_band[table], s.no_band[table], "previous rate undefined"])
+        for kind, name, label, display, raw, unit in s.lines:
+            if kind == "tally":
+                continue
+            reason = raw.reason if isinstance(raw, Undefined) else ""
+            value = format_value(raw, unit) if raw is not None and not isinstance(raw, Undefined) else ""
+            flat.append([fy, kind, name, label, "", "", value, unit, "", "", "", reason or ("per municipality" if raw is None else "")])
+        for name, counted in s.tallies.items():
+            item = result.version.items.get(name)
+            for value, k in counted:
+                text = "" if value is None else format_value(value, result.unit(name))
+                shown = "undefined" if value is None else value_text(value, item, lang="ja")
+                flat.append([fy, "tally", name, result.label(name), text, shown if shown != text else "", k, "count", "", "", "", ""])
+    return flat
+
+
+def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
+    """The per-year summary (bands with achievers, totals, tallies, coefficients).
+
+    csv / json: summary_records, headers in Japanese (ja) or English (en); table / markdown: laid out
+    for reading, values as display.py shows them in the language of `headers`.
+    """
+    from .selection import selected_count, whole_note
     from .years import FiscalYear
 
+    lang = "en" if headers == "en" else "ja"
     if fmt in ("csv", "json"):
-        flat = []
-        for s in summaries:
-            for table, counts in s.bands.items():
-                if isinstance(counts, Undefined):
-                    flat.append([str(s.year), "bands", table, "", "", counts.reason])
-                    continue
-                piece = s.tables.get(table)
-                if piece is not None:  # which version's table is in force this year
-                    flat.append([str(s.year), "bands", table, "in force", piece.version, piece.item.label or table])
-                for b in counts:
-                    flat.append([str(s.year), "bands", table, b.interval, f"{b.achieved} / {b.municipalities}", b.label])
-            for kind, name, label, display, raw, unit in s.lines:
-                value = format_value(raw, unit) if raw is not None and not isinstance(raw, Undefined) else ""
-                reason = raw.reason if isinstance(raw, Undefined) else ""
-                flat.append([str(s.year), kind, name, label, value, reason])
-        header = ["fiscal_year", "section", "name", "item", "value", "note"]
+        flat = summary_records(result, summaries)
         if fmt == "csv":
-            return to_csv(header, flat)
-        return to_json({"version": result.version.id, "summary": [dict(zip(header, r)) for r in flat]})
+            return to_csv(SUMMARY_HEADER[lang], [[str(x) for x in r] for r in flat])
+        return to_json({"version": result.version.id, "summary": [dict(zip(SUMMARY_HEADER["en"], r)) for r in flat]})
     out = []
     md = fmt == "markdown"
+    if selected_count(result) is not None:
+        out.append(whole_note(len(result.municipalities), lang) + "\n")
+    word = {"ja": {"band": "区分", "of": "自治体数", "sum": "計", "item": "項目", "value": "値", "title": "年度別集計", "undef": "未定義",
+                   "no_band": "(区分なし: 前年度の値が未定義)", "in_force": "適用"},
+            "en": {"band": "band", "of": "municipalities", "sum": "total", "item": "item", "value": "value", "title": "summary", "undef": "undefined",
+                   "no_band": "(no band: previous rate undefined)", "in_force": "in force"}}[lang]
+    name_of = result.label if lang == "ja" else (lambda n: n)
     for s in summaries:
         fy = FiscalYear(s.year)
-        out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} 年度別集計\n")
+        out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} {word['title']}\n")
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if isinstance(counts, Undefined):
-                out.append(f"{result.label(table)}: {counts.reason}\n")
+                out.append(f"{name_of(table)}: {counts.reason}\n")
                 continue
             piece = s.tables.get(table)
             item = piece.item if piece is not None else result.version.items[table]
             key = item.key
-            key_label = result.label(key.name) if hasattr(key, "name") else "区分"
-            title = item.label or table
+            key_label = name_of(key.name) if hasattr(key, "name") else word["band"]
+            title = (item.label or table) if lang == "ja" else table
             if piece is not None and len(result.version.pieces(table)) > 1:  # the bands may differ between years
-                title += f" ({piece.version}, in force {piece.years_text})"
-            header = [key_label, "区分", item.label or table, f"{result.label(flag)} / 自治体数"]
+                title += f" ({piece.version}, {word['in_force']} {piece.years_text})"
+            header = [key_label, word["band"], (item.label or table) if lang == "ja" else table, f"{name_of(flag)} / {word['of']}"]
 
             def count(achieved, members, unknown):
-                return f"{achieved} / {members}" + (f" ({unknown} undefined)" if unknown else "")
+                return f"{achieved} / {members}" + (f" ({unknown} {word['undef']})" if unknown else "")
 
             rows = [[b.interval, b.label, b.wording or "", count(b.achieved, b.municipalities, b.undefined)] for b in counts]
-            rows.append(["計", "", "", count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts))])
+            rows.append([word["sum"], "", "", count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts))])
             if s.no_band.get(table):
-                rows.append(["(no band: previous rate undefined)", "", "", f"– / {s.no_band[table]}"])
+                rows.append([word["no_band"], "", "", f"– / {s.no_band[table]}"])
             out.append(f"{title}\n" if not md else f"### {title}\n")
             out.append((to_markdown if md else to_table)(header, rows, ["left", "left", "left", "right"]))
-        rows = [[label, display] for kind, name, label, display, raw, unit in s.lines]
+        rows = [[label if lang == "ja" else name + label[len(result.label(name)):], display] for kind, name, label, display, raw, unit in s.lines]
         notes = [raw.reason for kind, name, label, display, raw, unit in s.lines if isinstance(raw, Undefined)]
         if rows:
-            out.append((to_markdown if md else to_table)(["項目", "値"], rows, ["left", "right"]))
+            out.append((to_markdown if md else to_table)([word["item"], word["value"]], rows, ["left", "right"]))
         if notes:
             out.append(_render_notes(notes, fmt))
         out.append("")

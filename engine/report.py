@@ -28,6 +28,7 @@ from .errors import UsageError, finding
 from .results import EvalResult, default_columns
 from .values import is_undef
 from .render import format_display, format_value
+from .selection import note as selection_note
 from .summary import summarise
 from .versions import NotInForce, Piece, Version
 from .years import FiscalYear, Period
@@ -253,10 +254,16 @@ class Report:
     rules: object  # diff.RulesDiff
     files: tuple[DataFile, ...]
     seed_rows: dict  # version id -> (year, tuple[BandCount]) for the side-by-side band table
+    only: tuple | None = None  # -m: the municipalities (indices) the per-municipality tables list; None: all
 
     @property
     def synthetic(self) -> bool:
         return any(f.synthetic for f in self.files)
+
+
+def select_municipalities(rep: Report, only) -> Report:
+    """The report with its per-municipality tables narrowed to some municipalities (-m); the rest stays whole-prefecture."""
+    return attrs.evolve(rep, only=tuple(only))
 
 
 def default_versions(session, version: str | None, base: str | None, *, year: str | None = None, period: str | None = None) -> tuple[Version, Version]:
@@ -338,7 +345,9 @@ def _band_counts(session, v: Version, year: int):
 
 
 def _data_file(role: str, path: str, data) -> DataFile:
-    p = Path(path)
+    from .data import split_sheet
+
+    p = Path(split_sheet(path)[0])  # a workbook's sheet (data.xlsx#sheet): the workbook
     raw = p.read_bytes()
     notes = []
     text = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -490,6 +499,8 @@ def municipal_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
             rows = []
             changed = total = 0
             for i, m in enumerate(ms):
+                if rep.only is not None and i not in rep.only:
+                    continue
                 cells = []
                 for h in header:
                     c = h["name"]
@@ -525,7 +536,8 @@ def municipal_tables(rep: Report, t: dict, undefined: _Undefined) -> list[dict]:
                     cells.append(cell)
                 rows.append({"code": m.code, "name": m.name, "cells": cells})
             out.append({"year": FiscalYear(y).both, "year_value": y, "group": key, "title": t["group_" + key], "header": header,
-                        "rows": rows, "changed": t["changed_count"].format(n=changed, m=total)})
+                        "rows": rows, "changed": t["changed_count"].format(n=changed, m=total)
+                        + ("" if rep.only is None else f" — {selection_note(len(rep.only), len(ms), 'en' if t is TEXT.get('en') else 'ja')}")})
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import ast
 from .columnar.columns import BoolCol, ObjCol, is_col
+from .display import value_text
 from .render import format_display
 from .results import EvalResult
 from .values import Undefined, is_undef
@@ -39,10 +40,14 @@ class YearSummary:
     no_band: dict  # table name -> number of municipalities with no band (key undefined)
     lines: tuple  # (kind, name, label, display value, raw value, unit)
     tables: dict = attrs.field(factory=dict)  # table name -> the Piece in force this year (its bands may differ between years)
+    tallies: dict = attrs.field(factory=dict)  # name -> ((value, count), ...) of a tally line, in the lines' order; value None: undefined
 
 
-def summarise(result: EvalResult) -> list[YearSummary]:
-    """Each year's summary lines, computed over whole columns (a band's members, totals, tallies)."""
+def summarise(result: EvalResult, *, lang: str = "ja") -> list[YearSummary]:
+    """Each year's summary lines, computed over whole columns (a band's members, totals, tallies).
+
+    lang: how a tally line names the values it counts (ja: the rule's labels, ○/×; en: the values).
+    """
     ev = result.evaluator
     version = result.version
     summary = version.items.get("summary")
@@ -53,6 +58,7 @@ def summarise(result: EvalResult) -> list[YearSummary]:
         flags: dict = {}
         no_band: dict = {}
         tables: dict = {}
+        tallies: dict = {}
         lines = []
         for line in summary.lines if summary else ():
             if line.kind == "bands":
@@ -83,9 +89,13 @@ def summarise(result: EvalResult) -> list[YearSummary]:
                     lines.append(("total", name, result.label(name), format_display(total, unit), total, unit))
             elif line.kind == "tally":
                 for name in line.names:
+                    item = version.items.get(name)
                     counts = _tally(ev, ev.fast(name, y), result.unit(name))
-                    for value in sorted(counts):
-                        lines.append(("tally", name, f"{result.label(name)}: {value}", str(counts[value]), counts[value], "count"))
+                    ordered = tuple((value, counts[value]) for value in _tally_order(counts, item))
+                    tallies[name] = ordered
+                    for value, k in ordered:
+                        shown = ("未定義" if lang == "ja" else "undefined") if value is None else value_text(value, item, lang=lang)
+                        lines.append(("tally", name, f"{result.label(name)}: {shown}", str(k), k, "count"))
             elif line.kind == "show":
                 for name in line.names:
                     v = ev.fast(name, y)
@@ -94,7 +104,7 @@ def summarise(result: EvalResult) -> list[YearSummary]:
                         lines.append(("show", name, result.label(name), "(per municipality)", None, unit))
                     else:
                         lines.append(("show", name, result.label(name), format_display(v, unit), v, unit))
-        out.append(YearSummary(y, bands, flags, no_band, tuple(lines), tables))
+        out.append(YearSummary(y, bands, flags, no_band, tuple(lines), tables, tallies))
     return out
 
 
@@ -109,7 +119,7 @@ def _truth(v, n: int):
 
 
 def _tally(ev, v, unit: str) -> Counter:
-    """How many municipalities have each value (shown as in tables), 'undefined' for the undefined ones."""
+    """How many municipalities have each value (the value itself; None for the undefined ones)."""
     n = ev.n
     if type(v) is BoolCol or (type(v) is ObjCol and v.cats is not None):
         known = np.ones(n, dtype=bool) if v.rid is None else v.rid < 0
@@ -120,9 +130,19 @@ def _tally(ev, v, unit: str) -> Counter:
         counts: Counter = Counter()
         for k, c in enumerate(np.bincount(codes[known], minlength=len(keys)).tolist()):
             if c:
-                counts[format_display(keys[k], unit)] += c
+                counts[keys[k]] += c
         if (~known).any():
-            counts["undefined"] = int(np.count_nonzero(~known))
+            counts[None] = int(np.count_nonzero(~known))
         return counts
     col = ev.to_python(v) if is_col(v) else (v,) * n
-    return Counter("undefined" if is_undef(x) else format_display(x, unit) for x in col)
+    return Counter(None if is_undef(x) else x for x in col)
+
+
+def _tally_order(counts: Counter, item) -> list:
+    """The values counted: those the rule labels, in its order; then true before false, the rest as shown; undefined last."""
+    labelled = [value for value, _ in getattr(item, "labels", ())]
+    known = [x for x in counts if x is not None]
+    first = [x for x in labelled if any(type(x) is type(k) and x == k for k in known)]
+    rest = [x for x in known if not any(type(x) is type(f) and x == f for f in first)]
+    rest.sort(key=lambda x: (not isinstance(x, bool), not x if isinstance(x, bool) else 0, format_display(x, getattr(item, "unit", "text"))))
+    return first + rest + ([None] if None in counts else [])

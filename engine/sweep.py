@@ -79,7 +79,7 @@ class Variation:
 
 
 _TARGET = re.compile(
-    r"""^\s*(?P<name>[^\W\d]\w*)\s*
+    r"""^\s*(?P<name>[^\W\d][^\s.=\[\]()]*)\s*
         (?:
             (?P<band>[\[(]\s*[^,\]\)]+?\s*,\s*[^,\]\)]+?\s*[\])])\s*\.\s*(?P<part>increment|lo|hi|result)
           | \.\s*(?P<year1>[^\s.=][^=]*?)
@@ -103,13 +103,13 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
     if not m:
         raise _error(where, whole, f"'{target}' is not a variation target; write NAME.YEAR (a schedule entry), NAME (a constant), "
                                    "or TABLE[LO,HI).increment / .lo / .hi / .result (a band)")
-    name = m.group("name")
-    item = version.items.get(name)
-    if item is None or isinstance(item, (ast.Summary, ast.Example, ast.Removal)):
-        import difflib
+    from .lookup import find_name, suggestion
 
-        close = difflib.get_close_matches(name, [n for n, i in version.items.items() if isinstance(i, (ast.Definition, ast.Table, ast.Schedule))], n=1, cutoff=0.6)
-        raise _error(where, whole, f"version {version.id} has no rule item '{name}'" + (f"; did you mean '{close[0]}'?" if close else ""))
+    kinds = (ast.Definition, ast.Table, ast.Schedule)
+    name = find_name(m.group("name"), [version], kinds)  # a name, or a label: 医療費指数反映係数α.FY2025
+    item = version.items.get(name) if name is not None else None
+    if item is None:
+        raise _error(where, whole, f"version {version.id} has no rule item '{m.group('name')}'" + suggestion(m.group("name"), [version], kinds))
     year_text = m.group("year1") or m.group("year2")
     if m.group("band"):
         if not isinstance(item, ast.Table):
@@ -461,9 +461,18 @@ def scenario_file_parts(top: dict, where: str, version):
                 var = _at(vnode, where, lambda: make_variation(target, [value], version, where=f"scenario '{name}'", whole=target))
                 if len(var.values) != 1:
                     raise SweepError(finding("sweep-file", f"scenario '{name}' sets {target} to {len(var.values)} values; a scenario sets one", _span(vnode, where)))
+                clash = next((v for v in variations if same_target(v, var)), None)
+                if clash is not None:
+                    raise SweepError(finding("sweep-file", f"scenario '{name}' sets {target}, which vary: varies too ({clash.spec}); "
+                                             "a key is either set by a scenario or varied, not both", _span(vnode, where)))
                 fixed.append((var, 0))
             named.append((name, tuple(fixed)))
     return variations, named
+
+
+def same_target(a: Variation, b: Variation) -> bool:
+    """Whether two variations change the same part of the same item (alpha.R7 and alpha.FY2025 do)."""
+    return (a.name, a.kind, a.year, a.band) == (b.name, b.kind, b.year, b.band)
 
 
 def _at(node, where, make):
@@ -553,9 +562,14 @@ def plan(version, years, variations, named=None, *, totals=None, target=None, le
     if totals is None:
         summary = items.get("summary")
         totals = tuple(n for line in (summary.lines if summary else ()) if line.kind == "total" for n in line.names)
-    for n in tuple(totals) + tuple(x for x in (target, levy) if x):
-        if n not in items or not isinstance(items[n], (ast.Definition, ast.Table, ast.Schedule, ast.InputDecl)):
-            raise SweepError(finding("unknown-column", f"version {version.id} has no definition '{n}'"))
+    from .lookup import resolve_name
+
+    def known(n):  # a name or a label
+        return resolve_name(n, [version], code="unknown-column", message=f"version {version.id} has no definition '{n}'")
+
+    totals = tuple(known(n) for n in totals)
+    target = known(target) if target else target
+    levy = known(levy) if levy else levy
     if target is None:
         target = DEFAULT_TARGET if DEFAULT_TARGET in items else None
     if levy is None:
@@ -697,7 +711,7 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
     unit = lambda n: getattr(v.items.get(n), "unit", "ratio")  # noqa: E731
     years = plan.years
     span = _period_text(years)
-    head = ["scenario", "name"] + [var.spec for var in plan.variations]
+    head = (["シナリオ", "名前"] if headers == "ja" else ["scenario", "name"]) + [var.spec for var in plan.variations]
     if per_year:
         head.append("年度" if headers == "ja" else "fiscal_year")
         head += [label(n) for n in plan.totals]
@@ -708,7 +722,7 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
     if plan.levy:
         head.append(f"{label(plan.levy)} 変更団体数" if headers == "ja" else f"{plan.levy} changed")
         head.append(f"{label(plan.levy)} 最大変動" + ("" if per_year else f" ({span})") if headers == "ja" else f"{plan.levy} largest movers")
-    head.append("undefined")
+    head.append("未定義の理由" if headers == "ja" else "undefined")
     rows = []
     for r in result.rows:
         sc = r.scenario
@@ -785,8 +799,15 @@ def _render_json(result, *, per_year=False, headers="ja"):
     return to_json({"version": result.plan.version.id, "years": list(result.plan.years), "columns": head, "rows": rows})
 
 
-# The report issue adds "xlsx" and "html" (a chart) here; each takes the SweepResult.
-RENDERERS = {"csv": _render_text("csv"), "markdown": _render_text("markdown"), "table": _render_text("table"), "json": _render_json}
+def _render_xlsx(result, *, per_year=False, headers="ja"):
+    from .xlsx import sweep_workbook
+
+    return sweep_workbook(result, per_year=per_year, headers=headers)
+
+
+# Each renderer takes the SweepResult ("html", a chart, may plug in here too).
+RENDERERS = {"csv": _render_text("csv"), "markdown": _render_text("markdown"), "table": _render_text("table"), "json": _render_json,
+             "xlsx": _render_xlsx}
 
 
 # ---- the library entry point for `kokuho sweep` ---------------------------------------------------
@@ -809,11 +830,16 @@ def sweep(session, *, version_id=None, year=None, period=None, vary=(), scenario
     named = None
     if file_parts is not None:
         file_vars, named = scenario_file_parts(file_parts[0], file_parts[1], version)
+        for scenario_name, fixed in named:
+            for var, _ in fixed:
+                clash = next((v for v in variations if same_target(v, var)), None)
+                if clash is not None:
+                    raise SweepError(finding("sweep-variation", f"--vary '{clash.spec}': scenario '{scenario_name}' of {file_parts[1]} sets {var.spec}; "
+                                             "a key is either set by a scenario or varied, not both"))
         variations = file_vars + variations
     if not variations and not named:
         raise SweepError(finding("sweep-nothing", "nothing to vary: give --vary TARGET=VALUES or --scenarios FILE"))
-    specs = [v.spec for v in variations]
-    dupes = sorted({s for s in specs if specs.count(s) > 1})
+    dupes = sorted({v.spec for k, v in enumerate(variations) if any(same_target(v, w) for w in variations[:k] + variations[k + 1:])})
     if dupes:
         raise SweepError(finding("sweep-variation", f"'{dupes[0]}' is varied twice; give all its values in one --vary"))
     p = plan(version, years, variations, named, totals=totals, target=target, levy=levy, movers=movers)

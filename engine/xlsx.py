@@ -311,7 +311,7 @@ def diff_summary_sheet(d, summaries) -> Sheet:
 
 
 def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
-                  top=None, rules_only=False) -> tuple[bytes, bool]:
+                  top=None, rules_only=False, only=None) -> tuple[bytes, bool]:
     """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code)."""
     from . import diff
 
@@ -320,7 +320,7 @@ def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, colu
     rd = diff.compare_rules(a, b, years)
     if rules_only:
         return workbook([rule_sheet(rd)]), not rd.empty
-    d = diff.compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top)
+    d = diff.compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top, only=only)
     per, undefined = outcome_sheets(d)
     sheets = [diff_summary_sheet(d, diff.summarise(d, top=top, movers=columns)), per, rule_sheet(rd), undefined]
     return workbook(sheets), d.shown_changed > 0
@@ -347,6 +347,8 @@ def report_sheets(rep) -> list[Sheet]:
     for y in rep.years:
         fy = FiscalYear(y).both
         for i, m in enumerate(ms):
+            if rep.only is not None and i not in rep.only:  # -m: the municipalities chosen
+                continue
             cells = [fy, m.code, m.name]
             reasons = []
             for c in cols:
@@ -370,3 +372,28 @@ def report_sheets(rep) -> list[Sheet]:
 
 def report_workbook(rep) -> bytes:
     return workbook(report_sheets(rep))
+
+
+# ---- sweep -------------------------------------------------------------------------------------
+
+
+def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> bytes:
+    """`kokuho sweep --format xlsx`: the sweep's table (sweep.table) on one sheet, totals and counts as numbers."""
+    from .sweep import table
+
+    plan = result.plan
+    head, rows = table(result, per_year=per_year, headers=headers)
+    first = 2 + len(plan.variations) + (1 if per_year else 0)
+    units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
+    raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]
+    out = []
+    for cells, vals in zip(rows, raw):
+        cells = [c if c != "" else None for c in cells]
+        cells[0] = V(int(cells[0]), "count")
+        for k, (x, u) in enumerate(zip(vals, units)):
+            cells[first + k] = V(x, u)
+        for k in range(first + len(units), len(cells)):
+            if isinstance(cells[k], str) and cells[k].isdigit():
+                cells[k] = V(int(cells[k]), "count")
+        out.append(tuple(cells))
+    return workbook([Sheet("感度分析" if headers != "en" else "sweep", tuple(head), tuple(out), 2)])

@@ -135,6 +135,7 @@ def test_cli_book(tmp_path, capsys):
     html = out.read_text(encoding="utf-8")
     assert html.startswith('<!DOCTYPE html>\n<html lang="ja">') and "<title>規則書 — R3 東京都国民健康保険運営方針（令和3～5年度）</title>" in html
     assert card(html, "item-alpha").startswith('<article class="item original"')
+    assert capsys.readouterr().err == f"wrote {out}: the rule book of R3\n"
     assert cli.main(["book", "--version", "R5"]) == 2
     assert capsys.readouterr().err == "unknown-version: unknown version 'R5'; the rules define: R3, R6\n"
 

@@ -58,6 +58,17 @@ CASES = [
      "maximum(", "unknown-function", "unknown function 'maximum'; did you mean 'max'?; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"),
     ("a rounding mode that does not exist", "floor(levy_increase * relief_ratio, 1円)", "round(levy_increase * relief_ratio, 1円, nearest)",
      "nearest", "rounding-mode", "round() needs a rounding mode as its third argument: floor, 切り捨て, ceil, 切り上げ, half_up, 四捨五入, half_even, down"),
+    ("labels on an amount", "define relief \"経過措置額\" : yen = floor(levy_increase * relief_ratio, 1円)",
+     "define relief \"経過措置額\" : yen = floor(levy_increase * relief_ratio, 1円)\n  labels \"0\" = \"なし\"",
+     "labels \"0\"", "labels", "'labels' names the values of a text or true/false definition; 'relief' is yen"),
+    ("a label for a text the formula never gives", "= levy_total - relief",
+     "= levy_total - relief\ndefine s : text = if relief > 0円 then \"relief\" else \"none\"\n  labels \"none\" = \"なし\", \"releif\" = \"あり\"",
+     "labels \"none\"", "labels", "'s' never gives \"releif\"; did you mean \"relief\"?"),
+    ("a value labelled twice", "= levy_total - relief",
+     "= levy_total - relief\ndefine s : bool = relief > 0円\n  labels true = \"あり\", false = \"なし\", true = \"有\"",
+     "labels true", "labels", "true is labelled twice in 's'"),
+    ("a screen line naming an unknown column", "  screen previous_rate,", "  screen previous_rat,",
+     "screen previous_rat", "unknown-name", "summary names unknown 'previous_rat'; did you mean 'previous_rate'?"),
 ]
 
 

@@ -32,7 +32,7 @@ def csv_rows(text):
 
 def test_r6_over_r6_r11_targets_only_in_plan(capsys):
     """Levies for every year; targets for FY2024-FY2026 only, with the reason for the rest; nothing dropped."""
-    code, out, _ = run(capsys, "eval", "--version", "R6", "--period", "R6-R11", "--format", "csv", "--columns", "target_rate,levy_total")
+    code, out, _ = run(capsys, "eval", "--version", "R6", "--period", "R6-R11", "--format", "csv", "--headers", "en", "--columns", "target_rate,levy_total")
     assert code == 0
     rows = csv_rows(out)
     assert len(rows) == 62 * 6
@@ -76,7 +76,7 @@ def test_formats_and_headers(capsys):
 
 def test_values_print_exactly(capsys):
     """Rates with 2 decimals, yen as integers, booleans as true/false, undefined as an empty cell."""
-    _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R9", "--format", "csv", "--columns", "target_rate,achieved,levy_total,beta")
+    _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R9", "--format", "csv", "--headers", "en", "--columns", "target_rate,achieved,levy_total,beta")
     row = csv_rows(out)[0]
     assert row["target_rate"] == "" and row["achieved"] == ""
     assert row["levy_total"].isdigit()
@@ -101,7 +101,7 @@ def test_out_is_atomic_and_refuses_directories_and_inputs(capsys, tmp_path):
     target.write_text("previous", encoding="utf-8")
     code, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R7", "--format", "csv", "--out", str(target))
     assert code == 0 and out == ""
-    assert target.read_text(encoding="utf-8-sig").startswith("fiscal_year,code,name,")
+    assert target.read_text(encoding="utf-8-sig").startswith("年度,団体コード,団体名,")
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left behind
     code, _, err = run(capsys, "eval", "--version", "R6", "--year", "R7", "--out", str(tmp_path))
     assert code == 2 and "is a directory" in err

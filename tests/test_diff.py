@@ -265,8 +265,8 @@ def test_rules_only_markdown_table_reads_like_the_seed():
     text = diff.render_rules(diff.compare_rules(rs.version("R3"), rs.version("R6"), [2024]), "markdown")
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ") and "%" in line]
     assert rows[4:6] == [
-        ["97%以上100%以下", "[97%, 100%]", "前年度実績を維持", "97%以上99%未満", "[97%, 99%)", "前年度または前々年度実績以上", "bounds, result"],
-        ["", "", "", "99%以上100%以下", "[99%, 100%]", "99%以上を維持", "added"],
+        ["97%以上100%以下", "[97%, 100%]", "前年度実績を維持", "97%以上99%未満", "[97%, 99%)", "前年度または前々年度実績以上", "範囲・結果"],
+        ["", "", "", "99%以上100%以下", "[99%, 100%]", "99%以上を維持", "追加"],
     ]
     header = next([c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if "範囲" in line)
     assert header == ["前年度の現年分収納率", "範囲", "目標収納率（現行）", "前年度の現年分収納率", "範囲", "目標収納率（検討案）", "変更"]
@@ -400,14 +400,14 @@ def hand_files(tmp_path):
 
 def test_cli_csv_and_exit_code(capsys, hand_files):
     """CSV with BOM, one row per change, exact differences in pp; --exit-code gives 1 on changes, 0 without."""
-    code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv", "--exit-code", *hand_files)
+    code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv", "--headers", "en", "--exit-code", *hand_files)
     assert code == 1
     assert out.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(out[1:])))
     assert [(r["code"], r["R3"], r["R6"], r["difference"], r["difference_unit"], r["causes"]) for r in rows] == [
         (B[0], "99.50", "99.00", "-0.50", "pp", BAND_99_100), (A[0], "98.40", "98.10", "-0.30", "pp", BAND_97_99)]
     code, out, _ = run(capsys, "diff", "R6", "R6", "--year", "令和7年度", "--exit-code", *hand_files)
-    assert code == 0 and "0 of 60 values differ." in out  # 20 summary columns x 3 municipalities
+    assert code == 0 and "60 件中 0 件の値が異なります。" in out  # 20 summary columns x 3 municipalities
 
 
 def test_cli_table_footnotes_and_json(capsys, hand_files):
@@ -415,7 +415,7 @@ def test_cli_table_footnotes_and_json(capsys, hand_files):
     code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "FY2025", "--columns", "levy_medical,net_levy", *hand_files)
     assert code == 0
     assert f"  [1] {ALPHA_2025}\n" in out and f"  [2] {NET_LEVY_ADDED}\n" in out and f"  [3] {RELIEF_ADDED}\n" in out
-    assert "  [u1] 'net_levy' is not defined in version R3\n" in out
+    assert "(R3 に規則なし)" in out and "[u1]" not in out  # a rule R3 does not have is shown as such, not as an undefined value
     code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "2025", "--columns", "levy_medical", "--format", "json", *hand_files)
     doc = json.loads(out)
     assert [(r["code"], r["a"], r["b"], r["difference"]) for r in doc["rows"]] == [(A[0], "1200000", "1142000", "-58000"), (B[0], "800000", "858000", "58000")]

@@ -71,7 +71,7 @@ class Case(NamedTuple):
 CASES = [
     # ---- rule files: reading -----------------------------------------------------------------
     Case("syntax", "a misspelt keyword, with what was expected", x("defne z : yen = 1円"), CHECK, 1,
-         "X.rules:9:1: syntax: unexpected 'defne' (did you mean 'define'?); expected 'and', 'cite', 'define', 'effective', 'example', 'input', 'or', 'override', ..."),
+         "X.rules:9:1: syntax: unexpected 'defne' (did you mean 'define'?); expected 'and', 'cite', 'define', 'effective', 'example', 'input', 'labels', 'or', ..."),
     Case("encoding", "a rule file saved in Shift_JIS", {"X.rules": X.encode("cp932")}, CHECK, 1,
          "X.rules:2:1: encoding: rule file is not UTF-8 (byte 19); save it as UTF-8"),
     Case("bad-year", "a year outside 1900-2200 in a rule", x("define z : year = FY1850"), CHECK, 1,
@@ -246,6 +246,21 @@ CASES += [
          "no-base: version R3 extends no version: give --base, the version to compare it with (the rules define: R6)"),
     Case("xlsx-needs-out", "a workbook asked for on the terminal", {}, ["report", "--format", "xlsx"], 2,
          "xlsx-needs-out: --format xlsx writes a file: give --out FILE.xlsx"),
+    # ---- outputs: the format follows --out's name ---------------------------------------------------------
+    Case("format-mismatch", "--format csv with --out r.xlsx", {}, ["eval", "--year", "R7", "--format", "csv", "--out", "r.xlsx"], 2,
+         "format-mismatch: --format csv does not match --out r.xlsx: a .xlsx file is an Excel workbook; drop --format, or name the file r.csv"),
+    Case("format-unsupported", "a report named .csv", {}, ["report", "--out", "r.csv"], 2,
+         "format-unsupported: kokuho report cannot write CSV (.csv); it writes .html, .xlsx"),
+    Case("format-not-yet", "a Parquet file asked of eval", {}, ["eval", "--year", "R7", "--out", "r.parquet"], 2,
+         "format-not-yet: --format parquet is not available yet; write --format csv or xlsx"),
+    Case("ambiguous-name", "a label two definitions share", {**x('define also "按分" : ratio = 1'), **X_DATA}, EVAL_X + ["--columns", "按分"], 2,
+         "ambiguous-name: '按分' is the label of 'share', 'also'; give the name"),
+    Case("data-xlsx", "a file named .xlsx that is no workbook", {"m.xlsx": "fiscal_year,code,name\n", "p.csv": P_CSV},
+         ["eval", "--data", "m.xlsx", "--prefecture-data", "p.csv", "--version", "R6", "--year", "R6"], 2,
+         "m.xlsx:1:1: data-xlsx: the file cannot be read as an Excel workbook (.xlsx): save it from Excel as .xlsx (not .xls), or as 'CSV UTF-8'"),
+    Case("data-row-length", "an unquoted thousands separator", data("2024,131016,千代田区,96.80,1,000,1000000"), EVAL, 2,
+         'm.csv:2:1: data-row-length: row has 7 cells but the header has 6; 1,000 (from column 5) looks like a number with a thousands separator '
+         'that is not in quotes: write it as "1,000" or as 1000'),
 ]
 
 
@@ -328,7 +343,16 @@ def _format_internal(tmp_path, monkeypatch):
     raise SystemExit("format-internal")
 
 
+def _html_to_terminal(tmp_path, monkeypatch):
+    """`kokuho report` with stdout on a terminal (tests/test_staff.py runs it on a real pseudo-terminal)."""
+    monkeypatch.setattr(cli, "_to_terminal", lambda: True)
+    assert cli.main(["report"]) == 2
+    raise SystemExit("html-to-terminal")
+
+
 LIBRARY = [
+    ("html-to-terminal", _html_to_terminal,
+     "html-to-terminal: kokuho report writes a web page: give --out FILE.html (or redirect it: kokuho report ... > FILE.html), then open the file in a browser"),
     ("data-mismatch", _data_mismatch, "data-mismatch: the data read for R3 and for R6 list different municipalities; their input declarations must read the same rows"),
     ("bad-lang", _bad_lang, "bad-lang: --lang fr: the report is in ja or en"),
     ("format-internal", _format_internal,
@@ -387,7 +411,7 @@ def test_exit_codes(tmp_path, monkeypatch, capsys, what, files, argv, exit_code,
     if last is not None:
         assert err.splitlines()[-1] == last
     if "--out" in argv:
-        assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("fiscal_year,code,name,")
+        assert (tmp_path / "r.csv").read_text(encoding="utf-8-sig").startswith("年度,団体コード,団体名,")
 
 
 def test_usage_errors_exit_2(capsys):

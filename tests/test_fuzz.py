@@ -314,7 +314,7 @@ def test_every_municipality_in_every_output(tmp_path_factory, versions, sample):
     result = evaluate(v, data, list(YEARS))
     for y in YEARS:
         assert [r.municipality.code for r in result.rows if r.year == y] == codes
-    table = list(csv.DictReader(io.StringIO(render_eval(result, "csv").lstrip("\ufeff"))))
+    table = list(csv.DictReader(io.StringIO(render_eval(result, "csv", headers="en").lstrip("\ufeff"))))
     assert [(int(r["fiscal_year"]), r["code"]) for r in table] == [(y, c) for y in YEARS for c in codes]
     for r in table:
         blanks = [c for c in result.columns if r[c] == ""]

@@ -209,11 +209,12 @@ def test_summary_bands_use_each_years_table():
     assert [b.wording for b in sums[0].bands["target_table"]][3] == "前年度実績＋0.10pp"
     assert [b.wording for b in sums[2].bands["target_table"]][3] == "前年度実績＋0.20pp"
     text = render_summary(result, sums, "table")
-    assert "\n目標収納率（検討案） (R6, in force FY2024-FY2026 (R6-R8))\n" in text
-    assert "\n目標収納率（令和9～11年度 試案） (R9, in force FY2027-FY2029 (R9-R11))\n" in text
+    assert "\n目標収納率（検討案） (R6, 適用 FY2024-FY2026 (R6-R8))\n" in text
+    assert "\n目標収納率（令和9～11年度 試案） (R9, 適用 FY2027-FY2029 (R9-R11))\n" in text
     rows = [line for line in render_summary(result, sums, "csv").splitlines() if ",in force," in line]
-    assert rows == ["2025,bands,target_table,in force,R6,目標収納率（検討案）", "2026,bands,target_table,in force,R6,目標収納率（検討案）",
-                    "2027,bands,target_table,in force,R9,目標収納率（令和9～11年度 試案）"]
+    assert rows == ["2025,bands,target_table,目標収納率（検討案）,in force,,R6,,,,,FY2024-FY2026 (R6-R8)",
+                    "2026,bands,target_table,目標収納率（検討案）,in force,,R6,,,,,FY2024-FY2026 (R6-R8)",
+                    "2027,bands,target_table,目標収納率（令和9～11年度 試案）,in force,,R9,,,,,FY2027-FY2029 (R9-R11)"]
 
 
 def test_rule_diff_per_year_names_whose_piece(rs9):
@@ -316,8 +317,8 @@ def test_kokuho_versions_lists_every_version(capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "版 (versions): without --version, commands use R6 (the newest version)"
     rows = [line.split()[:6] for line in out.splitlines() if line.startswith("R")]
-    assert rows == [["R3", "current", "FY2021-FY2023", "(R3-R5)", "—", "rules/tokyo/R3.rules"],
-                    ["R6", "proposed", "FY2024-FY2029", "(R6-R11)", "R3", "rules/tokyo/R6.rules"]]
+    assert rows == [["R3", "施行中", "FY2021-FY2023", "(R3-R5)", "—", "rules/tokyo/R3.rules"],
+                    ["R6", "改定案", "FY2024-FY2029", "(R6-R11)", "R3", "rules/tokyo/R6.rules"]]
 
 
 def test_kokuho_versions_for_a_year_with_the_tutorials_r9(capsys):
@@ -432,11 +433,11 @@ def test_cli_summary_and_rule_diff_of_r9_per_year(capsys):
     out, err = capsys.readouterr()
     assert err == ""
     lines = out.lstrip("\ufeff").splitlines()
-    assert [x for x in lines if ",in force," in x or x.startswith(("2026,bands,target_table,\"[95%", "2027,bands,target_table,\"[95%"))] == [
-        "2026,bands,target_table,in force,R6,目標収納率（検討案）",
-        "2026,bands,target_table,\"[95%, 97%)\",0 / 17,95%以上97%未満",
-        "2027,bands,target_table,in force,R9,目標収納率（令和9～11年度 試案）",
-        "2027,bands,target_table,\"[95%, 97%)\",0 / 0,95%以上97%未満",
+    assert [x for x in lines if ",in force," in x or x.startswith(("2026,bands,target_table,目標収納率（検討案）,\"[95%", "2027,bands,target_table,目標収納率（令和9～11年度 試案）,\"[95%"))] == [
+        "2026,bands,target_table,目標収納率（検討案）,in force,,R6,,,,,FY2024-FY2026 (R6-R8)",
+        "2026,bands,target_table,目標収納率（検討案）,\"[95%, 97%)\",95%以上97%未満,,,0,17,17,前年度実績＋0.10pp",
+        "2027,bands,target_table,目標収納率（令和9～11年度 試案）,in force,,R9,,,,,FY2027-FY2029 (R9-R11)",
+        "2027,bands,target_table,目標収納率（令和9～11年度 試案）,\"[95%, 97%)\",95%以上97%未満,,,0,0,0,前年度実績＋0.20pp",
     ]
     assert cli.main(["diff", "R6", "R9", *base, "--rules-only", "--period", "R6-R11", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)

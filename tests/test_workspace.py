@@ -266,7 +266,7 @@ def test_kokuho_config_without_a_file_shows_the_built_in_defaults(tmp_path, monk
     assert rows["rules"].split() == ["rules", str(shipped.rules_dir()), "built-in", "default"]
     assert rows["data"].split() == ["data", str(shipped.sample_dir() / "tokyo-municipal.csv"), "built-in", "default"]
     assert rows["version"].split() == ["version", "the", "newest", "version", "built-in", "default"]
-    assert " ".join(rows["lang"].split()) == "lang each command's own: eval --headers en, report --lang ja, sweep --headers ja built-in default"
+    assert " ".join(rows["lang"].split()) == "lang each command's own: eval --headers ja, diff --headers ja, names --headers ja, report --lang ja, sweep --headers ja built-in default"
 
 
 def test_kokuho_config_reports_every_problem_of_the_file(tmp_path, monkeypatch, capsys):

@@ -26,7 +26,7 @@ def run(capsys, *argv):
 
 
 def csv_table(capsys, *argv) -> list[list[str]]:
-    code, out, _ = run(capsys, *argv, "--format", "csv")
+    code, out, _ = run(capsys, *argv, "--format", "csv", *([] if "--headers" in argv else ["--headers", "en"]))
     assert code == 0 and out.startswith("\ufeff")
     return list(csv.reader(io.StringIO(out[1:])))
 

@@ -1,0 +1,65 @@
+"""Values and the tool's own words as people read them, in Japanese (ja) or English (en).
+
+Display tables (table, markdown, the report, workbooks' text) show a rule's values as its
+`labels` clause names them (docs/language.md: `labels "none" = "赤字なし", ...`; `labels true =
+"達成", false = "未達成"`), a true/false value without labels as ○/×, a version's status as
+施行中/改定案/決定, and the words of a rule comparison (区分表, 区分1, 変更なし) in Japanese. With
+`en` they are the values themselves (true/false, "none") and English words. Machine outputs
+(CSV cells, JSON values) always keep the values the rules produce.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .render import format_display
+from .values import is_undef
+
+LANGS = ("ja", "en")
+TRUTH = {True: "○", False: "×"}
+STATUS = {"current": "施行中", "proposed": "改定案", "adopted": "決定"}
+
+# The words of a rule comparison (kokuho diff --rules-only, the workbook's 規則の比較 sheet).
+RULE_WORDS = {
+    "table": "区分表", "schedule": "年度別の値", "definition": "定義", "input": "入力", "meta": "名称・根拠・適用期間", "summary": "集計の構成",
+    "same": "変更なし", "changed": "変更", "added": "追加", "removed": "削除", "bounds": "範囲", "result": "結果", "wording": "文言",
+    "in force": "適用", "title": "題名", "status": "状態", "period": "計画期間", "basis": "根拠法令", "cite": "根拠", "label": "名称",
+    "effective": "適用期間", "bands": "区分別の集計", "total": "合計", "tally": "件数", "show": "値", "columns": "列", "screen": "画面の列",
+}
+
+
+def labels_of(item) -> dict:
+    """The display labels a rule gives its values (value -> label), empty when it gives none."""
+    return dict(getattr(item, "labels", None) or ())
+
+
+def value_text(v, item, *, lang: str = "ja", undefined: str = "—") -> str:
+    """One value of an item for a display table: 98.10%, 1,234,567円, ○, 赤字なし (ja) or true, none (en)."""
+    unit = getattr(item, "unit", "text")
+    if lang == "ja" and v is not None and not is_undef(v) and isinstance(v, (bool, str)):
+        labels = labels_of(item)
+        if isinstance(v, bool):
+            return labels.get(v, TRUTH[v])
+        return labels.get(v, v)
+    return format_display(v, unit, undefined=undefined)
+
+
+def status_text(status: str | None, lang: str = "ja") -> str:
+    if status is None:
+        return "状態なし" if lang == "ja" else "no status"
+    return STATUS.get(status, status) if lang == "ja" else status
+
+
+def rule_word(word: str, lang: str = "ja") -> str:
+    """A word of the rule comparison: 'band 3' -> '区分3', 'bounds, result' -> '範囲・結果', 'not in force in R3' -> 'R3 では適用外'."""
+    if lang != "ja" or not word:
+        return word
+    m = re.fullmatch(r"band (\d+)", word)
+    if m:
+        return f"区分{m.group(1)}"
+    m = re.fullmatch(r"not in force in (\S+)", word)
+    if m:
+        return f"{m.group(1)} では適用外"
+    if ", " in word:
+        return "・".join(rule_word(w, lang) for w in word.split(", "))
+    return RULE_WORDS.get(word, word)
