@@ -314,8 +314,6 @@ def cmd_eval(args) -> int:
     only = session.select(version, args.municipality)
     if only is not None:
         result = SelectedResult(result, only)
-    if args.format == "parquet":
-        _not_yet("parquet")
     total = len(result.municipalities)
     what = f"{version.id}, {years_text(years)}, {municipalities_text(None if only is None else len(only), total)} × {len(years)} year{'s' if len(years) != 1 else ''}"
     if args.format == "xlsx":
@@ -325,6 +323,16 @@ def cmd_eval(args) -> int:
         _print_warnings(session)
         write_output(xlsx.eval_workbook(result), args.out, inputs=session.input_paths)
         _wrote(args, what + f", {count(len(result.columns), 'column')}, with the summary")
+        return 0
+    if args.format == "parquet":
+        from engine.columnar.parquet import eval_parquet
+
+        _need_out(args, "parquet")
+        if args.summary:
+            raise UsageError(finding("format-unsupported", "kokuho eval --summary cannot write Parquet; it writes .csv, .json, .md, .txt"))
+        _print_warnings(session)
+        write_output(eval_parquet(result, only), args.out, inputs=session.input_paths)
+        _wrote(args, what + f", {count(len(result.columns), 'column')}")
         return 0
     if args.summary:
         text = api.render_summary(result, args.format, headers=args.headers)
@@ -347,8 +355,10 @@ def cmd_diff(args) -> int:
     from engine import diff
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    if args.format == "parquet" and not args.explain:
-        _not_yet("parquet")
+    if args.format == "parquet":
+        _need_out(args, "parquet")
+        if args.summary or args.rules_only or args.explain:
+            raise UsageError(finding("format-unsupported", "kokuho diff writes Parquet for the outcome diff only, not with --summary, --rules-only or --explain"))
     if args.format == "xlsx":
         from engine import xlsx
         from engine.formats import years_text
@@ -368,7 +378,12 @@ def cmd_diff(args) -> int:
         return _diff_explain(session, args)
     text, changed, what = diff.run(session, args.a, args.b, year=args.year, period=args.period, columns=args.columns,
                                    show_all=args.show_all, min_change=args.min_change, top=args.top, summary=args.summary,
-                                   rules_only=args.rules_only, fmt=args.format, headers=args.headers, municipalities=args.municipality)
+                                   rules_only=args.rules_only, fmt="csv" if args.format == "parquet" else args.format,
+                                   headers="en" if args.format == "parquet" else args.headers, municipalities=args.municipality)
+    if args.format == "parquet":
+        from engine.columnar.parquet import diff_parquet
+
+        text = diff_parquet(text.encode("utf-8") if isinstance(text, str) else b"".join(text))
     _print_warnings(session)
     write_output(text, args.out, inputs=session.input_paths)
     _wrote(args, what)
@@ -400,14 +415,12 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _need_out(args) -> None:
-    """A workbook is a binary file: it goes to --out, never to the terminal."""
+def _need_out(args, fmt: str = "xlsx") -> None:
+    """A workbook or a Parquet file is a binary file: it goes to --out, never to the terminal."""
     if not args.out or args.out == "-":
+        if fmt == "parquet":
+            raise UsageError(finding("parquet-needs-out", "--format parquet writes a file: give --out FILE.parquet"))
         raise UsageError(finding("xlsx-needs-out", "--format xlsx writes a file: give --out FILE.xlsx"))
-
-
-def _not_yet(fmt: str) -> None:
-    raise UsageError(finding("format-not-yet", f"--format {fmt} is not available yet; write --format csv or xlsx"))
 
 
 def _is_file(out) -> bool:

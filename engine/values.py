@@ -186,7 +186,7 @@ MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many
 
 
 @functools.lru_cache(maxsize=1024)
-def _terminating_places(d: int) -> int | None:
+def terminating_places(d: int) -> int | None:
     """Decimal places of 1/d when it terminates (d = 2^a 5^b: max(a, b)), else None."""
     twos = (d & -d).bit_length() - 1
     d >>= twos
@@ -216,7 +216,7 @@ def _decimal(num: int, den: int, min_places: int) -> str:
     """decimal_text of num/den in lowest terms (den > 0), without building a Fraction: a diff prints thousands."""
     negative = num < 0
     num = -num if negative else num
-    exact = 0 if den == 1 else _terminating_places(den)
+    exact = 0 if den == 1 else terminating_places(den)
     if exact is not None and exact <= MAX_DECIMALS:
         places = max(min_places, exact)
         scaled = num * 10**places // den  # exact: den divides num * 10**places

@@ -251,8 +251,8 @@ CASES += [
          "format-mismatch: --format csv does not match --out r.xlsx: a .xlsx file is an Excel workbook; drop --format, or name the file r.csv"),
     Case("format-unsupported", "a report named .csv", {}, ["report", "--out", "r.csv"], 2,
          "format-unsupported: kokuho report cannot write CSV (.csv); it writes .html, .xlsx"),
-    Case("format-not-yet", "a Parquet file asked of eval", {}, ["eval", "--year", "R7", "--out", "r.parquet"], 2,
-         "format-not-yet: --format parquet is not available yet; write --format csv or xlsx"),
+    Case("parquet-needs-out", "Parquet asked for the terminal", {}, ["eval", "--year", "R7", "--format", "parquet"], 2,
+         "parquet-needs-out: --format parquet writes a file: give --out FILE.parquet"),
     Case("ambiguous-name", "a label two definitions share", {**x('define also "按分" : ratio = 1'), **X_DATA}, EVAL_X + ["--columns", "按分"], 2,
          "ambiguous-name: '按分' is the label of 'share', 'also'; give the name"),
     Case("data-xlsx", "a file named .xlsx that is no workbook", {"m.xlsx": "fiscal_year,code,name\n", "p.csv": P_CSV},
@@ -481,7 +481,7 @@ NOT_CODES = {"error"}
 def engine_codes() -> dict[str, list[str]]:
     """Every code the engine and the CLI can report -> the files that report it."""
     codes: dict[str, list[str]] = {}
-    for path in sorted((ROOT / "engine").glob("*.py")) + [ROOT / "cli.py"]:
+    for path in sorted((ROOT / "engine").rglob("*.py")) + [ROOT / "cli.py"]:
         src = path.read_text(encoding="utf-8")
         found = {m.group(1) for pattern in CODE_PATTERNS for m in pattern.finditer(src)}
         if "class UnitError" in src:

@@ -68,7 +68,6 @@ def test_out_name_chooses_the_format_and_one_line_says_what_it_holds(here, capsy
      "format-unsupported: kokuho eval cannot write a web page (HTML) (.html); it writes .txt, .csv, .json, .md, .xlsx, .parquet"),
     (["report", "--out", "r.csv"], "format-unsupported: kokuho report cannot write CSV (.csv); it writes .html, .xlsx"),
     (["book", "--out", "r6.xlsx"], "format-unsupported: kokuho book cannot write an Excel workbook (.xlsx); it writes .html"),
-    (["eval", "--year", "R7", "--out", "r.parquet"], "format-not-yet: --format parquet is not available yet; write --format csv or xlsx"),
     (["sweep", "--vary", "alpha.FY2025=0.6", "--format", "xlsx"], "xlsx-needs-out: --format xlsx writes a file: give --out FILE.xlsx"),
 ])
 def test_a_format_that_contradicts_the_name_or_the_command_is_a_usage_error(here, capsys, argv, line):

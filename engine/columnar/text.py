@@ -17,22 +17,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..render import MAX_DECIMALS, format_value
-from ..values import Undefined
+from ..values import Undefined, terminating_places
 from . import arrow as A
 from .columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, is_col
 
 _TRAILING_ZEROS = {0: r"(\.\d*?[1-9])0+$|\.0+$", 2: r"(\.\d\d\d*?[1-9])0+$|(\.\d\d)0+$"}
-
-
-def _places(d: int) -> int | None:
-    """Decimal places of 1/d when it terminates (d = 2^a 5^b), else None."""
-    twos = (d & -d).bit_length() - 1
-    d >>= twos
-    fives = 0
-    while d % 5 == 0:
-        d //= 5
-        fives += 1
-    return max(twos, fives) if d == 1 else None
 
 
 def value_texts(value, unit: str, n: int, to_python, *, ints: bool = False) -> pa.Array | None:
@@ -79,7 +68,7 @@ def _number_texts(value: Num, unit: str, ints: bool = False) -> pa.Array | None:
     min_places = 2 if scale == 100 else 0
     g = math.gcd(den, scale)
     d = den // g
-    k = _places(d)
+    k = terminating_places(d)
     if k is None or k > MAX_DECIMALS:
         return None
     k = max(k, min_places)
