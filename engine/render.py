@@ -259,13 +259,12 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
     names = [f"{result.label(c)}" for c in cols]
     header = ["年度", "団体コード", "団体名"] + names
     rows = []
-    notes = []
+    notes: dict[str, int] = {}  # reason -> its footnote number, in order of first use
     for r in result.rows:
         cells = [FiscalYear(r.year).both, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             if is_undef(v):
-                notes.append(v.reason)
-                cells.append(f"—[{_note_number(notes, v.reason)}]")
+                cells.append(f"—[{notes.setdefault(v.reason, len(notes) + 1)}]")
             else:
                 cells.append(format_display(v, result.unit(c)))
         rows.append(cells)
@@ -273,12 +272,7 @@ def render_eval(result, fmt: str, *, headers: str = "en") -> str:
     body = (to_markdown if fmt == "markdown" else to_table)(header, rows, align)
     title = f"{result.version.id} {result.version.header.title or ''}".strip()
     head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
-    return head + body + _render_notes(notes, fmt)
-
-
-def _note_number(notes: list[str], reason: str) -> int:
-    uniq = list(dict.fromkeys(notes))
-    return uniq.index(reason) + 1
+    return head + body + _render_notes(list(notes), fmt)
 
 
 def _render_notes(notes: list[str], fmt: str) -> str:
