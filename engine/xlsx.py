@@ -23,7 +23,7 @@ from fractions import Fraction
 import attrs
 
 from .evaluate import EvalResult, is_undef
-from .render import decimal_text, format_display
+from .render import decimal_text, format_display, restore
 from .summary import summarise
 from .years import FiscalYear
 
@@ -141,8 +141,8 @@ def workbook(sheets: list[Sheet]) -> bytes:
     for sheet in sheets:
         ws = wb.create_sheet(sheet.title)
         widths = [text_width(h) for h in sheet.header]
-        ws.append(list(sheet.header))
-        for c in ws[1]:
+        for col, h in enumerate(sheet.header, start=1):
+            c = _text_cell(ws, 1, col, h)
             c.font, c.fill, c.alignment = bold, fill, wrap
         for r, row in enumerate(sheet.rows, start=2):
             for col, cell in enumerate(row, start=1):
@@ -150,7 +150,7 @@ def workbook(sheets: list[Sheet]) -> bytes:
                 value = cell_value(v)
                 if value is None:
                     continue
-                c = ws.cell(row=r, column=col, value=value)
+                c = _text_cell(ws, r, col, value) if type(value) is str else ws.cell(row=r, column=col, value=value)
                 fmt = number_format(v)
                 if fmt:
                     c.number_format = fmt
@@ -167,6 +167,23 @@ def workbook(sheets: list[Sheet]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
     return _fixed_zip_times(buf.getvalue())
+
+
+MAX_CELL_TEXT = 32_767  # Excel's limit on the characters of one cell: a longer text makes it call the file damaged
+
+
+def _text_cell(ws, row: int, column: int, text: str):
+    """A string cell, whatever the text: never a formula (`=HYPERLINK(…)` from a name or a label stays text), never an
+    error value (`#N/A`). Control characters XML cannot carry become U+FFFD; a text over Excel's limit is cut, with '…'."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(text))
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "…"
+    c = ws.cell(row=row, column=column)
+    c.value = text  # openpyxl reads a leading '=' as a formula ...
+    c.data_type = "s"  # ... and this makes it a plain string again
+    return c
 
 
 def _fixed_zip_times(data: bytes) -> bytes:
@@ -258,7 +275,7 @@ def rule_sheet(rd) -> Sheet:
     """The rule diff (diff.compare_rules) as rows, as `kokuho diff --rules-only --format csv` gives them."""
     from .diff import render_rules
 
-    table = list(csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff"))))
+    table = [[restore(x) for x in row] for row in csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff")))]  # cells as written, not CSV-neutralised
     head = tuple(RULE_HEADER.get(h, h.replace("_line", " の行")) for h in table[0])
     return Sheet(RULE_DIFF, head, tuple(tuple(x or None for x in row) for row in table[1:]), 2)
 
