@@ -35,7 +35,7 @@ def parse_file(path: str | Path) -> ast.RuleFile:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
+        line = raw[: e.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1  # as the parser counts lines
         raise RuleSyntaxError(finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))) from None
     from .cache import load_rules, store_rules  # the same text at the same path parses to the same RuleFile
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .errors import RuleCheckError, UsageError, finding
+from .errors import Hints, RuleCheckError, UsageError, finding
 from .source import parse_file
 from .years import FiscalYear, Period
 
@@ -127,6 +127,7 @@ class RuleSet:
             origin = dict(base.origin)
             chain = (vid,) + base.chain
         problems = []
+        hints = Hints()
         stated: dict[str, object] = {}
         for item in f.items:
             name = item.name
@@ -143,7 +144,8 @@ class RuleSet:
                     origin.pop(name, None)
                 continue
             if item.override and not in_base:
-                hint = _did_you_mean(name, [n for n in items])
+                close = hints.closest(name, items, 0.6)
+                hint = f"; did you mean '{close}'?" if close else ""
                 problems.append(finding("override-unknown", f"'{name}' overrides nothing: {_base_phrase(h)} has no item of that name{hint}", item.span, f.source))
                 continue
             if not item.override and in_base:
@@ -166,13 +168,6 @@ def _kind(item) -> str:
 
 def _base_phrase(h: ast.Header) -> str:
     return f"base version {h.extends}" if h.extends else f"version {h.version} extends no version, so it"
-
-
-def _did_you_mean(name: str, candidates) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _version_sort_key(vid: str):
