@@ -16,7 +16,7 @@ import attrs
 
 from . import ast
 from .errors import DataError, Finding, finding
-from .source import MAX_DIGITS, read_bytes
+from .source import MAX_DATA_BYTES, MAX_DIGITS, read_bytes
 from .years import YearFormatError, parse_year
 
 # The row keys are structure, not policy: every table of municipal data has them.
@@ -90,7 +90,7 @@ def _decode(raw: bytes, path: str) -> str:
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
     """A CSV or YAML file -> (header, [(line number, cells)], header line number)."""
     p = str(path)
-    raw = read_bytes(path, "data file")
+    raw = read_bytes(path, "data file", limit=MAX_DATA_BYTES)
     if p.lower().endswith((".yaml", ".yml")):
         return _read_yaml(raw, p)
     text = _decode(raw, p)

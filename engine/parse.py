@@ -11,11 +11,10 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .errors import RuleSyntaxError, finding
-from .source import MAX_DIGITS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
+from .source import MAX_DIGITS, MAX_SOURCE_CHARS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
 from .years import YearFormatError, parse_period, parse_year
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
-MAX_SOURCE_CHARS = 2_000_000  # a rule file is a few kilobytes; refuse anything absurd
 MAX_NESTING = 200  # brackets deep: beyond this the parse stack or our recursion would blow
 MAX_DEPTH = 100  # operators deep (not / - / + chains, else-if chains): the shipped rules reach 9
 

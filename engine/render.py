@@ -12,8 +12,10 @@ import io
 import json
 import math
 import re
+import sys
 from fractions import Fraction
 
+from .errors import KokuhoError, finding
 from .evaluate import Undefined, is_undef
 
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
@@ -29,6 +31,66 @@ def _terminating_places(d: int) -> int | None:
         d //= 5
         fives += 1
     return max(twos, fives) if d == 1 else None
+
+
+class ValueTooLarge(KokuhoError):
+    """A value with more digits than can be written (Python's int-to-text limit, 4,300 digits by default)."""
+
+    def __init__(self, where: str = ""):
+        limit = sys.get_int_max_str_digits()
+        super().__init__(finding("value-too-large", f"{where or 'a result'} is a number of more than {limit:,} digits: too large to write; "
+                                 "a rule that multiplies a value by itself or by large numbers year after year grows it without bound"))
+        self.where = where
+
+
+def _naming_the_value(render):
+    """A renderer of an EvalResult whose ValueTooLarge names the value: its definition, municipality and year."""
+
+    @functools.wraps(render)
+    def wrapper(result, *args, **kwargs):
+        try:
+            return render(result, *args, **kwargs)
+        except ValueTooLarge as e:
+            if e.where:
+                raise
+            raise ValueTooLarge(_too_large_in(result)) from None
+
+    return wrapper
+
+
+def _too_large_in(result) -> str:
+    """'x of 131016 千代田区 in FY2030 (R12)': the first value of the result that cannot be written, else ''."""
+    from .years import FiscalYear
+
+    for r in result.rows:
+        for c, v in zip(result.columns, r.values):
+            try:
+                format_value(v, result.unit(c))
+            except ValueTooLarge:
+                return f"{c} of {r.municipality} in {FiscalYear(r.year).both}"
+    return ""
+
+
+def int_text(n: int) -> str:
+    """str(n), or ValueTooLarge instead of Python's ValueError past the int-to-text limit."""
+    try:
+        return str(n)
+    except ValueError:
+        raise ValueTooLarge() from None
+
+
+def check_printable(n: int) -> None:
+    """Raise ValueTooLarge for an int that could not be written as text (cheap for ordinary ints)."""
+    if n.bit_length() > 14_000:  # 4,214 digits or fewer are always within the default limit
+        int_text(n)
+
+
+def _grouped(n: int) -> str:
+    """1234567 -> '1,234,567' (ValueTooLarge past the int-to-text limit)."""
+    try:
+        return f"{n:,}"
+    except ValueError:
+        raise ValueTooLarge() from None
 
 
 def _num_den(x) -> tuple[int, int]:
@@ -57,7 +119,7 @@ def _decimal(num: int, den: int, min_places: int) -> str:
     else:
         places = MAX_DECIMALS
         scaled = round(Fraction(num * 10**places, den))
-    digits = str(scaled).rjust(places + 1, "0")
+    digits = int_text(scaled).rjust(places + 1, "0")
     text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
     if exact is None or exact > MAX_DECIMALS:
         text = text.rstrip("0").rstrip(".") if "." in text else text
@@ -97,14 +159,14 @@ def format_display(v, unit: str, *, undefined: str = "—") -> str:
     if unit in ("yen", "count"):  # most cells of a levy table are whole yen: no decimal rendering needed
         t = type(v)
         if t is int or (t is Fraction and v.denominator == 1):
-            return f"{int(v):,}円" if unit == "yen" else f"{int(v):,}"
+            return f"{_grouped(int(v))}円" if unit == "yen" else _grouped(int(v))
     if v is None or type(v) is Undefined:
         return undefined
     text = format_value(v, unit)
     if unit in ("yen", "count") and not isinstance(v, (bool, str)):
         whole, _, frac = text.partition(".")
         sign = "-" if whole.startswith("-") else ""
-        whole = f"{int(whole.lstrip('-')):,}"
+        whole = _grouped(int(whole.lstrip("-")))
         text = sign + whole + (f".{frac}" if frac else "")
     return text + unit_suffix(unit) if not isinstance(v, (bool, str)) and unit != "year" else text
 
@@ -271,6 +333,7 @@ def _undefined_text(result, row) -> str:
     return "; ".join(f"{c}: {v.reason}" for c, v in zip(result.columns, row.values) if is_undef(v))
 
 
+@_naming_the_value
 def render_eval(result, fmt: str, *, headers: str = "en") -> str:
     """An EvalResult as csv | json | markdown | table; one row per municipality-year."""
     from .years import FiscalYear

@@ -173,8 +173,11 @@ def _base_phrase(h: ast.Header) -> str:
 def _version_sort_key(vid: str):
     import re
 
-    m = re.match(r"^([A-Za-z]*)(\d+)(.*)$", vid)
-    return (m.group(1), int(m.group(2)), m.group(3)) if m else (vid, 0, "")
+    m = re.match(r"^([A-Za-z]*)([0-9]+)(.*)$", vid)
+    if not m:
+        return (vid, 0, "", "")
+    digits = m.group(2).lstrip("0")  # compared as a number without int(): a 5,000-digit id is past int's string limit
+    return (m.group(1), len(digits), digits, m.group(3))
 
 
 def rule_files(paths: list[str | Path]) -> list[Path]:

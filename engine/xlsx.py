@@ -23,7 +23,7 @@ from fractions import Fraction
 import attrs
 
 from .evaluate import EvalResult, is_undef
-from .render import decimal_text, format_display, restore
+from .render import ValueTooLarge, check_printable, decimal_text, format_display, restore
 from .summary import summarise
 from .years import FiscalYear
 
@@ -75,6 +75,7 @@ def cell_value(v: V):
     if v.unit == "pp":
         x = x * 100  # points, with a "pp" format
     if x.denominator == 1:
+        check_printable(x.numerator)  # openpyxl writes it as text
         return int(x)
     return Decimal(decimal_text(x))
 
@@ -147,14 +148,19 @@ def workbook(sheets: list[Sheet]) -> bytes:
         for r, row in enumerate(sheet.rows, start=2):
             for col, cell in enumerate(row, start=1):
                 v = cell if isinstance(cell, V) else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
-                value = cell_value(v)
-                if value is None:
-                    continue
+                try:
+                    value = cell_value(v)
+                    if value is None:
+                        continue
+                    fmt = number_format(v)
+                    shown = display_text(v)
+                except ValueTooLarge:
+                    keys = " ".join(x for x in row[:3] if isinstance(x, str))
+                    raise ValueTooLarge(f"the cell '{sheet.header[col - 1]}' of sheet {sheet.title}, row {r}" + (f" ({keys})" if keys else "")) from None
                 c = _text_cell(ws, r, col, value) if type(value) is str else ws.cell(row=r, column=col, value=value)
-                fmt = number_format(v)
                 if fmt:
                     c.number_format = fmt
-                widths[col - 1] = max(widths[col - 1], text_width(display_text(v)))
+                widths[col - 1] = max(widths[col - 1], text_width(shown))
         for k, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(k)].width = min(MAX_WIDTH, max(6, w + 2))
         ws.freeze_panes = ws.cell(row=2, column=sheet.frozen_columns + 1).coordinate

@@ -197,6 +197,22 @@ CASES = [
          "no-such-directory: cannot write nowhere/r.csv: directory nowhere does not exist"),
     Case("out-is-input", "--out naming the data file", data(), EVAL + ["--out", "m.csv"], 2,
          "out-is-input: --out m.csv is one of the input files; refusing to overwrite it"),
+    Case("out-is-input", "sweep --out naming its own scenario file", {"s.yaml": "vary:\n  alpha.R7: [0.70]\n"},
+         ["sweep", "--version", "R6", "--year", "R7", "--scenarios", "s.yaml", "--jobs", "1", "--out", "s.yaml"], 2,
+         "out-is-input: --out s.yaml is one of the input files; refusing to overwrite it"),
+    Case("unwritable", "a full disk (/dev/full)", {}, ["eval", "--year", "R7", "--out", "/dev/full"], 2,
+         "unwritable: cannot write /dev/full: No space left on device (the disk is full; make room or choose another disk)"),
+    Case("unwritable", "an --out name of 260 characters (the temporary name used to pass the limit: exit 3)", {},
+         ["eval", "--year", "R7", "--out", "r" * 256 + ".csv"], 2,
+         f"unwritable: cannot write {'r' * 256}.csv: File name too long (the file name is too long; choose a shorter one)"),
+    Case("file-too-large", "/dev/zero as a data file (it was read until memory ran out)", data(),
+         ["eval", "--data", "/dev/zero", "--prefecture-data", "p.csv", "--year", "R6"], 2,
+         "/dev/zero:1:1: file-too-large: data file has more than 200,000,000 bytes; the limit is 200,000,000 bytes"),
+    Case("value-too-large", "a value of more than 4,300 digits (Python's int-to-text limit: exit 3)",
+         {**x('define g "増加" : yen = if year <= FY1965 then 5円 else g[year - 1] * ' + " * ".join(["100000000000000000000000000000"] * 3)),
+          **X_DATA}, EVAL_X + ["--columns", "g", "--format", "csv"], 2,
+         "value-too-large: g of 131016 千代田区 in FY2024 (R6) is a number of more than 4,300 digits: too large to write; "
+         "a rule that multiplies a value by itself or by large numbers year after year grows it without bound"),
 ]
 
 
@@ -284,7 +300,23 @@ def _format_internal(tmp_path, monkeypatch):
     raise SystemExit("format-internal")
 
 
+def _unwritable_stdout(tmp_path, monkeypatch):
+    """The screen's output redirected to a full disk (`kokuho eval > /dev/full`): stdout's write fails."""
+    import errno
+    import io
+
+    from engine.output import write_output
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sys.stdout", Full())
+    write_output("x", None)
+
+
 LIBRARY = [
+    ("unwritable", _unwritable_stdout, "unwritable: cannot write the output: No space left on device (the disk is full; make room or choose another disk)"),
     ("data-mismatch", _data_mismatch, "data-mismatch: the data read for R3 and for R6 list different municipalities; their input declarations must read the same rows"),
     ("bad-lang", _bad_lang, "bad-lang: --lang fr: the report is in ja or en"),
     ("format-internal", _format_internal,
