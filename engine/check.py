@@ -158,6 +158,7 @@ class Checker:
             u = self.infer(e.year)
             if u not in ("year", "number"):
                 raise UnitError(f"a year index must be a fiscal year, like [year - 1] or [FY2020], not {unit_name(u)}", e.span, "bad-year-index")
+            _refuse_fractional_year(e.year, e.span)
             return self.infer(e.target)
         if isinstance(e, ast.Unary):
             u = self.infer(e.operand)
@@ -530,6 +531,17 @@ class Checker:
                     state[m] = 1
                     path.append(m)
                     todo.append(iter(graph[m]))
+
+
+def _refuse_fractional_year(e, span: ast.Span) -> None:
+    """[year - 1/3] or [year - 0.5] names no fiscal year (evaluation rounded it down): a year index counts whole years."""
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, ast.Number) and x.value.denominator != 1 or isinstance(x, ast.Binary) and x.op == "/":
+            why = f"{x.text} is not a whole number of years" if isinstance(x, ast.Number) else "a division may fall between two fiscal years"
+            raise UnitError(f"a year index counts whole years, like [year - 1]; {why}", x.span if x.span.line else span, "bad-year-index")
+        todo.extend(children(x))
 
 
 def _first_overlaps(entries: list) -> list[tuple]:
