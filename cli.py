@@ -1,17 +1,26 @@
 """The `kokuho` command line: parses arguments, calls the engine, renders, maps errors to exit codes.
 
 Exit codes: 0 success; 1 findings (check or test failures, a diff with changes under
---exit-code); 2 unusable input or usage. Messages go to stderr, results to stdout or --out.
+--exit-code); 2 unusable input or usage; 130 interrupted (Ctrl-C). Messages go to stderr,
+results to stdout or --out.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from engine import api
-from engine.errors import KokuhoError, UsageError, finding
-from engine.output import write_output
+try:
+    import argparse
+    import contextlib
+    import signal
+    import threading
+
+    from engine import api
+    from engine.errors import KokuhoError, UsageError, finding
+    from engine.output import write_output as _write_output
+except KeyboardInterrupt:  # Ctrl-C while starting up: nothing done yet
+    print("kokuho: interrupted; no output was written", file=sys.stderr)
+    raise SystemExit(130) from None
 
 FORMATS = ("table", "csv", "json", "markdown", "xlsx", "parquet")  # xlsx and parquet need --out
 # The formats each command writes and its default; --out's name (r.csv, r.xlsx, r.md, ...) chooses among them (engine/formats.py).
@@ -21,6 +30,82 @@ OUTPUTS = {
     "report": (("html", "xlsx"), "html"), "book": (("html",), "html"), "sweep": (("table", "csv", "markdown", "json", "xlsx"), "table"),
 }
 FORMAT_HELP = "default: what --out's name ends in (.csv .xlsx .json .md ...), else %s"
+
+
+class _Interrupts:
+    """What Ctrl-C (SIGINT) does, depending on how far the command has got.
+
+    Outside a write it stops the command (KeyboardInterrupt: exit 130). While an output is being
+    written it waits: the file is completed (and renamed into place), then the command exits 130
+    saying so, so an output is never left half-written by an interrupt. After the command is done it
+    changes nothing but the exit code. A second Ctrl-C adds nothing, so there is one line on stderr
+    and no "Exception ignored" traceback from a KeyboardInterrupt raised while Python shuts down.
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.writing = self.written = self.done = self.pending = self.lost = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.pending:
+            return
+        self.pending = True
+        if not (self.writing or self.done):
+            raise KeyboardInterrupt
+
+    @property
+    def interrupted(self) -> bool:
+        return self.pending or self.lost
+
+    def unraisable(self, info) -> None:
+        """sys.unraisablehook: a KeyboardInterrupt raised where Python cannot pass it on (a weakref callback, a
+        finaliser) is not printed as "Exception ignored"; the command then runs to its end and exits 130, and a
+        second Ctrl-C stops it as the first would have."""
+        if info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+            self.lost, self.pending = True, False
+            return
+        self._previous_hook(info)
+
+    def listen(self):
+        """Handle SIGINT from now on; returns what undoes it (nothing when already handling, or off the main thread)."""
+        if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is self:
+            return lambda: None
+        previous = signal.signal(signal.SIGINT, self)
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self.unraisable
+
+        def undo():
+            signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = self._previous_hook
+
+        return undo
+
+    def message(self) -> str:
+        if self.written:
+            return "kokuho: interrupted after writing the output; what was written is complete"
+        return "kokuho: interrupted; no output was written"
+
+
+_INTERRUPTS = _Interrupts()
+
+
+@contextlib.contextmanager
+def _writing():
+    """The output being written: a Ctrl-C now waits until it is complete."""
+    _INTERRUPTS.writing = True
+    try:
+        yield
+    except BaseException:
+        _INTERRUPTS.writing = False
+        raise
+    _INTERRUPTS.written = True
+    _INTERRUPTS.writing = False
+
+
+def write_output(content, out, *, inputs: tuple = ()) -> None:
+    with _writing():
+        _write_output(content, out, inputs=inputs)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -241,7 +326,8 @@ def cmd_sweep(args) -> int:
                          scenario_file=args.scenarios, totals=api.split_names(args.totals), target=args.target,
                          levy=args.levy, movers=args.movers, jobs=args.jobs)
     _print_warnings(session)
-    write_output(sweep.render(result, args.format, per_year=args.per_year, headers=args.headers), args.out, inputs=session.input_paths)
+    inputs = session.input_paths + ((args.scenarios,) if args.scenarios else ())  # the scenario file is an input too
+    write_output(sweep.render(result, args.format, per_year=args.per_year, headers=args.headers), args.out, inputs=inputs)
     from engine.formats import years_text
 
     n = len(result.rows)
@@ -508,7 +594,8 @@ def cmd_fmt(args) -> int:
         if args.check or args.diff:
             print(f"would reformat {r.shown}", file=sys.stderr)
         else:
-            rule_format.write_formatted(r)
+            with _writing():
+                rule_format.write_formatted(r)
             print(f"reformatted {r.shown}", file=sys.stderr)
     verb = "would be reformatted" if args.check or args.diff else "reformatted"
     print(f"{len(changed)} of {len(results)} rule file{'s' if len(results) != 1 else ''} {verb}", file=sys.stderr)
@@ -523,9 +610,23 @@ def _to_terminal() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    _INTERRUPTS.reset()
+    stop_listening = _INTERRUPTS.listen()
     try:
+        code = _command(argv)
+        if _INTERRUPTS.interrupted and code != 130:  # Ctrl-C while the output was written: it is complete
+            print(_INTERRUPTS.message(), file=sys.stderr)
+            code = 130
+        return code
+    finally:
+        _INTERRUPTS.done = True
+        stop_listening()
+
+
+def _command(argv: list[str] | None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if args.command in WORKSPACE_OPTIONS:
             from engine import workspace
 
@@ -540,20 +641,48 @@ def main(argv: list[str] | None = None) -> int:
             print(f.render(), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
-        print("kokuho: interrupted; no output was written", file=sys.stderr)
+        print(_INTERRUPTS.message(), file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except RecursionError:
         print("kokuho: error: the rules are nested too deeply to evaluate", file=sys.stderr)
         return 2
+    except ValueError as e:
+        if "integer string conversion" not in str(e):
+            return _internal_error(e)
+        # Python's int-to-text limit met outside the renderers, which name the value themselves
+        from engine.render import ValueTooLarge
+
+        for f in ValueTooLarge().findings:
+            print(f.render(), file=sys.stderr)
+        return 2
     except Exception as e:  # last resort: a bug of ours, never a traceback in front of staff
-        print(f"kokuho: internal error: {type(e).__name__}: {e}; please report this with the command you ran", file=sys.stderr)
-        return 3
+        return _internal_error(e)
+
+
+def _internal_error(e: Exception) -> int:
+    if _INTERRUPTS.pending:  # the interrupt's own doing: a KeyboardInterrupt that C code (an import) turned into another error
+        print(_INTERRUPTS.message(), file=sys.stderr)
+        return 130
+    print(f"kokuho: internal error: {type(e).__name__}: {e}; please report this with the command you ran", file=sys.stderr)
+    return 3
 
 
 def run() -> None:
-    sys.exit(main())
+    _INTERRUPTS.listen()  # for good: a Ctrl-C after main() returns must not raise while Python exits
+    try:
+        code = main()
+    except KeyboardInterrupt:  # in the instant before main() took over
+        print(_INTERRUPTS.message(), file=sys.stderr)
+        code = 130
+    # Ignored from here on, at the system's level: Python resets a handler of its own to the default while it
+    # shuts down, and a Ctrl-C then would kill the process (exit -2, nothing said) after its work is done.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _INTERRUPTS.interrupted and code != 130:  # in the instant after main(): the output is complete
+        print(_INTERRUPTS.message(), file=sys.stderr)
+        code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,10 @@ pp and ratio are dimensionless and act as ratios in * and /; yen and count are d
 
 from __future__ import annotations
 
-import difflib
-
 import attrs
 
 from . import ast
-from .errors import Finding, finding
+from .errors import Finding, Hints, finding
 from .versions import Piece, RuleSet, Version
 from .years import Period
 
@@ -120,11 +118,16 @@ class Checker:
         self.base = base
         self.items = version.items
         self.findings: list[Finding] = []
+        self._seen: set[Finding] = set()
+        self._municipal: set[str] | None = None  # names with a value per municipality (is_municipal)
+        self._refs: dict[int, set[str]] = {}  # id of a piece's item -> every name it refers to (_all_refs)
+        self.hints = Hints()
 
     def add(self, code: str, message: str, span: ast.Span):
         # A version reports only its own items, so the span is always in its own file.
         f = finding(code, message, span, self.version.file.source)
-        if f not in self.findings:
+        if f not in self._seen:
+            self._seen.add(f)
             self.findings.append(f)
 
     # ---- units ----
@@ -133,8 +136,8 @@ class Checker:
             return "text"
         item = self.items.get(name)
         if item is None:
-            hint = difflib.get_close_matches(name, list(self.items) + list(FUNCTIONS), n=1, cutoff=0.7)
-            raise UnitError(f"unknown name '{name}'" + (f"; did you mean '{hint[0]}'?" if hint else ""), span, "unknown-name")
+            hint = self.hints.closest(name, _Joined(self.items, FUNCTIONS))
+            raise UnitError(f"unknown name '{name}'" + (f"; did you mean '{hint}'?" if hint else ""), span, "unknown-name")
         if isinstance(item, (ast.Summary, ast.Example)):
             raise UnitError(f"'{name}' is a {type(item).__name__.lower()}, not a value", span, "unknown-name")
         return item.unit
@@ -156,6 +159,7 @@ class Checker:
             u = self.infer(e.year)
             if u not in ("year", "number"):
                 raise UnitError(f"a year index must be a fiscal year, like [year - 1] or [FY2020], not {unit_name(u)}", e.span, "bad-year-index")
+            _refuse_fractional_year(e.year, e.span)
             return self.infer(e.target)
         if isinstance(e, ast.Unary):
             u = self.infer(e.operand)
@@ -199,8 +203,8 @@ class Checker:
         if isinstance(e, ast.With):
             target = self.items.get(e.name)
             if target is None or isinstance(target, (ast.Summary, ast.Example)):
-                hint = difflib.get_close_matches(e.name, list(self.items), n=1, cutoff=0.7)
-                raise UnitError(f"'with' names unknown parameter '{e.name}'" + (f"; did you mean '{hint[0]}'?" if hint else ""), e.span, "unknown-name")
+                hint = self.hints.closest(e.name, self.items)
+                raise UnitError(f"'with' names unknown parameter '{e.name}'" + (f"; did you mean '{hint}'?" if hint else ""), e.span, "unknown-name")
             vu = self.infer(e.value)
             if not fits(target.unit, vu) and not (target.unit == "ratio" and vu == "number"):
                 raise UnitError(f"'{e.name}' is {unit_name(target.unit)}; it cannot be set to {unit_name(vu)}", e.span)
@@ -212,8 +216,8 @@ class Checker:
     def infer_call(self, e: ast.Call) -> str:
         f, args = e.function, e.args
         if f not in FUNCTIONS:
-            hint = difflib.get_close_matches(f, sorted(FUNCTIONS), n=1, cutoff=0.6)
-            raise UnitError(f"unknown function '{f}'" + (f"; did you mean '{hint[0]}'?" if hint else "") + "; functions are " + ", ".join(sorted(FUNCTIONS)), e.span, "unknown-function")
+            hint = self.hints.closest(f, sorted(FUNCTIONS), 0.6)
+            raise UnitError(f"unknown function '{f}'" + (f"; did you mean '{hint}'?" if hint else "") + "; functions are " + ", ".join(sorted(FUNCTIONS)), e.span, "unknown-function")
 
         def arity(lo, hi=None):
             hi = lo if hi is None else hi
@@ -225,9 +229,11 @@ class Checker:
             if len(args) < 2:
                 raise UnitError(f"{f}() takes at least 2 arguments, not {len(args)}", e.span, "arity")
             units = [self.infer(a) for a in args]
-            for a in args:
-                for other in units:
-                    _refuse_bare_number_beside_rate(a, other, e.span)
+            # A bare number among the arguments and a rate among them (not pair by pair: min() may have thousands).
+            rate = next((u for u in units if u in ("percent", "pp")), None)
+            if rate is not None:
+                for a in args:
+                    _refuse_bare_number_beside_rate(a, rate, e.span)
             u = units[0]
             for other in units[1:]:
                 u = unify(u, other, e.span, f"{f}()")
@@ -291,30 +297,41 @@ class Checker:
 
     # ---- scope: one value per municipality, or one for the prefecture ----
     def is_municipal(self, e) -> bool:
-        """True when the expression has a value per municipality (outside sum/mean/count).
-
-        Walks with an explicit stack: a long chain of definitions must not exhaust Python's.
-        """
-        seen: set[str] = set()
+        """True when the expression has a value per municipality (outside sum/mean/count)."""
+        municipal = self.municipal_names()
         todo = [e]
         while todo:
             x = todo.pop()
             if isinstance(x, ast.Ref):
-                if x.name in KEY_NAMES:
+                if x.name in municipal:
                     return True
-                if x.name in seen:
-                    continue
-                seen.add(x.name)
-                for piece in self.version.pieces(x.name):  # municipal if any year's piece is
-                    item = piece.item
-                    if isinstance(item, ast.InputDecl):
-                        if item.scope == "municipal":
-                            return True
-                    else:
-                        todo.extend(item_exprs(item))
             elif not (isinstance(x, ast.Call) and x.function in AGGREGATES):
                 todo.extend(children(x))
         return False
+
+    def municipal_names(self) -> set[str]:
+        """The names with a value per municipality: the keys, the municipal inputs, and every item that uses one outside
+        sum/mean/count. Found once per version, from the municipal inputs back through their users (every item is
+        walked once: with a sum() in each of thousands of chained definitions, a walk per sum was quadratic)."""
+        if self._municipal is not None:
+            return self._municipal
+        users: dict[str, set[str]] = {}
+        found = set(KEY_NAMES)
+        for piece in self.version.all_pieces():  # municipal if any year's piece is
+            if isinstance(piece.item, ast.InputDecl):
+                if piece.item.scope == "municipal":
+                    found.add(piece.name)
+                continue
+            for ref in _scope_refs(piece.item):
+                users.setdefault(ref, set()).add(piece.name)
+        todo = sorted(found)
+        while todo:
+            for user in sorted(users.get(todo.pop(), ())):
+                if user not in found:
+                    found.add(user)
+                    todo.append(user)
+        self._municipal = found
+        return found
 
     def refuse_prefecture_value(self, f: str, arg, span: ast.Span):
         if not self.is_municipal(arg):
@@ -339,11 +356,11 @@ class Checker:
         inherited = [p for p in self.version.all_pieces() if p.version != self.version.id]
         for item in self.version.file.items:
             if isinstance(item, ast.Removal):
-                users = sorted({p.name for p in self.version.all_pieces() if item.name in _all_refs(p.item)})
+                users = sorted({p.name for p in self.version.all_pieces() if item.name in self.all_refs(p.item)})
                 if users:
                     self.add("remove-in-use", f"cannot remove '{item.name}': " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it", item.span)
             elif getattr(item, "override", False) and not isinstance(item, (ast.Summary, ast.Example)):
-                users = sorted({p.name for p in inherited if item.name in _all_refs(p.item)})
+                users = sorted({p.name for p in inherited if item.name in self.all_refs(p.item)})
                 base_unit = self._base_unit(item.name)
                 if users and base_unit is not None and base_unit != item.unit:
                     self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it as before", item.span)
@@ -370,7 +387,7 @@ class Checker:
                 continue
             via[n] = parent
             order.append(n)
-            todo.extend((r, n if parent is None else parent) for p in self.version.pieces(n) for r in sorted(_all_refs(p.item)))
+            todo.extend((r, n if parent is None else parent) for p in self.version.pieces(n) for r in sorted(self.all_refs(p.item)))
         h = self.version.header
         for n in order:
             last = self.version.pieces(n)[-1]  # the piece with the latest years
@@ -394,6 +411,17 @@ class Checker:
             f = attrs.evolve(f, severity="warning")
             if f not in self.findings:
                 self.findings.append(f)
+
+    def all_refs(self, item) -> set[str]:
+        """_all_refs(item), found once per piece (each removal and override asks about every piece)."""
+        found = self._refs.get(id(item))
+        if found is None:
+            found = self._refs[id(item)] = _all_refs(item)
+        return found
+
+    def _hint(self, name, names) -> str:
+        close = self.hints.closest(name, names)
+        return f"; did you mean '{close}'?" if close else ""
 
     def _base_unit(self, name: str):
         base = self.base.items.get(name) if self.base is not None else None
@@ -479,13 +507,11 @@ class Checker:
             if u and not fits(s.unit, u):
                 self.add("unit", f"schedule '{s.name}' is {unit_name(s.unit)} but the value for {entry.years_text} is {unit_name(u)}", entry.span)
         entries = list(s.entries)
-        for i, a in enumerate(entries):
-            for b in entries[i + 1:]:
-                if a.years.overlaps(b.years):
-                    lo = max(x for x in (a.years.first, b.years.first, -(10**9)) if x is not None)
-                    lasts = [x for x in (a.years.last, b.years.last) if x is not None]
-                    which = f"FY{lo}" if lo > -(10**9) else (f"FY{min(lasts)}" if lasts else "every year")
-                    self.add("schedule-duplicate", f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}", b.span)
+        for a, b in _first_overlaps(entries):
+            lo = max(x for x in (a.years.first, b.years.first, -(10**9)) if x is not None)
+            lasts = [x for x in (a.years.last, b.years.last) if x is not None]
+            which = f"FY{lo}" if lo > -(10**9) else (f"FY{min(lasts)}" if lasts else "every year")
+            self.add("schedule-duplicate", f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}", b.span)
         for prev, cur in zip(entries, entries[1:]):
             if prev.years.first is not None and cur.years.first is not None and cur.years.first < prev.years.first:
                 self.add("schedule-order", f"schedule '{s.name}': {cur.years_text} comes after {prev.years_text}; list years in order", cur.span)
@@ -511,9 +537,9 @@ class Checker:
             elif (type(x.value), x.value) in seen:
                 self.add("labels", f"{shown} is labelled twice in '{d.name}'", x.span)
             elif produced is not None and x.value not in produced:
-                close = difflib.get_close_matches(x.value, sorted(produced), n=1, cutoff=0.6)
+                close = self.hints.closest(x.value, sorted(produced), 0.6)
                 gives = ", ".join(f'"{t}"' for t in sorted(produced))
-                hint = f'; did you mean "{close[0]}"?' if close else f"; it gives {gives}"
+                hint = f'; did you mean "{close}"?' if close else f"; it gives {gives}"
                 self.add("labels", f"'{d.name}' never gives {shown}{hint}", x.span)
             seen.add((type(x.value), x.value))
 
@@ -521,7 +547,7 @@ class Checker:
         for line in s.lines:
             for n in line.names:
                 if n not in self.items:
-                    self.add("unknown-name", f"summary names unknown '{n}'" + _hint(n, self.items), line.span)
+                    self.add("unknown-name", f"summary names unknown '{n}'" + self._hint(n, self.items), line.span)
             if line.kind == "bands":
                 table, flag = line.names
                 if table in self.items and not isinstance(self.items[table], ast.Table):
@@ -534,14 +560,14 @@ class Checker:
         for m in ex.municipalities:
             for a in m.values:
                 if a.name not in inputs or inputs[a.name].scope != "municipal":
-                    self.add("unknown-name", f"example sets '{a.name}', which is not a municipal input" + _hint(a.name, inputs), a.span)
+                    self.add("unknown-name", f"example sets '{a.name}', which is not a municipal input" + self._hint(a.name, inputs), a.span)
         for a in ex.prefecture:
             if a.name not in inputs or inputs[a.name].scope != "prefecture":
-                self.add("unknown-name", f"example sets '{a.name}', which is not a prefecture input" + _hint(a.name, inputs), a.span)
+                self.add("unknown-name", f"example sets '{a.name}', which is not a prefecture input" + self._hint(a.name, inputs), a.span)
         codes = {m.code for m in ex.municipalities}
         for x in ex.expectations:
             if x.name not in self.items:
-                self.add("unknown-name", f"example expects unknown '{x.name}'" + _hint(x.name, self.items), x.span)
+                self.add("unknown-name", f"example expects unknown '{x.name}'" + self._hint(x.name, self.items), x.span)
             if x.code is not None and x.code not in codes:
                 self.add("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span)
         from .examples import example_problems  # values that do not fit their unit, repeated rows
@@ -596,12 +622,58 @@ class Checker:
                     todo.append(iter(graph[m]))
 
 
+def _refuse_fractional_year(e, span: ast.Span) -> None:
+    """[year - 1/3] or [year - 0.5] names no fiscal year (evaluation rounded it down): a year index counts whole years."""
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, ast.Number) and x.value.denominator != 1 or isinstance(x, ast.Binary) and x.op == "/":
+            why = f"{x.text} is not a whole number of years" if isinstance(x, ast.Number) else "a division may fall between two fiscal years"
+            raise UnitError(f"a year index counts whole years, like [year - 1]; {why}", x.span if x.span.line else span, "bad-year-index")
+        todo.extend(children(x))
+
+
+def _first_overlaps(entries: list) -> list[tuple]:
+    """(a, b) for each schedule entry b that covers a year an earlier entry covers, a the first such entry.
+
+    Years lie in 1900-2200 (years.parse_year), so an open end is one more slot on each side and every entry
+    is a slice of 303 slots: the cost is linear in the number of entries (pairwise, 10,000 entries took minutes).
+    """
+    lo_year, hi_year, none = 1899, 2201, len(entries)
+    first = [none] * (hi_year - lo_year + 1)  # slot -> index of the first entry covering that year
+    out = []
+    for j, b in enumerate(entries):
+        lo = max(0, (b.years.first if b.years.first is not None else lo_year) - lo_year)
+        hi = min(len(first), (b.years.last if b.years.last is not None else hi_year) - lo_year + 1)
+        if lo >= hi:
+            continue
+        earliest = min(first[lo:hi])
+        if earliest < none:
+            out.append((entries[earliest], b))
+        if max(first[lo:hi]) == none:  # some year not covered before: b is its first entry
+            first[lo:hi] = [j if i == none else i for i in first[lo:hi]]
+    return out
+
+
 def _refuse_bare_number_beside_rate(e, other_unit: str, span: ast.Span) -> None:
     """`rate >= 90` or `rate + 1` means 9000% / +100 points: a bare number beside a rate must say its unit."""
     if isinstance(e, ast.Number) and e.unit == "number" and e.value != 0 and other_unit in ("percent", "pp"):
         suggestion = f"{e.text}%" if other_unit == "percent" else f"{e.text}pp"
         where = e.span if e.span.line else span  # the caret on the number itself, where the parser recorded it
         raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", where, "bare-number")
+
+
+def _scope_refs(item) -> set[str]:
+    """The names an item's formulas use outside sum/mean/count (what makes it municipal when they are)."""
+    out: set[str] = set()
+    todo = list(item_exprs(item))
+    while todo:
+        x = todo.pop()
+        if isinstance(x, ast.Ref):
+            out.add(x.name)
+        elif not (isinstance(x, ast.Call) and x.function in AGGREGATES):
+            todo.extend(children(x))
+    return out
 
 
 def _all_refs(item) -> set[str]:
@@ -640,9 +712,18 @@ def _texts_produced(e) -> set[str] | None:
     return None
 
 
-def _hint(name, names) -> str:
-    close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.7)
-    return f"; did you mean '{close[0]}'?" if close else ""
+class _Joined:
+    """Two collections of names as one sized iterable, without copying them (Hints.closest may not need it)."""
+
+    def __init__(self, *parts):
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def __iter__(self):
+        for p in self.parts:
+            yield from p
 
 
 def children(e):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import attrs
 
 from . import ast
 from .errors import DataError, Finding, finding
-from .source import MAX_DIGITS, read_bytes
+from .source import MAX_DATA_BYTES, MAX_DIGITS, read_bytes
 from .years import YearFormatError, parse_year
 
 # The row keys are structure, not policy: every table of municipal data has them.
@@ -98,7 +99,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
         return _parquet_rows(p)
     if split_sheet(p)[0].lower().endswith(XLSX_SUFFIXES):
         return _xlsx_rows(*split_sheet(p), p)
-    raw = read_bytes(path, "data file")
+    raw = read_bytes(path, "data file", limit=MAX_DATA_BYTES)
     if p.lower().endswith((".yaml", ".yml")):
         return _read_yaml(raw, p)
     text = _decode(raw, p)
@@ -132,7 +133,7 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
 
 def read_parquet(path: str):
     """A Parquet file as a pyarrow Table; a file that is not Parquet is a data-parquet error."""
-    read_bytes(path, "data file")  # the usage errors of a missing, directory or unreadable path, as for CSV
+    read_bytes(path, "data file", limit=MAX_DATA_BYTES)  # the usage errors of a missing, directory or unreadable path, as for CSV
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -199,7 +200,7 @@ def _xlsx_rows(file: str, sheet: str | None, shown: str):
     as Excel numbers them, comment ('#') and empty rows before the header skipped, empty rows skipped."""
     import zipfile
 
-    raw = read_bytes(file, "data file")  # the usage errors of a missing, directory or unreadable path, as for CSV
+    raw = read_bytes(file, "data file", limit=MAX_DATA_BYTES)  # the usage errors of a missing, directory or unreadable path, as for CSV
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -308,11 +309,71 @@ def _norm(h: str) -> str:
     return unicodedata.normalize("NFKC", h).strip().lower()
 
 
+NEGATIVE = {"yen": "an amount", "count": "a count", "ratio": "a ratio or index"}
+
+
+def normalise_code(text: str) -> str:
+    """A municipality code as written -> its canonical form: full-width digits as ASCII (NFKC), spaces stripped.
+
+    '１３１０１６' is 131016, the same municipality; a code in another script's digits stays non-ASCII and is
+    refused by the caller (data-bad-code)."""
+    t = text.strip()
+    return t if t.isascii() else unicodedata.normalize("NFKC", t).strip()
+
+
+# ---- plausibility: whole columns ------------------------------------------------------------------------
+#
+# Cell by cell a value can be valid and still the column be wrong as a whole. Each rule here looks at one
+# column of one file, already parsed, so that any loader (this one, row by row, or a columnar one) can call it.
+
+RATE_AS_FRACTION_BELOW = Fraction(3, 2)  # percent: a column whose rates are all below 1.5 was written as fractions
+
+
+def check_plausible(field: str, unit: str, values, lines, *, path: str, column: int, header: str | None = None,
+                    percent_sign: bool = False) -> list[Finding]:
+    """Findings for one column of a data file: `values` parsed (None where empty; a percent as its ratio, 96.10% as
+    0.961), `lines` the line of each value, `column` the column's number (from 1), `percent_sign` whether any cell of
+    the column was written with a % sign.
+
+    data-rate-as-fraction: every non-zero rate of a percent column below 1.5% and none written with %: the
+    rates were written as fractions (0.961 for 96.10%), which would read as 0.961% each. A 0 is 0 either way.
+    """
+    name = header or field
+    if unit == "percent" and not percent_sign:
+        nonzero = [(v, line) for v, line in zip(values, lines) if v]
+        if nonzero and all(v * 100 < RATE_AS_FRACTION_BELOW for v, _ in nonzero):
+            v, line = nonzero[0]
+            shown = _decimal(v * 100)
+            return [finding("data-rate-as-fraction",
+                            f"{name}: every rate of the file is below 1.5 ({shown} here): they look like fractions "
+                            f"({shown} for {_decimal(v * 10000)}%); write rates in percent (96.10), or with a % sign if "
+                            f"they really are below 1.5% ({shown}%)", ast.Span(path, line, column))]
+    return []
+
+
+def _decimal(x) -> str:
+    """An exact decimal of the data as written: 0.961, 96.1 (no float)."""
+    x = Fraction(x)
+    places = 0
+    while (x * 10**places).denominator != 1 and places < 30:
+        places += 1
+    n = x * 10**places
+    text = str(abs(n.numerator)).rjust(places + 1, "0")
+    text = text if places == 0 else f"{text[:-places]}.{text[-places:]}"
+    return ("-" if x < 0 else "") + text
+
+
 def parse_value(text: str, unit: str) -> Fraction | int | str:
-    """One cell -> a value of the declared unit; ValueError with a user-facing message."""
+    """One cell -> a value of the declared unit; ValueError with a user-facing message.
+
+    Full-width characters are read as their ASCII forms (NFKC: ９６．１０％ is 96.10%); digits of other scripts
+    (٩٦) are refused.
+    """
     t = text.strip().replace("，", ",")
     if unit == "text":
         return t
+    if not t.isascii():
+        t = unicodedata.normalize("NFKC", t)
     if unit == "year":
         try:
             return parse_year(t).value
@@ -335,6 +396,8 @@ def parse_value(text: str, unit: str) -> Fraction | int | str:
     digits = sum(ch.isdigit() for ch in t)
     if digits > MAX_DIGITS:
         raise ValueError(f"a number with {digits} digits; the limit is {MAX_DIGITS}")
+    if not t.isascii() and any(ch.isdigit() for ch in t):
+        raise ValueError(f"'{text}' is not a number: write its digits as 0-9")
     if "/" in t or "e" in t.lower():
         # Refused before Fraction() sees it: Fraction('1e999999999') would compute 10**999999999.
         num, _, den = t.partition("/")
@@ -355,8 +418,9 @@ def parse_value(text: str, unit: str) -> Fraction | int | str:
         if not 0 <= x <= 100:
             raise ValueError(f"a rate of {t}% is outside 0-100")
         return x / 100
-    if unit in ("yen", "count") and x < 0:
-        raise ValueError(f"{'an amount' if unit == 'yen' else 'a count'} cannot be negative: {t}")
+    if unit in ("yen", "count", "ratio") and x < 0:
+        # Amounts, counts and ratios (indices such as medical_index, coefficients) of the data are never negative.
+        raise ValueError(f"{NEGATIVE[unit]} cannot be negative: {t}")
     if unit == "count" and x.denominator != 1:
         raise ValueError(f"a count is a whole number, not {t}")
     # Whole amounts stay ints: exact, and much cheaper to add than Fractions. The evaluator
@@ -379,6 +443,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         raise DataError(finding("data-no-rows", "the file has a header but no data rows", ast.Span(mpath, hline, 1)))
     col_of = {f: i for i, f in enumerate(mapping) if f is not None}
     munis: dict[str, str] = {}
+    signed: set[str] = set()  # percent columns with a cell written with a % sign
     values: dict[tuple[str, int], dict] = {}
     row_of: dict[tuple[str, int], tuple[str, int]] = {}
     for lineno, cells in rows:
@@ -387,11 +452,12 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         if len(cells) != len(header):
             findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(header)}{separator_hint(cells, len(header))}", ast.Span(mpath, lineno, 1)))
             continue
-        code = cells[col_of["code"]].strip()
+        code = normalise_code(cells[col_of["code"]])
         name = cells[col_of["name"]].strip()
         ccol = col_of["code"] + 1
-        if not (len(code) == 6 and code.isdigit()):
-            findings.append(finding("data-bad-code", f"'{code}' is not a 6-digit municipality code (団体コード)", ast.Span(mpath, lineno, ccol)))
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            hint = ": write its digits as 0-9" if any(ch.isdigit() for ch in code) and not code.isascii() else ""
+            findings.append(finding("data-bad-code", f"'{code}' is not a 6-digit municipality code (団体コード){hint}", ast.Span(mpath, lineno, ccol)))
             continue
         if check_digit(code[:5]) != int(code[5]):
             findings.append(finding("data-check-digit", f"code {code} has a wrong check digit: expected {code[:5]}{check_digit(code[:5])}", ast.Span(mpath, lineno, ccol)))
@@ -421,8 +487,15 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
                 row[field] = parse_value(cell, decl.unit)
             except ValueError as e:
                 findings.append(finding("data-bad-value", f"{header[col_of[field]]}: {e}", ast.Span(mpath, lineno, col_of[field] + 1)))
+            if decl.unit == "percent" and cell.rstrip().endswith(("%", "％")):
+                signed.add(field)
         values[(code, year)] = row
         row_of[(code, year)] = (mpath, lineno)
+    for field, decl in m_inputs.items():
+        if field in col_of and not findings:
+            keys = list(values)
+            findings.extend(check_plausible(field, decl.unit, [values[k].get(field) for k in keys], [row_of[k][1] for k in keys],
+                                            path=mpath, column=col_of[field] + 1, header=header[col_of[field]], percent_sign=field in signed))
 
     pheader, prows, phline = read_table(prefecture_path)
     pmapping = column_map(pheader, phline, p_inputs, PREFECTURE_KEYS, ppath, findings)
@@ -430,6 +503,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         raise DataError(findings)
     pcol = {f: i for i, f in enumerate(pmapping) if f is not None}
     prefecture: dict = {n: {} for n in p_inputs}
+    psigned: set[str] = set()
     prow_of: dict[int, tuple[str, int]] = {}
     for lineno, cells in prows:
         if len(findings) >= MAX_FINDINGS:
@@ -453,6 +527,13 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
                 prefecture[field][year] = parse_value(cells[pcol[field]], decl.unit)
             except ValueError as e:
                 findings.append(finding("data-bad-value", f"{pheader[pcol[field]]}: {e}", ast.Span(ppath, lineno, pcol[field] + 1)))
+            if decl.unit == "percent" and cells[pcol[field]].rstrip().endswith(("%", "％")):
+                psigned.add(field)
+    for field, decl in p_inputs.items():
+        if field in pcol and not findings:
+            years_ = list(prefecture[field])
+            findings.extend(check_plausible(field, decl.unit, [prefecture[field][y] for y in years_], [prow_of[y][1] for y in years_],
+                                            path=ppath, column=pcol[field] + 1, header=pheader[pcol[field]], percent_sign=field in psigned))
     if findings:
         raise DataError(findings)
 

@@ -1328,8 +1328,8 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
     head = to_csv(header, []).encode("utf-8")
     ms = d.municipalities
     n = len(ms)
-    codes = text.csv_cells(pa.array([m.code for m in ms], type=pa.string()))
-    names = text.csv_cells(pa.array([m.name for m in ms], type=pa.string()))
+    codes = pa.array([m.code for m in ms], type=pa.string())
+    names = pa.array([m.name for m in ms], type=pa.string())
     who = pa.array([str(m) for m in ms], type=pa.string())
     statuses = pa.array(list(STATUS), type=pa.string())
     finder, ev = d.finder, d.ev_a
@@ -1367,7 +1367,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
     where = np.empty(len(d.order), dtype=np.int64)
     where[np.concatenate(positions)] = np.arange(len(d.order))
     order = A.array(where)
-    cells = [text.csv_cells(A.take(pa.concat_arrays(col), order)) for col in columns]
+    cells = [text.csv_cells(text.neutral(A.take(pa.concat_arrays(col), order))) for col in columns]  # as to_csv: no cell read as a formula
     return head + text.csv_lines(cells)
 
 

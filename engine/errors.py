@@ -6,6 +6,8 @@ carries its code, its position, the source line and a caret under the spot.
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from .ast import NO_SPAN, Span
@@ -25,7 +27,7 @@ class Finding:
         where = f"{self.span}: " if self.span.line else (f"{self.span.file}: " if self.span.file != "<none>" else "")
         text = f"{where}{'warning: ' if self.severity == 'warning' else ''}{self.code}: {self.message}"
         if self.source_line is not None and self.span.column > 0:
-            line = self.source_line.rstrip("\n")
+            line = self.source_line.rstrip("\n").translate(_BREAKS_SHOWN_AS_SPACES)
             # Carets line up under wide (Japanese) characters too: pad with the same characters' widths.
             pad = "".join("\u3000" if _is_wide(ch) else ("\t" if ch == "\t" else " ") for ch in line[: self.span.column - 1])
             text += f"\n    {line}\n    {pad}^"
@@ -33,6 +35,11 @@ class Finding:
 
     def __str__(self) -> str:
         return self.render()
+
+
+# Characters a terminal may take for a line break, inside a line the parser counts as one: shown as spaces (one for
+# one, so that the caret stays under its column).
+_BREAKS_SHOWN_AS_SPACES = {ord(c): " " for c in "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 def _is_wide(ch: str) -> bool:
@@ -45,10 +52,42 @@ def finding(code: str, message: str, span: Span = NO_SPAN, source: str | None = 
     """Build a finding, taking the source line from the file's text when it is given."""
     line = None
     if source is not None and span.line > 0:
-        lines = source.splitlines()
+        lines = source_lines(source)
         if span.line <= len(lines):
             line = lines[span.line - 1]
     return Finding(code, message, span, line)
+
+
+@functools.lru_cache(maxsize=8)
+def source_lines(source: str) -> tuple[str, ...]:
+    """A file's lines as the parser counts them: only a line feed ends a line (a carriage return before it is dropped).
+
+    str.splitlines() also breaks at form feeds, vertical tabs, U+2028 and others, which the parser (lark)
+    does not count, so a caret after one of them pointed at the wrong line. Cached: a file with thousands of
+    findings is split once, not once per finding.
+    """
+    return tuple(line[:-1] if line.endswith("\r") else line for line in source.split("\n"))
+
+
+class Hints:
+    """"Did you mean ...?" suggestions, within a budget of comparisons.
+
+    Each suggestion compares a name with every candidate; a file with thousands of unknown names among thousands
+    of items would make that quadratic (minutes). Past the budget, messages simply have no suggestion.
+    """
+
+    def __init__(self, budget: int = 200_000):
+        self.budget = budget
+
+    def closest(self, name: str, candidates, cutoff: float = 0.7) -> str | None:
+        if len(candidates) > self.budget:
+            self.budget = 0
+            return None
+        self.budget -= len(candidates)
+        import difflib
+
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+        return close[0] if close else None
 
 
 class KokuhoError(Exception):

@@ -586,11 +586,17 @@ def render_explanations(xs: list[Explanation], fmt: str = "text") -> str:
 
 def render_explanation(x: Explanation, fmt: str = "text") -> str:
     """An explanation as text (an indented tree), markdown (nested list) or json."""
-    if fmt == "json":
-        return to_json(explanation_json(x))
-    if fmt == "markdown":
-        return render_markdown(x)
-    return render_text(x)
+    from .render import ValueTooLarge
+
+    try:
+        if fmt == "json":
+            return to_json(explanation_json(x))
+        if fmt == "markdown":
+            return render_markdown(x)
+        return render_text(x)
+    except ValueTooLarge:
+        where = f" for {x.municipality}" if x.municipality is not None else ""
+        raise ValueTooLarge(f"a step of the derivation of {x.name}{where} in {FiscalYear(x.year).both}") from None
 
 
 

@@ -36,7 +36,7 @@ import attrs
 
 from . import ast
 from .errors import KokuhoError, finding
-from .output import write_output
+from .output import unwritable, write_output
 from .source import parse_file
 
 if TYPE_CHECKING:
@@ -131,9 +131,12 @@ def format_paths(paths=None) -> list[FormatResult]:
 
 def write_formatted(result: FormatResult) -> None:
     """Replace the file with its formatted text, atomically, keeping its permissions."""
-    mode = result.path.stat().st_mode & 0o7777
-    write_output(result.formatted, str(result.path))
-    os.chmod(result.path, mode)
+    try:
+        mode = result.path.stat().st_mode & 0o7777
+        write_output(result.formatted, str(result.path))
+        os.chmod(result.path, mode)
+    except OSError as e:
+        raise unwritable(str(result.path), e) from None
 
 
 def comment_texts(source: str) -> list[str]:

@@ -11,11 +11,10 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .errors import RuleSyntaxError, finding
-from .source import MAX_DIGITS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
+from .source import MAX_DIGITS, MAX_SOURCE_CHARS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
 from .years import YearFormatError, parse_period, parse_year
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")
-MAX_SOURCE_CHARS = 2_000_000  # a rule file is a few kilobytes; refuse anything absurd
 MAX_NESTING = 200  # brackets deep: beyond this the parse stack or our recursion would blow
 MAX_DEPTH = 100  # operators deep (not / - / + chains, else-if chains): the shipped rules reach 9
 
@@ -103,6 +102,8 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     """Parse one rule file's text; raise RuleSyntaxError with position and expectation."""
     if len(source) > MAX_SOURCE_CHARS:
         raise RuleSyntaxError(finding("file-too-large", f"rule file has {len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,}", ast.Span(path, 1, 1)))
+    if "\r" in source:  # Windows (CR LF) and old Mac (CR alone) line ends: lines end with a line feed only
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
     _check_nesting(source, path)
     try:
         tree = _parser().parse(source, on_error=None)
@@ -113,7 +114,7 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token
         if tok.type == "$END":
-            lines = source.splitlines() or [""]
+            lines = _lines(source)
             span = ast.Span(path, len(lines), len(lines[-1]) + 1)
             what = "end of file"
         else:
@@ -123,7 +124,7 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
         hint = _keyword_hint(str(tok), accepted) if tok.type != "$END" else ""
         raise RuleSyntaxError(finding("syntax", f"unexpected {what}{hint}; expected {_describe_expected(accepted)}", span, source)) from None
     except lark.exceptions.UnexpectedEOF as e:
-        lines = source.splitlines() or [""]
+        lines = _lines(source)
         span = ast.Span(path, len(lines), len(lines[-1]) + 1)
         raise RuleSyntaxError(finding("syntax", f"unexpected end of file; expected {_describe_expected(set(e.expected))}", span, source)) from None
     _check_depth(tree, path, source)
@@ -136,9 +137,17 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     return attrs.evolve(rule_file, source=source)
 
 
+def _lines(source: str) -> list[str]:
+    """The lines as lark counts them (a line feed ends a line; a form feed, U+2028 ... do not), without a last empty one."""
+    lines = source.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def _check_nesting(source: str, path: str) -> None:
     depth = 0
-    for lineno, line in enumerate(source.splitlines(), 1):
+    for lineno, line in enumerate(_lines(source), 1):
         for col, ch in enumerate(line.split("#", 1)[0], 1):
             if ch in "([":
                 depth += 1

@@ -12,7 +12,8 @@ import io
 import json
 from fractions import Fraction
 
-from .values import MAX_DECIMALS, Undefined, decimal_text, format_value, is_undef  # noqa: F401 - re-exported: how values are written
+from .cells import FORMULA_START, NUMBER_PATTERN, needs_neutralising, neutralise, neutralise_column, restore  # noqa: F401 - re-exported
+from .values import MAX_DECIMALS, Undefined, ValueTooLarge, check_printable, decimal_text, format_value, grouped, int_text, is_undef  # noqa: F401 - re-exported: how values are written
 
 
 # Below this many cells a table is written value by value: importing Arrow (about 0.1 s) would cost
@@ -30,24 +31,24 @@ def format_display(v, unit: str, *, undefined: str = "—") -> str:
     if unit in ("yen", "count"):  # most cells of a levy table are whole yen: no decimal rendering needed
         t = type(v)
         if t is int or (t is Fraction and v.denominator == 1):
-            return f"{int(v):,}円" if unit == "yen" else f"{int(v):,}"
+            return f"{grouped(int(v))}円" if unit == "yen" else grouped(int(v))
     if v is None or type(v) is Undefined:
         return undefined
     text = format_value(v, unit)
     if unit in ("yen", "count") and not isinstance(v, (bool, str)):
         whole, _, frac = text.partition(".")
         sign = "-" if whole.startswith("-") else ""
-        whole = f"{int(whole.lstrip('-')):,}"
+        whole = grouped(int(whole.lstrip("-")))
         text = sign + whole + (f".{frac}" if frac else "")
     return text + unit_suffix(unit) if not isinstance(v, (bool, str)) and unit != "year" else text
 
 
 def to_csv(header: list[str], rows: list[list[str]]) -> str:
-    """CSV that Excel opens correctly: UTF-8 with BOM, CRLF line ends."""
+    """CSV that Excel opens correctly and safely: UTF-8 with BOM, CRLF line ends, no cell read as a formula."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(header)
-    w.writerows(rows)
+    w.writerow(neutralise_column(list(header)))
+    w.writerows(neutralise_column(r) for r in rows)
     return "\ufeff" + buf.getvalue()
 
 
@@ -161,6 +162,35 @@ def _undefined_text(result, row) -> str:
     return "; ".join(f"{c}: {v.reason}" for c, v in zip(result.columns, row.values) if is_undef(v))
 
 
+def _naming_the_value(render):
+    """A renderer of an EvalResult whose ValueTooLarge names the value: its definition, municipality and year."""
+
+    @functools.wraps(render)
+    def wrapper(result, *args, **kwargs):
+        try:
+            return render(result, *args, **kwargs)
+        except ValueTooLarge as e:
+            if e.where:
+                raise
+            raise ValueTooLarge(_too_large_in(result)) from None
+
+    return wrapper
+
+
+def _too_large_in(result) -> str:
+    """'x of 131016 千代田区 in FY2030 (R12)': the first value of the result that cannot be written, else ''."""
+    from .years import FiscalYear
+
+    for r in result.rows:
+        for c, v in zip(result.columns, r.values):
+            try:
+                format_value(v, result.unit(c))
+            except ValueTooLarge:
+                return f"{c} of {r.municipality} in {FiscalYear(r.year).both}"
+    return ""
+
+
+@_naming_the_value
 def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     """An EvalResult as csv | json | markdown | table; one row per municipality-year.
 
@@ -197,13 +227,12 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     lang = "en" if headers == "en" else "ja"
     header = eval_csv_header(result, lang)[:-1]
     rows = []
-    notes = []
+    notes: dict[str, int] = {}  # reason -> its footnote number, in order of first use
     for r in result.rows:
         cells = [FiscalYear(r.year).both, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             if is_undef(v):
-                notes.append(v.reason)
-                cells.append(f"—[{_note_number(notes, v.reason)}]")
+                cells.append(f"—[{notes.setdefault(v.reason, len(notes) + 1)}]")
             else:
                 cells.append(value_text(v, result.version.items.get(c), lang=lang))
         rows.append(cells)
@@ -213,7 +242,7 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
     chosen = selected_count(result)
     tail = f"\n{note(chosen, len(result.municipalities), lang)}\n" if chosen is not None else ""
-    return head + body + tail + _render_notes(notes, fmt)
+    return head + body + tail + _render_notes(list(notes), fmt)
 
 
 def eval_csv_header(result, headers: str = "ja") -> list[str]:
@@ -250,7 +279,7 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
     ev = result.evaluator
     units = [result.unit(c) for c in cols]
     codes = pa.array([m.code for m in ms], type=pa.string())
-    names = pa.array([m.name for m in ms], type=pa.string())
+    names = text.neutral(pa.array([m.name for m in ms], type=pa.string()))  # no name read as a formula (cells.py)
     who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
     names_quoted = text.needs_quoting(names) or text.needs_quoting(codes)
     per = max(1, CHUNK_ROWS // n)  # years written at once: few Arrow calls for a small table, bounded memory for a large one
@@ -262,15 +291,12 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
         for c, unit in zip(cols, units):
             values = [v[c] for v in per_year]
             cells.append(text.column_texts(values, unit, n, ev))
-            quoted = quoted or (unit == "text" and text.needs_quoting(cells[-1]))
+            if unit == "text":
+                cells[-1] = text.neutral(cells[-1])
+                quoted = quoted or text.needs_quoting(cells[-1])
             reasons.append((c, text.rid_column(values, n, ev.reasons)))
         yield from text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted)
         result.release()
-
-
-def _note_number(notes: list[str], reason: str) -> int:
-    uniq = list(dict.fromkeys(notes))
-    return uniq.index(reason) + 1
 
 
 def _render_notes(notes: list[str], fmt: str) -> str:

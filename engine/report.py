@@ -346,9 +346,10 @@ def _band_counts(session, v: Version, year: int):
 
 def _data_file(role: str, path: str, data) -> DataFile:
     from .data import split_sheet
+    from .source import MAX_DATA_BYTES, read_bytes
 
     p = Path(split_sheet(path)[0])  # a workbook's sheet (data.xlsx#sheet): the workbook
-    raw = p.read_bytes()
+    raw = read_bytes(p, "data file", limit=MAX_DATA_BYTES)
     notes = []
     text = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     try:

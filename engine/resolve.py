@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import ast
 from .check import KEY_NAMES, earlier_year, item_exprs, refs
 from .errors import RuleCheckError, finding
-from .values import MAX_YEAR_DEPTH, Undefined, ValueTooLarge
+from .values import MAX_YEAR_DEPTH, Undefined, TooManyDigits
 from .versions import NotInForce, Version
 from .years import FiscalYear
 
@@ -119,7 +119,7 @@ class Resolver:
         try:
             result = self.compute_name(name, year, ov)
             self.check_size(result)
-        except ValueTooLarge:
+        except TooManyDigits:
             raise _TooLarge(name, year) from None
         finally:
             self._stack.pop()
@@ -184,7 +184,7 @@ class Resolver:
         raise NotImplementedError
 
     def check_size(self, value) -> None:
-        """Raise values.ValueTooLarge for a value too large to keep exactly."""
+        """Raise values.TooManyDigits for a value too large to keep exactly."""
         raise NotImplementedError
 
 

@@ -411,10 +411,10 @@ def load_scenario_file(path: str, version, *, where: str | None = None):
     """A YAML scenario file -> (version id or None, period text or None, [Variation], [(name, assignments)])."""
     import yaml
 
-    from .source import read_bytes
+    from .source import MAX_SCENARIO_BYTES, read_bytes
 
     where = where or str(path)
-    raw = read_bytes(path, "data file")
+    raw = read_bytes(path, "scenario file", limit=MAX_SCENARIO_BYTES)
     try:
         text = raw.decode("utf-8-sig")
         root = yaml.compose(text, Loader=yaml.BaseLoader)
@@ -595,7 +595,10 @@ def run(plan: SweepPlan, data, *, jobs: int | None = None) -> SweepResult:
 
             chunk = max(1, min(64, len(rest) // (jobs * 4)))
             chunks = [rest[i:i + chunk] for i in range(0, len(rest), chunk)]
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            import signal
+
+            # Workers leave Ctrl-C to the parent (which stops them): no traceback from each worker.
+            with multiprocessing.get_context("fork").Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
                 parts = pool.map(_evaluate_chunk, chunks)
             rows = [r for part in parts for r in part]
         else:

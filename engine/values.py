@@ -4,7 +4,7 @@ A value is a Fraction or int (numbers, exact), a bool, a str (text), an int fisc
 Undefined(reason); a municipal value is one such value per municipality. Nothing is rounded
 unless a rule says so (round_to, with the mode named), a value that cannot be computed is
 Undefined with its reason and never 0, and no exact value may grow past MAX_VALUE_DIGITS
-(a rule that squares last year's value would otherwise run for ever): ValueTooLarge.
+(a rule that squares last year's value would otherwise run for ever): TooManyDigits.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import sys
 from fractions import Fraction
 
 import attrs
+
+from .errors import KokuhoError, finding
 
 MAX_YEAR_DEPTH = 60  # how far before (or after) the data a chain of [year - 1] references may reach
 MAX_VALUE_DIGITS = 4000  # digits of an exact value's numerator or denominator (Python prints ints up to 4,300)
@@ -42,8 +45,8 @@ def has_undefined(v) -> bool:
     return type(v) is Undefined
 
 
-class ValueTooLarge(Exception):
-    """An exact value grew past MAX_VALUE_DIGITS digits; the evaluator reports it for the name it was computing."""
+class TooManyDigits(Exception):
+    """An exact value grew past MAX_VALUE_DIGITS digits; the evaluator reports it (value-too-large) for the name it was computing."""
 
 
 def too_large(x) -> bool:
@@ -57,13 +60,13 @@ def too_large(x) -> bool:
 
 
 def check_size(v) -> None:
-    """Raise ValueTooLarge when a value (or an entry of a municipal value) is too large to keep exactly."""
+    """Raise TooManyDigits when a value (or an entry of a municipal value) is too large to keep exactly."""
     if type(v) is tuple:
         for x in v:
             if too_large(x):
-                raise ValueTooLarge
+                raise TooManyDigits
     elif too_large(v):
-        raise ValueTooLarge
+        raise TooManyDigits
 
 
 def same(x, y) -> bool:
@@ -94,7 +97,7 @@ def exact_sum(col) -> Fraction:
             if den % d:
                 den = den // math.gcd(den, d) * d
                 if den.bit_length() > MAX_VALUE_BITS:
-                    raise ValueTooLarge
+                    raise TooManyDigits
     if den == 1:
         return Fraction(sum(v if type(v) is int else v.numerator for v in col))
     return Fraction(sum(v * den if type(v) is int else v.numerator * (den // v.denominator) for v in col), den)
@@ -182,6 +185,41 @@ BINARY = {
 
 # ---- how a value is written ------------------------------------------------------------------
 
+
+class ValueTooLarge(KokuhoError):
+    """A value with more digits than can be written (Python's int-to-text limit, 4,300 digits by default).
+
+    Evaluation keeps exact values under MAX_VALUE_DIGITS, so this is a second guard, for numbers
+    made otherwise (a rule file's own literals multiplied, say)."""
+
+    def __init__(self, where: str = ""):
+        limit = sys.get_int_max_str_digits()
+        super().__init__(finding("value-too-large", f"{where or 'a result'} is a number of more than {limit:,} digits: too large to write; "
+                                 "a rule that multiplies a value by itself or by large numbers year after year grows it without bound"))
+        self.where = where
+
+
+def int_text(n: int) -> str:
+    """str(n), or ValueTooLarge instead of Python's ValueError past the int-to-text limit."""
+    try:
+        return str(n)
+    except ValueError:
+        raise ValueTooLarge() from None
+
+
+def check_printable(n: int) -> None:
+    """Raise ValueTooLarge for an int that could not be written as text (cheap for ordinary ints)."""
+    if n.bit_length() > 14_000:  # 4,214 digits or fewer are always within the default limit
+        int_text(n)
+
+
+def grouped(n: int) -> str:
+    """1234567 -> '1,234,567' (ValueTooLarge past the int-to-text limit)."""
+    try:
+        return f"{n:,}"
+    except ValueError:
+        raise ValueTooLarge() from None
+
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
 
 
@@ -223,7 +261,7 @@ def _decimal(num: int, den: int, min_places: int) -> str:
     else:
         places = MAX_DECIMALS
         scaled = round(Fraction(num * 10**places, den))
-    digits = str(scaled).rjust(places + 1, "0")
+    digits = int_text(scaled).rjust(places + 1, "0")
     text = digits if places == 0 else f"{digits[:-places]}.{digits[-places:]}"
     if exact is None or exact > MAX_DECIMALS:
         text = text.rstrip("0").rstrip(".") if "." in text else text

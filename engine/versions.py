@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .errors import RuleCheckError, UsageError, finding
+from .errors import Hints, RuleCheckError, UsageError, finding
 from .source import parse_file
 from .years import FiscalYear, Period
 
@@ -245,6 +245,7 @@ class RuleSet:
             chain = (vid,) + base.chain
         in_base = set(items)
         problems = []
+        hints = Hints()
         stated: dict[str, list] = {}  # name -> the pieces this file states, in file order
         for item in f.items:
             name = item.name
@@ -271,7 +272,8 @@ class RuleSet:
                     history.pop(name, None)
                 continue
             if item.override and name not in in_base:
-                hint = _did_you_mean(name, [n for n in items])
+                close = hints.closest(name, items, 0.6)
+                hint = f"; did you mean '{close}'?" if close else ""
                 problems.append(finding("override-unknown", f"'{name}' overrides nothing: {_base_phrase(h)} has no item of that name{hint}", item.span, f.source))
                 continue
             if not item.override and name in in_base:
@@ -381,18 +383,14 @@ def _base_phrase(h: ast.Header) -> str:
     return f"base version {h.extends}" if h.extends else f"version {h.version} extends no version, so it"
 
 
-def _did_you_mean(name: str, candidates) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _version_sort_key(vid: str):
     import re
 
-    m = re.match(r"^([A-Za-z]*)(\d+)(.*)$", vid)
-    return (m.group(1), int(m.group(2)), m.group(3)) if m else (vid, 0, "")
+    m = re.match(r"^([A-Za-z]*)([0-9]+)(.*)$", vid)
+    if not m:
+        return (vid, 0, "", "")
+    digits = m.group(2).lstrip("0")  # compared as a number without int(): a 5,000-digit id is past int's string limit
+    return (m.group(1), len(digits), digits, m.group(3))
 
 
 def rule_files(paths: list[str | Path]) -> list[Path]:

@@ -23,8 +23,8 @@ from fractions import Fraction
 import attrs
 
 from .results import EvalResult
-from .values import is_undef
-from .render import decimal_text, format_display
+from .values import ValueTooLarge, check_printable, is_undef
+from .render import decimal_text, format_display, restore
 from .summary import summarise
 from .years import FiscalYear
 
@@ -76,6 +76,7 @@ def cell_value(v: V):
     if v.unit == "pp":
         x = x * 100  # points, with a "pp" format
     if x.denominator == 1:
+        check_printable(x.numerator)  # openpyxl writes it as text
         return int(x)
     return Decimal(decimal_text(x))
 
@@ -142,20 +143,25 @@ def workbook(sheets: list[Sheet]) -> bytes:
     for sheet in sheets:
         ws = wb.create_sheet(sheet.title)
         widths = [text_width(h) for h in sheet.header]
-        ws.append(list(sheet.header))
-        for c in ws[1]:
+        for col, h in enumerate(sheet.header, start=1):
+            c = _text_cell(ws, 1, col, h)
             c.font, c.fill, c.alignment = bold, fill, wrap
         for r, row in enumerate(sheet.rows, start=2):
             for col, cell in enumerate(row, start=1):
                 v = cell if isinstance(cell, V) else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
-                value = cell_value(v)
-                if value is None:
-                    continue
-                c = ws.cell(row=r, column=col, value=value)
-                fmt = number_format(v)
+                try:
+                    value = cell_value(v)
+                    if value is None:
+                        continue
+                    fmt = number_format(v)
+                    shown = display_text(v)
+                except ValueTooLarge:
+                    keys = " ".join(x for x in row[:3] if isinstance(x, str))
+                    raise ValueTooLarge(f"the cell '{sheet.header[col - 1]}' of sheet {sheet.title}, row {r}" + (f" ({keys})" if keys else "")) from None
+                c = _text_cell(ws, r, col, value) if type(value) is str else ws.cell(row=r, column=col, value=value)
                 if fmt:
                     c.number_format = fmt
-                widths[col - 1] = max(widths[col - 1], text_width(display_text(v)))
+                widths[col - 1] = max(widths[col - 1], text_width(shown))
         for k, w in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(k)].width = min(MAX_WIDTH, max(6, w + 2))
         ws.freeze_panes = ws.cell(row=2, column=sheet.frozen_columns + 1).coordinate
@@ -168,6 +174,23 @@ def workbook(sheets: list[Sheet]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
     return _fixed_zip_times(buf.getvalue())
+
+
+MAX_CELL_TEXT = 32_767  # Excel's limit on the characters of one cell: a longer text makes it call the file damaged
+
+
+def _text_cell(ws, row: int, column: int, text: str):
+    """A string cell, whatever the text: never a formula (`=HYPERLINK(…)` from a name or a label stays text), never an
+    error value (`#N/A`). Control characters XML cannot carry become U+FFFD; a text over Excel's limit is cut, with '…'."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(text))
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "…"
+    c = ws.cell(row=row, column=column)
+    c.value = text  # openpyxl reads a leading '=' as a formula ...
+    c.data_type = "s"  # ... and this makes it a plain string again
+    return c
 
 
 def _fixed_zip_times(data: bytes) -> bytes:
@@ -259,7 +282,7 @@ def rule_sheet(rd) -> Sheet:
     """The rule diff (diff.compare_rules) as rows, as `kokuho diff --rules-only --format csv` gives them."""
     from .diff import render_rules
 
-    table = list(csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff"))))
+    table = [[restore(x) for x in row] for row in csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff")))]  # cells as written, not CSV-neutralised
     head = tuple(RULE_HEADER.get(h, h.replace("_line", " の行")) for h in table[0])
     return Sheet(RULE_DIFF, head, tuple(tuple(x or None for x in row) for row in table[1:]), 2)
 

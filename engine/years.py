@@ -14,6 +14,7 @@ import attrs
 
 REIWA_BASE = 2018  # R n = FY(2018 + n)
 HEISEI_BASE = 1988  # H n = FY(1988 + n)
+HEISEI_LAST = 31  # Heisei ended on 30 April 2019: 平成31年度 (FY2019, also 令和元年度) is its last fiscal year
 
 
 class YearFormatError(ValueError):
@@ -87,13 +88,14 @@ class Period:
         return str(self)
 
 
+# Digits are ASCII after NFKC (full-width ２０２４ becomes 2024); other scripts' digits (٢٠٢٤) are refused.
 _YEAR_PATTERNS = [
-    (re.compile(r"^FY\s*(\d{4})$", re.I), lambda n: n),
-    (re.compile(r"^(\d{4})(?:年度)?$"), lambda n: n),
-    (re.compile(r"^R\s*(\d{1,2})$", re.I), lambda n: REIWA_BASE + n),
-    (re.compile(r"^令和\s*(\d{1,2}|元)\s*(?:年度?)?$"), lambda n: REIWA_BASE + n),
-    (re.compile(r"^H\s*(\d{1,2})$", re.I), lambda n: HEISEI_BASE + n),
-    (re.compile(r"^平成\s*(\d{1,2}|元)\s*(?:年度?)?$"), lambda n: HEISEI_BASE + n),
+    (re.compile(r"^FY\s*([0-9]{4})$", re.I), None),
+    (re.compile(r"^([0-9]{4})(?:年度)?$"), None),
+    (re.compile(r"^R\s*([0-9]{1,2})$", re.I), "R"),
+    (re.compile(r"^令和\s*([0-9]{1,2}|元)\s*(?:年度?)?$"), "R"),
+    (re.compile(r"^H\s*([0-9]{1,2})$", re.I), "H"),
+    (re.compile(r"^平成\s*([0-9]{1,2}|元)\s*(?:年度?)?$"), "H"),
 ]
 # Era-less short forms inside a Japanese period: the '8' of 令和6～8年度.
 _ERA_PREFIX = re.compile(r"^(令和|平成|R|H|FY)", re.I)
@@ -111,16 +113,30 @@ def _normalise(text: str) -> str:
 def parse_year(text: str) -> FiscalYear:
     """'FY2024' | '2024' | 'R6' | '令和6年度' | 'H30' -> FiscalYear(2024)."""
     raw = _normalise(str(text))
-    for pattern, convert in _YEAR_PATTERNS:
+    for pattern, era in _YEAR_PATTERNS:
         m = pattern.match(raw)
         if m:
             digits = m.group(1)
             n = 1 if digits == "元" else int(digits)
-            year = convert(n)
+            if era is not None:
+                _check_era(text, era, n)
+            year = n + {None: 0, "R": REIWA_BASE, "H": HEISEI_BASE}[era]
             if not 1900 <= year <= 2200:
                 break
             return FiscalYear(year)
+    if any(ch.isdigit() and not ch.isascii() for ch in raw):
+        raise YearFormatError(f"'{text}' is not a fiscal year: write its digits as 0-9; {HINT}")
     raise YearFormatError(f"'{text}' is not a fiscal year; {HINT}")
+
+
+def _check_era(text: str, era: str, n: int) -> None:
+    """Only years that existed: Reiwa from R1 (令和元年度, FY2019); Heisei H1 (FY1989) to H31 (FY2019)."""
+    if n == 0:
+        first = "R1 (令和元年度, FY2019)" if era == "R" else "H1 (平成元年度, FY1989)"
+        raise YearFormatError(f"'{text}' is not a fiscal year: the era's first year is {first}; {HINT}")
+    if era == "H" and n > HEISEI_LAST:
+        raise YearFormatError(f"'{text}' is not a fiscal year: Heisei ended in H{HEISEI_LAST} (FY2019); FY{HEISEI_BASE + n} is "
+                              f"R{HEISEI_BASE + n - REIWA_BASE} (令和{HEISEI_BASE + n - REIWA_BASE}年度)")
 
 
 def parse_period(text: str, *, allow_open: bool = False) -> Period:

@@ -150,3 +150,102 @@ def test_check_exit_codes(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "nope.rules")]) == 2
     err = capsys.readouterr().err
     assert "rule file or directory not found: " in err
+
+
+# ---- the checks' own cost: linear in the file -----------------------------------------------------------------
+
+HEAD = 'ruleset X\ninput municipal a "a" : percent\n'
+
+
+@pytest.mark.parametrize("extra, findings", [
+    ("", []),
+    (", 5", [("bare-number", "the plain number 5 stands beside percent; write 5% (a plain number is a ratio: 1 = 100%)", 3, 48026)]),
+])
+def test_min_of_16000_arguments(tmp_path, extra, findings):
+    """max() of 16,000 arguments: the bare-number check compared every argument with every other (50 s); now each
+    argument once with the first rate among them. Clean, or the one finding on the bare number, in well under 5 s."""
+    import time
+
+    (tmp_path / "X.rules").write_text(HEAD + "define b : percent = max(" + ", ".join(["a"] * 16000) + extra + ")\n", encoding="utf-8")
+    start = time.monotonic()
+    report = check([tmp_path / "X.rules"])
+    assert time.monotonic() - start < 5
+    assert [(f.code, f.message, f.span.line, f.span.column) for f in report.findings] == findings
+
+
+def _many_unknown_names(n):
+    return HEAD + "".join(f"define d{i} : percent = zz{i}\n" for i in range(n)), {"unknown-name": n}
+
+
+def _many_schedule_lines(n):
+    return "ruleset X\nschedule s : ratio {\n" + "".join(f"  ..: {i}\n" for i in range(n)) + "}\n", {"schedule-duplicate": n - 1}
+
+
+def _sums_in_a_chain(n):
+    return HEAD + "define d0 : percent = a\n" + "".join(f"define d{i} : percent = d{i - 1} + mean(d{i - 1})\n" for i in range(1, n)), {}
+
+
+@pytest.mark.parametrize("make, n", [(_many_unknown_names, 5000), (_many_schedule_lines, 5000), (_sums_in_a_chain, 3000)],
+                         ids=["unknown names", "schedule lines that all overlap", "a sum in each of a chain of definitions"])
+def test_checks_are_linear(tmp_path, make, n):
+    """Checks that were quadratic: a did-you-mean search over every item for each unknown name, every pair of schedule
+    lines, a walk down the whole chain for each mean(). Checking n and then 2n of them: the time at most about
+    doubles (3x allows for noise), with one finding per bad line (the suggestions stop after a budget of comparisons)."""
+    import time
+
+    times = []
+    for k in (n, 2 * n):
+        text, expected = make(k)
+        (tmp_path / "X.rules").write_text(text, encoding="utf-8")
+        check([tmp_path / "X.rules"])  # parsed (and cached) first: lark's parsing is linear, and not what is measured here
+        start = time.monotonic()
+        findings = check([tmp_path / "X.rules"]).findings
+        times.append(time.monotonic() - start)
+        counts: dict[str, int] = {}
+        for f in findings:
+            counts[f.code] = counts.get(f.code, 0) + 1
+        assert counts == expected
+    assert times[1] < 3 * times[0] + 0.5
+
+
+def test_overlapping_schedule_lines_name_the_first_they_overlap(tmp_path):
+    """Each schedule line that repeats a year is reported once, against the first earlier line that covers one of its
+    years (found in linear time, not by comparing every pair)."""
+    (tmp_path / "X.rules").write_text("ruleset X\nschedule s : ratio {\n  FY2024: 1\n  FY2025: 2\n  FY2024..FY2025: 3\n  FY2025..: 4\n}\n",
+                                      encoding="utf-8")
+    assert [(f.message, f.span.line) for f in check([tmp_path / "X.rules"]).findings] == [
+        ("schedule 's' gives FY2024 twice: in FY2024 (line 3) and in FY2024..FY2025", 5),
+        ("schedule 's' gives FY2025 twice: in FY2025 (line 4) and in FY2025..", 6),
+        ("schedule 's': FY2024..FY2025 comes after FY2025; list years in order", 5),
+    ]
+
+
+# ---- positions: lines counted as the parser counts them ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("what, text", [
+    ("a U+2028 in a comment", "ruleset X\n# a\u2028b\u2029c\ninput municipal a \"a\" : yen\ndefine b : yen = aa\n"),
+    ("a form feed and a vertical tab in a comment", "ruleset X\n# a\x0cb\x0bc\x1cd\x85e\ninput municipal a \"a\" : yen\ndefine b : yen = aa\n"),
+    ("a form feed between lines (whitespace to the parser)", "ruleset X\n\x0c\ninput municipal a \"a\" : yen\ndefine b : yen = aa\n"),
+    ("CR LF line ends", "ruleset X\r\n# c\r\ninput municipal a \"a\" : yen\r\ndefine b : yen = aa\r\n"),
+    ("CR-only line ends (old Mac)", "ruleset X\r# c\rinput municipal a \"a\" : yen\rdefine b : yen = aa\r"),
+])
+def test_positions_follow_the_parser(tmp_path, what, text):
+    """The finding's line, and the source line shown above the caret, are the parser's: Python's splitlines() broke
+    lines at U+2028, form feeds and vertical tabs too, so the caret showed another line; a file with CR-only line ends
+    was one long line whose first comment swallowed the rest ("unexpected end of file")."""
+    (tmp_path / "X.rules").write_text(text, encoding="utf-8", newline="")
+    (f,) = check([tmp_path / "X.rules"]).findings
+    assert f.render().splitlines() == [f"{tmp_path / 'X.rules'}:4:18: unknown-name: unknown name 'aa'", "    define b : yen = aa",
+                                       "                     ^"]
+
+
+def test_a_line_with_odd_breaks_is_shown_on_one_line(tmp_path):
+    """A source line holding a U+2028 or a form feed is shown with spaces there, so the terminal shows one line with
+    the caret under the spot."""
+    (tmp_path / "X.rules").write_text('ruleset X\ninput municipal a "a" : yen\ndefine b : yen = a # x\u2028y\x0cz\nq\n', encoding="utf-8")
+    (f,) = check([tmp_path / "X.rules"]).findings
+    assert f.span.line == 4
+    (tmp_path / "X.rules").write_text('ruleset X\ninput municipal a "a" : yen\ndefine b\x0c: yen = aa\n', encoding="utf-8")
+    (f,) = check([tmp_path / "X.rules"]).findings
+    assert f.render().splitlines()[1:] == ["    define b : yen = aa", "                     ^"]

@@ -60,6 +60,17 @@ BAD = [
     ("negative yen", None, GOOD.replace(",0,0,", ",-5,0,"), "data-bad-value", (2, 11), "deficit_transfer: an amount cannot be negative: -5"),
     ("duplicate row", None, GOOD + "\n" + GOOD, "data-duplicate-row", (3, 1), "a second row for 131016 千代田区 in FY2024 (first on line 2)"),
     ("bad year", None, GOOD.replace("2024,", "FY24,", 1), "data-bad-year", (2, 1), "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    # plausibility (issue 14): each was accepted and gave wrong figures with exit 0
+    ("a negative index", None, GOOD.replace(",1.0,", ",-0.8712,"), "data-bad-value", (2, 10), "medical_index: a ratio or index cannot be negative: -0.8712"),
+    ("rates written as fractions", None, GOOD.replace("92.00", "0.961"), "data-rate-as-fraction", (2, 4),
+     "collection_rate: every rate of the file is below 1.5 (0.961 here): they look like fractions (0.961 for 96.1%); write rates in percent "
+     "(96.10), or with a % sign if they really are below 1.5% (0.961%)"),
+    ("a code in Arabic-Indic digits", None, GOOD.replace("131016", "١٣١٠١٦"), "data-bad-code", (2, 2),
+     "'١٣١٠١٦' is not a 6-digit municipality code (団体コード): write its digits as 0-9"),
+    ("Arabic-Indic digits in a rate", None, GOOD.replace("92.00", "٩٢.٠٠"), "data-bad-value", (2, 4), "collection_rate: '٩٢.٠٠' is not a number: write its digits as 0-9"),
+    ("Heisei after its end", None, GOOD.replace("2024,", "H32,", 1), "data-bad-year", (2, 1), "'H32' is not a fiscal year: Heisei ended in H31 (FY2019); FY2020 is R2 (令和2年度)"),
+    ("Reiwa 0", None, GOOD.replace("2024,", "R0,", 1), "data-bad-year", (2, 1),
+     "'R0' is not a fiscal year: the era's first year is R1 (令和元年度, FY2019); a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
 ]
 
 
@@ -143,3 +154,42 @@ def test_decimal_cells_parse_as_fraction_does():
             assert got == expected and type(got) is type(expected)
 
     check()
+
+
+def test_a_full_width_code_is_the_same_municipality(tmp_path, r3, prefecture):
+    """１３１０１６ (full-width, as a Japanese input method types it) is 131016: the same municipality, not a 63rd one
+    beside a 'missing' 千代田区 (NFKC before the check digit); the same year written twice that way is a duplicate row."""
+    header = ",".join(MUNICIPAL_HEADER)
+    data = load_text(tmp_path, r3, prefecture, f"{header}\n{GOOD}\n{GOOD.replace('2024,131016', '2025,１３１０１６')}\n")
+    assert [str(m) for m in data.municipalities] == ["131016 千代田区"]
+    assert data.years == (2024, 2025)
+    with pytest.raises(DataError) as e:
+        load_text(tmp_path, r3, prefecture, f"{header}\n{GOOD}\n{GOOD.replace('131016', '１３１０１６')}\n")
+    (f,) = e.value.findings
+    assert (f.code, f.message, f.span.line) == ("data-duplicate-row", "a second row for 131016 千代田区 in FY2024 (first on line 2)", 3)
+
+
+@pytest.mark.parametrize("rates, value", [
+    (["0.96%", "0.50%"], Fraction(96, 10000)),  # written with %: really below 1.5%
+    (["0", "0.00"], Fraction(0)),  # zero is zero, as a fraction or a percent
+    (["0.96", "96.50"], Fraction(96, 10000)),  # not every rate below 1.5: percentages
+    (["９６．１０％", "96.50"], Fraction(961, 1000)),  # full-width digits and sign
+])
+def test_plausible_rates_are_accepted(tmp_path, r3, prefecture, rates, value):
+    """The fraction check refuses a whole column only when it cannot be percentages: a % sign, zeros, or one rate of
+    1.5 or more say the rates are percentages."""
+    header = ",".join(MUNICIPAL_HEADER)
+    rows = "\n".join(GOOD.replace("92.00", r).replace("2024,", f"{2024 + i},", 1) for i, r in enumerate(rates))
+    data = load_text(tmp_path, r3, prefecture, f"{header}\n{rows}\n")
+    assert data.municipal["collection_rate"][2024] == (value,)
+
+
+def test_check_plausible_is_callable_on_a_column():
+    """The plausibility rule works on a parsed column (for a columnar loader): the finding names the first row."""
+    from engine.data import check_plausible
+
+    rates = [None, Fraction(961, 100000), Fraction(0), Fraction(982, 100000)]
+    (f,) = check_plausible("collection_rate", "percent", rates, [3, 4, 5, 6], path="m.csv", column=4)
+    assert (f.code, f.span.line, f.span.column) == ("data-rate-as-fraction", 4, 4)
+    assert check_plausible("collection_rate", "percent", rates, [3, 4, 5, 6], path="m.csv", column=4, percent_sign=True) == []
+    assert check_plausible("income", "yen", [1, 2], [3, 4], path="m.csv", column=5) == []

@@ -76,6 +76,10 @@ CASES = [
          "X.rules:2:1: encoding: rule file is not UTF-8 (byte 19); save it as UTF-8"),
     Case("bad-year", "a year outside 1900-2200 in a rule", x("define z : year = FY1850"), CHECK, 1,
          "X.rules:9:19: bad-year: 'FY1850' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    Case("bad-year", "a Heisei year after Heisei ended", {}, ["eval", "--year", "H32"], 2,
+         "bad-year: 'H32' is not a fiscal year: Heisei ended in H31 (FY2019); FY2020 is R2 (令和2年度)"),
+    Case("bad-year", "Reiwa 0, which never was", {}, ["eval", "--year", "R0"], 2,
+         "bad-year: 'R0' is not a fiscal year: the era's first year is R1 (令和元年度, FY2019); a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
     Case("bad-scope", "an input that is neither municipal nor prefecture", x('input city z "z" : yen'), CHECK, 1,
          "X.rules:9:7: bad-scope: an input is 'municipal' or 'prefecture', not 'city'"),
     Case("duplicate-field", "a header field given twice", {"X.rules": X.replace("  period R6-R8\n", "  period R6-R8\n  title \"二つ目\"\n")}, CHECK, 1,
@@ -123,6 +127,8 @@ CASES = [
          "X.rules:9:18: arity: max() takes at least 2 arguments, not 1"),
     Case("bad-year-index", "a formula, not a name, taken at another year", x("define z : yen = (income + income)[year - 1]"), CHECK, 1,
          "X.rules:9:18: bad-year-index: only a name can be taken at another year, as in collection_rate[year - 1]"),
+    Case("bad-year-index", "a fraction of a year (it was rounded down silently)", x("define z : percent = rate[year - 1/3]"), CHECK, 1,
+         "X.rules:9:35: bad-year-index: a year index counts whole years, like [year - 1]; a division may fall between two fiscal years"),
     Case("rounding-step", "rounding to a step of zero", x("define z : yen = floor(income, 0円)"), CHECK, 1,
          "X.rules:9:18: rounding-step: the step of floor() must be positive"),
     Case("empty-band", "a band whose lower end is above its upper end",
@@ -220,6 +226,21 @@ CASES = [
          "no-such-directory: cannot write nowhere/r.csv: directory nowhere does not exist"),
     Case("out-is-input", "--out naming the data file", data(), EVAL + ["--out", "m.csv"], 2,
          "out-is-input: --out m.csv is one of the input files; refusing to overwrite it"),
+    Case("out-is-input", "sweep --out naming its own scenario file", {"s.yaml": "vary:\n  alpha.R7: [0.70]\n"},
+         ["sweep", "--version", "R6", "--year", "R7", "--scenarios", "s.yaml", "--jobs", "1", "--out", "s.yaml"], 2,
+         "out-is-input: --out s.yaml is one of the input files; refusing to overwrite it"),
+    Case("unwritable", "a full disk (/dev/full)", {}, ["eval", "--version", "R6", "--year", "R7", "--out", "/dev/full"], 2,
+         "unwritable: cannot write /dev/full: No space left on device (the disk is full; make room or choose another disk)"),
+    Case("unwritable", "an --out name of 260 characters (the temporary name used to pass the limit: exit 3)", {},
+         ["eval", "--version", "R6", "--year", "R7", "--out", "r" * 256 + ".csv"], 2,
+         f"unwritable: cannot write {'r' * 256}.csv: File name too long (the file name is too long; choose a shorter one)"),
+    Case("file-too-large", "/dev/zero as a data file (it was read until memory ran out)", data(),
+         ["eval", "--data", "/dev/zero", "--prefecture-data", "p.csv", "--year", "R6"], 2,
+         "/dev/zero:1:1: file-too-large: data file has more than 200,000,000 bytes; the limit is 200,000,000 bytes"),
+    Case("value-too-large", "a value of more than 4,300 digits (was Python's int-to-text limit: exit 3)",
+         {**x('define g "増加" : yen = if year <= FY1965 then 5円 else g[year - 1] * ' + " * ".join(["100000000000000000000000000000"] * 3)),
+          **X_DATA}, EVAL_X + ["--columns", "g", "--format", "csv"], 2,
+         "X.rules:9:8: value-too-large: g for FY2011 (H23) has more than 4,000 digits as an exact number; round it (or what it adds up) with round(), floor() or ceil()"),
 ]
 
 
@@ -350,9 +371,36 @@ def _html_to_terminal(tmp_path, monkeypatch):
     raise SystemExit("html-to-terminal")
 
 
+def _unwritable_stdout(tmp_path, monkeypatch):
+    """The screen's output redirected to a full disk (`kokuho eval > /dev/full`): stdout's write fails."""
+    import errno
+    import io
+
+    from engine.output import write_output
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sys.stdout", Full())
+    write_output("x", None)
+
+
+def _value_too_large_to_write(tmp_path, monkeypatch):
+    """A value made outside an evaluation (which stops at 4,000 digits) written as text: the second guard."""
+    from fractions import Fraction
+
+    from engine.render import format_value
+
+    format_value(Fraction(10 ** 4400), "yen")
+
+
 LIBRARY = [
     ("html-to-terminal", _html_to_terminal,
      "html-to-terminal: kokuho report writes a web page: give --out FILE.html (or redirect it: kokuho report ... > FILE.html), then open the file in a browser"),
+    ("value-too-large", _value_too_large_to_write, "value-too-large: a result is a number of more than 4,300 digits: too large to write; "
+     "a rule that multiplies a value by itself or by large numbers year after year grows it without bound"),
+    ("unwritable", _unwritable_stdout, "unwritable: cannot write the output: No space left on device (the disk is full; make room or choose another disk)"),
     ("data-mismatch", _data_mismatch, "data-mismatch: the data read for R3 and for R6 list different municipalities; their input declarations must read the same rows"),
     ("bad-lang", _bad_lang, "bad-lang: --lang fr: the report is in ja or en"),
     ("format-internal", _format_internal,

@@ -7,6 +7,10 @@
 - On random valid data: evaluation is deterministic and independent of row order, levies
   conserve the prefecture total up to the reported residual (0 <= residual < municipalities),
   and every input municipality appears in every output, every year.
+- Hostile inputs (issue 14): rule files built to blow up the checks' cost check in bounded time;
+  formula payloads in municipality names and rule labels never reach a CSV or a workbook as a
+  live formula; odd line separators (U+2028, form feeds, CR alone) never move a finding's caret
+  off the line the parser counts.
 """
 
 from __future__ import annotations
@@ -243,7 +247,8 @@ def datasets(draw, *, holes: bool = False):
                 continue  # no row for this municipality-year
             row = municipal_row(
                 y, code_of(n), f"市{n}",
-                collection_rate=f"{draw(st.integers(0, 10000)) / 100:.2f}",
+                # 0 or at least 1.50: a file whose rates are all below 1.5 is refused as fractions (data-rate-as-fraction)
+                collection_rate=f"{draw(st.just(0) | st.integers(150, 10000)) / 100:.2f}",
                 insured=draw(st.integers(1, 10**6)), households=draw(st.integers(1, 10**6)), income=draw(amount),
                 insured_40_64=draw(st.integers(1, 10**6)), income_40_64=draw(amount),
                 medical_index=f"{draw(st.integers(5000, 15000)) / 10000:.4f}",
@@ -362,3 +367,110 @@ def test_data_crashes_found_by_fuzzing(tmp_path, versions, raw, code, message):
         data_mod.load(tmp_path / "m.csv", p, versions["R6"].inputs())
     (f,) = e.value.findings
     assert (f.code, f.message, f.span.line) == (code, message, 2)
+
+
+# ---- hostile inputs (issue 14) -------------------------------------------------------------------------------
+
+# Resource blow-up in check: files with thousands of arguments, lines, names or links, in random mixes. The check
+# must stay linear: each file (up to ~8,000 constructs) checks in a few seconds and gives findings or none.
+BLOWUPS = {
+    "max() of n arguments, a bare number among them": lambda n: "define b : percent = max(" + ", ".join(["r"] * n) + ", 5)\n",
+    "n unknown names": lambda n: "".join(f"define d{i} : percent = zz{i}\n" for i in range(n)),
+    "n overlapping schedule lines": lambda n: "schedule s : ratio {\n" + "".join(f"  ..: {i}\n" for i in range(n)) + "}\n",
+    "a chain of n definitions, each with a mean()": lambda n: "define c0 : percent = r\n" + "".join(
+        f"define c{i} : percent = c{i - 1} + mean(c{i - 1})\n" for i in range(1, n)),
+    "n overrides of nothing": lambda n: "".join(f"override define o{i} : percent = r\n" for i in range(n)),
+    "n definitions with a fractional year index": lambda n: "".join(f"define f{i} : percent = r[year - {i}/3]\n" for i in range(1, n)),
+}
+
+
+@settings(max_examples=12, **FUZZ)
+@given(parts=st.lists(st.tuples(st.sampled_from(sorted(BLOWUPS)), st.integers(500, 4000)), min_size=1, max_size=3, unique_by=lambda t: t[0]))
+def test_check_cost_stays_bounded(tmp_path_factory, parts):
+    """Rule files built to make the checks quadratic (pairwise argument checks, did-you-mean searches, overlap
+    tests, scope walks): each checks within 10 s, with our findings only."""
+    import time
+
+    from engine.api import check
+
+    d = tmp_path_factory.mktemp("blowup", numbered=True)
+    text = 'ruleset X\ninput municipal r "r" : percent\n' + "".join(BLOWUPS[k](n) for k, n in parts)
+    (d / "X.rules").write_text(text, encoding="utf-8")
+    start = time.monotonic()
+    report = check([d / "X.rules"])
+    assert time.monotonic() - start < 10
+    assert all(f.code and f.message for f in report.findings)
+
+
+PAYLOADS = ["=", "+", "-", "@", "\t", "\r", "'", "=HYPERLINK(\"http://example.invalid\",\"x\")", "=cmd|' /C calc'!A0", "@SUM(1+1)",
+            "-2+3", "+1", "=1", "'=1", "-", "<script>", "#N/A", "\x07"]
+
+
+@settings(max_examples=30, **FUZZ)
+@given(names=st.lists(st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'\"(),;千代田 ", max_size=8)), min_size=3, max_size=3),
+       label=st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'(),;目標 ", max_size=8)))
+def test_formula_payloads_never_reach_a_spreadsheet(small_data, tmp_path_factory, names, label):
+    """Random formula payloads as the three municipalities' names and as a rule label: every CSV cell that a
+    spreadsheet would read as a formula is neutralised and restore() gives the text back; no workbook cell is a
+    formula."""
+    import zipfile
+
+    from engine import xlsx
+    from engine.render import needs_neutralising, restore
+
+    d = tmp_path_factory.mktemp("payload", numbered=True)
+    m, p = small_data
+    rows = list(csv.reader(io.StringIO(m.read_text(encoding="utf-8-sig"))))
+    towns = {}
+    for r in rows[1:]:
+        towns.setdefault(r[2], "".join(names[len(towns) % 3]) + f" {len(towns)}")
+        r[2] = towns[r[2]]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)  # as Excel: a CR in a name is then in quotes
+    (d / "m.csv").write_bytes(buf.getvalue().encode("utf-8"))
+    hostile = "".join(label).replace("\\", "").replace("\n", "").replace("\r", "")
+    text = TEXT["R3"].replace('"目標収納率"', "「" + hostile.replace("」", "") + "」", 1)
+    rs = RuleSet([parse_text(text, "R3.rules")])
+    session = api.Session(rs, (str(d / "m.csv"), str(p)))
+    version = rs.version("R3")
+    result = session.evaluate(version, [2024], ["target_rate", "achieved"])
+    for out in (render_eval(result, "csv"), render_eval(result, "csv", headers="ja")):
+        cells = [c for row in csv.reader(io.StringIO(out.lstrip("\ufeff"))) for c in row]
+        assert not [c for c in cells if needs_neutralising(c) and not c.startswith("'")]
+        assert {t.strip() for t in towns.values()} <= {restore(c) for c in cells}  # names as the data file gives them: stripped
+    book = zipfile.ZipFile(io.BytesIO(xlsx.eval_workbook(result)))
+    assert not [n for n in book.namelist() if n.startswith("xl/worksheets/") and b"<f>" in book.read(n)]
+
+
+SEPARATORS = ["\u2028", "\u2029", "\x0c", "\x0b", "\x85", "\x1c", "\r", "\r\n"]
+
+
+@settings(max_examples=100, **FUZZ)
+@given(spots=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(SEPARATORS)), min_size=1, max_size=4),
+       cr_only=st.booleans())
+def test_odd_line_separators_keep_positions(spots, cr_only):
+    """R6.rules with odd separators put into its comments (or every line end turned into a CR), and a name misspelt
+    in a formula: the finding's line is the one the parser counts (only a line feed, or a CR of a CR-only file, ends
+    a line), and the line shown above the caret holds the misspelt name at the caret's column."""
+    lines = TEXT["R6"].split("\n")
+    (k,) = [i for i, line in enumerate(lines) if "levy_total" in line and line.startswith("define")]
+    lines[k] = lines[k].replace("levy_total", "levy_totl", 1)
+    comments = [i for i, line in enumerate(lines) if "#" in line]
+    for at, sep in spots:
+        i = comments[at % len(comments)]
+        cut = lines[i].index("#") + 1 + at % max(1, len(lines[i]) - lines[i].index("#"))
+        if sep in ("\r", "\r\n", "\x0b", "\x0c"):
+            sep = sep if sep != "\r" else " \r"  # a CR alone inside a comment ends the line (as in a CR-only file)
+        lines[i] = lines[i][:cut] + sep + lines[i][cut:]
+    text = ("\r" if cr_only else "\n").join(lines)
+    try:
+        rs = RuleSet([PARSED["R3"], parse_text(text, "R6.rules")])
+        findings = [f for f in _check_all(rs) if f.code == "unknown-name"]
+    except KokuhoError as e:  # a separator that is not whitespace to the parser (\x0b outside a comment cannot happen here)
+        findings = [f for f in e.findings if f.code == "unknown-name"]
+        assert findings or e.findings
+        return
+    (f,) = findings
+    shown = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert f.source_line == shown[f.span.line - 1]
+    assert f.source_line[f.span.column - 1:].startswith("levy_totl")

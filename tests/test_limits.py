@@ -324,3 +324,85 @@ def test_output_keeps_the_mode_of_the_file_it_replaces(capsys, tmp_path):
     target.chmod(0o640)
     assert run(capsys, "eval", "--year", "R6", "--format", "csv", "--out", target)[0] == 0
     assert target.stat().st_mode & 0o777 == 0o640
+
+
+# ---- exact values that grow without bound --------------------------------------------------------------------
+
+GROWING = [
+    # (what, the definition) from FY1965 (the data's FY2024 less 60 years) to FY2024
+    ("a squaring recurrence (digits double every year)",
+     "define sq : count = if year <= FY1965 then 10 else sq[year - 1] * sq[year - 1]\n"),
+    ("a fraction recurrence (numerator and denominator double every year)",
+     "define f : ratio = if year <= FY1965 then 2 else f[year - 1] + 1 / f[year - 1]\n"),
+]
+
+
+@pytest.mark.parametrize("what, definition", GROWING, ids=[g[0] for g in GROWING])
+def test_values_growing_without_bound_stop(tmp_path, what, definition):
+    """Rules that pass `check` but whose exact values double their digits every year (2^59 digits by FY2024) ran for
+    minutes: evaluation stops with value-too-large, exit 2, within 5 s (process start included)."""
+    m = write_csv(tmp_path / "m.csv", ["fiscal_year", "code", "name", "a"], [{"fiscal_year": 2024, "code": "131016", "name": "千代田区", "a": 5}])
+    p = write_csv(tmp_path / "p.csv", ["fiscal_year"], [{"fiscal_year": 2024}])
+    (tmp_path / "X.rules").write_text(HEAD + definition, encoding="utf-8")
+    name = definition.split()[1]
+    assert run_check(tmp_path / "X.rules") == []
+    argv = [sys.executable, str(ROOT / "cli.py"), "eval", "--rules", str(tmp_path / "X.rules"), "--data", str(m), "--prefecture-data", str(p),
+            "--year", "R6", "--columns", name, "--format", "csv"]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        pytest.fail("still running after 5 s")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert " value-too-large: " in proc.stderr.splitlines()[0] or proc.stderr.startswith("value-too-large: ")
+
+
+def run_check(path) -> list:
+    return [(f.code, f.message) for f in check([path]).findings]
+
+
+def test_a_value_past_the_int_to_text_limit(capsys, tiny):
+    """A value of more than 4,300 digits (87 more digits each year from FY1965) was Python's ValueError, exit 3, in every
+    output: the evaluation now stops at 4,000 digits with value-too-large naming the definition and the year, exit 2,
+    in every command and format, and nothing is written."""
+    rules = HEAD + 'define g "増加" : yen = if year <= FY1965 then 5円 else g[year - 1] * ' + " * ".join(["100000000000000000000000000000"] * 3) + "\n"
+    argv = tiny(rules, "--columns", "g")
+    where = f"{argv[2]}:3:8: value-too-large: "
+    expected = where + "g for FY2011 (H23) has more than 4,000 digits as an exact number; round it (or what it adds up) with round(), floor() or ceil()\n"
+    for fmt in ("csv", "table", "json", "markdown"):
+        assert run(capsys, *argv, "--format", fmt) == (2, "", expected)
+    out = argv[2].parent / "g.xlsx"
+    code, _, err = run(capsys, *argv, "--format", "xlsx", "--out", out)
+    assert (code, err, out.exists()) == (2, expected, False)
+    code, _, err = run(capsys, "explain", "g", "-m", "131016", *argv[1:7], "--year", "R6")
+    assert (code, err) == (2, expected)
+
+
+def test_a_version_id_of_4400_digits(tmp_path):
+    """The versions are sorted by their number: int() of a 4,400-digit id was past Python's limit (exit 3)."""
+    vid = "R" + "9" * 4400
+    (tmp_path / "X.rules").write_text(f"ruleset {vid}\n", encoding="utf-8")
+    (tmp_path / "Y.rules").write_text("ruleset R10\n", encoding="utf-8")
+    report = check([tmp_path])
+    assert (report.findings, report.versions) == ([], ["R10", vid])
+
+
+@pytest.mark.parametrize("what, path_of", [("a regular file over the limit", None), ("/dev/zero", "/dev/zero")])
+def test_data_and_rule_file_sizes_are_checked_before_reading(capsys, tmp_path, what, path_of):
+    """A data file over 200 MB is refused by its size without being read; /dev/zero (no size) after 200 MB, not
+    when memory runs out. A rule file over 8,000,003 bytes has more than 2,000,000 characters whatever they are."""
+    from engine import source
+
+    if path_of is None:
+        big = tmp_path / "m.csv"
+        with open(big, "wb") as f:
+            f.truncate(source.MAX_DATA_BYTES + 1)  # a sparse file: its size, without writing 200 MB
+        path_of = str(big)
+    p = write_csv(tmp_path / "p.csv", ["fiscal_year"], [{"fiscal_year": 2024}])
+    code, out, err = run(capsys, "eval", "--data", path_of, "--prefecture-data", p, "--year", "R6")
+    size = f"has {source.MAX_DATA_BYTES + 1:,} bytes" if path_of != "/dev/zero" else f"has more than {source.MAX_DATA_BYTES:,} bytes"
+    assert (code, out, err) == (2, "", f"{path_of}:1:1: file-too-large: data file {size}; the limit is 200,000,000 bytes\n")
+    rules = tmp_path / "X.rules"
+    with open(rules, "wb") as f:
+        f.truncate(source.MAX_RULE_BYTES + 1)
+    (finding,) = check([rules]).findings
+    assert finding.render() == f"{rules}:1:1: file-too-large: rule file has 8,000,004 bytes; the limit is 2,000,000 characters"

@@ -22,7 +22,7 @@ import numpy as np
 from .. import data as reference
 from ..data import Dataset, Municipality
 from ..errors import Finding
-from ..source import MAX_DIGITS, read_bytes
+from ..source import MAX_DATA_BYTES, MAX_DIGITS, read_bytes
 from ..years import YearFormatError, parse_year
 from .columns import INT_LIMIT, IntCol, int_col
 
@@ -196,7 +196,7 @@ def _unit(field: str, m_inputs: dict) -> str:
 def _read_table(path: str, m_inputs: dict) -> _Table:
     if path.lower().endswith(PARQUET_SUFFIXES):
         return _read_parquet(path, m_inputs)
-    raw = read_bytes(path, "data file")
+    raw = read_bytes(path, "data file", limit=MAX_DATA_BYTES)
     return _read_csv(raw, path, m_inputs)
 
 
@@ -575,7 +575,9 @@ def _field_values(pa, col, unit: str, rows: int):
     # Numbers written otherwise than plainly ('1,234', '91.5%', spaces): each distinct cell by data.parse_value.
     idx, distinct = _encode(s)
     parsed = []
-    for t in distinct.to_pylist():
+    texts = distinct.to_pylist()
+    signed = unit == "percent" and any(t.endswith(("%", "％")) for t in texts)
+    for t in texts:
         if t == "":
             parsed.append(0)
             continue
@@ -590,7 +592,7 @@ def _field_values(pa, col, unit: str, rows: int):
         raise _Irregular
     table = np.array(scaled, dtype=np.int64)
     values = table[idx]
-    return _checked_number(values, missing, places, unit, checked=True)
+    return _checked_number(values, missing, places, unit, checked=True, signed=signed)
 
 
 def _places(d: int) -> int:
@@ -618,16 +620,21 @@ def _decimal_ints(pa, col) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _checked_number(values: np.ndarray, missing: np.ndarray, places: int, unit: str, checked: bool = False):
-    """The checks of data.parse_value over a whole column of scaled integers (values are N / 10^places)."""
+def _checked_number(values: np.ndarray, missing: np.ndarray, places: int, unit: str, checked: bool = False, signed: bool = False):
+    """The checks of data.parse_value over a whole column of scaled integers (values are N / 10^places), and
+    data.check_plausible's (signed: a cell of the column was written with a % sign)."""
     present = ~missing
     if not checked:
         if places > MAX_DIGITS or (present & (np.abs(values) >= 10**min(MAX_DIGITS, 18))).any():
             raise _Irregular
         if unit == "percent" and (present & ((values < 0) | (values > 100 * 10**places))).any():
             raise _Irregular  # a rate outside 0-100
-        if unit in ("yen", "count") and (present & (values < 0)).any():
+        if unit in ("yen", "count", "ratio") and (present & (values < 0)).any():
             raise _Irregular
+    if unit == "percent" and not signed:
+        nonzero = present & (values != 0)
+        if nonzero.any() and (values[nonzero] * 2 < 3 * 10**places).all():
+            raise _Irregular  # every rate below 1.5: data-rate-as-fraction, as the reference reports it
     den = 10**places * (100 if unit == "percent" else 1)
     return values, missing, den, places == 0 and unit != "percent"
 
@@ -712,4 +719,10 @@ def _read_prefecture(ppath: str, p_inputs: dict):
                 prefecture[field][year] = reference.parse_value(cells[pcol[field]], decl.unit)
             except ValueError:
                 raise _Irregular from None
+    for field, decl in p_inputs.items():
+        signed = field in pcol and any(cells[pcol[field]].rstrip().endswith(("%", "％")) for _, cells in rows)
+        years = list(prefecture[field])
+        if reference.check_plausible(field, decl.unit, [prefecture[field][y] for y in years], [prow_of[y][1] for y in years],
+                                     path=ppath, column=1, percent_sign=signed):
+            raise _Irregular  # the reference reports it
     return prefecture, prow_of, len(rows)

@@ -18,7 +18,7 @@ from ..check import ROUNDING_MODES
 from ..evaluate import band_unit, with_override
 from ..render import format_value as show_value
 from ..resolve import Resolver, Sharing
-from ..values import MAX_VALUE_BITS, Undefined, ValueTooLarge, as_year, is_undef, same
+from ..values import MAX_VALUE_BITS, Undefined, TooManyDigits, as_year, is_undef, same
 from ..versions import Version
 from ..years import FiscalYear
 from .columns import BoolCol, IntCol, Lin, Num, ObjCol, Reasons, first_rid, first_seen, is_col, is_number, scaled_pair
@@ -180,10 +180,10 @@ class ColumnEvaluator(Resolver):
         if type(value) is Num and value.lin is not None:
             lin = value.lin
             if lin.den.bit_length() > MAX_VALUE_BITS or any(abs(c).bit_length() > MAX_VALUE_BITS for c, _ in lin.terms):
-                raise ValueTooLarge
+                raise TooManyDigits
             for _, col in lin.terms:
                 if col is not None and not col.is64 and col.maxabs().bit_length() > MAX_VALUE_BITS:
-                    raise ValueTooLarge
+                    raise TooManyDigits
         elif not is_col(value):
             from ..values import check_size
 

@@ -16,6 +16,7 @@ from fractions import Fraction
 import numpy as np
 import pyarrow as pa
 
+from ..cells import NUMBER_PATTERN
 from ..render import MAX_DECIMALS, format_value
 from ..values import Undefined, terminating_places
 from . import arrow as A
@@ -164,6 +165,7 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
     order: year, code, name, the cells (arrays over the rows: texts as format_value writes them, or int64), then
     the `undefined` column from parts. codes, names and who ('code name', as reasons name a municipality) are
     per municipality; quoted: whether a code, a name or a text cell holds a comma, a quote or a line break.
+    Names and text cells come neutralised (neutral()); the undefined texts are neutralised here.
 
     Rows fall in groups by which reasons they have, and most rows of a year are in one: its text is a
     template around the row's municipality, made with one join; the few rows of other groups are patched
@@ -178,6 +180,7 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         undefined, special = undefined_texts(parts, reasons, A.take(who, every), rows)
         years = A.take(pa.array(year_texts, type=pa.string()), A.array(np.repeat(np.arange(len(year_texts)), n)))
         texts = [csv_cells(c) if pa.types.is_string(c.type) else A.fill_null(A.cast(c, pa.string()), "") for c in cells]
+        undefined = neutral(undefined)
         yield csv_lines([years, csv_cells(A.take(codes, every)), csv_cells(A.take(names, every)), *texts, csv_cells(undefined) if special else undefined])
         return
     for y, year in enumerate(year_texts):
@@ -186,7 +189,7 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         counts = np.bincount(g, minlength=len(templates))
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
-        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells, _undefined_cell(templates[main], who, n)]
+        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells, neutral(_undefined_cell(templates[main], who, n))]
         lines = _write_csv(columns)
         if counts[main] == n:
             yield lines
@@ -200,7 +203,7 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         texts, at = [], []
         for h in np.unique(g[others]).tolist():
             rows_h = np.flatnonzero(g[others] == h)
-            texts.append(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h)))
+            texts.append(neutral(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h))))
             at.append(rows_h)
         own = [*mine, A.take(pa.concat_arrays(texts), A.array(np.argsort(np.concatenate(at), kind="stable")))]
         main_at, own_at = _line_offsets(columns), _line_offsets(own)
@@ -376,6 +379,20 @@ def stack(values: list, n: int, reasons: Reasons):
 
 _SPECIAL = r'[",\r\n]'
 _SPECIAL_CHARS = set(',"\r\n')
+
+
+_FORMULA_START = r"^[=+\-@\t\r']"  # cells.FORMULA_START as an RE2 class
+_WHOLE_NUMBER = f"^(?:{NUMBER_PATTERN})$"
+
+
+def neutral(texts: pa.Array) -> pa.Array:
+    """cells.neutralise over a column of text cells: a ' in front of those a spreadsheet would take for a formula
+    (names, labels and text values come from data and rule files; negative numbers are left alone)."""
+    starts = A.matches(texts, _FORMULA_START)
+    if not A.any_(starts):
+        return texts
+    needs = A.call("and_kleene", starts, A.call("invert", A.matches(texts, _WHOLE_NUMBER)))
+    return A.if_else(needs, A.join("'", texts), texts)
 
 
 def csv_cells(texts: pa.Array) -> pa.Array:
