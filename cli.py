@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("ja", "en"), help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)")
     p.add_argument("--format", choices=("html", "xlsx"), default="html")
     p.add_argument("--out", metavar="FILE", help="write here (atomically); html may go to stdout, xlsx needs a file")
+    p.add_argument("--municipality", "-m", action="append", metavar="CODE|NAME",
+                   help="show only these municipalities' rows and movers (code or name; repeatable or comma-separated); totals still cover all")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("book", help="one self-contained HTML rule book of a version, for reviewers")
@@ -312,7 +314,7 @@ def cmd_report(args) -> int:
     if args.format == "xlsx":
         _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    rep = report.build_report(session, version=args.version, base=args.base, period=args.period)
+    rep = report.build_report(session, version=args.version, base=args.base, period=args.period, municipalities=args.municipality)
     if args.format == "xlsx":
         from engine import xlsx
 
