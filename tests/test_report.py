@@ -335,3 +335,51 @@ def test_large_movers_match_the_reference_evaluator(large):
                    yen(x), ("+" if nb[i] > la[i] else "") + format_display(nb[i] - la[i], "yen")) for k, (x, i) in enumerate(chosen)]
         assert len(expect) == 10
         assert table(f"table-movers-{year}-net-{side}") == expect, side
+
+
+def test_workbook_difference_columns_and_filter(tmp_path):
+    """The workbook's 団体別 sheet: A, B, B − A and the change in percent beside each number (a ratio rounded half up
+    to 6 places, shown as +0.00%); rates' differences in points with a pp format. -m limits its rows; the summary
+    still covers every municipality. No cell is a formula."""
+    from fractions import Fraction
+
+    import openpyxl
+
+    book = tmp_path / "r.xlsx"
+    assert cli.main(["report", "--format", "xlsx", "-m", "千代田区,御蔵島村", "--out", str(book)]) == 0
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == ["集計", "団体別", "規則の比較", "未定義の値"]
+    ws = wb["団体別"]
+    header = [c.value for c in ws[1]]
+    assert ws.max_row == 1 + 2 * 3 and ws.freeze_panes == "D2"
+    i = header.index("納付金（合計） (R3)")
+    assert header[i:i + 4] == ["納付金（合計） (R3)", "納付金（合計） (R6)", "納付金（合計） 差 (R6−R3)", "納付金（合計） 増減率"]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "131016" and r[0].value == "FY2024 (R6)")
+    a, b = 2925868078, 2968498630
+    pct = Fraction(b - a, a) * 10**6
+    rounded = Fraction((pct.numerator * 2 + pct.denominator) // (2 * pct.denominator), 10**6)
+    assert [c.value for c in row[i:i + 4]] == [a, b, b - a, float(rounded)]
+    assert [c.number_format for c in row[i + 2:i + 4]] == ["+#,##0;-#,##0;0", "+0.00%;-0.00%;0.00%"]
+    t = header.index("目標収納率 差 (R6−R3)")
+    mikura = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "133825" and r[0].value == "FY2024 (R6)")
+    assert (mikura[t - 2].value, mikura[t - 1].value, mikura[t].value) == (1, 0.99, -1)
+    assert mikura[t].number_format == '+0.00"pp";-0.00"pp";0.00"pp"'
+    assert "目標収納率 増減率" not in header
+    assert len(list(wb["未定義の値"].iter_rows(min_row=2))) == 248  # every municipality's, not only the two shown
+    summary = [r for r in wb["集計"].iter_rows(min_row=2, values_only=True) if r[3] == "納付金（合計）"]
+    assert [r[5] for r in summary[:1]] == [462099999906]
+    assert all(c.data_type != "f" for w in wb for r in w.iter_rows() for c in r)
+
+
+def test_large_workbook_keeps_every_row(large):
+    """At 400 municipalities the workbook keeps the full tables: 400 x 3 rows on 団体別, and on 未定義の値 as many
+    rows as the page counts undefined values."""
+    import openpyxl
+
+    d, args, page = large
+    book = d / "r.xlsx"
+    assert cli.main(["report", *args, "--format", "xlsx", "--out", str(book)]) == 0
+    wb = openpyxl.load_workbook(book, read_only=True)
+    assert wb["団体別"].max_row == 1 + 400 * 3
+    counts = re.search(r'<p id="undefined-summary">未定義の値: R3 ([\d,]+) 件、R6 ([\d,]+) 件', page).groups()
+    assert wb["未定義の値"].max_row == 1 + sum(int(x.replace(",", "")) for x in counts)
