@@ -56,6 +56,7 @@ COLUMN_GROUPS = (
 # Above this many municipalities shown, the page gives distributions, the largest movers and the
 # undefined values grouped by reason instead of a row per municipality (the workbook keeps every row).
 FULL_TABLES_MAX = 300
+BAR_CHART_MAX = 100  # up to this many municipalities the target and levy charts have a bar (and a label) per municipality
 TOP_MOVERS = 10  # gains and losses listed per measure and year
 SUMMARY_MOVERS = 3  # of which the one-page summary shows the first
 SUMMARY_YEARS = 4  # years on the one-page summary (the first three and the last of a longer period)
@@ -172,6 +173,8 @@ TEXT = {
         "levy_up_down": "増える {up}・減る {down}・変わらない {same}",
         "moves_undefined": "・未定義 {n}",
         "whole_per_person": "全体の1人当たり",
+        "whole_text": "（全体の1人当たり {x}）",
+        "sep": "、",
         "movers": "変化の大きい団体",
         "movers_year": "変化の大きい団体（{year}）",
         "movers_note": "各年度・各項目について、増えた団体と減った団体をそれぞれ変化の大きい順に最大 {n} 団体示します。",
@@ -310,6 +313,8 @@ TEXT = {
         "levy_up_down": "up {up}, down {down}, unchanged {same}",
         "moves_undefined": ", undefined {n}",
         "whole_per_person": "per insured person, all municipalities",
+        "whole_text": " (per insured person, all municipalities: {x})",
+        "sep": ", ",
         "movers": "Largest changes",
         "movers_year": "Largest changes ({year})",
         "movers_note": "For each year and measure, up to {n} municipalities with the largest increase and the largest decrease.",
@@ -705,9 +710,9 @@ class UndefinedGroups:
                 munis = [str(self.ms[i]) for i in listed.tolist()]
                 more = count - len(listed)
             out.append({"n": g["n"], "reason": reason, "version": ", ".join(g["versions"]),
-                        "year": ", ".join(FiscalYear(y).both for y in sorted(g["years"])), "item": "、".join(g["items"]),
+                        "year": ", ".join(FiscalYear(y).both for y in sorted(g["years"])), "item": t["sep"].join(g["items"]),
                         "count": f"{g['count']:,}", "munis_count": t["municipality_count"].format(n=f"{count:,}") if count else "",
-                        "munis": "、".join(munis), "more": t["more_munis"].format(n=more) if more else "",
+                        "munis": t["sep"].join(munis), "more": t["more_munis"].format(n=f"{more:,}") if more else "",
                         "whole": t["prefecture_value"] if g["whole"] else ""})
         return out
 
@@ -1058,7 +1063,7 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
             values = {}
             for c in names:
                 blk = blocks[(y, c)]
-                values[c] = (ops.to_python(blk.va) if in_a[c] else None, ops.to_python(blk.vb) if in_b[c] else None, blk)
+                values[c] = (_entries(ops, blk.va, shown) if in_a[c] else None, _entries(ops, blk.vb, shown) if in_b[c] else None, blk)
             rows = []
             changed = total = 0
             for i in shown:
@@ -1075,8 +1080,8 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
                     c = h["name"]
                     unit = _unit(rep, c)
                     pa, pb, blk = values[c]
-                    va = None if pa is None else (pa[i] if isinstance(pa, tuple) else pa)
-                    vb = None if pb is None else (pb[i] if isinstance(pb, tuple) else pb)
+                    va = None if pa is None else pa[i]
+                    vb = None if pb is None else pb[i]
                     cls = "num" if unit not in ("text", "bool") else "text"
                     both = va is not None and vb is not None
                     chg = both and bool(blk.status[i] != 0)
@@ -1101,6 +1106,16 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
             out.append({"year": FiscalYear(y).both, "year_value": y, "group": key, "title": t["group_" + key], "header": header,
                         "rows": rows, "changed": t["changed_count"].format(n=changed, m=total)})
     return out
+
+
+def _entries(ops, v, shown: list) -> dict:
+    """The shown municipalities' values in Python form: the whole column when most are shown, else one by one."""
+    if not is_col(v):
+        return dict.fromkeys(shown, v)
+    if len(shown) * 4 >= ops.n:
+        py = ops.to_python(v)
+        return {i: py[i] for i in shown}
+    return {i: ops.entry(v, i) for i in shown}
 
 
 def _raw(v, unit: str) -> str:
@@ -1327,13 +1342,13 @@ def what_changes(rep: Report, t: dict) -> list[str]:
             parts = [_change_text(run.change, t)]
         item = (run.b.item if isinstance(run.b, NotInForce) else run.b) or (run.a.item if isinstance(run.a, NotInForce) else run.a)
         label = getattr(item, "label", None) or run.name
-        out.append(t["band_changes"].format(label=label, years=Period(run.years[0], run.years[-1]).both, parts="、".join(parts)))
+        out.append(t["band_changes"].format(label=label, years=Period(run.years[0], run.years[-1]).both, parts=t["sep"].join(parts)))
     by_name: dict = {}
     for s in rd.schedules:
         by_name.setdefault((s.name, s.label), []).append(
             f"{FiscalYear(s.year).both} {diff.expr_text(s.a.value) if s.a else '—'} → {diff.expr_text(s.b.value) if s.b else '—'}")
     for (name, label), changes in by_name.items():
-        out.append(t["schedule_change"].format(label=label, changes="、".join(changes)))
+        out.append(t["schedule_change"].format(label=label, changes=t["sep"].join(changes)))
     kinds: dict = {"added": [], "removed": [], "changed": []}
     for d in rd.definitions:
         item = (d.b.item if isinstance(d.b, NotInForce) else d.b) or (d.a.item if isinstance(d.a, NotInForce) else d.a)
@@ -1344,7 +1359,7 @@ def what_changes(rep: Report, t: dict) -> list[str]:
     for kind, key, vid in (("added", "added_items", rep.b.id), ("removed", "removed_items", rep.b.id), ("changed", "changed_items", None)):
         names = kinds[kind]
         if names:
-            shown = "、".join(names[:8]) + (f" …（{len(names)}）" if len(names) > 8 else "")
+            shown = t["sep"].join(names[:8]) + (f" … ({len(names)})" if len(names) > 8 else "")
             out.append(t[key].format(version=vid, names=shown))
     return out or [t["no_rule_change"]]
 
@@ -1378,7 +1393,7 @@ def key_figures(rep: Report, t: dict, ms: list[Measure], summaries: list[dict]) 
             d = distribution(m, t)
             text = t["levy_up_down"].format(up=d["up"], down=d["down"], same=d["same"]) + (t["moves_undefined"].format(n=d["undefined"]) if d["undefined"] else "")
             if d["whole"]:
-                text += f"（{t['whole_per_person']} {d['whole']}）"
+                text += t["whole_text"].format(x=d["whole"])
             rows.append({"label": t["levy_moves"].format(what=m.title), "span": text})
             break
         out.append({"year": FiscalYear(y).both, "rows": rows})
@@ -1403,7 +1418,7 @@ def selection_note(rep: Report, t: dict) -> str | None:
     if rep.selected is None:
         return None
     ms = rep.result_b.evaluator.data.municipalities
-    names = "、".join(str(ms[i]) for i in rep.selected[:10]) + (" …" if len(rep.selected) > 10 else "")
+    names = t["sep"].join(str(ms[i]) for i in rep.selected[:10]) + (" …" if len(rep.selected) > 10 else "")
     return t["selection_note"].format(names=names, k=len(rep.selected), n=rep.n)
 
 
@@ -1462,7 +1477,7 @@ def render_html(rep: Report, *, lang: str = "ja") -> str:
         scaled_note=None if rep.full_tables else t["scaled_note"].format(n=f"{len(rep.shown):,}"),
         distributions=[distribution(m, t) for m in ms], movers=mover_tables(rep, t, ms),
         per_person=any(m.per_person for m in ms), top_n=TOP_MOVERS, n=f"{rep.n:,}",
-        undefined_summary=t["undefined_summary"].format(parts="、".join(parts), g=len(undefined_rows)) if undefined_rows else t["undefined_none"],
+        undefined_summary=t["undefined_summary"].format(parts=t["sep"].join(parts), g=len(undefined_rows)) if undefined_rows else t["undefined_none"],
     )
     return page
 
@@ -1516,13 +1531,14 @@ def _matplotlib():
 def draw_charts(rep: Report, t: dict, ms: list | None = None) -> list[tuple[str, str, str, str | None]]:
     """(id, title, svg, note) for each chart whose names the versions define.
 
-    With more than FULL_TABLES_MAX municipalities the two per-municipality bar charts become
+    With more than BAR_CHART_MAX municipalities (a third of FULL_TABLES_MAX: a chart of a few hundred
+    labelled bars is unreadable and slow to draw) the two per-municipality bar charts become
     histograms of the same changes: no chart draws a bar or a label per municipality then."""
     import warnings
 
     matplotlib, Figure, rc = _matplotlib()
     out = []
-    scaled = rep.n > FULL_TABLES_MAX
+    scaled = rep.n > BAR_CHART_MAX
     ms = measures(rep, t) if ms is None and scaled else ms
     if scaled:
         target = ("target", t["chart_target_hist"], lambda rep, t, Figure: _chart_target_hist(rep, t, Figure, ms))
