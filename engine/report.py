@@ -1124,10 +1124,8 @@ def _raw(v, unit: str) -> str:
 
 def _cell_text(v, unit: str, t: dict, undefined: UndefinedGroups, col, i: int) -> str:
     if is_undef(v):
-        n = undefined.number(col, i)
-        if n is None:
-            n = undefined.note(v.reason, "", 0, "")
-        return f'—<sup class="u"><a href="#u{n}">u{n}</a></sup>'
+        n = undefined.number(col, i)  # every shown column was grouped (collect_undefined): a number is always found
+        return "—" if n is None else f'—<sup class="u"><a href="#u{n}">u{n}</a></sup>'
     return _esc(_display(v, unit, t))
 
 
