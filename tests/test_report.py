@@ -322,6 +322,16 @@ def test_large_movers_match_the_reference_evaluator(large):
     expect = [(str(k + 1), ms[i].code, ms[i].name, format_display(ta[i], "percent"), format_display(tb[i], "percent"),
                format_display(x, "pp")) for k, (x, i) in enumerate(losses)]
     assert table("table-movers-2024-target-losses") == expect
+    # the distribution's counts and nearest-rank percentiles of the same differences
+    values = sorted(x for x, _ in deltas)
+    k = len(values)
+    ranks = [max(1, -(-p * k // 100)) for p in (0, 10, 25, 50, 75, 90, 100)]
+    dist = page[page.index('id="table-distribution"'):]
+    row = re.search(r'<tr><td class="text">FY2024 \(R6\)</td><td>目標収納率の変化</td>(.*?)</tr>', dist).group(1)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+    assert cells == [str(sum(x > 0 for x in values)), str(sum(x < 0 for x in values)), str(sum(x == 0 for x in values)),
+                     str(len(ms) - k)] + [format_display(values[r - 1], "pp") if values[r - 1] <= 0 else "+" + format_display(values[r - 1], "pp")
+                                          for r in ranks]
 
     for year, side in ((2024, "losses"), (2025, "gains")):  # no one pays more in FY2024 (relief covers it all)
         la, nb, persons = ea.column("levy_total", year), eb.column("net_levy", year), eb.column("insured", year)
