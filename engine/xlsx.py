@@ -406,8 +406,6 @@ def _texts_of(rep, v, unit: str, rows):
         kind = "num"
         lin = v.lin if type(v) is Num else None
         den = lin.den if lin is not None and lin.small() is not None else None
-        if den is not None and unit == "pp":
-            den = den  # points: the same places less two, which the format's optional digits cover
         fmt = _num_format(den if den is None or _terminates(den) else None, unit)
     if not defined.all():
         texts = A.if_else(A.array(defined), texts, null)
@@ -422,14 +420,14 @@ def _terminates(den: int) -> bool:
     return den == 1
 
 
-def _delta_col(blk, rows, unit: str):
-    """B − A of a block for the rows (null where undefined), as a value column: pp for rates."""
+def _delta_col(blk):
+    """B − A of a block as a value column (its rid only marks where no difference is defined), or None when the
+    differences have no common denominator that fits."""
     import numpy as np
 
     from .columnar.columns import IntCol, Lin, Num
 
     d = blk.delta
-    n = len(d.defined)
     rid = np.where(d.defined, -1, 0).astype(np.int32)
     if d.num is not None:
         return Num(rid, Lin.of(IntCol(np.asarray(d.num, dtype=np.int64)), int(d.den)))
@@ -505,7 +503,6 @@ def _widths(header, columns: list) -> list[int]:
 
 def _report_municipal_sheet(rep):
     """団体別: per year, one row per shown municipality: A, B, B − A and % for each column."""
-    import numpy as np
     import pyarrow as pa
 
     from .columnar import arrow as A
@@ -553,7 +550,7 @@ def _report_municipal_sheet(rep):
                 parts.append((f"{c} ({side})", None if rid is None else rid[rows]))
             elif kind == "delta":
                 du = "pp" if unit in ("percent", "pp") else {"yen": "yen_delta", "count": "count_delta"}.get(unit, unit)
-                col = _delta_col(blk, rows, unit)
+                col = _delta_col(blk)
                 if col is None:  # no common denominator that fits: exact values one by one
                     texts = pa.array([None if blk.delta.at(i) is None else decimal_text(Fraction(blk.delta.at(i)) * (100 if du == "pp" else 1))
                                       for i in rows.tolist()], type=pa.string())
@@ -591,7 +588,7 @@ def _report_undefined_sheet(rep):
     n = ev.n
     cols = _columns(rep)
     blocks = _blocks(rep)
-    keys, rids, items = [], [], []  # (year, municipality, column, side) per entry
+    keys, rids = [], []  # (year, municipality, column, side) per entry, and its reason id
     plan = []
     for k, c in enumerate(cols):
         for s, (side, res) in enumerate(((a, rep.result_a), (b, rep.result_b))):

@@ -54,7 +54,6 @@ class BigSheet:
     rows: int  # data rows in all
     widths: tuple[int, ...]  # text width of each column (header included), before the margin
     frozen_columns: int = 0
-    formats: tuple = ()  # every number format its columns use (registered before the sheet is written)
 
 
 @attrs.frozen
@@ -120,7 +119,7 @@ def _sheet_head(ncols: int, nrows: int, widths, frozen: int, header) -> str:
         pane = (f'<pane xSplit="{frozen}" ySplit="1" topLeftCell="{top}" activePane="bottomRight" state="frozen"/>'
                 f'<selection pane="topRight"/><selection pane="bottomLeft"/><selection pane="bottomRight" activeCell="{top}" sqref="{top}"/>')
     else:
-        pane = f'<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        pane = '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
     cols = "".join(f'<col min="{k}" max="{k}" width="{min(MAX_WIDTH, max(6, w + 2))}" customWidth="1"/>' for k, w in enumerate(widths, start=1))
     head = "".join(f'<c r="{column_letter(k)}1" s="1" t="inlineStr"><is><t>{text_xml(h)}</t></is></c>' for k, h in enumerate(header, start=1))
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -192,10 +191,7 @@ def _chunk_xml(columns: list[Column], first_row: int, count: int, styles: _Style
 
 def write(sheets: list) -> bytes:
     """The sheets (SmallSheet or BigSheet) as .xlsx bytes; the same sheets give the same bytes."""
-    styles = _Styles()
-    for sheet in sheets:
-        for fmt in getattr(sheet, "formats", ()):
-            styles.xf(fmt)
+    styles = _Styles()  # filled as the sheets are written; styles.xml is written last
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         def put(name: str, data) -> None:

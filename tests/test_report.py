@@ -379,6 +379,9 @@ def test_workbook_difference_columns_and_filter(tmp_path):
     summary = [r for r in wb["集計"].iter_rows(min_row=2, values_only=True) if r[3] == "納付金（合計）"]
     assert [r[5] for r in summary[:1]] == [462099999906]
     assert all(c.data_type != "f" for w in wb for r in w.iter_rows() for c in r)
+    again = tmp_path / "again.xlsx"
+    assert cli.main(["report", "--format", "xlsx", "-m", "千代田区,御蔵島村", "--out", str(again)]) == 0
+    assert again.read_bytes() == book.read_bytes()  # no clock in the file
 
 
 def test_large_workbook_keeps_every_row(large):
