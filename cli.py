@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
     _rules_and_data(p)
     p.add_argument("--lang", choices=("ja", "en"), help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)")
-    _municipality(p, "only these municipalities in the per-municipality tables; the summary still covers the whole prefecture")
+    _municipality(p, "only these municipalities' rows and largest changes; summaries, totals, distributions and charts still cover all")
     p.add_argument("--format", choices=("html", "xlsx"), help=FORMAT_HELP % "html")
     p.add_argument("--out", metavar="FILE", help="write here (atomically): report.html or report.xlsx (html may be redirected, never printed on a terminal)")
     p.set_defaults(func=cmd_report)
@@ -482,10 +482,7 @@ def cmd_report(args) -> int:
     if args.format == "xlsx":
         _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    rep = report.build_report(session, version=args.version, base=args.base, period=args.period)
-    only = session.select(rep.b, args.municipality)
-    if only is not None:
-        rep = report.select_municipalities(rep, only)
+    rep = report.build_report(session, version=args.version, base=args.base, period=args.period, municipalities=args.municipality)
     if args.format == "xlsx":
         from engine import xlsx
 
@@ -497,7 +494,7 @@ def cmd_report(args) -> int:
     from engine.formats import municipalities_text, years_text
 
     total = len(rep.result_b.municipalities)
-    _wrote(args, f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if only is None else len(only), total)}")
+    _wrote(args, f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if rep.selected is None else len(rep.selected), total)}")
     return 0
 
 

@@ -17,6 +17,7 @@ FORMULA_START = "=+-@\t\r'"  # a cell starting with one of these is neutralised 
 NUMBER_PATTERN = r"[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?%?"  # -12, +0.30, -1,234.5, -.5, -1e5, -3%
 _NUMBER = re.compile(NUMBER_PATTERN, re.ASCII)
 _STARTS = frozenset(FORMULA_START)
+MAX_CELL_TEXT = 32_767  # Excel's limit on the characters of one workbook cell: a longer text makes it call the file damaged
 
 
 def needs_neutralising(text: str) -> bool:

@@ -1045,13 +1045,15 @@ def _check_columns(a: Version, b: Version, columns) -> tuple[str, ...]:
 
 
 def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show_all: bool = False,
-            min_change=None, top: int | None = None, only=None) -> OutcomeDiff:
+            min_change=None, top: int | None = None, only=None, causes: bool = True) -> OutcomeDiff:
     """Evaluate A and B over the same data and list the changes with their causes.
 
     Rows are ordered by definition (in column order), then by absolute change (largest
     first; changes to or from undefined, then true/false and text changes after the
     numbers), then year and code. `top` keeps the N largest of each definition. `only`
     (municipality indices, -m) chooses the rows shown; everything is still computed over all.
+    causes=False skips the cause walk (no Change has causes then): for a caller that shows values
+    and differences only.
     """
     if top is not None and top < 1:
         raise UsageError(finding("bad-top", f"--top takes a positive number of rows, not {top}"))
@@ -1083,7 +1085,7 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
             defined = (~ua & ~ub & _is_numeric(va, n) & _is_numeric(vb, n)) if numeric else np.zeros(n, dtype=bool)
             delta = _delta(ev_a, va, vb, defined) if defined.any() else Delta(n, defined, values=[None] * n)
             rows = np.flatnonzero(changed)
-            sig = finder.column_causes(c, y, rows) if len(rows) else None
+            sig = finder.column_causes(c, y, rows) if len(rows) and causes else None
             blocks.append(Block(y, c, unit, numeric, va, vb, status, delta, sig))
             changed_total += len(rows)
     mask = None if only is None else _mask(n, np.asarray(only, dtype=np.int64))

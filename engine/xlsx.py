@@ -22,6 +22,7 @@ from fractions import Fraction
 
 import attrs
 
+from .cells import MAX_CELL_TEXT
 from .results import EvalResult
 from .values import ValueTooLarge, check_printable, is_undef
 from .render import decimal_text, format_display, restore
@@ -176,7 +177,6 @@ def workbook(sheets: list[Sheet]) -> bytes:
     return _fixed_zip_times(buf.getvalue())
 
 
-MAX_CELL_TEXT = 32_767  # Excel's limit on the characters of one cell: a longer text makes it call the file damaged
 
 
 def _text_cell(ws, row: int, column: int, text: str):
@@ -352,49 +352,320 @@ def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, colu
 # ---- report -------------------------------------------------------------------------------------
 
 
-def report_sheets(rep) -> list[Sheet]:
-    """集計 (both versions' summaries), 団体別 (A and B side by side), 規則の比較, 未定義の値."""
-    from .report import _columns, _label, _unit
+def report_sheets(rep) -> list:
+    """集計 (both versions' summaries), 団体別 (A, B, B − A and the change in percent side by side, one row per
+    municipality and year), 規則の比較, 未定義の値 (every undefined value, one row each).
+
+    The two big sheets are made from whole columns (engine/xlsx_columns.py): at 20,000 municipalities a
+    cell-by-cell workbook takes minutes. -m (rep.selected) limits the rows of 団体別; the summary and the
+    undefined values cover every municipality."""
+    from .xlsx_columns import SmallSheet
 
     a, b = rep.a.id, rep.b.id
     summary = [(a,) + row for row in summary_rows(rep.result_a)] + [(b,) + row for row in summary_rows(rep.result_b)]
-    cols = _columns(rep)
-    header = ["年度", "団体コード", "団体名"]
-    for c in cols:
-        for side, res in ((a, rep.result_a), (b, rep.result_b)):
-            if c in res.columns:
-                header.append(f"{_label(rep, c)} ({side})")
-    header.append("未定義の理由")
-    rows, undefined = [], []
-    ms = rep.result_b.evaluator.data.municipalities
-    for y in rep.years:
-        fy = FiscalYear(y).both
-        for i, m in enumerate(ms):
-            if rep.only is not None and i not in rep.only:  # -m: the municipalities chosen
-                continue
-            cells = [fy, m.code, m.name]
-            reasons = []
-            for c in cols:
-                for side, res in ((a, rep.result_a), (b, rep.result_b)):
-                    if c not in res.columns:
-                        continue
-                    v = res.evaluator.column(c, y)[i]
-                    cells.append(V(v, _unit(rep, c)))
-                    if is_undef(v):
-                        reasons.append(f"{c} ({side}): {v.reason}")
-                        undefined.append((side, fy, m.code, m.name, _label(rep, c), c, v.reason))
-            cells.append("; ".join(reasons) or None)
-            rows.append(tuple(cells))
+    rules = rule_sheet(rep.rules)
     return [
-        Sheet(SUMMARY, ("版",) + SUMMARY_HEADER, tuple(summary), 2),
-        Sheet(PER_MUNICIPALITY, tuple(header), tuple(rows), 3),
-        rule_sheet(rep.rules),
-        Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
+        SmallSheet(SUMMARY, ("版",) + SUMMARY_HEADER, tuple(summary), 2),
+        _report_municipal_sheet(rep),
+        SmallSheet(rules.title, rules.header, rules.rows, rules.frozen_columns),
+        _report_undefined_sheet(rep),
     ]
 
 
 def report_workbook(rep) -> bytes:
-    return workbook(report_sheets(rep))
+    from .xlsx_columns import write
+
+    return write(report_sheets(rep))
+
+
+PCT_PLACES = 6  # the change in percent is stored as a ratio rounded half up to 6 places (4 of a percent)
+PCT_FORMAT = "+0.00%;-0.00%;0.00%"
+
+
+def _num_format(den: int | None, unit: str) -> str | None:
+    """The number format of a column whose values are multiples of 1/den (None: not terminating), per number_format."""
+    if unit in ("text", "bool", "year"):
+        return None
+    probe = Fraction(1, den) if den else Fraction(1, 3)
+    return number_format(V(probe, unit))
+
+
+def _texts_of(rep, v, unit: str, rows):
+    """(kind, texts, format) of a value for the rows: exact decimals (rates as ratios, pp as points), texts or 1/0;
+    null where undefined."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .columnar import arrow as A
+    from .columnar.columns import BoolCol, Num, ObjCol, is_col
+    from .columnar.text import value_texts
+
+    ev = rep.result_b.evaluator
+    n = ev.n
+    null = pa.scalar(None, pa.string())
+    if not is_col(v):
+        if is_undef(v):
+            return "str", pa.nulls(len(rows), pa.string()), None
+        if isinstance(v, bool):
+            return "bool", pa.array(["1" if v else "0"] * len(rows), type=pa.string()), None
+        if isinstance(v, str) or unit == "year":
+            text = FiscalYear(int(v)).both if unit == "year" else v
+            return "str", pa.array([text] * len(rows), type=pa.string()), None
+        q = Fraction(v) * (100 if unit == "pp" else 1)
+        return "num", pa.array([decimal_text(q)] * len(rows), type=pa.string()), _num_format(q.denominator, unit)
+    idx = A.array(rows)
+    defined = np.ones(len(rows), dtype=bool) if v.rid is None else v.rid[rows] < 0
+    if type(v) is BoolCol:
+        texts = A.take(A.if_else(A.array(v.b), "1", "0"), idx)
+        kind, fmt = "bool", None
+    elif type(v) is ObjCol:
+        texts = A.take(value_texts(v, "text", n, ev.to_python), idx)
+        kind, fmt = "str", None
+    elif unit == "year":
+        kind, fmt = "str", None
+        texts = A.take(pa.array([format_display(x, "year") if not is_undef(x) else "" for x in ev.to_python(v)], type=pa.string()), idx)
+    else:
+        texts = A.take(value_texts(v, "pp" if unit == "pp" else "ratio", n, ev.to_python), idx)
+        kind = "num"
+        lin = v.lin if type(v) is Num else None
+        den = lin.den if lin is not None and lin.small() is not None else None
+        fmt = _num_format(den if den is None or _terminates(den) else None, unit)
+    if not defined.all():
+        texts = A.if_else(A.array(defined), texts, null)
+    return kind, texts, fmt
+
+
+def _terminates(den: int) -> bool:
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    return den == 1
+
+
+def _delta_col(blk):
+    """B − A of a block as a value column (its rid only marks where no difference is defined), or None when the
+    differences have no common denominator that fits."""
+    import numpy as np
+
+    from .columnar.columns import IntCol, Lin, Num
+
+    d = blk.delta
+    rid = np.where(d.defined, -1, 0).astype(np.int32)
+    if d.num is not None:
+        return Num(rid, Lin.of(IntCol(np.asarray(d.num, dtype=np.int64)), int(d.den)))
+    return None
+
+
+def _pct_texts(blk, va, rows, ev):
+    """(B − A) / |A| per row rounded half up to PCT_PLACES decimals, as exact decimal texts (null where A is 0 or undefined)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .columnar.columns import Num, scaled_pair
+
+    d = blk.delta
+    out = [None] * len(rows)
+    base = None
+    if type(va) is Num and d.num is not None:
+        ia, _, den = scaled_pair(va, Fraction(0), with_den=True)  # A's numerators over a denominator
+        if ia is not None:
+            base = (np.asarray(ia, dtype=np.int64), int(den))
+    scale = 10**PCT_PLACES
+    if base is not None:
+        A_num, A_den = base
+        num = np.asarray(d.num, dtype=np.int64)[rows]
+        an = A_num[rows]
+        ok = d.defined[rows] & (an != 0)
+        # (num / d.den) / (an / A_den) = num * A_den / (d.den * an)
+        big = (int(np.abs(num).max()) if len(num) else 0) * A_den * scale * 2
+        qden = np.abs(an) * d.den
+        if big < 2**62 and (int(qden.max()) if len(qden) else 0) * 2 < 2**62:
+            P = np.abs(num) * (A_den * scale)
+            Q = np.where(ok, qden, 1)
+            k = (2 * P + Q) // (2 * Q)
+            k = np.where(num < 0, -k, k)
+            texts = [None if not o else _fixed(int(x)) for x, o in zip(k.tolist(), ok.tolist())]
+            return pa.array(texts, type=pa.string())
+    for j, i in enumerate(rows.tolist()):
+        x = d.at(i)
+        a = ev.ops.entry(va, i)
+        if x is None or is_undef(a) or not a:
+            continue
+        q = Fraction(x) / abs(Fraction(a)) * scale
+        k = (abs(q.numerator) * 2 + q.denominator) // (2 * q.denominator)
+        out[j] = _fixed(-k if q < 0 else k)
+    return pa.array(out, type=pa.string())
+
+
+def _fixed(k: int) -> str:
+    return decimal_text(Fraction(k, 10**PCT_PLACES))
+
+
+def _widths(header, columns: list) -> list[int]:
+    """Text widths of the columns: the header, and the widest value as shown (numbers formatted, texts as they are)."""
+    from .columnar import arrow as A
+
+    widths = [text_width(h) for h in header]
+    for k, (kind, texts, fmt, unit) in enumerate(columns):
+        if not len(texts) or texts.null_count == len(texts):
+            continue
+        lengths = A.fill_null(A.call("utf8_length", texts), 0).to_numpy(zero_copy_only=False)
+        longest = texts[int(lengths.argmax())].as_py()
+        if kind == "num":
+            x = Fraction(longest)
+            show = display_text(V(x / 100 if unit == "pp" else x, unit))
+        elif kind == "bool":
+            show = "FALSE"
+        else:
+            uniques = A.unique(texts)
+            show = max((u for u in uniques.to_pylist() if u), key=text_width, default="") if len(uniques) <= 5000 else longest * 2
+        widths[k] = max(widths[k], text_width(show))
+    return widths
+
+
+def _report_municipal_sheet(rep):
+    """団体別: per year, one row per shown municipality: A, B, B − A and % for each column."""
+    import pyarrow as pa
+
+    from .columnar import arrow as A
+    from .columnar.text import rid_column, undefined_texts
+    from .report import _blocks, _columns, _label, _unit
+    from .xlsx_columns import BigSheet, Column
+
+    a, b = rep.a.id, rep.b.id
+    cols = _columns(rep)
+    blocks = _blocks(rep)
+    ev = rep.result_b.evaluator
+    reasons = ev.reasons
+    ms = ev.data.municipalities
+    rows = rep.shown
+    header = ["年度", "団体コード", "団体名"]
+    plan = []  # (kind of column, name, side)
+    for c in cols:
+        sides = [(side, res) for side, res in ((a, rep.result_a), (b, rep.result_b)) if c in res.columns]
+        for side, _ in sides:
+            header.append(f"{_label(rep, c)} ({side})")
+            plan.append(("value", c, side))
+        blk = blocks.get((rep.years[0], c))
+        if len(sides) == 2 and blk is not None and blk.numeric:
+            header.append(f"{_label(rep, c)} 差 ({b}−{a})")
+            plan.append(("delta", c, None))
+            if _unit(rep, c) not in ("percent", "pp"):
+                header.append(f"{_label(rep, c)} 増減率")
+                plan.append(("pct", c, None))
+    header.append("未定義の理由")
+    codes = pa.array([ms[i].code for i in rows.tolist()], type=pa.string())
+    names = pa.array([ms[i].name for i in rows.tolist()], type=pa.string())
+    who = pa.array([str(ms[i]) for i in rows.tolist()], type=pa.string())
+    chunks = []
+    for y in rep.years:
+        fy = pa.array([FiscalYear(y).both] * len(rows), type=pa.string())
+        made = [("str", fy, None, "text"), ("str", codes, None, "text"), ("str", names, None, "text")]
+        parts = []
+        for kind, c, side in plan:
+            blk = blocks[(y, c)]
+            unit = _unit(rep, c)
+            if kind == "value":
+                v = blk.va if side == a else blk.vb
+                made.append(_texts_of(rep, v, unit, rows) + (unit,))
+                rid = rid_column([v], ev.n, reasons)
+                parts.append((f"{c} ({side})", None if rid is None else rid[rows]))
+            elif kind == "delta":
+                du = "pp" if unit in ("percent", "pp") else {"yen": "yen_delta", "count": "count_delta"}.get(unit, unit)
+                col = _delta_col(blk)
+                if col is None:  # no common denominator that fits: exact values one by one
+                    texts = pa.array([None if blk.delta.at(i) is None else decimal_text(Fraction(blk.delta.at(i)) * (100 if du == "pp" else 1))
+                                      for i in rows.tolist()], type=pa.string())
+                    made.append(("num", texts, _num_format(None, du), du))
+                else:
+                    k, texts, _ = _texts_of(rep, col, "pp" if du == "pp" else "ratio", rows)
+                    made.append(("num", texts, _num_format(col.lin.den if _terminates(col.lin.den) else None, du), du))
+            else:
+                made.append(("num", _pct_texts(blk, blk.va, rows, ev), PCT_FORMAT, "ratio"))
+        texts, _ = undefined_texts(parts, reasons, who, len(rows))
+        made.append(("str", A.if_else(A.call("equal", texts, ""), pa.scalar(None, pa.string()), texts), None, "text"))
+        chunks.append(made)
+    widths = [0] * len(header)
+    for made in chunks:
+        widths = [max(x, w) for x, w in zip(widths, _widths(header, made))]
+    return BigSheet(PER_MUNICIPALITY, tuple(header),
+                    [(len(rows), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made]) for made in chunks],
+                    len(rows) * len(rep.years), tuple(widths), 3)
+
+
+def _report_undefined_sheet(rep):
+    """未定義の値: every undefined value of the municipal columns, both versions, every year and municipality."""
+    import numpy as np
+    import pyarrow as pa
+
+    from .columnar import arrow as A
+    from .columnar.columns import is_col
+    from .report import _blocks, _columns, _label
+    from .xlsx_columns import BigSheet, Column
+
+    a, b = rep.a.id, rep.b.id
+    ev = rep.result_b.evaluator
+    reasons = ev.reasons
+    ms = ev.data.municipalities
+    n = ev.n
+    cols = _columns(rep)
+    blocks = _blocks(rep)
+    keys, rids = [], []  # (year, municipality, column, side) per entry, and its reason id
+    plan = []
+    for k, c in enumerate(cols):
+        for s, (side, res) in enumerate(((a, rep.result_a), (b, rep.result_b))):
+            if c in res.columns:
+                plan.append((k, c, s, side))
+    for y in rep.years:
+        for k, c, s, side in plan:
+            blk = blocks[(y, c)]
+            v = blk.va if s == 0 else blk.vb
+            if not is_col(v):
+                if not is_undef(v):
+                    continue
+                where = np.arange(n)
+                rid = np.full(n, reasons.plain(v.reason), dtype=np.int32)
+            else:
+                if v.rid is None:
+                    continue
+                where = np.flatnonzero(v.rid >= 0)
+                rid = v.rid[where]
+            if not len(where):
+                continue
+            keys.append(np.stack([np.full(len(where), y), where, np.full(len(where), k), np.full(len(where), s)], axis=1))
+            rids.append(rid)
+    header = ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由")
+    if not keys:
+        return BigSheet(UNDEFINED, header, [], 0, tuple(text_width(h) for h in header), 4)
+    key = np.concatenate(keys)
+    rid = np.concatenate(rids).astype(np.int64)
+    order = np.lexsort((key[:, 3], key[:, 2], key[:, 1], key[:, 0]))
+    key, rid = key[order], rid[order]
+    entries = reasons.entries
+    pre = pa.array([e[1] for e in entries], type=pa.string())
+    suf = pa.array([e[2] if e[0] == "m" else "" for e in entries], type=pa.string())
+    is_m = np.array([e[0] == "m" for e in entries], dtype=bool)
+    who_all = pa.array([str(m) for m in ms], type=pa.string())
+    idx_r, idx_m = A.array(rid), A.array(key[:, 1].astype(np.int64))
+    who = A.if_else(A.array(is_m[rid]), A.take(who_all, idx_m), "")
+    reason = A.join(A.take(pre, idx_r), who, A.take(suf, idx_r))
+    sides = pa.array([a, b], type=pa.string())
+    years = sorted(set(rep.years))
+    year_text = pa.array([FiscalYear(y).both for y in years], type=pa.string())
+    labels = pa.array([_label(rep, c) for c in cols], type=pa.string())
+    names = pa.array(list(cols), type=pa.string())
+    codes = pa.array([m.code for m in ms], type=pa.string())
+    mnames = pa.array([m.name for m in ms], type=pa.string())
+    year_idx = np.searchsorted(np.array(years), key[:, 0])
+    col_idx = A.array(key[:, 2].astype(np.int64))
+    made = [("str", A.take(sides, A.array(key[:, 3].astype(np.int64))), None, "text"),
+            ("str", A.take(year_text, A.array(year_idx.astype(np.int64))), None, "text"),
+            ("str", A.take(codes, idx_m), None, "text"), ("str", A.take(mnames, idx_m), None, "text"),
+            ("str", A.take(labels, col_idx), None, "text"), ("str", A.take(names, col_idx), None, "text"),
+            ("str", reason, None, "text")]
+    widths = _widths(header, made)
+    return BigSheet(UNDEFINED, header, [(len(rid), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made])], len(rid), tuple(widths), 4)
 
 
 # ---- sweep -------------------------------------------------------------------------------------

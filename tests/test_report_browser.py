@@ -1,5 +1,9 @@
 """The report in a real browser: headless Chromium opens the bundled-data report from a file and
-every chart and table is there, laid out and non-empty, and the page asks the network for nothing.
+every chart and table is there, laid out and non-empty, the contents' links lead to their sections,
+and the page asks the network for nothing. Chromium then prints it to PDF (Page.printToPDF, the
+page's own print CSS and page sizes) and pypdf reads the pages' text: the one-page summary is page 1,
+the target-rate comparison table is on one page, the municipal tables are on landscape pages and
+repeat their header on each page.
 
 Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe: fd 3 in,
 fd 4 out, NUL-separated JSON), so the test needs only the `chromium` Debian package and the
@@ -15,6 +19,7 @@ installs chromium and a missing browser is a failure.
 from __future__ import annotations
 
 import base64
+import re
 import json
 import os
 import select
@@ -37,8 +42,12 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 CHARTS = ["chart-alpha", "chart-bands", "chart-target", "chart-levy", "chart-deficit"]
 YEARS = [2024, 2025, 2026]  # the bundled R6's target-table period, the report's default
 GROUPS = ["target", "levy", "rates", "other"]
-TABLES = (["table-versions", "table-data", "table-rules-1", "table-other-rules"] + [f"table-summary-{k}" for k in (1, 2, 3)]
+TABLES = (["table-figures", "table-top-1", "table-top-2", "table-versions", "table-data", "table-rules-1", "table-other-rules"]
+          + [f"table-summary-{k}" for k in (1, 2, 3)] + ["table-distribution"]
+          + [f"table-movers-{y}-{m}-{side}" for y in YEARS for m in ("target", "levy", "net") for side in ("gains", "losses")]
           + [f"table-muni-{y}-{g}" for y in YEARS for g in GROUPS] + ["table-undefined", "table-citations"])
+SECTIONS = ["overview", "versions", "rules", "other-rules", "summary", "charts", "distribution", "movers", "municipal", "undefined",
+            "citations"]
 
 # Runs in the page (DevTools evaluation, not a page script: the page's CSP forbids scripts).
 PROBE = r"""
@@ -58,7 +67,12 @@ PROBE = r"""
     .map(e => e.tagName + ' ' + (e.getAttribute('src') || e.getAttribute('href') || ''))
     .filter(x => !/^A #/.test(x) && !/^use #/i.test(x));
   const csp = (document.querySelector('meta[http-equiv="Content-Security-Policy"]') || {}).content || '';
-  return JSON.stringify({charts, tables, refs, csp, title: document.title, height: document.documentElement.scrollHeight});
+  const toc = Array.from(document.querySelectorAll('nav#toc a')).map(a => {
+    const id = a.getAttribute('href').slice(1), target = document.getElementById(id);
+    return {id, text: a.textContent, found: !!target, top: target ? Math.round(target.getBoundingClientRect().top + window.scrollY) : -1,
+            heading: target ? ((target.querySelector('h2, h3') || target).textContent || '').trim() : ''};
+  });
+  return JSON.stringify({charts, tables, refs, csp, toc, title: document.title, height: document.documentElement.scrollHeight});
 })()
 """
 
@@ -161,11 +175,14 @@ def page(tmp_path_factory):
                                                       "clip": {"x": 0, "y": 0, "width": 1200, "height": min(probe["height"], 16000), "scale": 0.5}},
                             session=session)
         top = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
+        pdf = browser.send("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": False},
+                           session=session)
     finally:
         browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "report-full.png").write_bytes(base64.b64decode(shot["data"]))
     (ARTIFACTS / "report-top.png").write_bytes(base64.b64decode(top["data"]))
+    (ARTIFACTS / "report.pdf").write_bytes(base64.b64decode(pdf["data"]))
     requests = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
     log = [e["params"]["entry"] for e in browser.events if e.get("method") == "Log.entryAdded"]
     return {"probe": probe, "requests": requests, "log": log, "url": url}
@@ -210,3 +227,57 @@ def test_screenshot_kept(page):
         data = (ARTIFACTS / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 20_000, name
+
+
+def test_contents_lead_to_every_section(page):
+    """The contents list every section, each link's target exists, and the sections come in the order listed."""
+    toc = page["probe"]["toc"]
+    assert [x["id"] for x in toc] == SECTIONS
+    assert all(x["found"] for x in toc), [x["id"] for x in toc if not x["found"]]
+    tops = [x["top"] for x in toc]
+    assert tops == sorted(tops)
+    assert toc[0]["text"] == "概要" and toc[-1]["text"] == "適用した規則と出典"
+
+
+@pytest.fixture(scope="module")
+def pdf_pages(page):
+    """The printed report: (width, height, text) of each page, read with pypdf."""
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is in the test extra: pip install -e '.[test]'")
+    reader = pypdf.PdfReader(str(ARTIFACTS / "report.pdf"))
+    return [(float(p.mediabox.width), float(p.mediabox.height), p.extract_text() or "") for p in reader.pages]
+
+
+def test_summary_is_page_one(pdf_pages):
+    """Page 1 holds the whole one-page summary (its first and its last line) and nothing after it; the contents
+    start page 2. A4 portrait."""
+    w, h, first = pdf_pages[0]
+    assert (round(w), round(h)) == (595, 842)
+    for text in ("国民健康保険運営方針 比較レポート", "概要", "主な変更点", "年度別の主な数値", "変化の大きい団体（FY2024 (R6)）",
+                 "未定義の値: R3 124 件、R6 124 件（理由 1 種類）"):
+        assert text in first, text
+    assert "目次" not in first
+    assert pdf_pages[1][2].lstrip().startswith("目次")
+
+
+def test_rule_table_is_not_split(pdf_pages):
+    """The target-rate comparison table (both versions' bands side by side) is printed whole on one page: its
+    heading row and its first and last band rows are on the same page."""
+    pages = [k for k, (_, _, text) in enumerate(pdf_pages) if "目標収納率（現行）（R3）" in text]
+    assert len(pages) == 1
+    text = pdf_pages[pages[0]][2]
+    for band in ("85%未満", "97%以上100%以下", "99%以上100%以下", "前年度または前々年度実績以上"):
+        assert band in text, band
+
+
+def test_municipal_tables_landscape_with_header_on_each_page(pdf_pages):
+    """The per-municipality tables print on A4 landscape pages; a table longer than a page breaks between rows and
+    repeats its header (団体コード) on every page it covers."""
+    landscape = [(k, text) for k, (w, h, text) in enumerate(pdf_pages) if w > h]
+    assert landscape and "団体別の結果" in landscape[0][1]
+    rows = [(k, text) for k, text in landscape if "131016" in text or "134210" in text or "千代田区" in text or "小笠原村" in text]
+    assert len(rows) >= 12  # twelve tables of 62 rows
+    for k, text in landscape:
+        if re.search(r"\b13\d{4}\b", text):  # a page with municipal rows
+            assert "団体コード" in text, k
+    portrait_after = [k for k, (w, h, text) in enumerate(pdf_pages) if w < h and k > landscape[-1][0]]
+    assert portrait_after  # the undefined values and the citations go back to portrait
