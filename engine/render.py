@@ -271,6 +271,9 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
     if n * len(result.years) * len(cols) < ARROW_MIN_CELLS:  # small: written value by value, without importing Arrow
         yield eval_csv_rows(result, headers=headers)
         return
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
 
     from .columnar import text
@@ -283,20 +286,29 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
     who = pa.array([str(m) for m in ms], type=pa.string())  # as reasons name a municipality
     names_quoted = text.needs_quoting(names) or text.needs_quoting(codes)
     per = max(1, CHUNK_ROWS // n)  # years written at once: few Arrow calls for a small table, bounded memory for a large one
-    for start in range(0, len(result.years), per):
-        years = result.years[start: start + per]
-        per_year = [result.values(y) for y in years]
-        cells, reasons = [], []
-        quoted = names_quoted
-        for c, unit in zip(cols, units):
-            values = [v[c] for v in per_year]
-            cells.append(text.column_texts(values, unit, n, ev))
-            if unit == "text":
-                cells[-1] = text.neutral(cells[-1])
-                quoted = quoted or text.needs_quoting(cells[-1])
-            reasons.append((c, text.rid_column(values, n, ev.reasons)))
-        yield from text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted)
-        result.release()
+    # Arrow's CSV writer runs on a thread of its own, mostly without Python's lock, while the next years are
+    # evaluated; at most two years' lines wait to be yielded (bounded memory).
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: collections.deque = collections.deque()
+        for start in range(0, len(result.years), per):
+            years = result.years[start: start + per]
+            per_year = [result.values(y) for y in years]
+            cells, reasons = [], []
+            quoted = names_quoted
+            for c, unit in zip(cols, units):
+                values = [v[c] for v in per_year]
+                cells.append(text.column_texts(values, unit, n, ev))
+                if unit == "text":
+                    cells[-1] = text.neutral(cells[-1])
+                    quoted = quoted or text.needs_quoting(cells[-1])
+                reasons.append((c, text.rid_column(values, n, ev.reasons)))
+            for job in text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
+                pending.append(writer.submit(job))
+                while len(pending) > 2:
+                    yield pending.popleft().result()
+            result.release()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _render_notes(notes: list[str], fmt: str) -> str:

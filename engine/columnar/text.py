@@ -10,6 +10,7 @@ float) are written value by value from their exact Fractions: slower there, neve
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -161,16 +162,21 @@ def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
 
 def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int,
              quoted: bool):
-    """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as byte buffers in
-    order: year, code, name, the cells (arrays over the rows: texts as format_value writes them, or int64), then
-    the `undefined` column from parts. codes, names and who ('code name', as reasons name a municipality) are
-    per municipality; quoted: whether a code, a name or a text cell holds a comma, a quote or a line break.
-    Names and text cells come neutralised (neutral()); the undefined texts are neutralised here.
+    """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as jobs in order:
+    each a function of no arguments that gives a year's lines as bytes. The cells are: year, code, name, the
+    cells (arrays over the rows: texts as format_value writes them, or int64), then the `undefined` column
+    from parts. codes, names and who ('code name', as reasons name a municipality) are per municipality;
+    quoted: whether a code, a name or a text cell holds a comma, a quote or a line break. Names and text
+    cells come neutralised (neutral()); the undefined texts are neutralised here.
 
     Rows fall in groups by which reasons they have, and most rows of a year are in one: its text is a
     template around the row's municipality, made with one join; the few rows of other groups are patched
     in. When nothing needs CSV quoting (no comma, quote or line break in a name, a text value or a reason),
     Arrow's CSV writer writes each year's table; else the cells are quoted where needed and joined.
+
+    Everything that reads the evaluation is done here; a job only runs Arrow's CSV writer and puts the lines
+    together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
+    it evaluates the next years.
     """
     rows = n * len(year_texts)
     groups, templates = reason_groups(parts, reasons, rows)
@@ -181,7 +187,8 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         years = A.take(pa.array(year_texts, type=pa.string()), A.array(np.repeat(np.arange(len(year_texts)), n)))
         texts = [csv_cells(c) if pa.types.is_string(c.type) else A.fill_null(A.cast(c, pa.string()), "") for c in cells]
         undefined = neutral(undefined)
-        yield csv_lines([years, csv_cells(A.take(codes, every)), csv_cells(A.take(names, every)), *texts, csv_cells(undefined) if special else undefined])
+        lines = csv_lines([years, csv_cells(A.take(codes, every)), csv_cells(A.take(names, every)), *texts, csv_cells(undefined) if special else undefined])
+        yield lambda: lines
         return
     for y, year in enumerate(year_texts):
         base = y * n
@@ -190,12 +197,11 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
         columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells, neutral(_undefined_cell(templates[main], who, n))]
-        lines = _write_csv(columns)
         if counts[main] == n:
-            yield lines
+            yield functools.partial(_year_lines, columns)
             continue
-        # The rows of the other groups: lines of their own, put in the place of theirs in `lines` (whose
-        # byte offsets follow from the cells' lengths), so the long undefined texts are not copied again.
+        # The rows of the other groups: lines of their own, put in the place of theirs in the year's lines,
+        # so the long undefined texts are not copied again.
         others = np.flatnonzero(g != main)
         idx = A.array(others)
         mine = [A.take(c, idx) for c in columns[:-1]]
@@ -206,18 +212,30 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
             texts.append(neutral(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h))))
             at.append(rows_h)
         own = [*mine, A.take(pa.concat_arrays(texts), A.array(np.argsort(np.concatenate(at), kind="stable")))]
-        main_at, own_at = _line_offsets(columns), _line_offsets(own)
-        other_lines = _write_csv(own)
-        if main_at[-1] != len(lines) or own_at[-1] != len(other_lines):  # pragma: no cover - a writer that writes otherwise
-            raise AssertionError("CSV line lengths do not add up")
-        prev = 0
-        for j, r in enumerate(others.tolist()):
-            if r > prev:
-                yield lines[main_at[prev]: main_at[r]]
-            yield other_lines[own_at[j]: own_at[j + 1]]
-            prev = r + 1
-        if prev < n:
-            yield lines[main_at[prev]: main_at[n]]
+        yield functools.partial(_year_lines, columns, own, others)
+
+
+def _year_lines(columns, own=None, others=None):
+    """A year's CSV lines: Arrow's CSV writer over `columns`, with the lines of the rows `others` replaced by
+    those written from `own` (their byte offsets follow from the cells' lengths)."""
+    lines = _write_csv(columns)
+    if own is None:
+        return lines
+    n = len(columns[0])
+    main_at, own_at = _line_offsets(columns), _line_offsets(own)
+    other_lines = _write_csv(own)
+    if main_at[-1] != len(lines) or own_at[-1] != len(other_lines):  # pragma: no cover - a writer that writes otherwise
+        raise AssertionError("CSV line lengths do not add up")
+    pieces = []
+    prev = 0
+    for j, r in enumerate(others.tolist()):
+        if r > prev:
+            pieces.append(lines[main_at[prev]: main_at[r]])
+        pieces.append(other_lines[own_at[j]: own_at[j + 1]])
+        prev = r + 1
+    if prev < n:
+        pieces.append(lines[main_at[prev]: main_at[n]])
+    return b"".join(pieces)
 
 
 def _write_csv(columns) -> memoryview:
