@@ -67,6 +67,8 @@ TEXT = {
     "scopes": {"municipal": "区市町村別（区市町村・年度ごとに1行）", "prefecture": "都全体（年度ごとに1行）"},
     "columns": "列見出し",
     "effective": "適用期間",
+    "history": "年度ごとの規則",
+    "history_note": "この版で評価するとき、各年度に適用される記述",
     "always": "常に",
     "written_by": "記述した版",
     "source": "規則",
@@ -259,6 +261,7 @@ def _item_view(bi: BookItem, book: Book, names: set[str]) -> dict:
         "change_text": t["changes"][bi.change], "change_note": t["change_notes"][bi.change], "where": _where(item, book.version),
         "effective": item.effective.both if getattr(item, "effective", None) is not None else "",
         "base_version": book.base.id if book.base is not None else "", "meta_changes": [], "base_where": _where(bi.base, book.version) if bi.base is not None else "",
+        "history": [],
     }
     if isinstance(item, ast.InputDecl):
         view["scope"] = t["scopes"][item.scope]
@@ -275,9 +278,15 @@ def _item_view(bi: BookItem, book: Book, names: set[str]) -> dict:
         view["summary"] = [{"kind": t["summary_kinds"].get(line.kind, line.kind), "names": _linked(", ".join(line.names), names)} for line in item.lines]
     if isinstance(item, ast.Example):
         view["example"] = _example_view(item, book.runs.get(bi.name), names)
+    pieces = book.version.pieces(bi.name) if bi.change != "removed" else ()
+    if len(pieces) > 1:  # a revision that takes over from a year: which statement is in force in which years
+        view["history"] = [{"years": p.years.both if p.years is not None else t["always"], "version": p.version, "where": _where(p.item, book.version),
+                            "current": p.item is item} for p in pieces]
     if bi.change in ("changed", "restated") and bi.base is not None:
+        # With a history, the base's statement keeps its own years: its `effective` is not changed, only followed.
+        keys = ("label", "cite", "unit") if view["history"] else ("label", "cite", "effective", "unit")
         view["meta_changes"] = [(k, str(getattr(bi.base, k) or "—"), str(getattr(item, k) or "—"))
-                                for k in ("label", "cite", "effective", "unit") if hasattr(item, k) and getattr(bi.base, k, None) != getattr(item, k)]
+                                for k in keys if hasattr(item, k) and getattr(bi.base, k, None) != getattr(item, k)]
     return view
 
 

@@ -146,3 +146,20 @@ def test_example_values_as_written(r6_html):
     assert '<tr><td>131016</td><td>千代田区</td><td class="num">未定義</td><td class="num">97.00%</td></tr>' in ex
     statuses = card(r6_html, "example-deficit_statuses")
     assert '<td class="num">no plan</td><td class="num">no plan</td><td class="pass">合格</td>' in statuses
+
+
+def test_an_item_stated_for_some_years_shows_which_statement_is_in_force_when(tmp_path):
+    """A revision that takes over from a year (R9's target table, effective 令和9～11年度): the book lists, for the
+    version, the years of each statement in force (R3's, R6's, R9's), marks the one shown, and does not call the
+    base's `effective` changed (R6's table keeps its years)."""
+    rules = RuleSet.from_paths([default_rules_dir(), ROOT / "docs" / "examples" / "R9.rules"])
+    html = book.render_html(book.build_book(rules, "R9"))
+    table = card(html, "item-target_table")
+    history = re.search(r'<tr class="history"><th[^>]*>年度ごとの規則</th><td>(.*?)</td></tr>', table).group(1)
+    assert history.split("<br>") == [
+        "..FY2023: R3 <code>rules/tokyo/R3.rules:59</code>",
+        "FY2024-FY2026 (R6-R8): R6 <code>rules/tokyo/R6.rules:13</code>",
+        "FY2027-FY2029 (R9-R11): R9 <code>docs/examples/R9.rules:20</code> ←",
+    ]
+    assert "変更: effective" not in table and "<th>変更: label</th>" in table
+    assert '<tr class="history">' not in card(html, "item-beta")  # one statement for every year: no history
