@@ -210,7 +210,7 @@ class ColumnOps:
                 return b
             if b == 0:
                 return Undefined(f"division by zero in {name} in {fy}")
-            return a / b
+            return Fraction(a, b) if type(a) is int and type(b) is int else a / b  # int / int would be a float
         if type(a) is Undefined or type(b) is Undefined:
             return self.undefined_num(a, b)
         na, nb = self.num_view(a), self.num_view(b)
