@@ -607,10 +607,11 @@ class ColumnOps:
         pos = {j: k for k, j in enumerate(order)}
         if len(order) > 31:
             return self._select_generic(choice, rid_out, live)
-        if order == list(range(len(order))):
+        top = max(values)  # rows choosing an undefined value take any index: their rid says why
+        if order == list(range(len(order))) and top < len(order):
             idx = np.where(undef_rows, 0, choice) if any_undef else choice
         else:
-            lut = np.zeros(max(order) + 2, dtype=np.int64)
+            lut = np.zeros(top + 2, dtype=np.int64)
             for j in order:
                 lut[j + 1] = pos[j]
             idx = lut[choice + 1]
