@@ -91,6 +91,11 @@ class Resolver:
             view = self._views[year] = self.version.at(year)
         return view
 
+    def taken(self, key: tuple) -> bool:
+        """Whether the memoised value of (name, year, overrides) is the other evaluator's (what it recorded of
+        it, such as band choices, is then there); a name whose items differ is never taken."""
+        return self.share is not None and key in self._cache and key[0] not in self.share.differing(key[2])
+
     def lookup(self, name: str, year: int):
         key = (name, year)
         hit = self._lookups.get(key, self)

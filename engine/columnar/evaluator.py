@@ -104,7 +104,7 @@ class ColumnEvaluator(Resolver):
         """The band index per municipality (-1: none; one entry for a prefecture key), or None if not computed."""
         key = (table, year, overrides)
         hit = self._band_arrays.get(key)
-        if hit is None and self.share is not None and key in self._cache:
+        if hit is None and self.taken(key):
             return self.share.other.band_choice_array(table, year, overrides)  # the value was taken from there
         return hit
 
