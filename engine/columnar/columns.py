@@ -688,15 +688,18 @@ def magnitude(x: "Num") -> float:
 
 
 def first_seen(choice) -> list[int]:
-    """The branch indices present in choice (>= 0), lowest first.
+    """The branch indices present in choice (>= 0), in order of first occurrence, as the reference evaluates them.
 
-    (The reference evaluates them in order of first occurrence; evaluating a branch never
-    changes another's value, so the order does not matter to the results.)
+    The order matters where names need each other in the same year (x[year + 0], which the
+    checker cannot see): the one asked for first computes, the other sees "depends on itself".
     """
     if not len(choice):
         return []
     counts = np.bincount(choice + 1)
-    return [j - 1 for j in np.flatnonzero(counts).tolist() if j > 0]
+    present = [j - 1 for j in np.flatnonzero(counts).tolist() if j > 0]
+    if len(present) > 1:
+        present.sort(key=lambda j: int(np.argmax(choice == j)))
+    return present
 
 
 def band_unit(t: ast.Table) -> str:
