@@ -1312,7 +1312,7 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
 def outcome_csv(d: OutcomeDiff) -> bytes:
     """render_outcome's CSV (UTF-8 with BOM), written from the blocks' columns: the shown rows in order."""
     header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
-    if len(d.order) * len(header) < ARROW_MIN_CELLS:  # small: written row by row, without importing Arrow
+    if len(d.order) * len(header) < ARROW_MIN_CELLS or not len(d.order):  # small: written row by row, without importing Arrow
         rows = []
         for r in d.rows:
             undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
@@ -1330,7 +1330,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
     head = to_csv(header, []).encode("utf-8")
     ms = d.municipalities
     n = len(ms)
-    codes = pa.array([m.code for m in ms], type=pa.string())
+    codes = pa.array([m.code for m in ms], type=pa.string())  # quoted with the other cells, at the end
     names = pa.array([m.name for m in ms], type=pa.string())
     who = pa.array([str(m) for m in ms], type=pa.string())
     statuses = pa.array(list(STATUS), type=pa.string())

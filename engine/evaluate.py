@@ -67,7 +67,7 @@ class Evaluator(Resolver):
         """The band each municipality fell in (a tuple of index or None; one entry for a prefecture key), or None if not computed."""
         key = (table, year, overrides)
         hit = self._band_choices.get(key)
-        if hit is None and self.share is not None and key in self._cache:
+        if hit is None and self.taken(key):
             return self.share.other.band_choices(table, year, overrides)  # the value was taken from there
         return hit
 

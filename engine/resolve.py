@@ -11,6 +11,8 @@ run). Each evaluator supplies the hooks at the bottom in its own representation 
 
 from __future__ import annotations
 
+import sys
+
 from . import ast
 from .check import KEY_NAMES, earlier_year, item_exprs, refs
 from .errors import RuleCheckError, finding
@@ -20,6 +22,13 @@ from .years import FiscalYear
 
 MAX_NAME_DEPTH = 400  # names being computed inside one another ([year - 1] chains included)
 MAX_STEPS = 20_000  # (name, year, overrides) computed by one evaluator: `with` inside `with` can multiply them
+# Python's recursion limit, raised for the process (never lowered) when the evaluators are imported: room for
+# MAX_NAME_DEPTH names, each taking up to 40 frames in either evaluator or in a walk over the names (explain's
+# derivation, diff's causes), above the caller's own frames. With Python's default (1,000 frames) the reference
+# stopped after about 110 names and the columnar core after about 120, each with its own eval-too-deep.
+RECURSION_LIMIT = MAX_NAME_DEPTH * 40 + 2_000
+if sys.getrecursionlimit() < RECURSION_LIMIT:
+    sys.setrecursionlimit(RECURSION_LIMIT)
 
 
 class _TooDeep(Exception):
@@ -90,6 +99,11 @@ class Resolver:
         if view is None:
             view = self._views[year] = self.version.at(year)
         return view
+
+    def taken(self, key: tuple) -> bool:
+        """Whether the memoised value of (name, year, overrides) is the other evaluator's (what it recorded of
+        it, such as band choices, is then there); a name whose items differ is never taken."""
+        return self.share is not None and key in self._cache and key[0] not in self.share.differing(key[2])
 
     def lookup(self, name: str, year: int):
         key = (name, year)

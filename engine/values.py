@@ -88,7 +88,7 @@ def exact_sum(col) -> Fraction:
     """sum(col) as a Fraction, over a common denominator: adding Fractions one by one reduces every partial sum.
 
     The common denominator of many unrelated denominators grows quickly (the sum of income /
-    insured over a prefecture): past MAX_VALUE_DIGITS it is ValueTooLarge, before any addition.
+    insured over a prefecture): past MAX_VALUE_DIGITS it is TooManyDigits, before any addition.
     """
     den = 1
     for v in col:

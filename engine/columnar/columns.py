@@ -304,11 +304,15 @@ def lin_mul(a: Lin, b: Lin) -> Lin | None:
 
 
 class Num:
-    """A numeric column: exact (lin) or float64 with a bound (f, r, a) and an exact recompute per row."""
+    """A numeric column: exact (lin) or float64 with a bound (f, r, a) and an exact recompute per row.
 
-    __slots__ = ("rid", "lin", "_f", "r", "a", "_rows", "_nonneg", "isint", "_M")
+    Without a lin, `bits` bounds the size of the exact values: (numerator bits, denominator bits)
+    at most, for every row (see size_bits); None when unknown.
+    """
 
-    def __init__(self, rid=None, lin: Lin | None = None, f=None, r=0.0, a=0.0, rows=None, nonneg=None, isint=False):
+    __slots__ = ("rid", "lin", "_f", "r", "a", "_rows", "_nonneg", "isint", "_M", "bits")
+
+    def __init__(self, rid=None, lin: Lin | None = None, f=None, r=0.0, a=0.0, rows=None, nonneg=None, isint=False, bits=None):
         self.rid = rid
         self.lin = lin
         self._f = f
@@ -318,6 +322,7 @@ class Num:
         self._nonneg = nonneg
         self.isint = isint
         self._M = None
+        self.bits = bits
 
     @property
     def nonneg(self) -> bool:
@@ -500,6 +505,33 @@ def err_of(v):
     return abs(fv) * r + a
 
 
+def size_bits(v):
+    """(numerator bits, denominator bits): bounds on the size of every row's exact value (as a fraction, reduced or
+    not), or None when unknown. The size check (values.too_large) needs the exact values only past these bounds."""
+    if type(v) is Num:
+        if v.lin is not None:
+            return v.lin.bound().bit_length(), v.lin.den.bit_length()
+        return v.bits
+    if type(v) is int or type(v) is Fraction:
+        return abs(v.numerator).bit_length(), v.denominator.bit_length()
+    return None
+
+
+def bits_after(op: str, a, b):
+    """size_bits of a + b or a - b ("+"), a * b, a / b, or of a choice between a and b ("|")."""
+    x, y = size_bits(a), size_bits(b)
+    if x is None or y is None:
+        return None
+    (na, da), (nb, db) = x, y
+    if op == "+":
+        return max(na + db, nb + da) + 1, da + db
+    if op == "*":
+        return na + nb, da + db
+    if op == "/":
+        return na + db, da + nb
+    return max(na, nb), max(da, db)
+
+
 def exact_fn(v):
     if type(v) is Num:
         return v.exact_rows
@@ -656,15 +688,18 @@ def magnitude(x: "Num") -> float:
 
 
 def first_seen(choice) -> list[int]:
-    """The branch indices present in choice (>= 0), lowest first.
+    """The branch indices present in choice (>= 0), in order of first occurrence, as the reference evaluates them.
 
-    (The reference evaluates them in order of first occurrence; evaluating a branch never
-    changes another's value, so the order does not matter to the results.)
+    The order matters where names need each other in the same year (x[year + 0], which the
+    checker cannot see): the one asked for first computes, the other sees "depends on itself".
     """
     if not len(choice):
         return []
     counts = np.bincount(choice + 1)
-    return [j - 1 for j in np.flatnonzero(counts).tolist() if j > 0]
+    present = [j - 1 for j in np.flatnonzero(counts).tolist() if j > 0]
+    if len(present) > 1:
+        present.sort(key=lambda j: int(np.argmax(choice == j)))
+    return present
 
 
 def band_unit(t: ast.Table) -> str:

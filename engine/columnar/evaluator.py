@@ -104,7 +104,7 @@ class ColumnEvaluator(Resolver):
         """The band index per municipality (-1: none; one entry for a prefecture key), or None if not computed."""
         key = (table, year, overrides)
         hit = self._band_arrays.get(key)
-        if hit is None and self.share is not None and key in self._cache:
+        if hit is None and self.taken(key):
             return self.share.other.band_choice_array(table, year, overrides)  # the value was taken from there
         return hit
 
@@ -176,7 +176,8 @@ class ColumnEvaluator(Resolver):
         return type(value) is Undefined
 
     def check_size(self, value) -> None:
-        """Exact parts only: a Lin's coefficients, denominator and Python-int columns (a float view is bounded)."""
+        """A Lin's coefficients, denominator and Python-int columns; a float view's exact values where their size
+        bound (Num.bits) does not rule out a value too large, as the reference checks every value."""
         if type(value) is Num and value.lin is not None:
             lin = value.lin
             if lin.den.bit_length() > MAX_VALUE_BITS or any(abs(c).bit_length() > MAX_VALUE_BITS for c, _ in lin.terms):
@@ -184,6 +185,11 @@ class ColumnEvaluator(Resolver):
             for _, col in lin.terms:
                 if col is not None and not col.is64 and col.maxabs().bit_length() > MAX_VALUE_BITS:
                     raise TooManyDigits
+        elif type(value) is Num:
+            if value.bits is None or max(value.bits) > MAX_VALUE_BITS:
+                from ..values import check_size
+
+                check_size(tuple(value.exact_rows(np.arange(self.n) if value.rid is None else np.flatnonzero(value.rid < 0))))
         elif not is_col(value):
             from ..values import check_size
 

@@ -17,11 +17,11 @@ from functools import reduce
 
 import numpy as np
 
-from ..values import BINARY, Undefined, is_undef, map1, map2, round_to
+from ..values import BINARY, MAX_VALUE_BITS, Undefined, exact_sum, is_undef, map1, map2, round_to
 from ..years import FiscalYear
-from .columns import (CMP, INT_LIMIT, SLACK, STATS, TINY, U, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, defined_mask, err_of,
-                      exact_fn, first_rid, float_round_proved, fview, int_col, int_round, int_sum, is_col, is_number, isint_of,
-                      lin_add, lin_mul, lin_of, max_abs, nonneg_of, scaled_pair, up)
+from .columns import (CMP, INT_LIMIT, SLACK, STATS, TINY, U, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, bits_after, defined_mask,
+                      err_of, exact_fn, first_rid, float_round_proved, fview, int_col, int_round, int_sum, is_col, is_number, isint_of,
+                      lin_add, lin_mul, lin_of, max_abs, nonneg_of, scaled_pair, size_bits, up)
 
 
 class ColumnOps:
@@ -162,7 +162,7 @@ class ColumnOps:
             rows = lambda idx: [x + y for x, y in zip(ea(idx), eb(idx))]
         else:
             rows = lambda idx: [x - y for x, y in zip(ea(idx), eb(idx))]
-        return Num(rid, None, f, r, aa_, rows, nonneg, isint)
+        return Num(rid, None, f, r, aa_, rows, nonneg, isint, bits_after("+", na, nb))
 
     def mul(self, a, b):
         if not is_col(a) and not is_col(b):
@@ -198,7 +198,7 @@ class ColumnOps:
             a_ += aa * max_abs(nb) * (1 + rb) + aa * ab
         ea, eb = exact_fn(na), exact_fn(nb)
         rows = lambda idx: [x * y for x, y in zip(ea(idx), eb(idx))]
-        return Num(rid, None, f, r, up(a_), rows, (nna and nnb) or None, isint)
+        return Num(rid, None, f, r, up(a_), rows, (nna and nnb) or None, isint, bits_after("*", na, nb))
 
     def divide(self, a, b, owner, year):
         name = owner
@@ -210,7 +210,7 @@ class ColumnOps:
                 return b
             if b == 0:
                 return Undefined(f"division by zero in {name} in {fy}")
-            return a / b
+            return Fraction(a, b) if type(a) is int and type(b) is int else a / b  # int / int would be a float
         if type(a) is Undefined or type(b) is Undefined:
             return self.undefined_num(a, b)
         na, nb = self.num_view(a), self.num_view(b)
@@ -278,7 +278,7 @@ class ColumnOps:
             for i, x in zip(idx.tolist(), rows(idx)):
                 f[i] = float(x)
             r = max(r, up(U))
-        return Num(rid, None, f, r, a_, rows, (nonneg_of(na) and nonneg_of(nb)) or None)
+        return Num(rid, None, f, r, a_, rows, (nonneg_of(na) and nonneg_of(nb)) or None, bits=bits_after("/", na, nb))
 
     def _divide_relative(self, na, nb, rid, rid_zero, fb, rb, ab):
         """x / y where y's bound is (nearly) relative: exact divisors, or no divisor near zero.
@@ -318,7 +318,7 @@ class ColumnOps:
             a_ += up(aa / (amin * (1 - rho))) if amin > 0 else math.inf
         ea, eb = exact_fn(na), exact_fn(nb)
         rows = lambda idx: [Fraction(x) / y for x, y in zip(ea(idx), eb(idx))]
-        return Num(rid, None, f, r, a_, rows, (nonneg_of(na) and nonneg_of(nb)) or None)
+        return Num(rid, None, f, r, a_, rows, (nonneg_of(na) and nonneg_of(nb)) or None, bits=bits_after("/", na, nb))
 
     def _generic_divide(self, a, b, name, fy):
         pa, pb = self.to_python(a), self.to_python(b)
@@ -354,7 +354,7 @@ class ColumnOps:
                 return Num(x.rid, x.lin.scaled(-1, 1), isint=x.isint)
             f, r, a = x.f(), x.r, x.a
             ex = x.exact_rows
-            return Num(x.rid, None, -f, r, a, lambda idx: [-v for v in ex(idx)], None, x.isint)
+            return Num(x.rid, None, -f, r, a, lambda idx: [-v for v in ex(idx)], None, x.isint, x.bits)
         return self.wrap(map1(lambda v: -v, self.to_python(x)))
 
     def not_(self, x):
@@ -373,7 +373,7 @@ class ColumnOps:
                 return Num(x.rid, Lin.of(IntCol(np.abs(s.v)), x.lin.den), isint=x.isint)
             f, r, a = x.f(), x.r, x.a
             ex = x.exact_rows
-            return Num(x.rid, None, np.abs(f), r, a, lambda idx: [abs(v) for v in ex(idx)], True, x.isint)
+            return Num(x.rid, None, np.abs(f), r, a, lambda idx: [abs(v) for v in ex(idx)], True, x.isint, x.bits)
         return self.wrap(map1(abs, self.to_python(x)))
 
     def logic(self, op, a, b):
@@ -507,7 +507,7 @@ class ColumnOps:
             xa, xb = ea(idx), eb(idx)
             return [pick(x, y) for x, y in zip(xa, xb)]
 
-        return Num(rid, None, f_, max(ra, rb), max(aa, ab), rows, (nna and nnb) or None, isint)
+        return Num(rid, None, f_, max(ra, rb), max(aa, ab), rows, (nna and nnb) or None, isint, bits_after("|", na, nb))
 
     # ---- rounding ----
     def round(self, x, step, mode):
@@ -551,7 +551,7 @@ class ColumnOps:
                 return x
             if f == "count":
                 return Fraction(n if x else 0)
-            total = Fraction(0) + x * n
+            total = exact_sum((x,)) * n  # as the reference adds n copies: TooManyDigits past its denominator's limit
             return total / n if f == "mean" else total
         rid = x.rid
         if rid is not None:
@@ -564,16 +564,17 @@ class ColumnOps:
                 return Fraction(int(np.count_nonzero(x.b)))
             truth, _ = self.truth(x)
             return Fraction(int(np.count_nonzero(truth)))
-        if type(x) is Num:
-            if x.lin is not None:
-                total_num = 0
-                for c, col in x.lin.terms:
-                    total_num += c * (int_sum(col) if col is not None else n)
-                total = Fraction(total_num, x.lin.den)
-            else:
-                total = sum(x.exact_rows(np.arange(n)), Fraction(0))
+        # The reference's values.exact_sum: TooManyDigits when the common denominator of the terms grows past the
+        # limit, even where the total would reduce; over one denominator that fits, the sum of the numerators.
+        if type(x) is Num and x.lin is not None and x.lin.den.bit_length() <= MAX_VALUE_BITS:
+            total_num = 0
+            for c, col in x.lin.terms:
+                total_num += c * (int_sum(col) if col is not None else n)
+            total = Fraction(total_num, x.lin.den)
+        elif type(x) is Num:
+            total = exact_sum(x.exact_rows(np.arange(n)))
         else:
-            total = sum(self.to_python(x), Fraction(0))
+            total = exact_sum(self.to_python(x))
         if f == "mean":
             if n == 0:
                 return Undefined("mean over no municipalities")
@@ -607,10 +608,11 @@ class ColumnOps:
         pos = {j: k for k, j in enumerate(order)}
         if len(order) > 31:
             return self._select_generic(choice, rid_out, live)
-        if order == list(range(len(order))):
+        top = max(values)  # rows choosing an undefined value take any index: their rid says why
+        if order == list(range(len(order))) and top < len(order):
             idx = np.where(undef_rows, 0, choice) if any_undef else choice
         else:
-            lut = np.zeros(max(order) + 2, dtype=np.int64)
+            lut = np.zeros(top + 2, dtype=np.int64)
             for j in order:
                 lut[j + 1] = pos[j]
             idx = lut[choice + 1]
@@ -690,7 +692,9 @@ class ColumnOps:
                         out[k] = x
             return out
 
-        return Num(rid_out, None, f, max(rs), max(as_), rows, nonneg or None, isint)
+        sizes = [size_bits(live[j]) for j in order]
+        bits = None if None in sizes else (max(b[0] for b in sizes), max(b[1] for b in sizes))
+        return Num(rid_out, None, f, max(rs), max(as_), rows, nonneg or None, isint, bits)
 
     def _select_generic(self, choice, rid, live):
         n = self.n
