@@ -288,7 +288,8 @@ class _ShowVersion(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="show kokuho's version and the shipped rules' versions, then exit")
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from engine.shipped import package_version, version_text
+        from engine.listing import version_text
+        from engine.shipped import package_version
 
         try:
             sys.stdout.write(version_text())

@@ -4,6 +4,11 @@ parse.py builds these from the Lark tree; nothing downstream ever sees a lark.Tr
 Numbers are exact `fractions.Fraction`s in the node, with their unit: a percent is kept as
 a ratio (85% -> 17/20) and a percentage point likewise (1.50pp -> 3/200), so that unit
 conversions never change a value.
+
+The language's vocabulary lives here with its nodes: the key names, the built-in functions, the
+rounding modes, each item's kind and keyword (`Definition.kind == "definition"`, `.keyword ==
+"define"`), and the traversal (`children`, `walk`, `refs`, `item_exprs`) that check, explain,
+format, resolve and versions share instead of walking the tree by hand.
 """
 
 from __future__ import annotations
@@ -13,6 +18,14 @@ from fractions import Fraction
 import attrs
 
 from .years import Period
+
+# ---- the vocabulary ----------------------------------------------------------------------------
+
+KEY_NAMES = {"code", "name", "fiscal_year"}  # every municipality's row has them; not items of a version
+ROUNDING_MODES = {"floor": "floor", "切り捨て": "floor", "ceil": "ceil", "切り上げ": "ceil",
+                  "half_up": "half_up", "四捨五入": "half_up", "half_even": "half_even", "down": "down"}
+AGGREGATES = {"sum", "mean", "count"}  # run over the municipalities
+FUNCTIONS = {"min", "max", "abs", "sum", "mean", "count", "defined", "round", "floor", "ceil", "percent", "ratio", "decimals"}
 
 
 @attrs.frozen
@@ -49,17 +62,26 @@ class Number:
     text: str = attrs.field(eq=False)
     span: Span = _span_field()
 
+    def children(self) -> list:
+        return []
+
 
 @attrs.frozen
 class Text:
     value: str
     span: Span = _span_field()
 
+    def children(self) -> list:
+        return []
+
 
 @attrs.frozen
 class Bool:
     value: bool
     span: Span = _span_field()
+
+    def children(self) -> list:
+        return []
 
 
 @attrs.frozen
@@ -68,12 +90,18 @@ class YearLiteral:
     text: str = attrs.field(eq=False)
     span: Span = _span_field()
 
+    def children(self) -> list:
+        return []
+
 
 @attrs.frozen
 class ThisYear:
     """`year`: the fiscal year being evaluated."""
 
     span: Span = _span_field()
+
+    def children(self) -> list:
+        return []
 
 
 @attrs.frozen
@@ -82,6 +110,9 @@ class Ref:
 
     name: str
     span: Span = _span_field()
+
+    def children(self) -> list:
+        return []
 
 
 @attrs.frozen
@@ -92,6 +123,10 @@ class AtYear:
     year: "Expr"
     span: Span = _span_field()
 
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return [self.target, self.year]
+
 
 @attrs.frozen
 class Call:
@@ -101,12 +136,20 @@ class Call:
     args: tuple["Expr", ...]
     span: Span = _span_field()
 
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return list(self.args)
+
 
 @attrs.frozen
 class Unary:
     op: str  # '-' or 'not'
     operand: "Expr"
     span: Span = _span_field()
+
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return [self.operand]
 
 
 @attrs.frozen
@@ -115,6 +158,10 @@ class Binary:
     left: "Expr"
     right: "Expr"
     span: Span = _span_field()
+
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return [self.left, self.right]
 
 
 @attrs.frozen
@@ -125,6 +172,10 @@ class If:
     otherwise: "Expr"
     span: Span = _span_field()
 
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return [x for pair in self.branches for x in pair] + [self.otherwise]
+
 
 @attrs.frozen
 class With:
@@ -134,6 +185,10 @@ class With:
     name: str
     value: "Expr"
     span: Span = _span_field()
+
+    def children(self) -> list:
+        """The direct sub-expressions, in source order."""
+        return [self.body, self.value]
 
 
 Expr = Number | Text | Bool | YearLiteral | ThisYear | Ref | AtYear | Call | Unary | Binary | If | With
@@ -160,6 +215,9 @@ class Header:
 class InputDecl:
     """A data field: `input municipal collection_rate "現年分収納率" : percent columns ...`."""
 
+    kind = "input"  # class attributes, not fields: what the item is, and the word that states it
+    keyword = "input"
+
     name: str
     scope: str  # 'municipal' or 'prefecture'
     label: str | None
@@ -183,6 +241,9 @@ class ValueLabel:
 
 @attrs.frozen
 class Definition:
+    kind = "definition"
+    keyword = "define"
+
     name: str
     label: str | None
     unit: str
@@ -225,6 +286,9 @@ class Band:
 
 @attrs.frozen
 class Table:
+    kind = "table"
+    keyword = "table"
+
     name: str
     label: str | None
     unit: str
@@ -250,6 +314,9 @@ class Entry:
 
 @attrs.frozen
 class Schedule:
+    kind = "schedule"
+    keyword = "schedule"
+
     name: str
     label: str | None
     unit: str
@@ -272,6 +339,9 @@ class SummaryLine:
 
 @attrs.frozen
 class Summary:
+    kind = "summary"
+    keyword = "summary"
+
     name: str  # always 'summary': one per version
     label: str | None
     lines: tuple[SummaryLine, ...]
@@ -313,6 +383,9 @@ class Expectation:
 class Example:
     """Known results pinned next to the rules, run by `kokuho test` and by pytest."""
 
+    kind = "example"
+    keyword = "example"
+
     name: str
     label: str | None
     year: int
@@ -329,11 +402,15 @@ class Example:
 class Removal:
     """`remove NAME`: an item of the base version that this version drops."""
 
+    kind = "remove"
+    keyword = "remove"
+
     name: str
     span: Span = _span_field()
 
 
 Item = InputDecl | Definition | Table | Schedule | Summary | Example | Removal
+VALUE_KINDS = (InputDecl, Definition, Table, Schedule)  # the items with a value: what a column or an explanation shows
 
 
 @attrs.frozen
@@ -349,3 +426,122 @@ class RuleFile:
 UNITS = ("percent", "pp", "yen", "ratio", "count", "year", "bool", "text")
 STATUSES = ("current", "proposed", "adopted")
 SCOPES = ("municipal", "prefecture")
+
+
+# ---- traversal -----------------------------------------------------------------------------------
+
+
+_EXPRESSIONS = (Number, Text, Bool, YearLiteral, ThisYear, Ref, AtYear, Call, Unary, Binary, If, With)
+_CHILDREN = {cls: cls.children for cls in _EXPRESSIONS}
+
+
+def children(e) -> list:
+    """The direct sub-expressions of an expression node, in source order (none for anything else)."""
+    method = _CHILDREN.get(type(e))
+    return method(e) if method is not None else []
+
+
+def walk(e):
+    """Every node of an expression, itself first, then depth first (an explicit stack: chains may be deep)."""
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        yield x
+        todo.extend(reversed(children(x)))
+
+
+def item_exprs(item) -> list:
+    """The formulas an item states: a definition's, a table's key and band results, a schedule's values."""
+    if isinstance(item, Definition):
+        return [item.expr]
+    if isinstance(item, Table):
+        return [item.key] + [b.result for b in item.bands]
+    if isinstance(item, Schedule):
+        return [e.value for e in item.entries]
+    return []
+
+
+def refs(e, *, skip_year=None) -> set[str]:
+    """Names an expression refers to; with skip_year, not the x of an x[Y] whose Y it accepts."""
+    out: set[str] = set()
+
+    def visit(x):
+        if isinstance(x, Ref):
+            out.add(x.name)
+        elif isinstance(x, AtYear) and skip_year is not None and skip_year(x.year):
+            visit(x.year)
+            return
+        elif isinstance(x, Call) and x.function == "round" and len(x.args) == 3:
+            visit(x.args[0])
+            visit(x.args[1])
+            return
+        elif isinstance(x, With):
+            out.add(x.name)
+        for c in children(x):
+            visit(c)
+
+    visit(e)
+    return out
+
+
+def another_year(e) -> bool:
+    """Y in x[Y] is not written as `year` itself."""
+    return not isinstance(e, ThisYear)
+
+
+def earlier_year(e) -> bool:
+    """Y in x[Y] is `year - k` with k > 0: certainly not the year being evaluated."""
+    return (isinstance(e, Binary) and e.op == "-" and isinstance(e.left, ThisYear)
+            and isinstance(e.right, Number) and e.right.value > 0)
+
+
+def same_year_refs(item) -> set[str]:
+    """The names an item's formulas use in the year they are evaluated for (not x[year - 1])."""
+    out: set[str] = set()
+    for e in item_exprs(item):
+        out |= refs(e, skip_year=another_year)
+    return out
+
+
+def all_refs(item) -> set[str]:
+    """Every name an item uses: in its formulas, in any year, and the names of a summary's lines."""
+    out: set[str] = set()
+    for e in item_exprs(item):
+        out |= refs(e)
+    if isinstance(item, Summary):
+        for line in item.lines:
+            out |= set(line.names)
+    return out
+
+
+def scope_refs(item) -> set[str]:
+    """The names an item's formulas use outside sum/mean/count (what makes it municipal when they are)."""
+    out: set[str] = set()
+    todo = list(item_exprs(item))
+    while todo:
+        x = todo.pop()
+        if isinstance(x, Ref):
+            out.add(x.name)
+        elif not (isinstance(x, Call) and x.function in AGGREGATES):
+            todo.extend(children(x))
+    return out
+
+
+# ---- literals ------------------------------------------------------------------------------------
+
+
+def _fraction(text: str) -> Fraction:
+    return Fraction(text.replace(",", "").replace("_", ""))
+
+
+def number_from_text(text: str) -> tuple[Fraction, str]:
+    """'85%' -> (17/20, 'percent'); '1.50pp' -> (3/200, 'pp'); '1,000円' -> (1000, 'yen')."""
+    t = text.strip()
+    if t.endswith(("%", "％")):
+        return _fraction(t[:-1]) / 100, "percent"
+    if t.endswith("pp"):
+        return _fraction(t[:-2]) / 100, "pp"
+    for suffix in ("円", "yen", "JPY"):
+        if t.endswith(suffix):
+            return _fraction(t[: -len(suffix)].strip()), "yen"
+    return _fraction(t), "number"

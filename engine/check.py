@@ -6,28 +6,23 @@ pp and ratio are dimensionless and act as ratios in * and /; yen and count are d
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import attrs
 
 from . import ast
-from .errors import Finding, Hints, finding
+
+# The language's vocabulary and traversal live with its nodes (engine/ast.py), UnitError in the error tree
+# (engine/errors.py); they are re-exported here for the modules and tests that have always taken them from check.
+from .ast import (  # noqa: F401 - re-exported
+    AGGREGATES, FUNCTIONS, KEY_NAMES, ROUNDING_MODES, another_year, children, earlier_year, item_exprs, refs, same_year_refs,
+)
+from .errors import Finding, Hints, UnitError, finding  # noqa: F401 - UnitError re-exported
 from .versions import Piece, RuleSet, Version
-from .years import Period
+from .years import FiscalYear, Period
 
 DIMENSIONLESS = {"number", "ratio", "percent", "pp"}
 NUMERIC = DIMENSIONLESS | {"yen", "count"}
-ROUNDING_MODES = {"floor": "floor", "切り捨て": "floor", "ceil": "ceil", "切り上げ": "ceil",
-                  "half_up": "half_up", "四捨五入": "half_up", "half_even": "half_even", "down": "down"}
-AGGREGATES = {"sum", "mean", "count"}
-FUNCTIONS = {"min", "max", "abs", "sum", "mean", "count", "defined", "round", "floor", "ceil", "percent", "ratio", "decimals"}
-KEY_NAMES = {"code", "name", "fiscal_year"}
-
-
-class UnitError(Exception):
-    def __init__(self, message: str, span: ast.Span, code: str = "unit"):
-        super().__init__(message)
-        self.message = message
-        self.span = span
-        self.code = code
 
 
 def unit_name(u: str) -> str:
@@ -120,7 +115,7 @@ class Checker:
         self.findings: list[Finding] = []
         self._seen: set[Finding] = set()
         self._municipal: set[str] | None = None  # names with a value per municipality (is_municipal)
-        self._refs: dict[int, set[str]] = {}  # id of a piece's item -> every name it refers to (_all_refs)
+        self._refs: dict[int, set[str]] = {}  # id of a piece's item -> every name it refers to (ast.all_refs)
         self.hints = Hints()
 
     def add(self, code: str, message: str, span: ast.Span):
@@ -322,7 +317,7 @@ class Checker:
                 if piece.item.scope == "municipal":
                     found.add(piece.name)
                 continue
-            for ref in _scope_refs(piece.item):
+            for ref in ast.scope_refs(piece.item):
                 users.setdefault(ref, set()).add(piece.name)
         todo = sorted(found)
         while todo:
@@ -413,10 +408,10 @@ class Checker:
                 self.findings.append(f)
 
     def all_refs(self, item) -> set[str]:
-        """_all_refs(item), found once per piece (each removal and override asks about every piece)."""
+        """ast.all_refs(item), found once per piece (each removal and override asks about every piece)."""
         found = self._refs.get(id(item))
         if found is None:
-            found = self._refs[id(item)] = _all_refs(item)
+            found = self._refs[id(item)] = ast.all_refs(item)
         return found
 
     def _hint(self, name, names) -> str:
@@ -570,8 +565,6 @@ class Checker:
                 self.add("unknown-name", f"example expects unknown '{x.name}'" + self._hint(x.name, self.items), x.span)
             if x.code is not None and x.code not in codes:
                 self.add("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span)
-        from .examples import example_problems  # values that do not fit their unit, repeated rows
-
         for code, message, span in example_problems(self.version, ex):
             self.add(code, message, span)
 
@@ -663,29 +656,6 @@ def _refuse_bare_number_beside_rate(e, other_unit: str, span: ast.Span) -> None:
         raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", where, "bare-number")
 
 
-def _scope_refs(item) -> set[str]:
-    """The names an item's formulas use outside sum/mean/count (what makes it municipal when they are)."""
-    out: set[str] = set()
-    todo = list(item_exprs(item))
-    while todo:
-        x = todo.pop()
-        if isinstance(x, ast.Ref):
-            out.add(x.name)
-        elif not (isinstance(x, ast.Call) and x.function in AGGREGATES):
-            todo.extend(children(x))
-    return out
-
-
-def _all_refs(item) -> set[str]:
-    out: set[str] = set()
-    for e in item_exprs(item):
-        out |= refs(e)
-    if isinstance(item, ast.Summary):
-        for line in item.lines:
-            out |= set(line.names)
-    return out
-
-
 def _year_runs(years: list[int]) -> list[tuple[int, int]]:
     """Consecutive fiscal years as (first, last) runs."""
     runs: list[list[int]] = []
@@ -726,72 +696,106 @@ class _Joined:
             yield from p
 
 
-def children(e):
-    """The direct sub-expressions of an expression node."""
-    if isinstance(e, ast.AtYear):
-        return [e.target, e.year]
-    if isinstance(e, ast.Call):
-        return list(e.args)
-    if isinstance(e, ast.Unary):
-        return [e.operand]
-    if isinstance(e, ast.Binary):
-        return [e.left, e.right]
-    if isinstance(e, ast.If):
-        return [x for pair in e.branches for x in pair] + [e.otherwise]
-    if isinstance(e, ast.With):
-        return [e.body, e.value]
-    return []
+# ---- examples' values ------------------------------------------------------------------------------------
 
 
-def item_exprs(item) -> list:
-    if isinstance(item, ast.Definition):
-        return [item.expr]
-    if isinstance(item, ast.Table):
-        return [item.key] + [b.result for b in item.bands]
-    if isinstance(item, ast.Schedule):
-        return [e.value for e in item.entries]
-    return []
+def _value_unit(node) -> str:
+    if isinstance(node, ast.Number):
+        return node.unit
+    if isinstance(node, ast.Text):
+        return "text"
+    if isinstance(node, ast.Bool):
+        return "bool"
+    return "year"
 
 
-def refs(e, *, skip_year=None) -> set[str]:
-    """Names an expression refers to; with skip_year, not the x of an x[Y] whose Y it accepts."""
-    out: set[str] = set()
+_WRITE_AS = {"percent": "a percent like 98.40%", "pp": "percentage points like 1.50pp", "yen": "an amount like 1,000円 or 1000",
+             "count": "a whole number like 1200", "ratio": "a number like 1.0250", "year": "a fiscal year like FY2026 or R8",
+             "bool": "true or false", "text": 'a "quoted text"'}
 
-    def walk(x):
-        if isinstance(x, ast.Ref):
-            out.add(x.name)
-        elif isinstance(x, ast.AtYear) and skip_year is not None and skip_year(x.year):
-            walk(x.year)
-            return
-        elif isinstance(x, ast.Call) and x.function == "round" and len(x.args) == 3:
-            walk(x.args[0])
-            walk(x.args[1])
-            return
-        elif isinstance(x, ast.With):
-            out.add(x.name)
-        for c in children(x):
-            walk(c)
 
-    walk(e)
+def example_value(unit: str, node, *, what: str = "input"):
+    """An example's value node -> the value of the declared unit; ValueError with a message if it does not fit.
+
+    Percent and pp need their sign (98.40%, 1.50pp): a bare 98.40 would be the ratio 98.4.
+    A bare number fits yen, count, ratio and year.
+    """
+    if node is None:
+        return None
+    vu = _value_unit(node)
+    ok = vu == unit or (vu == "number" and unit in ("yen", "count", "ratio", "year"))
+    if not ok:
+        raise ValueError(f"{literal_text(node)} does not fit {unit}: write {_WRITE_AS.get(unit, unit)}")
+    v = node.value
+    if unit == "year":
+        if isinstance(node, ast.Number) and (v.denominator != 1 or not 1000 <= v <= 9999):
+            raise ValueError(f"{node.text} is not a fiscal year: write {_WRITE_AS['year']}")
+        return int(v)
+    if what == "input":
+        if unit == "percent" and not 0 <= v <= 1:
+            raise ValueError(f"a rate of {node.text} is outside 0-100%")
+        if unit in ("yen", "count") and v < 0:
+            raise ValueError(f"{'an amount' if unit == 'yen' else 'a count'} cannot be negative: {node.text}")
+        if unit == "count" and Fraction(v).denominator != 1:
+            raise ValueError(f"a count is a whole number, not {node.text}")
+    return v
+
+
+def example_problems(version: Version, ex: ast.Example, *, names: bool = False) -> list[tuple[str, str, ast.Span]]:
+    """(code, message, span) for input values that do not fit their unit, repeated municipalities or values.
+
+    An expected value that does not fit its definition's unit is not a finding but a failed
+    expectation (run_example), so that a unit changed in the rules fails its examples, once each.
+
+    With names, also unknown inputs and expectations (check.py reports those for a version's own examples;
+    an inherited example needs them when the extending version drops a name).
+    """
+    out: list[tuple[str, str, ast.Span]] = []
+    inputs = version.inputs()
+    codes: dict[str, ast.ExampleMunicipality] = {}
+    for m in ex.municipalities:
+        if m.code in codes:
+            out.append(("example", f"municipality {m.code} is given twice in example {ex.name} (first at line {codes[m.code].span.line})", m.span))
+        codes.setdefault(m.code, m)
+        _assignments(m.values, "municipal", inputs, ex, out, names)
+    _assignments(ex.prefecture, "prefecture", inputs, ex, out, names)
+    for x in ex.expectations:
+        item = version.items.get(x.name)
+        if item is None or not hasattr(item, "unit"):
+            if names:
+                out.append(("unknown-name", f"example expects unknown '{x.name}' in version {version.id}", x.span))
+            continue
+        if names and x.code is not None and x.code not in codes:
+            out.append(("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span))
     return out
 
 
-def another_year(e) -> bool:
-    """Y in x[Y] is not written as `year` itself."""
-    return not isinstance(e, ast.ThisYear)
+def _assignments(values, scope, inputs, ex, out, names):
+    seen: dict = {}
+    for a in values:
+        decl = inputs.get(a.name)
+        if decl is None or decl.scope != scope:
+            if names:
+                out.append(("unknown-name", f"example sets '{a.name}', which is not a {scope} input", a.span))
+            continue
+        key = (a.name, a.year or ex.year)
+        if key in seen:
+            out.append(("example", f"{a.name} for {FiscalYear(key[1])} is given twice (first at line {seen[key].span.line})", a.span))
+            continue
+        seen[key] = a
+        try:
+            example_value(decl.unit, a.value)
+        except ValueError as e:
+            out.append(("example-unit", f"{a.name}: {e}", a.span))
 
 
-def earlier_year(e) -> bool:
-    """Y in x[Y] is `year - k` with k > 0: certainly not the year being evaluated."""
-    return (isinstance(e, ast.Binary) and e.op == "-" and isinstance(e.left, ast.ThisYear)
-            and isinstance(e.right, ast.Number) and e.right.value > 0)
-
-
-def same_year_refs(item) -> set[str]:
-    out: set[str] = set()
-    for e in item_exprs(item):
-        out |= refs(e, skip_year=another_year)
-    return out
+def literal_text(node) -> str:
+    """An example's value node as it is written: 98.40%, FY2026, true, \"none\"."""
+    if isinstance(node, (ast.Number, ast.YearLiteral)):
+        return node.text
+    if isinstance(node, ast.Bool):
+        return "true" if node.value else "false"
+    return f'"{node.value}"'
 
 
 def check_rules(ruleset: RuleSet) -> list[Finding]:

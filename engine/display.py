@@ -11,9 +11,9 @@ Display tables (table, markdown, the report, workbooks' text) show a rule's valu
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
-from .render import format_display
-from .values import is_undef
+from .values import Undefined, format_value, grouped, is_undef
 
 LANGS = ("ja", "en")
 TRUTH = {True: "○", False: "×"}
@@ -26,6 +26,27 @@ RULE_WORDS = {
     "in force": "適用", "title": "題名", "status": "状態", "period": "計画期間", "basis": "根拠法令", "cite": "根拠", "label": "名称",
     "effective": "適用期間", "bands": "区分別の集計", "total": "合計", "tally": "件数", "show": "値", "columns": "列", "screen": "画面の列",
 }
+
+
+def unit_suffix(unit: str) -> str:
+    return {"percent": "%", "pp": "pp", "yen": "円"}.get(unit, "")
+
+
+def format_display(v, unit: str, *, undefined: str = "—") -> str:
+    """For tables read by people: 98.10%, 1,234,567円, +0.30pp."""
+    if unit in ("yen", "count"):  # most cells of a levy table are whole yen: no decimal rendering needed
+        t = type(v)
+        if t is int or (t is Fraction and v.denominator == 1):
+            return f"{grouped(int(v))}円" if unit == "yen" else grouped(int(v))
+    if v is None or type(v) is Undefined:
+        return undefined
+    text = format_value(v, unit)
+    if unit in ("yen", "count") and not isinstance(v, (bool, str)):
+        whole, _, frac = text.partition(".")
+        sign = "-" if whole.startswith("-") else ""
+        whole = grouped(int(whole.lstrip("-")))
+        text = sign + whole + (f".{frac}" if frac else "")
+    return text + unit_suffix(unit) if not isinstance(v, (bool, str)) and unit != "year" else text
 
 
 def labels_of(item) -> dict:

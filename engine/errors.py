@@ -118,3 +118,17 @@ class DataError(KokuhoError):
 
 class UsageError(KokuhoError):
     """A command line that cannot be carried out (unknown version, bad year, bad path)."""
+
+
+class UnitError(RuleCheckError):
+    """A formula whose units (or names, arity, scope) do not fit, found while inferring its unit (engine/check.py).
+
+    The checker catches it and reports it as a finding with `code` at `span`; `message` is the text without the
+    position. Raised as a RuleCheckError it carries that one finding.
+    """
+
+    def __init__(self, message: str, span: Span, code: str = "unit"):
+        super().__init__(Finding(code, message, span))
+        self.message = message
+        self.span = span
+        self.code = code

@@ -15,7 +15,7 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .check import ROUNDING_MODES
+from .ast import ROUNDING_MODES
 from .data import Dataset
 from .values import format_value
 from .resolve import Resolver, Sharing

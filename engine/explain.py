@@ -16,10 +16,11 @@ import attrs
 
 from . import ast
 from .format import expression_text as expr_text
-from .check import KEY_NAMES, Checker, UnitError
+from .ast import KEY_NAMES
+from .check import Checker
 from .columnar import ColumnData, ColumnEvaluator
 from .columnar.columns import is_col
-from .errors import UsageError, finding
+from .errors import UnitError, UsageError, finding
 from .values import Undefined, is_undef
 from .render import format_display, format_value, to_json
 from .versions import NotInForce, Piece, Version
@@ -392,9 +393,7 @@ class _Explainer:
             return self.aggregate(e, year, ov, d)
         if f in ("round", "floor", "ceil"):
             mode = e.args[2].name if f == "round" else f
-            from .check import ROUNDING_MODES
-
-            mode = ROUNDING_MODES.get(mode, mode)
+            mode = ast.ROUNDING_MODES.get(mode, mode)
             raw = self.pick(self.eval(e.args[0], year, ov))
             unit = self.unit_of(e.args[0])
             step = e.args[1]
@@ -432,11 +431,12 @@ class _Explainer:
 
 
 def _kind(item) -> str:
-    return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule"}.get(type(item), "item")
+    """A value's item kind (input, definition, table, schedule); anything else is an 'item'."""
+    return item.kind if isinstance(item, ast.VALUE_KINDS) else "item"
 
 
 def _decl_source(item) -> Source:
-    word = {ast.Definition: "define", ast.Table: "table", ast.Schedule: "schedule", ast.InputDecl: "input"}.get(type(item), "item")
+    word = item.keyword if isinstance(item, ast.VALUE_KINDS) else "item"
     return Source(item.span.file, item.span.line, f"{word} {item.name}")
 
 

@@ -203,18 +203,7 @@ def _first_line(e, *, last: bool = False) -> int | None:
         span = getattr(n, "span", None)
         if span is not None and span.line > 0:
             lines.append(max(span.line, span.end_line) if last else span.line)
-        if isinstance(n, ast.AtYear):
-            stack += [n.target, n.year]
-        elif isinstance(n, ast.Call):
-            stack += list(n.args)
-        elif isinstance(n, ast.Unary):
-            stack.append(n.operand)
-        elif isinstance(n, ast.Binary):
-            stack += [n.left, n.right]
-        elif isinstance(n, ast.If):
-            stack += [x for pair in n.branches for x in pair] + [n.otherwise]
-        elif isinstance(n, ast.With):
-            stack += [n.body, n.value]
+        stack += ast.children(n)
     return (max(lines) if last else min(lines)) if lines else None
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .check import FUNCTIONS, KEY_NAMES, ROUNDING_MODES, Checker
+from .ast import FUNCTIONS, KEY_NAMES, ROUNDING_MODES
+from .check import Checker
 from .errors import Finding, KokuhoError, finding
 from .versions import RULE_SUFFIX, RuleSet, Version, default_rules_dir
 from .years import FiscalYear, YearFormatError, parse_year
@@ -739,7 +740,7 @@ def version_items(version: Version) -> dict:
 
 def _dependencies(version: Version, name: str) -> set[str]:
     """The name and every name it uses, in any year, through formulas, tables, schedules and `with`."""
-    from .check import item_exprs, refs
+    from .ast import item_exprs, refs
 
     out, todo = set(), [name]
     while todo:
@@ -789,8 +790,7 @@ def _chain_ids(vid: str, parsed: dict) -> list[str]:
 
 
 def _kind(item) -> str:
-    return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule",
-            ast.Summary: "summary", ast.Example: "example", ast.Removal: "remove"}[type(item)]
+    return item.kind
 
 
 def _reiwa(year: int) -> str:

@@ -12,7 +12,6 @@ from . import ast
 from .versions import Piece, RuleSet, Version
 from .years import FiscalYear, Period
 
-KINDS = {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule"}
 
 
 @attrs.frozen
@@ -78,7 +77,7 @@ def _items(v: Version, year: int, names=None) -> tuple[PieceRow, ...]:
     for name, newest in v.items.items():
         if names is not None and name not in names:
             continue
-        kind = KINDS.get(type(newest))
+        kind = newest.kind if isinstance(newest, ast.VALUE_KINDS) else None
         if kind is None:
             continue  # the summary and examples are not in force by year
         p = view.piece(name)
@@ -165,3 +164,16 @@ def _doc(listing: Listing) -> dict:
             for r in listing.versions
         ],
     }
+
+
+def version_text() -> str:
+    """`kokuho --version`: the package version and the versions of the rules it ships, one a line."""
+    from .shipped import DISTRIBUTION, package_version, rules_dir
+
+    ruleset = RuleSet.from_paths([rules_dir()])
+    lines = [f"{DISTRIBUTION} {package_version()}", "shipped rules (rules/tokyo):"]
+    for vid in ruleset.version_ids:
+        header = ruleset.version(vid).header
+        facts = [header.status, header.plan_period and header.plan_period.both, header.extends and f"extends {header.extends}"]
+        lines.append(f"  {vid}  {header.title or '(no title)'}  [{', '.join(f for f in facts if f)}]")
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ import unicodedata
 from . import ast
 from .errors import UsageError, finding
 
-VALUE_KINDS = (ast.InputDecl, ast.Definition, ast.Table, ast.Schedule)  # items with a value: what a column or an explanation can show
+VALUE_KINDS = ast.VALUE_KINDS  # items with a value: what a column or an explanation can show
 
 
 def _norm(text: str) -> str:

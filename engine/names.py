@@ -14,7 +14,7 @@ from . import ast
 from .versions import Piece, RuleSet, default_rules_dir
 from .years import FiscalYear, YearFormatError, parse_year
 
-KINDS = {ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule"}
+KINDS = (ast.Definition, ast.Table, ast.Schedule)  # with the inputs (by scope), the items a name listing shows
 KIND_JA = {"municipal input": "入力（団体別）", "prefecture input": "入力（都）", "definition": "定義", "table": "区分表", "schedule": "年度別の値"}
 HEADERS = {
     "en": ["name", "label", "unit", "kind", "version", "years", "written_at", "cite"],
@@ -50,7 +50,7 @@ class NameListing:
 def _kind(item) -> str | None:
     if isinstance(item, ast.InputDecl):
         return f"{item.scope} input"
-    return KINDS.get(type(item))
+    return item.kind if isinstance(item, KINDS) else None
 
 
 def list_names(rules=None, *, version: str | None = None, year: str | None = None) -> NameListing:

@@ -10,8 +10,9 @@ import lark
 from lark import Token, Transformer, v_args
 
 from . import ast
+from .ast import number_from_text
 from .errors import RuleSyntaxError, finding
-from .source import MAX_DIGITS, MAX_SOURCE_CHARS, number_from_text, parse_file  # noqa: F401 - parse_file is part of this module's interface
+from .limits import MAX_DIGITS, MAX_SOURCE_CHARS
 from .years import YearFormatError, parse_period, parse_year
 
 GRAMMAR_PATH = Path(__file__).with_name("grammar.lark")

@@ -10,9 +10,9 @@ import csv
 import functools
 import io
 import json
-from fractions import Fraction
 
 from .cells import FORMULA_START, NUMBER_PATTERN, needs_neutralising, neutralise, neutralise_column, restore  # noqa: F401 - re-exported
+from .display import format_display, unit_suffix, value_text  # noqa: F401 - re-exported: values as people read them
 from .values import MAX_DECIMALS, Undefined, ValueTooLarge, check_printable, decimal_text, format_value, grouped, int_text, is_undef  # noqa: F401 - re-exported: how values are written
 
 
@@ -20,27 +20,6 @@ from .values import MAX_DECIMALS, Undefined, ValueTooLarge, check_printable, dec
 # more than it saves. Both ways write the same bytes (tests/test_render.py).
 ARROW_MIN_CELLS = 40_000
 CHUNK_ROWS = 200_000  # rows of a large CSV made at once, then written
-
-
-def unit_suffix(unit: str) -> str:
-    return {"percent": "%", "pp": "pp", "yen": "円"}.get(unit, "")
-
-
-def format_display(v, unit: str, *, undefined: str = "—") -> str:
-    """For tables read by people: 98.10%, 1,234,567円, +0.30pp."""
-    if unit in ("yen", "count"):  # most cells of a levy table are whole yen: no decimal rendering needed
-        t = type(v)
-        if t is int or (t is Fraction and v.denominator == 1):
-            return f"{grouped(int(v))}円" if unit == "yen" else grouped(int(v))
-    if v is None or type(v) is Undefined:
-        return undefined
-    text = format_value(v, unit)
-    if unit in ("yen", "count") and not isinstance(v, (bool, str)):
-        whole, _, frac = text.partition(".")
-        sign = "-" if whole.startswith("-") else ""
-        whole = grouped(int(whole.lstrip("-")))
-        text = sign + whole + (f".{frac}" if frac else "")
-    return text + unit_suffix(unit) if not isinstance(v, (bool, str)) and unit != "year" else text
 
 
 def to_csv(header: list[str], rows: list[list[str]]) -> str:
@@ -197,7 +176,6 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     headers: ja, Japanese labels and values as people read them (○, 赤字なし; display.py); en, rule
     names and the values themselves. CSV and JSON cells are always the values themselves.
     """
-    from .display import value_text
     from .selection import note, selected_count
     from .years import FiscalYear
 
@@ -333,7 +311,6 @@ def summary_records(result, summaries) -> list[list]:
     bands: a row per band (achieved / municipalities / undefined as counts) and one saying which version's
     table is in force; total and show: the value and its unit; tally: a row per value counted.
     """
-    from .display import value_text
 
     flat = []
     for s in summaries:

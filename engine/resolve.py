@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from . import ast
-from .check import KEY_NAMES, earlier_year, item_exprs, refs
+from .ast import KEY_NAMES, earlier_year, item_exprs, refs
 from .errors import RuleCheckError, finding
 from .values import MAX_YEAR_DEPTH, Undefined, TooManyDigits
 from .versions import NotInForce, Version

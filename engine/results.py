@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 
 from . import ast
-from .check import KEY_NAMES
+from .ast import KEY_NAMES
 from .columnar import ColumnData, ColumnEvaluator
 from .errors import UsageError, finding
 from .versions import Version

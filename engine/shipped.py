@@ -44,15 +44,3 @@ def package_version() -> str:
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
 
-
-def version_text() -> str:
-    """`kokuho --version`: the package version and the versions of the rules it ships, one a line."""
-    from .versions import RuleSet
-
-    ruleset = RuleSet.from_paths([rules_dir()])
-    lines = [f"{DISTRIBUTION} {package_version()}", "shipped rules (rules/tokyo):"]
-    for vid in ruleset.version_ids:
-        header = ruleset.version(vid).header
-        facts = [header.status, header.plan_period and header.plan_period.both, header.extends and f"extends {header.extends}"]
-        lines.append(f"  {vid}  {header.title or '(no title)'}  [{', '.join(f for f in facts if f)}]")
-    return "\n".join(lines) + "\n"

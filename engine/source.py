@@ -8,21 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
-from fractions import Fraction
 from pathlib import Path
 
 from . import ast
+from .ast import number_from_text  # noqa: F401 - re-exported: a literal's text -> (value, unit)
 from .errors import RuleSyntaxError, UsageError, finding
-
-MAX_DIGITS = 30  # digits in one number, in rules and in data: yen amounts have at most 16, coefficients 13 decimals
-
-# Sizes of the files read, checked before a file is read whole (docs/errors.md, file-too-large). A rule file is a
-# few kilobytes; municipal data for every municipality of Japan over fifty years is about 10 MB; a scenario file
-# of the largest sweep (100,000 scenarios) about 5 MB.
-MAX_SOURCE_CHARS = 2_000_000  # characters of one rule file
-MAX_RULE_BYTES = 4 * MAX_SOURCE_CHARS + 3  # a longer file has more characters than that, whatever they are (UTF-8, BOM)
-MAX_DATA_BYTES = 200_000_000
-MAX_SCENARIO_BYTES = 10_000_000
+from .limits import MAX_DATA_BYTES, MAX_DIGITS, MAX_RULE_BYTES, MAX_SCENARIO_BYTES, MAX_SOURCE_CHARS  # noqa: F401 - re-exported
 
 
 def read_bytes(path: str | Path, what: str, *, limit: int | None = None, limit_text: str | None = None) -> bytes:
@@ -82,19 +73,3 @@ def parse_file(path: str | Path) -> ast.RuleFile:
     store_rules(text, str(p), result)
     return result
 
-
-def _fraction(text: str) -> Fraction:
-    return Fraction(text.replace(",", "").replace("_", ""))
-
-
-def number_from_text(text: str) -> tuple[Fraction, str]:
-    """'85%' -> (17/20, 'percent'); '1.50pp' -> (3/200, 'pp'); '1,000円' -> (1000, 'yen')."""
-    t = text.strip()
-    if t.endswith(("%", "％")):
-        return _fraction(t[:-1]) / 100, "percent"
-    if t.endswith("pp"):
-        return _fraction(t[:-2]) / 100, "pp"
-    for suffix in ("円", "yen", "JPY"):
-        if t.endswith(suffix):
-            return _fraction(t[: -len(suffix)].strip()), "yen"
-    return _fraction(t), "number"

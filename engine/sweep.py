@@ -142,7 +142,10 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
 
 
 def _kind(item) -> str:
-    return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "band table", ast.Schedule: "schedule"}.get(type(item), "item")
+    """The item's kind as a sweep's messages say it: a table is a 'band table'."""
+    if not isinstance(item, ast.VALUE_KINDS):
+        return "item"
+    return "band table" if item.kind == "table" else item.kind
 
 
 def _error(where: str, spec: str, message: str) -> SweepError:
@@ -344,7 +347,8 @@ def _set_entry(entries: tuple, year: int, value) -> tuple:
 def check_scenario(version, assignments: tuple) -> list[Finding]:
     """Static check of the varied items (units, band gaps and overlaps, schedule years; cycles when a
     band's result was replaced), as `kokuho check` checks a version's own items."""
-    from .check import Checker, UnitError
+    from .check import Checker
+    from .errors import UnitError
 
     varied = apply(version, assignments)
     names = {var.name for var, _ in assignments}

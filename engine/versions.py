@@ -375,8 +375,7 @@ def _shown(path) -> str:
 
 
 def _kind(item) -> str:
-    return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule",
-            ast.Summary: "summary", ast.Example: "example"}.get(type(item), "item")
+    return "item" if isinstance(item, ast.Removal) else getattr(item, "kind", "item")
 
 
 def _base_phrase(h: ast.Header) -> str:

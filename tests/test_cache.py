@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from engine import cache, parse
+from engine import cache, parse, source
 from engine.versions import default_rules_dir
 
 RULES = "ruleset T\n  title \"t\"\n\ninput municipal insured \"被保険者数\" : count\ndefine twice : count = insured * 2\n"
@@ -29,23 +29,23 @@ def write_rules(tmp_path, text=RULES):
 def test_second_parse_comes_from_the_cache(cache_home, tmp_path, monkeypatch):
     """The same file parses once: the second parse_file is a cache hit equal to the first (the parser is not called)."""
     p = write_rules(tmp_path)
-    first = parse.parse_file(p)
+    first = source.parse_file(p)
     assert len(list(cache_home.glob("rules-*.pickle"))) == 1
 
     def no_parse(*a, **k):
         raise AssertionError("parsed again")
 
     monkeypatch.setattr(parse, "parse_text", no_parse)
-    again = parse.parse_file(p)
+    again = source.parse_file(p)
     assert again == first and again.source == RULES
 
 
 def test_changed_text_misses(cache_home, tmp_path):
     """Another text at the same path is another key: the new content is parsed, not the old one returned."""
     p = write_rules(tmp_path)
-    parse.parse_file(p)
+    source.parse_file(p)
     p.write_text(RULES.replace("insured * 2", "insured * 3"), encoding="utf-8")
-    rf = parse.parse_file(p)
+    rf = source.parse_file(p)
     assert rf.items[1].expr.right.value == 3
     assert len(list(cache_home.glob("rules-*.pickle"))) == 2
 
@@ -54,10 +54,10 @@ def test_changed_text_misses(cache_home, tmp_path):
 def test_corrupt_entry_is_ignored_and_replaced(cache_home, tmp_path, garbage):
     """A truncated, foreign or mismatched entry is never returned: the file is parsed and the entry rewritten."""
     p = write_rules(tmp_path)
-    expected = parse.parse_file(p)
+    expected = source.parse_file(p)
     (entry,) = cache_home.glob("rules-*.pickle")
     entry.write_bytes(garbage)
-    assert parse.parse_file(p) == expected
+    assert source.parse_file(p) == expected
     key, obj = pickle.loads(entry.read_bytes())
     assert obj == expected
 
@@ -66,7 +66,7 @@ def test_cache_off_writes_nothing(cache_home, tmp_path, monkeypatch):
     """KOKUHO_CACHE=off: no directory is created, parsing works the same."""
     monkeypatch.setenv("KOKUHO_CACHE", "off")
     p = write_rules(tmp_path)
-    assert parse.parse_file(p).header.version == "T"
+    assert source.parse_file(p).header.version == "T"
     assert not cache_home.exists()
 
 
@@ -77,7 +77,7 @@ def test_unwritable_cache_dir_is_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     monkeypatch.delenv("KOKUHO_CACHE", raising=False)
     p = write_rules(tmp_path)
-    assert parse.parse_file(p).header.version == "T"
+    assert source.parse_file(p).header.version == "T"
 
 
 def test_grammar_is_cached_and_a_corrupt_one_rebuilt(cache_home):
@@ -112,7 +112,7 @@ def test_a_cache_hit_does_not_import_the_parser(cache_home, tmp_path):
 
     root = Path(__file__).resolve().parent.parent
     p = write_rules(tmp_path)
-    parse.parse_file(p)  # fills the cache
+    source.parse_file(p)  # fills the cache
     code = "import sys; from engine.source import parse_file; rf = parse_file(sys.argv[1]); print(rf.header.version, 'lark' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code, str(p)], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
     assert run.stdout.split() == ["T", "False"]

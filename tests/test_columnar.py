@@ -22,7 +22,8 @@ from engine.evaluate import Evaluator, Undefined
 from engine.columnar import ColumnData as FastData
 from engine.columnar import ColumnEvaluator as FastEvaluator
 from engine.columnar import evaluate_columns
-from engine.parse import parse_file, parse_text
+from engine.parse import parse_text
+from engine.source import parse_file
 from engine.versions import RuleSet, default_rules_dir
 
 MUNICIPALITIES = [("131016", "千代田区"), ("131024", "中央区"), ("131032", "港区"), ("131041", "新宿区"), ("131059", "文京区")]

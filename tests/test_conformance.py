@@ -44,7 +44,8 @@ from engine.columnar import ColumnData, ColumnEvaluator
 from engine.data import Dataset, Municipality, check_digit, load, sample_paths
 from engine.errors import DataError, RuleCheckError
 from engine.evaluate import Evaluator, with_override
-from engine.parse import parse_file, parse_text
+from engine.parse import parse_text
+from engine.source import parse_file
 from engine.values import MAX_VALUE_DIGITS, MAX_YEAR_DEPTH, Undefined
 from engine.versions import RuleSet, default_rules_dir
 

@@ -10,7 +10,8 @@ import cli
 from engine import ast
 from engine.data import load
 from engine.evaluate import Evaluator, Undefined
-from engine.parse import parse_file, parse_text
+from engine.parse import parse_text
+from engine.source import parse_file
 from engine.sweep import SweepError, apply, make_variation, parse_spec, plan, render, run
 from engine.versions import RuleSet, default_rules_dir
 from tests.conftest import MUNICIPAL_HEADER, PREFECTURE_HEADER, municipal_row, prefecture_row, write_csv

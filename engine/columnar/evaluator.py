@@ -14,9 +14,9 @@ from fractions import Fraction
 import numpy as np
 
 from .. import ast
-from ..check import ROUNDING_MODES
+from ..ast import ROUNDING_MODES
 from ..evaluate import band_unit, with_override
-from ..render import format_value as show_value
+from ..values import format_value as show_value
 from ..resolve import Resolver, Sharing
 from ..values import MAX_VALUE_BITS, Undefined, TooManyDigits, as_year, is_undef, same
 from ..versions import Version

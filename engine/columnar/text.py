@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..cells import NUMBER_PATTERN
-from ..render import MAX_DECIMALS, format_value
+from ..values import MAX_DECIMALS, format_value
 from ..values import Undefined, terminating_places
 from . import arrow as A
 from .columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, is_col
