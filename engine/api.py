@@ -7,13 +7,14 @@ from pathlib import Path
 import attrs
 
 from . import data as data_mod
-from .check import KEY_NAMES, check_rules
+from .ast import KEY_NAMES
+from .loading import check_ruleset, load
 from .errors import Finding, KokuhoError, UsageError, finding
 from .columnar import ColumnData, ColumnEvaluator
 from .render import eval_csv_chunks, render_eval, render_summary as _render_summary
 from .results import EvalResult, evaluate
 from .summary import summarise
-from .versions import RuleSet, Version, default_rules_dir, rule_files
+from .versions import RuleSet, Version, default_rules_dir
 from .years import YearFormatError, parse_period, parse_year
 
 __all__ = ["Session", "check", "split_names", "render_eval", "render_summary", "eval_csv_chunks"]
@@ -27,42 +28,12 @@ class CheckReport:
 
 
 def check(paths=None) -> CheckReport:
-    """Parse and check rule files; syntax errors and extends problems become findings too."""
-    paths = paths or [default_rules_dir()]
-    files = rule_files(paths)
-    findings: list[Finding] = []
-    parsed = []
-    from .source import parse_file
-
-    for p in files:
-        try:
-            parsed.append(parse_file(p))
-        except KokuhoError as e:
-            if e.findings and e.findings[0].code in ("no-such-file", "not-a-file", "unreadable"):
-                raise
-            findings.extend(e.findings)
-    versions: list[str] = []
-    if parsed:
-        try:
-            rs = RuleSet(parsed)
-            # Versions whose base is outside the given files: load the base from beside them.
-            findings.extend(_check_all(rs))
-            versions = rs.version_ids
-        except KokuhoError as e:
-            findings.extend(e.findings)
-    return CheckReport(findings, len(files), versions)
+    """Parse and check rule files (engine/loading.py, keep_going): syntax errors and extends problems become findings too."""
+    loaded = load(paths, keep_going=True)
+    return CheckReport(loaded.findings, loaded.file_count, loaded.versions)
 
 
-def _check_all(rs: RuleSet) -> list[Finding]:
-    findings: list[Finding] = []
-    for vid in rs.version_ids:
-        try:
-            rs.version(vid)
-        except KokuhoError as e:
-            findings.extend(x for x in e.findings if x not in findings)
-    if findings:
-        return findings
-    return check_rules(rs)
+_check_all = check_ruleset  # the name tests have used for "every finding of a rule set"
 
 
 def versions(rules=None, *, year: str | None = None, version: str | None = None, names=None):
@@ -111,14 +82,7 @@ class Session:
 
     @classmethod
     def open(cls, rules=None, data=None, prefecture_data=None) -> "Session":
-        rules = rules or [default_rules_dir()]
-        ruleset = RuleSet.from_paths(rules)
-        problems = _check_all(ruleset)
-        errors = [f for f in problems if f.severity == "error"]
-        if errors:
-            from .errors import RuleCheckError
-
-            raise RuleCheckError(errors)
+        ruleset = load(rules).ruleset  # raises for a file that does not parse, a version that does not resolve or check
         sample_m, sample_p = data_mod.sample_paths()
         if (data is None) != (prefecture_data is None):
             raise UsageError(finding("data-pair", "give both --data and --prefecture-data, or neither for the bundled sample"))

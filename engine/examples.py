@@ -16,6 +16,7 @@ import attrs
 
 from . import ast
 from .columnar import ColumnData, ColumnEvaluator
+from .check import example_problems, example_value, literal_text
 from .data import Dataset, Municipality
 from .values import Undefined, is_undef
 from .versions import RuleSet, Version
@@ -25,96 +26,7 @@ EXPECT_UNDEFINED = Undefined("expected to be undefined")
 
 
 # ---- values ------------------------------------------------------------------------------------
-
-
-def _value_unit(node) -> str:
-    if isinstance(node, ast.Number):
-        return node.unit
-    if isinstance(node, ast.Text):
-        return "text"
-    if isinstance(node, ast.Bool):
-        return "bool"
-    return "year"
-
-
-_WRITE_AS = {"percent": "a percent like 98.40%", "pp": "percentage points like 1.50pp", "yen": "an amount like 1,000円 or 1000",
-             "count": "a whole number like 1200", "ratio": "a number like 1.0250", "year": "a fiscal year like FY2026 or R8",
-             "bool": "true or false", "text": 'a "quoted text"'}
-
-
-def example_value(unit: str, node, *, what: str = "input"):
-    """An example's value node -> the value of the declared unit; ValueError with a message if it does not fit.
-
-    Percent and pp need their sign (98.40%, 1.50pp): a bare 98.40 would be the ratio 98.4.
-    A bare number fits yen, count, ratio and year.
-    """
-    if node is None:
-        return None
-    vu = _value_unit(node)
-    ok = vu == unit or (vu == "number" and unit in ("yen", "count", "ratio", "year"))
-    if not ok:
-        raise ValueError(f"{_literal(node)} does not fit {unit}: write {_WRITE_AS.get(unit, unit)}")
-    v = node.value
-    if unit == "year":
-        if isinstance(node, ast.Number) and (v.denominator != 1 or not 1000 <= v <= 9999):
-            raise ValueError(f"{node.text} is not a fiscal year: write {_WRITE_AS['year']}")
-        return int(v)
-    if what == "input":
-        if unit == "percent" and not 0 <= v <= 1:
-            raise ValueError(f"a rate of {node.text} is outside 0-100%")
-        if unit in ("yen", "count") and v < 0:
-            raise ValueError(f"{'an amount' if unit == 'yen' else 'a count'} cannot be negative: {node.text}")
-        if unit == "count" and Fraction(v).denominator != 1:
-            raise ValueError(f"a count is a whole number, not {node.text}")
-    return v
-
-
-def example_problems(version: Version, ex: ast.Example, *, names: bool = False) -> list[tuple[str, str, ast.Span]]:
-    """(code, message, span) for input values that do not fit their unit, repeated municipalities or values.
-
-    An expected value that does not fit its definition's unit is not a finding but a failed
-    expectation (run_example), so that a unit changed in the rules fails its examples, once each.
-
-    With names, also unknown inputs and expectations (check.py reports those for a version's own examples;
-    an inherited example needs them when the extending version drops a name).
-    """
-    out: list[tuple[str, str, ast.Span]] = []
-    inputs = version.inputs()
-    codes: dict[str, ast.ExampleMunicipality] = {}
-    for m in ex.municipalities:
-        if m.code in codes:
-            out.append(("example", f"municipality {m.code} is given twice in example {ex.name} (first at line {codes[m.code].span.line})", m.span))
-        codes.setdefault(m.code, m)
-        _assignments(m.values, "municipal", inputs, ex, out, names)
-    _assignments(ex.prefecture, "prefecture", inputs, ex, out, names)
-    for x in ex.expectations:
-        item = version.items.get(x.name)
-        if item is None or not hasattr(item, "unit"):
-            if names:
-                out.append(("unknown-name", f"example expects unknown '{x.name}' in version {version.id}", x.span))
-            continue
-        if names and x.code is not None and x.code not in codes:
-            out.append(("example", f"example expects a value for municipality {x.code}, which the example does not give", x.span))
-    return out
-
-
-def _assignments(values, scope, inputs, ex, out, names):
-    seen: dict = {}
-    for a in values:
-        decl = inputs.get(a.name)
-        if decl is None or decl.scope != scope:
-            if names:
-                out.append(("unknown-name", f"example sets '{a.name}', which is not a {scope} input", a.span))
-            continue
-        key = (a.name, a.year or ex.year)
-        if key in seen:
-            out.append(("example", f"{a.name} for {FiscalYear(key[1])} is given twice (first at line {seen[key].span.line})", a.span))
-            continue
-        seen[key] = a
-        try:
-            example_value(decl.unit, a.value)
-        except ValueError as e:
-            out.append(("example-unit", f"{a.name}: {e}", a.span))
+# An example's values are checked statically with the rules (engine/check.py: example_value, example_problems).
 
 
 def example_dataset(version: Version, ex: ast.Example) -> Dataset:
@@ -260,19 +172,10 @@ def run_examples(ruleset: RuleSet, versions: list[str] | None = None) -> list[Ex
 
 def _expected_text(o: Outcome) -> str:
     if o.problem is not None:
-        return f"{_literal(o.expected)} ({o.problem})"
+        return f"{literal_text(o.expected)} ({o.problem})"
     from .explain import show
 
     return "undefined" if o.expected is EXPECT_UNDEFINED else show(o.expected, o.unit)
-
-
-def _literal(node) -> str:
-    if isinstance(node, (ast.Number, ast.YearLiteral)):
-        return node.text
-    if isinstance(node, ast.Bool):
-        return "true" if node.value else "false"
-    return f'"{node.value}"'
-
 
 
 def _actual_text(o: Outcome) -> str:
@@ -365,46 +268,10 @@ def load_for_test(paths=None) -> tuple[RuleSet, list[str]]:
     """Rule files or directories -> the rule set and the versions whose examples to run.
 
     A directory runs every version in it. A file runs its own version; the version it extends,
-    if not given too, is loaded from a file beside it. The rules must
+    if not given too, is loaded from a file beside it (engine/loading.py, bases_beside). The rules must
     pass their checks first (else RuleCheckError: the examples cannot run).
     """
-    from pathlib import Path
+    from .loading import load
 
-    from .check import check_rules
-    from .errors import KokuhoError, RuleCheckError
-    from .source import parse_file
-    from .versions import default_rules_dir, rule_files
-
-    paths = [Path(p) for p in (paths or [default_rules_dir()])]
-    wanted: list[Path] = rule_files(paths)  # raises for a missing path or an empty directory
-    files = {f.resolve(): parse_file(f) for f in wanted}
-    # A base version not among the given files is looked for beside the given files, and only
-    # the files that define a missing base are added (other drafts there are left alone).
-    siblings = [f for p in paths if p.is_file() for f in rule_files([p.parent])]
-    while True:
-        have = {rf.header.version for rf in files.values()}
-        missing = {rf.header.extends for rf in files.values() if rf.header.extends and rf.header.extends not in have}
-        added = False
-        for f in siblings:
-            if missing and f.resolve() not in files:
-                rf = parse_file(f)
-                if rf.header.version in missing:
-                    files[f.resolve()] = rf
-                    missing.discard(rf.header.version)
-                    added = True
-        if not added:
-            break
-    ruleset = RuleSet(list(files.values()))
-    want = {f.resolve() for f in wanted}
-    versions = [vid for vid in ruleset.version_ids if Path(ruleset.files[vid].path).resolve() in want]
-    findings = []
-    for vid in ruleset.version_ids:
-        try:
-            ruleset.version(vid)
-        except KokuhoError as e:
-            findings.extend(x for x in e.findings if x not in findings)
-    if not findings:
-        findings = [f for f in check_rules(ruleset) if f.severity == "error"]
-    if findings:
-        raise RuleCheckError(findings)
-    return ruleset, versions
+    loaded = load(paths, bases_beside=True)
+    return loaded.ruleset, loaded.versions
