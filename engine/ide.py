@@ -124,7 +124,8 @@ def word_at(text: str, pos: Pos) -> tuple[str, Range] | None:
     return None
 
 
-def _norm(path: str | Path) -> str:
+def norm_path(path: str | Path) -> str:
+    """A file's path as the workspace keys it (absolute, normalised): the same file from the editor and from disk."""
     return os.path.normpath(os.path.abspath(str(path)))
 
 
@@ -195,9 +196,9 @@ class Workspace:
     """The open files, the workspace folders and the shipped rules, and what the editor asks of them."""
 
     def __init__(self, roots=(), *, data: tuple[str, str] | None = None, shipped: str | Path | None = None):
-        self.roots = [_norm(r) for r in roots]
+        self.roots = [norm_path(r) for r in roots]
         self.data_paths = (str(data[0]), str(data[1])) if data else None
-        self.shipped = _norm(shipped if shipped is not None else default_rules_dir())
+        self.shipped = norm_path(shipped if shipped is not None else default_rules_dir())
         self.open_docs: dict[str, str] = {}
         self._parses: OrderedDict = OrderedDict()
         self._analyses: OrderedDict = OrderedDict()
@@ -208,13 +209,13 @@ class Workspace:
 
     # ---- documents ----
     def set_text(self, path: str, text: str) -> None:
-        self.open_docs[_norm(path)] = text
+        self.open_docs[norm_path(path)] = text
 
     def close(self, path: str) -> None:
-        self.open_docs.pop(_norm(path), None)
+        self.open_docs.pop(norm_path(path), None)
 
     def text_of(self, path: str) -> str | None:
-        p = _norm(path)
+        p = norm_path(path)
         if p in self.open_docs:
             return self.open_docs[p]
         try:
@@ -224,7 +225,7 @@ class Workspace:
 
     def parse(self, path: str, text: str | None = None):
         """The RuleFile of a text, or the Finding that says why it does not parse (cached)."""
-        p = _norm(path)
+        p = norm_path(path)
         text = self.text_of(p) if text is None else text
         if text is None:
             return finding("no-such-file", f"rule file not found: {p}")
@@ -250,7 +251,7 @@ class Workspace:
             names = sorted(n for n in os.listdir(directory) if n.endswith(RULE_SUFFIX))
         except OSError:
             names = []
-        on_disk = [_norm(os.path.join(directory, n)) for n in names]
+        on_disk = [norm_path(os.path.join(directory, n)) for n in names]
         opened = sorted(p for p in self.open_docs if os.path.dirname(p) == directory)
         return list(dict.fromkeys(opened + on_disk))
 
@@ -265,7 +266,7 @@ class Workspace:
         for root in self.roots:
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
-                found.extend(_norm(os.path.join(dirpath, f)) for f in sorted(filenames) if f.endswith(RULE_SUFFIX))
+                found.extend(norm_path(os.path.join(dirpath, f)) for f in sorted(filenames) if f.endswith(RULE_SUFFIX))
                 if len(found) >= MAX_WORKSPACE_FILES:
                     break
         self._listing = (now, found[:MAX_WORKSPACE_FILES])
@@ -303,7 +304,7 @@ class Workspace:
 
     # ---- analysis ----
     def analyse(self, path: str) -> Analysis:
-        p = _norm(path)
+        p = norm_path(path)
         text = self.text_of(p) or ""
         parsed = self.parse(p, text)
         if isinstance(parsed, Finding):
@@ -418,7 +419,7 @@ class Workspace:
         if text is None or isinstance(self.parse(path, text), Finding):
             return None
         try:
-            return format_text(text, _norm(path))
+            return format_text(text, norm_path(path))
         except KokuhoError:
             return None
 

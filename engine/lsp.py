@@ -135,7 +135,7 @@ server = KokuhoServer()
 
 
 def _path(uri: str) -> str:
-    return ide._norm(uris.to_fs_path(uri) or uri)
+    return ide.norm_path(uris.to_fs_path(uri) or uri)
 
 
 @server.feature(types.INITIALIZE)
