@@ -200,7 +200,7 @@ def eval_columns(version: Version, text: str | None, *, screen: bool = False) ->
     summary's `columns`); none given: that list, or on a terminal (screen) the version's short
     `screen` set, with a note saying how to see the rest.
     """
-    from .lookup import resolve_names, split_list
+    from .lookup import resolve_columns, split_list
     from .results import default_columns
 
     texts = split_list(text)
@@ -208,8 +208,7 @@ def eval_columns(version: Version, text: str | None, *, screen: bool = False) ->
     if len(texts) == 1 and texts[0].lower() in ALL_COLUMNS:
         return full, None
     if texts:
-        return tuple(resolve_names(texts, [version], code="unknown-column", message=lambda t: f"version {version.id} has no definition '{t}'",
-                                   extra=KEY_NAMES)), None
+        return tuple(resolve_columns(texts, version, extra=KEY_NAMES)), None
     short = screen_columns(version) if screen else None
     if short and len(short) < len(full):
         return short, (f"showing {len(short)} of {len(full)} columns ({version.id}'s screen set); --columns all shows every one, "

@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
-from .errors import DataError, Finding, finding
+from .errors import DataError, Finding, did_you_mean, finding
 from .source import MAX_DATA_BYTES, MAX_DIGITS, read_bytes
 from .years import YearFormatError, parse_year
 
@@ -286,10 +286,7 @@ def column_map(header, line, inputs: dict[str, ast.InputDecl], keys: dict, path:
     for col, h in enumerate(header, 1):
         field = aliases.get(_norm(h))
         if field is None:
-            import difflib
-
-            close = difflib.get_close_matches(h, list(aliases), n=1, cutoff=0.7)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(h, aliases, 0.7)
             findings.append(finding("data-unknown-column", f"column '{h}' matches no input of the rules{hint}", ast.Span(path, line, col)))
         elif field in seen:
             findings.append(finding("data-duplicate-column", f"column '{h}' gives '{field}' again (already column {seen[field]})", ast.Span(path, line, col)))

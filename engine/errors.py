@@ -69,6 +69,24 @@ def source_lines(source: str) -> tuple[str, ...]:
     return tuple(line[:-1] if line.endswith("\r") else line for line in source.split("\n"))
 
 
+def closest(name: str, candidates, cutoff: float = 0.6) -> str | None:
+    """The candidate most like `name` (difflib's ratio at least `cutoff`), or None: the one "did you mean" of the tool.
+
+    The cutoffs in use: 0.7 for names in rule files (checks, keywords, data columns), 0.6 for what is typed
+    on a command line or in kokuho.toml (columns, municipalities, keys), 0.5 for units in the editor.
+    """
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, candidates, cutoff: float = 0.6, *, template: str = "; did you mean '{}'?", otherwise: str = "") -> str:
+    """`template` around the closest candidate ("; did you mean 'target_rate'?"), else `otherwise` ("")."""
+    close = closest(name, candidates, cutoff)
+    return template.format(close) if close is not None else otherwise
+
+
 class Hints:
     """"Did you mean ...?" suggestions, within a budget of comparisons.
 
@@ -84,10 +102,7 @@ class Hints:
             self.budget = 0
             return None
         self.budget -= len(candidates)
-        import difflib
-
-        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
-        return close[0] if close else None
+        return closest(name, candidates, cutoff)
 
 
 class KokuhoError(Exception):

@@ -14,7 +14,6 @@ asks for a value.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import time
@@ -26,7 +25,7 @@ import attrs
 from . import ast
 from .ast import FUNCTIONS, KEY_NAMES, ROUNDING_MODES
 from .check import Checker
-from .errors import Finding, KokuhoError, finding
+from .errors import Finding, KokuhoError, closest, finding
 from .versions import RULE_SUFFIX, RuleSet, Version, default_rules_dir
 from .years import FiscalYear, YearFormatError, parse_year
 
@@ -967,9 +966,9 @@ def _fixes(a: Analysis, f: Finding) -> list[Fix]:
             return [Fix(f"'{wanted}' に直す (did you mean '{wanted}'?)", (Edit(a.path, target, wanted),))]
     if f.code == "unknown-unit":
         wrong = _QUOTED.search(f.message)
-        close = difflib.get_close_matches(wrong.group(1), ast.UNITS, n=1, cutoff=0.5) if wrong else []
+        close = closest(wrong.group(1), ast.UNITS, 0.5) if wrong else None
         if close:
-            return [Fix(f"単位を {close[0]} にする (unit {close[0]})", (Edit(a.path, rng, close[0]),))]
+            return [Fix(f"単位を {close} にする (unit {close})", (Edit(a.path, rng, close),))]
     return []
 
 

@@ -8,11 +8,10 @@ targets and measures, versions --names) accepts the name (`target_rate`) or the 
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 
 from . import ast
-from .errors import UsageError, finding
+from .errors import UsageError, closest, did_you_mean, finding
 
 VALUE_KINDS = ast.VALUE_KINDS  # items with a value: what a column or an explanation can show
 
@@ -75,10 +74,10 @@ def suggestion(text: str, versions, kinds=VALUE_KINDS, *, extra=()) -> str:
                     labels.setdefault(label, name)
     t = text.strip()
     by_norm = {_norm(c): c for c in list(labels) + names}
-    close = difflib.get_close_matches(_norm(t), list(by_norm), n=1, cutoff=0.6)
-    if not close:
+    close = closest(_norm(t), by_norm, 0.6)
+    if close is None:
         return ""
-    hit = by_norm[close[0]]
+    hit = by_norm[close]
     if hit in labels and hit not in names:
         return f"; did you mean '{hit}' ({labels[hit]})?"
     return f"; did you mean '{hit}'?"
@@ -95,6 +94,24 @@ def resolve_name(text: str, versions, *, code: str, message: str, kinds=VALUE_KI
 def resolve_names(texts, versions, *, code: str, message, kinds=VALUE_KINDS, extra=()) -> list[str]:
     """Each text resolved (message: a function of the text giving the error's message)."""
     return [resolve_name(t, versions, code=code, message=message(t), kinds=kinds, extra=extra) for t in texts]
+
+
+# ---- columns: the one unknown-column finding --------------------------------------------------------------
+
+
+def no_column(version, text: str) -> str:
+    return f"version {version.id} has no definition '{text}'"
+
+
+def resolve_columns(texts, version, *, extra=()) -> list[str]:
+    """Names or labels of the version's values (--columns, --totals, --target) -> the names; else `unknown-column`."""
+    return resolve_names(texts, [version], code="unknown-column", message=lambda t: no_column(version, t), extra=extra)
+
+
+def unknown_column(version, name: str) -> UsageError:
+    """`unknown-column` for a name (not a label) that is no value of the version, with the closest value's name."""
+    values = [n for n, i in version.items.items() if hasattr(i, "unit")]
+    return UsageError(finding("unknown-column", no_column(version, name) + did_you_mean(name, values, 0.6)))
 
 
 # ---- municipalities ------------------------------------------------------------------------------
@@ -121,8 +138,7 @@ def find_municipality(data, text: str) -> int:
     index = data.index_of(t)
     if index is None:
         keys = [m.code for m in data.municipalities] + [m.name for m in data.municipalities]
-        close = difflib.get_close_matches(t, keys, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else "; give a 6-digit code like 131016 or a name like 千代田区"
+        hint = did_you_mean(t, keys, 0.6, otherwise="; give a 6-digit code like 131016 or a name like 千代田区")
         raise UsageError(finding("unknown-municipality", f"no municipality '{text.strip()}' in the data{hint}"))
     return index
 

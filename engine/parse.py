@@ -11,7 +11,7 @@ from lark import Token, Transformer, v_args
 
 from . import ast
 from .ast import number_from_text
-from .errors import RuleSyntaxError, finding
+from .errors import RuleSyntaxError, did_you_mean, finding
 from .limits import MAX_DIGITS, MAX_SOURCE_CHARS
 from .years import YearFormatError, parse_period, parse_year
 
@@ -83,11 +83,8 @@ def _describe_expected(expected: set[str]) -> str:
 
 
 def _keyword_hint(word: str, accepted: set[str]) -> str:
-    import difflib
-
     keywords = [t.lower() for t in accepted if t.isalpha() and t.isupper() and t not in _TERMINAL_NAMES]
-    close = difflib.get_close_matches(word.lower(), keywords, n=1, cutoff=0.7)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(word.lower(), keywords, 0.7, template=" (did you mean '{}'?)")
 
 
 def _acceptable(e) -> set[str]:

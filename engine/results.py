@@ -13,7 +13,7 @@ import attrs
 from . import ast
 from .ast import KEY_NAMES
 from .columnar import ColumnData, ColumnEvaluator
-from .errors import UsageError, finding
+from .lookup import unknown_column
 from .versions import Version
 
 
@@ -89,10 +89,7 @@ def check_columns(version: Version, columns) -> tuple[str, ...]:
     for c in columns:
         item = version.items.get(c)
         if c not in KEY_NAMES and (item is None or isinstance(item, (ast.Summary, ast.Example))):
-            import difflib
-
-            close = difflib.get_close_matches(c, [n for n, i in version.items.items() if hasattr(i, "unit")], n=1, cutoff=0.6)
-            raise UsageError(finding("unknown-column", f"version {version.id} has no definition '{c}'" + (f"; did you mean '{close[0]}'?" if close else "")))
+            raise unknown_column(version, c)
     return columns
 
 

@@ -566,10 +566,10 @@ def plan(version, years, variations, named=None, *, totals=None, target=None, le
     if totals is None:
         summary = items.get("summary")
         totals = tuple(n for line in (summary.lines if summary else ()) if line.kind == "total" for n in line.names)
-    from .lookup import resolve_name
+    from .lookup import resolve_columns
 
     def known(n):  # a name or a label
-        return resolve_name(n, [version], code="unknown-column", message=f"version {version.id} has no definition '{n}'")
+        return resolve_columns([n], version)[0]
 
     totals = tuple(known(n) for n in totals)
     target = known(target) if target else target

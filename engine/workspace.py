@@ -11,7 +11,6 @@ file is an error with its place (file:line:col) and a code: config-syntax, confi
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 import attrs
 
 from .ast import Span
-from .errors import UsageError, finding
+from .errors import UsageError, did_you_mean, finding
 
 CONFIG_NAME = "kokuho.toml"
 ENV = "KOKUHO_CONFIG"  # a kokuho.toml to use instead of searching; "off" reads none
@@ -135,8 +134,7 @@ def load(path: str | Path) -> Config:
     for name, value in table.items():
         line, col, value_col = places.get(name, (0, 0, 0))
         if name not in KEYS:
-            hint = difflib.get_close_matches(name.replace("_", "-").lower(), KEYS, n=1, cutoff=0.6)
-            also = f"did you mean '{hint[0]}'?" if hint else "the keys are " + ", ".join(KEYS)
+            also = did_you_mean(name.replace("_", "-").lower(), KEYS, 0.6, template="did you mean '{}'?", otherwise="the keys are " + ", ".join(KEYS))
             problems.append(finding("config-unknown-key", f"unknown key '{name}' in {CONFIG_NAME}; {also}", Span(shown, line, col), text))
             continue
         try:
