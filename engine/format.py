@@ -197,13 +197,10 @@ def _line(span: ast.Span) -> int | None:
 def _first_line(e, *, last: bool = False) -> int | None:
     """The first (or last) source line of an expression (None without spans)."""
     lines = []
-    stack = [e]
-    while stack:
-        n = stack.pop()
+    for n in ast.walk(e):
         span = getattr(n, "span", None)
         if span is not None and span.line > 0:
             lines.append(max(span.line, span.end_line) if last else span.line)
-        stack += ast.children(n)
     return (max(lines) if last else min(lines)) if lines else None
 
 
