@@ -755,7 +755,8 @@ def example_problems(version: Version, ex: ast.Example, *, names: bool = False) 
     codes: dict[str, ast.ExampleMunicipality] = {}
     for m in ex.municipalities:
         if m.code in codes:
-            out.append(("example", f"municipality {m.code} is given twice in example {ex.name} (first at line {codes[m.code].span.line})", m.span))
+            first = codes[m.code].span.line
+            out.append(("example", f"municipality {m.code} is given twice in example {ex.name} (first at line {first})", m.span))
         codes.setdefault(m.code, m)
         _assignments(m.values, "municipal", inputs, ex, out, names)
     _assignments(ex.prefecture, "prefecture", inputs, ex, out, names)

@@ -134,7 +134,8 @@ def load(path: str | Path) -> Config:
     for name, value in table.items():
         line, col, value_col = places.get(name, (0, 0, 0))
         if name not in KEYS:
-            also = did_you_mean(name.replace("_", "-").lower(), KEYS, 0.6, template="did you mean '{}'?", otherwise="the keys are " + ", ".join(KEYS))
+            also = did_you_mean(name.replace("_", "-").lower(), KEYS, 0.6, template="did you mean '{}'?",
+                                otherwise="the keys are " + ", ".join(KEYS))
             problems.append(finding("config-unknown-key", f"unknown key '{name}' in {CONFIG_NAME}; {also}", Span(shown, line, col), text))
             continue
         try:
