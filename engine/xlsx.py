@@ -530,12 +530,12 @@ def _report_municipal_sheet(rep):
 
     from .columnar import arrow as A
     from .columnar.text import rid_column, undefined_texts
-    from .report import _blocks, _columns, _label, _unit
+    from .report import column_label, column_unit, report_columns, result_blocks
     from .xlsx_columns import BigSheet, Column
 
     a, b = rep.a.id, rep.b.id
-    cols = _columns(rep)
-    blocks = _blocks(rep)
+    cols = report_columns(rep)
+    blocks = result_blocks(rep)
     ev = rep.result_b.evaluator
     reasons = ev.reasons
     ms = ev.data.municipalities
@@ -545,14 +545,14 @@ def _report_municipal_sheet(rep):
     for c in cols:
         sides = [(side, res) for side, res in ((a, rep.result_a), (b, rep.result_b)) if c in res.columns]
         for side, _ in sides:
-            header.append(f"{_label(rep, c)} ({side})")
+            header.append(f"{column_label(rep, c)} ({side})")
             plan.append(("value", c, side))
         blk = blocks.get((rep.years[0], c))
         if len(sides) == 2 and blk is not None and blk.numeric:
-            header.append(f"{_label(rep, c)} 差 ({b}−{a})")
+            header.append(f"{column_label(rep, c)} 差 ({b}−{a})")
             plan.append(("delta", c, None))
-            if _unit(rep, c) not in ("percent", "pp"):
-                header.append(f"{_label(rep, c)} 増減率")
+            if column_unit(rep, c) not in ("percent", "pp"):
+                header.append(f"{column_label(rep, c)} 増減率")
                 plan.append(("pct", c, None))
     header.append("未定義の理由")
     codes = pa.array([ms[i].code for i in rows.tolist()], type=pa.string())
@@ -565,7 +565,7 @@ def _report_municipal_sheet(rep):
         parts = []
         for kind, c, side in plan:
             blk = blocks[(y, c)]
-            unit = _unit(rep, c)
+            unit = column_unit(rep, c)
             if kind == "value":
                 v = blk.va if side == a else blk.vb
                 made.append(_texts_of(rep, v, unit, rows) + (unit,))
@@ -601,7 +601,7 @@ def _report_undefined_sheet(rep):
 
     from .columnar import arrow as A
     from .columnar.columns import is_col
-    from .report import _blocks, _columns, _label
+    from .report import column_label, report_columns, result_blocks
     from .xlsx_columns import BigSheet, Column
 
     a, b = rep.a.id, rep.b.id
@@ -609,8 +609,8 @@ def _report_undefined_sheet(rep):
     reasons = ev.reasons
     ms = ev.data.municipalities
     n = ev.n
-    cols = _columns(rep)
-    blocks = _blocks(rep)
+    cols = report_columns(rep)
+    blocks = result_blocks(rep)
     keys, rids = [], []  # (year, municipality, column, side) per entry, and its reason id
     plan = []
     for k, c in enumerate(cols):
@@ -653,7 +653,7 @@ def _report_undefined_sheet(rep):
     sides = pa.array([a, b], type=pa.string())
     years = sorted(set(rep.years))
     year_text = pa.array([FiscalYear(y).both for y in years], type=pa.string())
-    labels = pa.array([_label(rep, c) for c in cols], type=pa.string())
+    labels = pa.array([column_label(rep, c) for c in cols], type=pa.string())
     names = pa.array(list(cols), type=pa.string())
     codes = pa.array([m.code for m in ms], type=pa.string())
     mnames = pa.array([m.name for m in ms], type=pa.string())
