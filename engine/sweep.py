@@ -802,9 +802,29 @@ def _render_json(result, *, per_year=False, headers="ja"):
     return to_json({"version": result.plan.version.id, "years": list(result.plan.years), "columns": head, "rows": rows})
 
 
-def _render_xlsx(result, *, per_year=False, headers="ja"):
-    from .xlsx import sweep_workbook
+def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> bytes:
+    """`kokuho sweep --format xlsx`: the sweep's table (`table`) on one sheet, totals and counts as numbers."""
+    from .xlsx import Sheet, V, workbook
 
+    plan = result.plan
+    head, rows = table(result, per_year=per_year, headers=headers)
+    first = 2 + len(plan.variations) + (1 if per_year else 0)
+    units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
+    raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]
+    out = []
+    for cells, vals in zip(rows, raw):
+        cells = [c if c != "" else None for c in cells]
+        cells[0] = V(int(cells[0]), "count")
+        for k, (x, u) in enumerate(zip(vals, units)):
+            cells[first + k] = V(x, u)
+        for k in range(first + len(units), len(cells)):
+            if isinstance(cells[k], str) and cells[k].isdigit():
+                cells[k] = V(int(cells[k]), "count")
+        out.append(tuple(cells))
+    return workbook([Sheet("感度分析" if headers != "en" else "sweep", tuple(head), tuple(out), 2)])
+
+
+def _render_xlsx(result, *, per_year=False, headers="ja"):
     return sweep_workbook(result, per_year=per_year, headers=headers)
 
 

@@ -15,19 +15,18 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import unicodedata
 import zipfile
-from decimal import Decimal
 from fractions import Fraction
 
 import attrs
 
 from .cells import MAX_CELL_TEXT
 from .results import EvalResult
-from .values import ValueTooLarge, check_printable, is_undef
+from .values import ValueTooLarge, is_undef
 from .render import decimal_text, format_display, restore
 from .summary import summarise
 from .years import FiscalYear
+from .xlsx_cells import V, cell_value, display_text, number_format, text_width
 
 FIXED_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)  # the workbook's created/modified: not the clock
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)
@@ -39,91 +38,11 @@ SUMMARY, PER_MUNICIPALITY, RULE_DIFF, UNDEFINED = "集計", "団体別", "規則
 
 
 @attrs.frozen
-class V:
-    """One cell: an exact value and the unit that decides its number format."""
-
-    value: object  # Fraction | int | bool | str | Undefined | None
-    unit: str = "text"  # percent | pp | yen | count | ratio | number | text | bool | year
-
-
-@attrs.frozen
 class Sheet:
     title: str
     header: tuple[str, ...]
     rows: tuple[tuple, ...]  # cells: V, or a plain str / int / None
     frozen_columns: int = 0  # key columns kept in view beside the frozen header row
-
-
-# ---- cells -------------------------------------------------------------------------------------
-
-
-def _places(x: Fraction) -> int:
-    text = decimal_text(x)
-    return len(text.partition(".")[2])
-
-
-def cell_value(v: V):
-    """The value openpyxl stores: Decimal for numbers, bool, str, or None for an empty cell."""
-    x = v.value
-    if x is None or is_undef(x):
-        return None
-    if isinstance(x, bool):
-        return x
-    if isinstance(x, str):
-        return x
-    if v.unit == "year":
-        return FiscalYear(int(x)).both
-    x = Fraction(x)
-    if v.unit == "pp":
-        x = x * 100  # points, with a "pp" format
-    if x.denominator == 1:
-        check_printable(x.numerator)  # openpyxl writes it as text
-        return int(x)
-    return Decimal(decimal_text(x))
-
-
-def number_format(v: V) -> str | None:
-    """`0.00%` rates, `#,##0` yen and counts, `+0.00"pp"` rate differences, enough places for ratios."""
-    x = v.value
-    if x is None or is_undef(x) or isinstance(x, (bool, str)) or v.unit in ("text", "bool", "year"):
-        return None
-    x = Fraction(x)
-    if v.unit == "percent":
-        extra = max(0, _places(x * 100) - 2)
-        return "0.00" + "#" * extra + "%"
-    if v.unit == "pp":
-        extra = max(0, _places(x * 100) - 2)
-        body = "0.00" + "#" * extra + '"pp"'
-        return f"+{body};-{body};{body}"
-    if v.unit in ("yen", "count", "yen_delta", "count_delta"):
-        places = _places(x)
-        body = "#,##0" + ("." + "#" * places if places else "")
-        return f"+{body};-{body};0" if v.unit.endswith("_delta") else body
-    places = _places(x)
-    return "0" if places == 0 else "0." + "0" * min(places, 2) + "#" * max(0, places - 2)
-
-
-def display_text(v) -> str:
-    """What the cell shows, for the column width."""
-    if not isinstance(v, V):
-        return "" if v is None else str(v)
-    x = v.value
-    if x is None or is_undef(x):
-        return ""
-    if isinstance(x, bool):
-        return "TRUE" if x else "FALSE"
-    if isinstance(x, str):
-        return x
-    if v.unit == "year":
-        return FiscalYear(int(x)).both
-    unit = {"yen_delta": "yen", "count_delta": "count"}.get(v.unit, v.unit)
-    text = format_display(Fraction(x), unit)
-    return text.rstrip("円") + ("+" if v.unit.endswith("_delta") and x > 0 else "")
-
-
-def text_width(text: str) -> int:
-    """Columns a text takes: an East Asian wide or full-width character counts as two."""
-    return max((sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line) for line in text.split("\n")), default=0)
 
 
 # ---- workbook ----------------------------------------------------------------------------------
@@ -666,28 +585,3 @@ def _report_undefined_sheet(rep):
             ("str", reason, None, "text")]
     widths = _widths(header, made)
     return BigSheet(UNDEFINED, header, [(len(rid), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made])], len(rid), tuple(widths), 4)
-
-
-# ---- sweep -------------------------------------------------------------------------------------
-
-
-def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> bytes:
-    """`kokuho sweep --format xlsx`: the sweep's table (sweep.table) on one sheet, totals and counts as numbers."""
-    from .sweep import table
-
-    plan = result.plan
-    head, rows = table(result, per_year=per_year, headers=headers)
-    first = 2 + len(plan.variations) + (1 if per_year else 0)
-    units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
-    raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]
-    out = []
-    for cells, vals in zip(rows, raw):
-        cells = [c if c != "" else None for c in cells]
-        cells[0] = V(int(cells[0]), "count")
-        for k, (x, u) in enumerate(zip(vals, units)):
-            cells[first + k] = V(x, u)
-        for k in range(first + len(units), len(cells)):
-            if isinstance(cells[k], str) and cells[k].isdigit():
-                cells[k] = V(int(cells[k]), "count")
-        out.append(tuple(cells))
-    return workbook([Sheet("感度分析" if headers != "en" else "sweep", tuple(head), tuple(out), 2)])
