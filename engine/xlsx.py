@@ -252,13 +252,12 @@ def diff_summary_sheet(d, summaries) -> Sheet:
     return Sheet(SUMMARY, ("年度", "種類", "項目", a, b, "値・差", "注"), tuple(rows), 1)
 
 
-def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+def diff_workbook(session, a, b, years, *, columns=None, show_all=False, min_change=None,
                   top=None, rules_only=False, only=None) -> tuple[bytes, bool]:
-    """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code)."""
+    """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code); the versions
+    and the fiscal years (a list) are the command line's."""
     from . import diff
 
-    a, b = session.version(a_id), session.version(b_id)
-    years = session.years(b, year, period)
     rd = diff.compare_rules(a, b, years)
     if rules_only:
         return workbook([rule_sheet(rd)]), not rd.empty

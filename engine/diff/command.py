@@ -24,17 +24,16 @@ def diff_columns(a: Version, b: Version, text) -> tuple[str, ...] | None:
                                extra=KEY_NAMES))
 
 
-def run(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+def run(session, a: Version, b: Version, years, *, columns=None, show_all=False, min_change=None,
         top=None, summary=False, rules_only=False, fmt="table", headers="ja", municipalities=None) -> tuple[str, bool, str]:
     """`kokuho diff A B`: the rendered text, whether anything differs (for --exit-code) and what it holds, in a line.
 
-    Years default to B's plan period; --year / --period accept every year form; columns are names or
-    labels (a list or comma-separated text); municipalities (-m) choose the rows shown.
+    The versions and the fiscal years (a list) are the command line's, resolved once (api.years_asked,
+    Session.years: by default B's plan period); columns are names or labels (a list or comma-separated
+    text); municipalities (-m) choose the rows shown.
     """
     from ..formats import municipalities_text, years_text
 
-    a, b = session.version(a_id), session.version(b_id)
-    years = session.years(b, year, period)
     if rules_only:
         rd = compare_rules(a, b, years)
         return render_rules(rd, fmt, headers=headers), not rd.empty, f"rule diff {a.id} → {b.id}, {years_text(years)}"

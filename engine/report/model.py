@@ -21,7 +21,7 @@ from ..results import EvalResult, default_columns
 from ..values import Undefined, is_undef
 from ..summary import summarise
 from ..versions import Version
-from ..years import Period
+from ..years import FiscalYear, Period
 
 
 # The rule names the charts and the per-municipality tables look for. The rules are data, so
@@ -101,9 +101,9 @@ class Report:
         return len(self.shown) <= FULL_TABLES_MAX
 
 
-def default_versions(session, version: str | None, base: str | None, *, year: str | None = None, period: str | None = None) -> tuple[Version, Version]:
-    """B is the given version, or the newest whose plan period covers the years asked; A the given base or the version B extends."""
-    b = session.choose_version(version, year, period)
+def default_versions(session, b: Version, base: str | None) -> tuple[Version, Version]:
+    """(A, B): B as the command line chose it (--version, or the newest whose plan period covers the years asked);
+    A the given base or the version B extends."""
     if base is None:
         if b.header.extends is None:
             others = ", ".join(v for v in session.ruleset.version_ids if v != b.id) or "none"
@@ -125,22 +125,25 @@ def target_period(version: Version) -> Period | None:
     return version.header.plan_period
 
 
-def build_report(session, *, version: str | None = None, base: str | None = None, period: str | None = None,
-                 year: str | None = None, municipalities=None) -> Report:
-    """Evaluate A and B over the session's data for the period (default: B's target or plan period).
+def report_years(session, b: Version, asked: FiscalYear | Period | None) -> tuple[int, ...]:
+    """The fiscal years reported on: those asked (api.years_asked of --period), by default B's target or plan period."""
+    if asked is None:
+        asked = target_period(b)
+        if asked is None:
+            raise UsageError(finding("no-year", f"version {b.id} has no plan period; give --period"))
+    return tuple(session.years(b, asked))
+
+
+def build_report(session, a: Version, b: Version, years: tuple[int, ...], *, municipalities=None) -> Report:
+    """Evaluate A and B over the session's data for the fiscal years (report_years; the command line resolves
+    the versions, default_versions, and the years once).
 
     municipalities: codes or names (each may be a comma list) whose rows the page shows; the
     summaries and totals still cover every municipality.
     """
     from .. import diff
 
-    a, b = default_versions(session, version, base, year=year, period=period)
-    if year is None and period is None:
-        p = target_period(b)
-        if p is None:
-            raise UsageError(finding("no-year", f"version {b.id} has no plan period; give --period"))
-        period = f"FY{p.first}..FY{p.last}"
-    years = tuple(session.years(b, year, period))
+    years = tuple(years)
     data_a, data_b = session.data_for(a), session.data_for(b)
     selected = session.select(b, municipalities)  # -m, as every command reads it (lookup.py)
     cols_a, cols_b = default_columns(a), default_columns(b)
