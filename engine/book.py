@@ -8,7 +8,7 @@ version wrote it and how it differs from the base version (new, changed, restate
 inherited); items the version removes are listed too. The table of contents follows the
 policy's chapters, read from the citations (`cite "第4章 …"`).
 
-The page follows the report's conventions (engine/report.py): Japanese first, no script, no
+The page follows the report's conventions (engine/report/): Japanese first, no script, no
 font, no stylesheet or image loaded from anywhere (a Content-Security-Policy of
 `default-src 'none'`), print CSS, and the same bytes from the same rules.
 
