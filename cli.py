@@ -323,8 +323,11 @@ def cmd_sweep(args) -> int:
     if args.format == "xlsx":
         _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    result = sweep.sweep(session, version_id=args.version, year=args.year, period=args.period, vary=args.vary,
-                         scenario_file=args.scenarios, totals=api.split_names(args.totals), target=args.target,
+    scenarios = sweep.read_scenario_file(session, args.version, args.scenarios) if args.scenarios is not None else None
+    vid, period = scenarios.defaults(args.version, args.year, args.period) if scenarios is not None else (args.version, args.period)
+    version, asked = _version_and_years_asked(session, vid, args.year, period)
+    result = sweep.sweep(session, version, session.years(version, asked), vary=args.vary,
+                         scenarios=scenarios, totals=api.split_names(args.totals), target=args.target,
                          levy=args.levy, movers=args.movers, jobs=args.jobs)
     _print_warnings(session)
     inputs = session.input_paths + ((args.scenarios,) if args.scenarios else ())  # the scenario file is an input too
@@ -383,7 +386,10 @@ def cmd_versions(args) -> int:
 def cmd_names(args) -> int:
     from engine import names
 
-    listing = names.list_names(args.rules, version=args.version, year=args.year)
+    from engine.versions import RuleSet, default_rules_dir
+
+    ruleset = RuleSet.from_paths(args.rules or [default_rules_dir()])  # read before --year, as ever
+    listing = names.list_names(ruleset, version=args.version, year=api.years_asked(args.year))
     write_output(names.render_names(listing, args.format, headers=args.headers), args.out)
     _wrote(args, names.describe(listing))
     return 0
@@ -394,8 +400,8 @@ def cmd_eval(args) -> int:
     from engine.selection import SelectedResult
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    version = session.choose_version(args.version, args.year, args.period)
-    years = session.years(version, args.year, args.period)
+    version, asked = _version_and_years_asked(session, args.version, args.year, args.period)
+    years = session.years(version, asked)
     columns, hint = api.eval_columns(version, args.columns, screen=args.format == "table" and not args.summary and not _is_file(args.out))
     result = session.evaluate(version, years, columns)
     only = session.select(version, args.municipality)
@@ -454,16 +460,20 @@ def cmd_diff(args) -> int:
         if args.explain:
             raise UsageError(finding("xlsx-explain", "--explain has no xlsx output; use --format text, markdown or json"))
         a, b = session.version(args.a), session.version(args.b)
-        data, changed = xlsx.diff_workbook(session, args.a, args.b, year=args.year, period=args.period, columns=diff.diff_columns(a, b, args.columns),
-                                           show_all=args.show_all, min_change=args.min_change, top=args.top, rules_only=args.rules_only,
-                                           only=None if args.rules_only else session.select(b, args.municipality))
+        columns = diff.diff_columns(a, b, args.columns)
+        only = None if args.rules_only else session.select(b, args.municipality)
+        years = session.years(b, api.years_asked(args.year, args.period))
+        data, changed = xlsx.diff_workbook(session, a, b, years, columns=columns, show_all=args.show_all, min_change=args.min_change,
+                                           top=args.top, rules_only=args.rules_only, only=only)
         _print_warnings(session)
         write_output(data, args.out, inputs=session.input_paths)
-        _wrote(args, f"{'rule diff' if args.rules_only else 'diff'} {a.id} → {b.id}, {years_text(session.years(b, args.year, args.period))}")
+        _wrote(args, f"{'rule diff' if args.rules_only else 'diff'} {a.id} → {b.id}, {years_text(years)}")
         return 1 if args.exit_code and changed else 0
     if args.explain:
         return _diff_explain(session, args)
-    text, changed, what = diff.run(session, args.a, args.b, year=args.year, period=args.period, columns=args.columns,
+    a, b = session.version(args.a), session.version(args.b)
+    years = session.years(b, api.years_asked(args.year, args.period))
+    text, changed, what = diff.run(session, a, b, years, columns=args.columns,
                                    show_all=args.show_all, min_change=args.min_change, top=args.top, summary=args.summary,
                                    rules_only=args.rules_only, fmt="csv" if args.format == "parquet" else args.format,
                                    headers="en" if args.format == "parquet" else args.headers, municipalities=args.municipality)
@@ -483,7 +493,13 @@ def cmd_report(args) -> int:
     if args.format == "xlsx":
         _need_out(args)
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    rep = report.build_report(session, version=args.version, base=args.base, period=args.period, municipalities=args.municipality)
+    if args.version is not None:  # a named version and its base are checked before --period is read
+        a, b = report.default_versions(session, session.choose_version(args.version), args.base)
+        asked = api.years_asked(None, args.period)
+    else:  # the newest version covering --period
+        asked = api.years_asked(None, args.period)
+        a, b = report.default_versions(session, session.choose_version(None, asked), args.base)
+    rep = report.build_report(session, a, b, report.report_years(session, b, asked), municipalities=args.municipality)
     if args.format == "xlsx":
         from engine import xlsx
 
@@ -497,6 +513,18 @@ def cmd_report(args) -> int:
     total = len(rep.result_b.municipalities)
     _wrote(args, f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if rep.selected is None else len(rep.selected), total)}")
     return 0
+
+
+def _version_and_years_asked(session, vid: str | None, year: str | None = None, period: str | None = None):
+    """--version with --year / --period, each read once: (Version, FiscalYear | Period | None for Session.years).
+
+    A named version is looked up before the year text is read (api.years_asked); without --version the
+    newest version whose plan period covers the years asked is chosen (Session.choose_version).
+    """
+    if vid is not None:
+        return session.choose_version(vid), api.years_asked(year, period)
+    asked = api.years_asked(year, period)
+    return session.choose_version(None, asked), asked
 
 
 def _need_out(args, fmt: str = "xlsx") -> None:
@@ -526,7 +554,7 @@ def _diff_explain(session, args) -> int:
 
     if args.year is None:
         raise UsageError(finding("no-year", "--explain needs one fiscal year: give --year, e.g. --year R7"))
-    (year,) = session.years(session.version(args.b), args.year, None)
+    (year,) = session.years(session.version(args.b), api.years_asked(args.year))
     fmt = {"table": "text", "csv": "text", "parquet": "text"}.get(args.format, args.format)
     pairs = [explain.explain_versions(session, args.a, args.b, args.explain, year, m) for m in split_list(args.municipality) or [None]]
     texts = [explain.render_side_by_side(xa, xb, fmt) for xa, xb in pairs]
@@ -547,8 +575,8 @@ def cmd_explain(args) -> int:
     from engine.lookup import split_list
 
     session = api.Session.open(args.rules, args.data, args.prefecture_data)
-    version = session.choose_version(args.version, args.year)
-    (year,) = session.years(version, args.year, None)
+    version, asked = _version_and_years_asked(session, args.version, args.year)
+    (year,) = session.years(version, asked)
     data = session.data_for(version)
     xs = [explain.explain_for(version, data, args.name, year, m, depth=args.depth, full=args.full) for m in split_list(args.municipality) or [None]]
     _print_warnings(session)

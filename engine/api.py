@@ -15,9 +15,9 @@ from .render import eval_csv_chunks, render_eval, render_summary as _render_summ
 from .results import EvalResult, evaluate
 from .summary import summarise
 from .versions import RuleSet, Version, default_rules_dir
-from .years import YearFormatError, parse_period, parse_year
+from .years import FiscalYear, Period, YearFormatError, parse_period, parse_year
 
-__all__ = ["Session", "check", "split_names", "render_eval", "render_summary", "eval_csv_chunks"]
+__all__ = ["Session", "check", "split_names", "years_asked", "render_eval", "render_summary", "eval_csv_chunks"]
 
 
 @attrs.frozen
@@ -34,6 +34,26 @@ def check(paths=None) -> CheckReport:
 
 
 _check_all = check_ruleset  # the name tests have used for "every finding of a rule set"
+
+
+def years_asked(year: str | None = None, period: str | None = None) -> FiscalYear | Period | None:
+    """--year / --period text in any accepted form -> a FiscalYear, a Period, or None when neither is given.
+
+    The one place a command's year text is read: the command line calls it once and passes the
+    result down (Session.choose_version, Session.years); text that is neither is a bad-year error.
+    """
+    try:
+        if year is not None:
+            return parse_year(year)
+        if period is not None:
+            return parse_period(period)
+    except YearFormatError as e:
+        raise UsageError(finding("bad-year", str(e))) from None
+    return None
+
+
+def _year_list(asked: FiscalYear | Period) -> list[int]:
+    return [asked.value] if isinstance(asked, FiscalYear) else asked.years()
 
 
 def versions(rules=None, *, year: str | None = None, version: str | None = None, names=None):
@@ -53,10 +73,8 @@ def versions(rules=None, *, year: str | None = None, version: str | None = None,
         raise RuleCheckError(problems)
     if version is not None:
         ruleset.version(version)  # an unknown version is a usage error
-    try:
-        y = parse_year(year).value if year is not None else None
-    except YearFormatError as e:
-        raise UsageError(finding("bad-year", str(e))) from None
+    asked = years_asked(year)
+    y = asked.value if asked is not None else None
     if names:
         from .lookup import resolve_names
 
@@ -106,16 +124,12 @@ class Session:
             vid = self.ruleset.newest_first()[0]
         return self.ruleset.version(vid)
 
-    def choose_version(self, vid: str | None, year: str | None = None, period: str | None = None) -> Version:
-        """--version, or without it the newest version whose plan period covers the years asked (else the
-        newest); the choice is noted (self.notes) when the rules define more than one version."""
+    def choose_version(self, vid: str | None, asked: FiscalYear | Period | None = None) -> Version:
+        """--version, or without it the newest version whose plan period covers the years asked (years_asked; else
+        the newest); the choice is noted (self.notes) when the rules define more than one version."""
         if vid is not None:
             return self.ruleset.version(vid)
-        try:
-            asked = [parse_year(year).value] if year is not None else (parse_period(period).years() if period is not None else None)
-        except YearFormatError as e:
-            raise UsageError(finding("bad-year", str(e))) from None
-        vid, why = self.ruleset.default_version(asked)
+        vid, why = self.ruleset.default_version(_year_list(asked) if asked is not None else None)
         if len(self.ruleset.files) > 1:
             self.notes.append(f"using version {vid}: {why}; give --version to choose another")
         return self.ruleset.version(vid)
@@ -127,13 +141,12 @@ class Session:
             self._data[key] = ColumnData.load(self.data_paths[0], self.data_paths[1], version.inputs())
         return self._data[key]
 
-    def years(self, version: Version, year: str | None, period: str | None) -> list[int]:
-        """--year / --period in any accepted form; by default the version's plan period."""
+    def years(self, version: Version, asked: FiscalYear | Period | None = None) -> list[int]:
+        """The fiscal years asked (years_asked: --year or --period), by default the version's plan period, as a list;
+        an error when the data covers none of them."""
         try:
-            if year is not None:
-                years = [parse_year(year).value]
-            elif period is not None:
-                years = parse_period(period).years()
+            if asked is not None:
+                years = _year_list(asked)
             elif version.header.plan_period is not None:
                 years = version.header.plan_period.years()
             else:

@@ -8,7 +8,7 @@ version wrote it and how it differs from the base version (new, changed, restate
 inherited); items the version removes are listed too. The table of contents follows the
 policy's chapters, read from the citations (`cite "第4章 …"`).
 
-The page follows the report's conventions (engine/report.py): Japanese first, no script, no
+The page follows the report's conventions (engine/report/): Japanese first, no script, no
 font, no stylesheet or image loaded from anywhere (a Content-Security-Policy of
 `default-src 'none'`), print CSS, and the same bytes from the same rules.
 
@@ -356,7 +356,7 @@ def _constant(e) -> Fraction | None:
 
 def _schedule_chart(bi: BookItem, book: Book, base: ast.Schedule | None):
     """(svg, note) of a schedule's values by fiscal year, the base version's dashed beside it; None if nothing to draw."""
-    from .report import _matplotlib, _svg
+    from .report import figure_svg, matplotlib_setup
 
     s: ast.Schedule = bi.item
     years = _chart_years(book, [s] + ([base] if base is not None else []))
@@ -381,7 +381,7 @@ def _schedule_chart(bi: BookItem, book: Book, base: ast.Schedule | None):
         return None
     import warnings
 
-    matplotlib, Figure, rc = _matplotlib()
+    matplotlib, Figure, rc = matplotlib_setup()
     with warnings.catch_warnings(), matplotlib.rc_context(rc):
         warnings.simplefilter("ignore")
         fig = Figure(figsize=(6.4, 2.2))
@@ -400,7 +400,7 @@ def _schedule_chart(bi: BookItem, book: Book, base: ast.Schedule | None):
         ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
         ax.set_ylabel({"percent": "%", "pp": "pp", "yen": "円"}.get(s.unit, s.unit), fontsize=7)
         ax.legend(loc="best", fontsize=7, frameon=False)
-        svg = _svg(fig, f"chart-{bi.name}")
+        svg = figure_svg(fig, f"chart-{bi.name}")
     return svg, (TEXT["not_plotted"] if skipped else None)
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import attrs
 
 from . import ast
-from .versions import Piece, RuleSet, default_rules_dir
-from .years import FiscalYear, YearFormatError, parse_year
+from .versions import Piece, RuleSet
+from .years import FiscalYear
 
 KINDS = (ast.Definition, ast.Table, ast.Schedule)  # with the inputs (by scope), the items a name listing shows
 KIND_JA = {"municipal input": "入力（団体別）", "prefecture input": "入力（都）", "definition": "定義", "table": "区分表", "schedule": "年度別の値"}
@@ -53,16 +53,13 @@ def _kind(item) -> str | None:
     return item.kind if isinstance(item, KINDS) else None
 
 
-def list_names(rules=None, *, version: str | None = None, year: str | None = None) -> NameListing:
-    """Every name of a version (default: the newest, or the one whose plan period covers --year), piece by piece."""
-    from .errors import UsageError, finding
+def list_names(ruleset: RuleSet, *, version: str | None = None, year: FiscalYear | None = None) -> NameListing:
+    """Every name of a version (default: the newest, or the one whose plan period covers the year), piece by piece.
+
+    The rules and the year (api.years_asked of --year) are the command line's, read once."""
     from .explain import shown_path
 
-    ruleset = RuleSet.from_paths(rules or [default_rules_dir()])
-    try:
-        y = parse_year(year).value if year is not None else None
-    except YearFormatError as e:
-        raise UsageError(finding("bad-year", str(e))) from None
+    y = year.value if year is not None else None
     vid = version or ruleset.default_version([y] if y is not None else None)[0]
     v = ruleset.version(vid)
     rows = []

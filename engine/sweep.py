@@ -38,12 +38,16 @@ import itertools
 import os
 import re
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import attrs
 
 from . import ast
 from .errors import Finding, UsageError, finding
 from .years import FiscalYear, Period, YearFormatError, parse_year
+
+if TYPE_CHECKING:
+    from .versions import Version
 
 MAX_SCENARIOS = 100_000
 MAX_RANGE_VALUES = 10_000
@@ -806,9 +810,29 @@ def _render_json(result, *, per_year=False, headers="ja"):
     return to_json({"version": result.plan.version.id, "years": list(result.plan.years), "columns": head, "rows": rows})
 
 
-def _render_xlsx(result, *, per_year=False, headers="ja"):
-    from .xlsx import sweep_workbook
+def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> bytes:
+    """`kokuho sweep --format xlsx`: the sweep's table (`table`) on one sheet, totals and counts as numbers."""
+    from .xlsx import Sheet, V, workbook
 
+    plan = result.plan
+    head, rows = table(result, per_year=per_year, headers=headers)
+    first = 2 + len(plan.variations) + (1 if per_year else 0)
+    units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
+    raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]
+    out = []
+    for cells, vals in zip(rows, raw):
+        cells = [c if c != "" else None for c in cells]
+        cells[0] = V(int(cells[0]), "count")
+        for k, (x, u) in enumerate(zip(vals, units)):
+            cells[first + k] = V(x, u)
+        for k in range(first + len(units), len(cells)):
+            if isinstance(cells[k], str) and cells[k].isdigit():
+                cells[k] = V(int(cells[k]), "count")
+        out.append(tuple(cells))
+    return workbook([Sheet("感度分析" if headers != "en" else "sweep", tuple(head), tuple(out), 2)])
+
+
+def _render_xlsx(result, *, per_year=False, headers="ja"):
     return sweep_workbook(result, per_year=per_year, headers=headers)
 
 
@@ -820,19 +844,34 @@ RENDERERS = {"csv": _render_text("csv"), "markdown": _render_text("markdown"), "
 # ---- the library entry point for `kokuho sweep` ---------------------------------------------------
 
 
-def sweep(session, *, version_id=None, year=None, period=None, vary=(), scenario_file=None, totals=None,
+@attrs.frozen
+class ScenarioFile:
+    """A scenario file read (load_scenario_file): its `version:` and `period:` as written, and the rest for scenario_file_parts."""
+
+    version: str | None
+    period: str | None  # text: the command line reads it as it reads --period (api.years_asked)
+    top: object
+    where: str
+
+    def defaults(self, version_id: str | None, year: str | None, period: str | None) -> tuple[str | None, str | None]:
+        """(version id, period text): --version, else the file's; --period, else the file's when no --year is given."""
+        return version_id or self.version, (self.period if period is None and year is None else period)
+
+
+def read_scenario_file(session, version_id: str | None, path: str) -> ScenarioFile:
+    """--scenarios FILE, read before the version is chosen (the file may name it); --version, when given, is checked first."""
+    base_version = session.version(version_id) if version_id else None
+    return ScenarioFile(*load_scenario_file(path, base_version))
+
+
+def sweep(session, version: Version, years, *, vary=(), scenarios: ScenarioFile | None = None, totals=None,
           target=None, levy=None, movers=DEFAULT_MOVERS, jobs=None) -> SweepResult:
-    """Parse the variations (command line and file), check every scenario, evaluate them all."""
-    file_parts = None
-    if scenario_file is not None:
-        base_version = session.version(version_id) if version_id else None
-        vid, file_period, top, where = load_scenario_file(scenario_file, base_version)
-        version_id = version_id or vid
-        if period is None and year is None and file_period is not None:
-            period = file_period
-        file_parts = (top, where)
-    version = session.choose_version(version_id, year, period)
-    years = session.years(version, year, period)
+    """Parse the variations (command line and file), check every scenario, evaluate them all.
+
+    The version and the fiscal years (a list) are the command line's, resolved once with the scenario
+    file's defaults (ScenarioFile.defaults, api.years_asked, Session.years).
+    """
+    file_parts = (scenarios.top, scenarios.where) if scenarios is not None else None
     variations = [parse_spec(s, version) for s in vary]
     named = None
     if file_parts is not None:

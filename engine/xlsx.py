@@ -15,19 +15,18 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import unicodedata
 import zipfile
-from decimal import Decimal
 from fractions import Fraction
 
 import attrs
 
 from .cells import MAX_CELL_TEXT
 from .results import EvalResult
-from .values import ValueTooLarge, check_printable, is_undef
+from .values import ValueTooLarge, is_undef
 from .render import decimal_text, format_display, restore
 from .summary import summarise
 from .years import FiscalYear
+from .xlsx_cells import V, cell_value, display_text, number_format, text_width
 
 FIXED_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)  # the workbook's created/modified: not the clock
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)
@@ -39,91 +38,11 @@ SUMMARY, PER_MUNICIPALITY, RULE_DIFF, UNDEFINED = "集計", "団体別", "規則
 
 
 @attrs.frozen
-class V:
-    """One cell: an exact value and the unit that decides its number format."""
-
-    value: object  # Fraction | int | bool | str | Undefined | None
-    unit: str = "text"  # percent | pp | yen | count | ratio | number | text | bool | year
-
-
-@attrs.frozen
 class Sheet:
     title: str
     header: tuple[str, ...]
     rows: tuple[tuple, ...]  # cells: V, or a plain str / int / None
     frozen_columns: int = 0  # key columns kept in view beside the frozen header row
-
-
-# ---- cells -------------------------------------------------------------------------------------
-
-
-def _places(x: Fraction) -> int:
-    text = decimal_text(x)
-    return len(text.partition(".")[2])
-
-
-def cell_value(v: V):
-    """The value openpyxl stores: Decimal for numbers, bool, str, or None for an empty cell."""
-    x = v.value
-    if x is None or is_undef(x):
-        return None
-    if isinstance(x, bool):
-        return x
-    if isinstance(x, str):
-        return x
-    if v.unit == "year":
-        return FiscalYear(int(x)).both
-    x = Fraction(x)
-    if v.unit == "pp":
-        x = x * 100  # points, with a "pp" format
-    if x.denominator == 1:
-        check_printable(x.numerator)  # openpyxl writes it as text
-        return int(x)
-    return Decimal(decimal_text(x))
-
-
-def number_format(v: V) -> str | None:
-    """`0.00%` rates, `#,##0` yen and counts, `+0.00"pp"` rate differences, enough places for ratios."""
-    x = v.value
-    if x is None or is_undef(x) or isinstance(x, (bool, str)) or v.unit in ("text", "bool", "year"):
-        return None
-    x = Fraction(x)
-    if v.unit == "percent":
-        extra = max(0, _places(x * 100) - 2)
-        return "0.00" + "#" * extra + "%"
-    if v.unit == "pp":
-        extra = max(0, _places(x * 100) - 2)
-        body = "0.00" + "#" * extra + '"pp"'
-        return f"+{body};-{body};{body}"
-    if v.unit in ("yen", "count", "yen_delta", "count_delta"):
-        places = _places(x)
-        body = "#,##0" + ("." + "#" * places if places else "")
-        return f"+{body};-{body};0" if v.unit.endswith("_delta") else body
-    places = _places(x)
-    return "0" if places == 0 else "0." + "0" * min(places, 2) + "#" * max(0, places - 2)
-
-
-def display_text(v) -> str:
-    """What the cell shows, for the column width."""
-    if not isinstance(v, V):
-        return "" if v is None else str(v)
-    x = v.value
-    if x is None or is_undef(x):
-        return ""
-    if isinstance(x, bool):
-        return "TRUE" if x else "FALSE"
-    if isinstance(x, str):
-        return x
-    if v.unit == "year":
-        return FiscalYear(int(x)).both
-    unit = {"yen_delta": "yen", "count_delta": "count"}.get(v.unit, v.unit)
-    text = format_display(Fraction(x), unit)
-    return text.rstrip("円") + ("+" if v.unit.endswith("_delta") and x > 0 else "")
-
-
-def text_width(text: str) -> int:
-    """Columns a text takes: an East Asian wide or full-width character counts as two."""
-    return max((sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line) for line in text.split("\n")), default=0)
 
 
 # ---- workbook ----------------------------------------------------------------------------------
@@ -333,13 +252,12 @@ def diff_summary_sheet(d, summaries) -> Sheet:
     return Sheet(SUMMARY, ("年度", "種類", "項目", a, b, "値・差", "注"), tuple(rows), 1)
 
 
-def diff_workbook(session, a_id: str, b_id: str, *, year=None, period=None, columns=None, show_all=False, min_change=None,
+def diff_workbook(session, a, b, years, *, columns=None, show_all=False, min_change=None,
                   top=None, rules_only=False, only=None) -> tuple[bytes, bool]:
-    """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code)."""
+    """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code); the versions
+    and the fiscal years (a list) are the command line's."""
     from . import diff
 
-    a, b = session.version(a_id), session.version(b_id)
-    years = session.years(b, year, period)
     rd = diff.compare_rules(a, b, years)
     if rules_only:
         return workbook([rule_sheet(rd)]), not rd.empty
@@ -530,12 +448,12 @@ def _report_municipal_sheet(rep):
 
     from .columnar import arrow as A
     from .columnar.text import rid_column, undefined_texts
-    from .report import _blocks, _columns, _label, _unit
+    from .report import column_label, column_unit, report_columns, result_blocks
     from .xlsx_columns import BigSheet, Column
 
     a, b = rep.a.id, rep.b.id
-    cols = _columns(rep)
-    blocks = _blocks(rep)
+    cols = report_columns(rep)
+    blocks = result_blocks(rep)
     ev = rep.result_b.evaluator
     reasons = ev.reasons
     ms = ev.data.municipalities
@@ -545,14 +463,14 @@ def _report_municipal_sheet(rep):
     for c in cols:
         sides = [(side, res) for side, res in ((a, rep.result_a), (b, rep.result_b)) if c in res.columns]
         for side, _ in sides:
-            header.append(f"{_label(rep, c)} ({side})")
+            header.append(f"{column_label(rep, c)} ({side})")
             plan.append(("value", c, side))
         blk = blocks.get((rep.years[0], c))
         if len(sides) == 2 and blk is not None and blk.numeric:
-            header.append(f"{_label(rep, c)} 差 ({b}−{a})")
+            header.append(f"{column_label(rep, c)} 差 ({b}−{a})")
             plan.append(("delta", c, None))
-            if _unit(rep, c) not in ("percent", "pp"):
-                header.append(f"{_label(rep, c)} 増減率")
+            if column_unit(rep, c) not in ("percent", "pp"):
+                header.append(f"{column_label(rep, c)} 増減率")
                 plan.append(("pct", c, None))
     header.append("未定義の理由")
     codes = pa.array([ms[i].code for i in rows.tolist()], type=pa.string())
@@ -565,7 +483,7 @@ def _report_municipal_sheet(rep):
         parts = []
         for kind, c, side in plan:
             blk = blocks[(y, c)]
-            unit = _unit(rep, c)
+            unit = column_unit(rep, c)
             if kind == "value":
                 v = blk.va if side == a else blk.vb
                 made.append(_texts_of(rep, v, unit, rows) + (unit,))
@@ -601,7 +519,7 @@ def _report_undefined_sheet(rep):
 
     from .columnar import arrow as A
     from .columnar.columns import is_col
-    from .report import _blocks, _columns, _label
+    from .report import column_label, report_columns, result_blocks
     from .xlsx_columns import BigSheet, Column
 
     a, b = rep.a.id, rep.b.id
@@ -609,8 +527,8 @@ def _report_undefined_sheet(rep):
     reasons = ev.reasons
     ms = ev.data.municipalities
     n = ev.n
-    cols = _columns(rep)
-    blocks = _blocks(rep)
+    cols = report_columns(rep)
+    blocks = result_blocks(rep)
     keys, rids = [], []  # (year, municipality, column, side) per entry, and its reason id
     plan = []
     for k, c in enumerate(cols):
@@ -653,7 +571,7 @@ def _report_undefined_sheet(rep):
     sides = pa.array([a, b], type=pa.string())
     years = sorted(set(rep.years))
     year_text = pa.array([FiscalYear(y).both for y in years], type=pa.string())
-    labels = pa.array([_label(rep, c) for c in cols], type=pa.string())
+    labels = pa.array([column_label(rep, c) for c in cols], type=pa.string())
     names = pa.array(list(cols), type=pa.string())
     codes = pa.array([m.code for m in ms], type=pa.string())
     mnames = pa.array([m.name for m in ms], type=pa.string())
@@ -666,28 +584,3 @@ def _report_undefined_sheet(rep):
             ("str", reason, None, "text")]
     widths = _widths(header, made)
     return BigSheet(UNDEFINED, header, [(len(rid), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made])], len(rid), tuple(widths), 4)
-
-
-# ---- sweep -------------------------------------------------------------------------------------
-
-
-def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> bytes:
-    """`kokuho sweep --format xlsx`: the sweep's table (sweep.table) on one sheet, totals and counts as numbers."""
-    from .sweep import table
-
-    plan = result.plan
-    head, rows = table(result, per_year=per_year, headers=headers)
-    first = 2 + len(plan.variations) + (1 if per_year else 0)
-    units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
-    raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]
-    out = []
-    for cells, vals in zip(rows, raw):
-        cells = [c if c != "" else None for c in cells]
-        cells[0] = V(int(cells[0]), "count")
-        for k, (x, u) in enumerate(zip(vals, units)):
-            cells[first + k] = V(x, u)
-        for k in range(first + len(units), len(cells)):
-            if isinstance(cells[k], str) and cells[k].isdigit():
-                cells[k] = V(int(cells[k]), "count")
-        out.append(tuple(cells))
-    return workbook([Sheet("感度分析" if headers != "en" else "sweep", tuple(head), tuple(out), 2)])

@@ -9,7 +9,7 @@ format per column, a bold filled header row, frozen header and key columns, an a
 column widths that count wide characters twice, fixed document and zip entry times (the same
 sheets give the same bytes). Every text is an inline string cell: never a formula.
 
-Small sheets (the summary, the rule comparison) pass rows of engine/xlsx.py's cells (V) and are
+Small sheets (the summary, the rule comparison) pass rows of engine/xlsx_cells.py's cells (V) and are
 written cell by cell with that module's helpers.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from fractions import Fraction
 from xml.sax.saxutils import escape
 
 import attrs
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from .cells import MAX_CELL_TEXT
 from .columnar import arrow as A
+from .xlsx_cells import V, cell_value, display_text, number_format, text_width
 
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)
 FIXED_TIME = "2000-01-01T00:00:00Z"
@@ -59,7 +61,7 @@ class BigSheet:
 
 @attrs.frozen
 class SmallSheet:
-    """A sheet of rows of engine/xlsx.py cells (V, or plain values), written cell by cell."""
+    """A sheet of rows of engine/xlsx_cells.py cells (V, or plain values), written cell by cell."""
 
     title: str
     header: tuple[str, ...]
@@ -136,11 +138,7 @@ def _sheet_tail(ncols: int, nrows: int) -> str:
 
 
 def _small_rows(sheet: SmallSheet, styles: _Styles) -> tuple[str, list[int]]:
-    """The rows' XML and the columns' text widths, with engine/xlsx.py's cell helpers."""
-    from fractions import Fraction
-
-    from .xlsx import V, cell_value, display_text, number_format, text_width
-
+    """The rows' XML and the columns' text widths, with the workbooks' cell helpers (engine/xlsx_cells.py)."""
     widths = [text_width(h) for h in sheet.header]
     out = []
     for r, row in enumerate(sheet.rows, start=2):

@@ -2,14 +2,14 @@
 
 A test oracle only (tests/test_diff.py): for one municipality at a time it walks a changed
 value's dependencies in both versions and names the differing rule items on the path. The
-columnar walk in engine/diff.py must find the same causes, in the same order, for every row.
+columnar walk in engine/diff/causes.py must find the same causes, in the same order, for every row.
 """
 
 from __future__ import annotations
 
 from engine.check import AGGREGATES, KEY_NAMES, children
-from engine.diff import (ALL, Cause, _band_causes, _band_desc, _choice, _core, _entry_for, _kind, _named, _ref_plan, _show_field, expr_text,
-                         loc)
+from engine.diff.causes import ALL, Cause, band_causes, band_choice, ref_plan
+from engine.diff.common import band_desc, entry_for, expr_text, item_core, item_kind, loc, named, show_field
 from engine.values import same
 from engine import ast
 from engine.values import MAX_YEAR_DEPTH, is_undef
@@ -30,7 +30,7 @@ class RowCauseFinder:
         self._active: set = set()
         self._differing: dict = {}
         self._uniform: dict = {}
-        self._plans: dict = {}  # id(expression) -> (expression, _ref_plan of it)
+        self._plans: dict = {}  # id(expression) -> (expression, ref_plan of it)
 
     def causes(self, name: str, year: int, who: int) -> tuple[Cause, ...]:
         """Why `name` in `year` differs for municipality `who` (an index, or ALL)."""
@@ -91,7 +91,7 @@ class RowCauseFinder:
         if isinstance(item, ast.Definition):
             return self._uniform_expr(item.expr, year)
         if isinstance(item, ast.Schedule):
-            entry = _entry_for(item, year)
+            entry = entry_for(item, year)
             return entry is None or self._uniform_expr(entry.value, year)
         return False  # a table, or anything else
 
@@ -142,9 +142,9 @@ class RowCauseFinder:
             present = ib if ia is None else ia
             item = present.item if isinstance(present, NotInForce) else present
             if ia is None:
-                out = [Cause("added", name, year, f"{_named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
+                out = [Cause("added", name, year, f"{named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
             else:
-                out = [Cause("removed", name, year, f"{_named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)]
+                out = [Cause("removed", name, year, f"{named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)]
             if root and not isinstance(present, NotInForce):
                 out += self._item(present, "a" if ib is None else "b", name, year, ova, ovb, who)
             return out
@@ -154,31 +154,31 @@ class RowCauseFinder:
                 return []
             gone, there = (ia, ib) if nia else (ib, ia)
             there_v = self.b if nia else self.a
-            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {_named(name, there)} in force ({loc(there.span)})"
+            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {named(name, there)} in force ({loc(there.span)})"
             out = [Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)]
             if root:
                 out += self._item(there, "b" if nia else "a", name, year, ova, ovb, who)
             return out
         if type(ia) is not type(ib):
-            text = f"{name}: a {_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {_kind(ib)} in {self.b.id} ({loc(ib.span)})"
+            text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
             return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb, who) + self._item(ib, "b", name, year, ova, ovb, who)
         if isinstance(ia, ast.InputDecl):
-            if _core(ia) == _core(ib):
+            if item_core(ia) == item_core(ib):
                 return []
             what = []
             for field in ("scope", "unit", "columns"):
                 x, y = getattr(ia, field), getattr(ib, field)
                 if x != y:
-                    what.append(f"{field} {_show_field(x)} → {_show_field(y)}")
-            return [Cause("input", name, year, f"input {_named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
+                    what.append(f"{field} {show_field(x)} → {show_field(y)}")
+            return [Cause("input", name, year, f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
         if isinstance(ia, ast.Definition):
-            if _core(ia) == _core(ib):
+            if item_core(ia) == item_core(ib):
                 return self._expr(ia.expr, year, ova, ovb, who, "ab")
             unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = f"{_named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            text = f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
             return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, who, "a") + self._expr(ib.expr, year, ova, ovb, who, "b")
         if isinstance(ia, ast.Schedule):
-            ea, eb = _entry_for(ia, year), _entry_for(ib, year)
+            ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
                 return self._expr(ea.value, year, ova, ovb, who, "ab")
             ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
@@ -198,14 +198,14 @@ class RowCauseFinder:
         if isinstance(item, ast.Definition):
             return self._expr(item.expr, year, ova, ovb, who, side)
         if isinstance(item, ast.Schedule):
-            e = _entry_for(item, year)
+            e = entry_for(item, year)
             return self._expr(e.value, year, ova, ovb, who, side) if e else []
         if isinstance(item, ast.Table):
             ov = ova if side == "a" else ovb
             self.ev[side].value(name, year, ov)
             choices = self.ev[side].band_choices(name, year, ov) or ()
             out = self._expr(item.key, year, ova, ovb, who, side)
-            for idx in sorted({_choice(choices, i) for i in self._rows(who)} - {None}):
+            for idx in sorted({band_choice(choices, i) for i in self._rows(who)} - {None}):
                 out += self._expr(item.bands[idx].result, year, ova, ovb, who, side)
             return out
         return []
@@ -215,13 +215,13 @@ class RowCauseFinder:
         if ta.key == tb.key:
             out += self._expr(ta.key, year, ova, ovb, who, "ab")
         else:
-            out.append(Cause("key", name, year, f"{_named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
+            out.append(Cause("key", name, year, f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
             out += self._expr(ta.key, year, ova, ovb, who, "a") + self._expr(tb.key, year, ova, ovb, who, "b")
         self.ev["a"].value(name, year, ova)
         self.ev["b"].value(name, year, ovb)
         ca = self.ev["a"].band_choices(name, year, ova) or ()
         cb = self.ev["b"].band_choices(name, year, ovb) or ()
-        pairs = {(_choice(ca, i), _choice(cb, i)) for i in self._rows(who)}
+        pairs = {(band_choice(ca, i), band_choice(cb, i)) for i in self._rows(who)}
         for ia_, ib_ in sorted(pairs, key=lambda p: (-1 if p[0] is None else p[0], -1 if p[1] is None else p[1])):
             ba = ta.bands[ia_] if ia_ is not None else None
             bb = tb.bands[ib_] if ib_ is not None else None
@@ -230,10 +230,10 @@ class RowCauseFinder:
             if ba is None or bb is None:
                 missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
                 there = bb if ba is None else ba
-                out.append(Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {_band_desc(there)} in the other ({loc(there.span)})",
+                out.append(Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
                                  ba.span if ba else ta.span, bb.span if bb else tb.span))
             else:
-                out += _band_causes(name, year, ta, tb, ba, bb)
+                out += band_causes(name, year, ta, tb, ba, bb)
             if ba is not None and bb is not None and ba.result == bb.result:
                 out += self._expr(ba.result, year, ova, ovb, who, "ab")
             else:
@@ -250,7 +250,7 @@ class RowCauseFinder:
     def _expr(self, e, year, ova, ovb, who, sides: str) -> list:
         plan = self._plans.get(id(e))
         if plan is None or plan[0] is not e:
-            plan = self._plans[id(e)] = (e, _ref_plan(e))
+            plan = self._plans[id(e)] = (e, ref_plan(e))
         if plan[1] is not None:  # no if / [year] / with inside: the names it refers to, in order
             out = []
             for name, inside_aggregate in plan[1]:

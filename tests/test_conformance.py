@@ -1298,7 +1298,7 @@ def test_outcome_csv_columnar_writer_writes_the_same_bytes(data, choice):
     years = [min(data.years) - 1, *data.years]
     show_all = choice.draw(st.booleans())
     d = engine.diff.compare(a, b, data, data, years, [c for c in columns if c in a.items or c in b.items], show_all=show_all)
-    out = [written(lambda: engine.diff.outcome_csv(d), engine.diff, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
+    out = [written(lambda: engine.diff.outcome_csv(d), engine.diff.outcome, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
     assert out[0] == out[1]
     assert out[1].count(b"\r\n") >= len(d.order) + 1
 
@@ -1375,6 +1375,6 @@ def test_outcome_csv_quotes_municipality_names_once():
     data = attrs.evolve(data, municipalities=(Municipality("131016", '"quoted", 区'),) + data.municipalities[1:])
     for columns, show_all in ((["per_person", "extra"], True), (["plus"], False)):
         d = engine.diff.compare(a, b, data, data, YEARS4, columns, show_all=show_all)
-        out = [written(lambda: engine.diff.outcome_csv(d), engine.diff, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
+        out = [written(lambda: engine.diff.outcome_csv(d), engine.diff.outcome, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
         assert out[0] == out[1]
         assert (b'131016,"""quoted"", \xe5\x8c\xba",' in out[0]) == show_all  # "quoted", 区 in UTF-8, quoted once

@@ -460,7 +460,7 @@ def oracle_causes(d, *, plain: bool, monkeypatch):
     import tests.cause_oracle as oracle
 
     if plain:
-        monkeypatch.setattr(oracle, "_ref_plan", lambda e, inside_aggregate=False: None)
+        monkeypatch.setattr(oracle, "ref_plan", lambda e, inside_aggregate=False: None)
         monkeypatch.setattr(oracle.RowCauseFinder, "_differing_rows", lambda self, *key: frozenset(range(self.n)))
     finder = oracle.RowCauseFinder(d.ev_a, d.ev_b)
     index = {m.code: i for i, m in enumerate(d.municipalities)}

@@ -349,7 +349,7 @@ def _bad_lang(tmp_path, monkeypatch):
     """The report's text in a language it does not have (the CLI offers only --lang ja / en)."""
     from engine import report
 
-    report._t("fr")
+    report.ui_text("fr")
 
 
 def _format_internal(tmp_path, monkeypatch):

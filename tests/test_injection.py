@@ -164,7 +164,7 @@ def test_the_columnar_csv_writers_neutralise_as_to_csv_does(hostile, capsys, mon
 
     by_cell = run(hostile, capsys, *argv)
     monkeypatch.setattr(render, "ARROW_MIN_CELLS", 0)
-    monkeypatch.setattr(diff, "ARROW_MIN_CELLS", 0)
+    monkeypatch.setattr(diff.outcome, "ARROW_MIN_CELLS", 0)
     by_column = run(hostile, capsys, *argv)
     assert by_column == by_cell
     assert "'=HYPERLINK" in by_column.decode("utf-8-sig")
