@@ -25,9 +25,14 @@ except KeyboardInterrupt:  # Ctrl-C while starting up: nothing done yet
 FORMATS = ("table", "csv", "json", "markdown", "xlsx", "parquet")  # xlsx and parquet need --out
 # The formats each command writes and its default; --out's name (r.csv, r.xlsx, r.md, ...) chooses among them (engine/formats.py).
 OUTPUTS = {
-    "eval": (FORMATS, "table"), "diff": (FORMATS, "table"), "explain": (("text", "markdown", "json"), "text"),
-    "versions": (("table", "markdown", "csv", "json"), "table"), "names": (("table", "markdown", "csv", "json"), "table"),
-    "report": (("html", "xlsx"), "html"), "book": (("html",), "html"), "sweep": (("table", "csv", "markdown", "json", "xlsx"), "table"),
+    "eval": (FORMATS, "table"),
+    "diff": (FORMATS, "table"),
+    "explain": (("text", "markdown", "json"), "text"),
+    "versions": (("table", "markdown", "csv", "json"), "table"),
+    "names": (("table", "markdown", "csv", "json"), "table"),
+    "report": (("html", "xlsx"), "html"),
+    "book": (("html",), "html"),
+    "sweep": (("table", "csv", "markdown", "json", "xlsx"), "table"),
 }
 FORMAT_HELP = "default: what --out's name ends in (.csv .xlsx .json .md ...), else %s"
 
@@ -116,8 +121,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _rules_and_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: kokuho.toml's, else the shipped rules/tokyo)")
-    p.add_argument("--data", metavar="FILE", help="municipal data, CSV (UTF-8, BOM or CP932) or YAML (default: kokuho.toml's, else bundled sample)")
+    p.add_argument(
+        "--rules", action="append", metavar="PATH", help="rule directory or files (default: kokuho.toml's, else the shipped rules/tokyo)"
+    )
+    p.add_argument(
+        "--data", metavar="FILE", help="municipal data, CSV (UTF-8, BOM or CP932) or YAML (default: kokuho.toml's, else bundled sample)"
+    )
     p.add_argument("--prefecture-data", metavar="FILE", help="prefecture data (default: kokuho.toml's, else bundled sample)")
 
 
@@ -130,17 +139,30 @@ def _rules_data_years(p: argparse.ArgumentParser, *, period_help: str = "a perio
 
 def _common_eval_options(p: argparse.ArgumentParser) -> None:
     _rules_data_years(p)
-    p.add_argument("--columns", metavar="NAMES", help="names or labels (目標収納率), comma-separated; all: every column of the version "
-                   "(default: the version's columns; on a terminal table its short screen set)")
+    p.add_argument(
+        "--columns",
+        metavar="NAMES",
+        help="names or labels (目標収納率), comma-separated; all: every column of the version "
+        "(default: the version's columns; on a terminal table its short screen set)",
+    )
     p.add_argument("--format", choices=FORMATS, help=FORMAT_HELP % "table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
-    p.add_argument("--headers", choices=("ja", "en"), help="ja: Japanese labels and values as staff read them (○, 赤字なし); "
-                   "en: rule names and the values themselves (default: kokuho.toml's lang, else ja)")
+    p.add_argument(
+        "--headers",
+        choices=("ja", "en"),
+        help="ja: Japanese labels and values as staff read them (○, 赤字なし); "
+        "en: rule names and the values themselves (default: kokuho.toml's lang, else ja)",
+    )
 
 
 def _municipality(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--municipality", "-m", action="append", metavar="CODE|NAME", help=what + " (a code like 131016 or a name like 千代田区; "
-                   "repeat it, or give a comma list: -m 八王子市,町田市)")
+    p.add_argument(
+        "--municipality",
+        "-m",
+        action="append",
+        metavar="CODE|NAME",
+        help=what + " (a code like 131016 or a name like 千代田区; repeat it, or give a comma list: -m 八王子市,町田市)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,29 +171,48 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("check", help="static checks of rule files (exit 0 clean, 1 findings, 2 unusable)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)"
+    )
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("versions", help="every version: status, plan period, base chain, files; with --year, which piece of each item is in force")
+    p = sub.add_parser(
+        "versions", help="every version: status, plan period, base chain, files; with --year, which piece of each item is in force"
+    )
     p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: the shipped rules/tokyo)")
-    p.add_argument("--year", metavar="YEAR", help="a fiscal year (FY2027, 2027, R9 or 令和9年度): the piece of each item in force then, and where it is written")
+    p.add_argument(
+        "--year",
+        metavar="YEAR",
+        help="a fiscal year (FY2027, 2027, R9 or 令和9年度): the piece of each item in force then, and where it is written",
+    )
     p.add_argument("--version", metavar="ID", help="only this version")
     p.add_argument("--names", metavar="NAMES", help="with --year: only these items (comma-separated names or labels)")
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), help=FORMAT_HELP % "table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
     p.set_defaults(func=cmd_versions)
 
-    p = sub.add_parser("names", help="every name of a version: its label, unit, kind, the version its piece comes from, its years and citation")
+    p = sub.add_parser(
+        "names", help="every name of a version: its label, unit, kind, the version its piece comes from, its years and citation"
+    )
     p.add_argument("--version", metavar="ID", help="the version, e.g. R6 (default: kokuho.toml's, else the newest)")
     p.add_argument("--year", metavar="YEAR", help="only the pieces in force in this fiscal year (FY2027, R9, 令和9年度)")
-    p.add_argument("--rules", action="append", metavar="PATH", help="rule directory or files (default: kokuho.toml's rules, else the shipped rules/tokyo)")
+    p.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        help="rule directory or files (default: kokuho.toml's rules, else the shipped rules/tokyo)",
+    )
     p.add_argument("--headers", choices=("ja", "en"), help="column headers: Japanese or English (default: kokuho.toml's lang, else ja)")
     p.add_argument("--format", choices=("table", "markdown", "csv", "json"), help=FORMAT_HELP % "table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
     p.set_defaults(func=cmd_names)
 
     p = sub.add_parser("eval", help="evaluate a version for a fiscal year or a period")
-    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers the years asked)")
+    p.add_argument(
+        "--version",
+        metavar="ID",
+        help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers the years asked)",
+    )
     _common_eval_options(p)
     _municipality(p, "only these municipalities' rows; sums, shares and the summary still cover the whole prefecture")
     p.add_argument("--summary", action="store_true", help="per-year summary: achievers per band, totals, coefficients")
@@ -182,13 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("b", metavar="B", help="the version compared to, e.g. R6 (differences are B minus A)")
     _common_eval_options(p)
     p.add_argument("--all", action="store_true", dest="show_all", help="show unchanged rows too")
-    p.add_argument("--min-change", action="append", metavar="AMOUNT", help="hide smaller changes of that unit: 0.05pp, 100000円 (repeatable)")
+    p.add_argument(
+        "--min-change", action="append", metavar="AMOUNT", help="hide smaller changes of that unit: 0.05pp, 100000円 (repeatable)"
+    )
     p.add_argument("--top", type=int, metavar="N", help="the N largest changes of each definition")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--summary", action="store_true", help="per year: target rises/falls by band, achievement, totals, largest movers")
     mode.add_argument("--rules-only", action="store_true", help="compare the rules themselves as resolved for the year(s); no data")
     p.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes")
-    p.add_argument("--explain", metavar="NAME", help="the derivation of NAME (a name or label) under A and under B side by side (with --municipality, --year)")
+    p.add_argument(
+        "--explain",
+        metavar="NAME",
+        help="the derivation of NAME (a name or label) under A and under B side by side (with --municipality, --year)",
+    )
     _municipality(p, "only these municipalities' rows (with --explain: whose derivation); totals still cover the whole prefecture")
     p.set_defaults(func=cmd_diff)
 
@@ -196,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="a definition, table, schedule or input, by name or label: target_rate or 目標収納率")
     _municipality(p, "whose figure (one derivation each); not needed for a prefecture value")
     p.add_argument("--year", required=True, metavar="YEAR", help="the fiscal year: FY2025, 2025, R7 or 令和7年度")
-    p.add_argument("--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers --year)")
+    p.add_argument(
+        "--version", metavar="ID", help="rule version, e.g. R6: a name, not a year (default: the newest whose plan period covers --year)"
+    )
     _rules_and_data(p)
     p.add_argument("--depth", type=int, metavar="N", help="show N levels of steps below the figure (default: all)")
     p.add_argument("--full", action="store_true", help="list every municipality's term of sums and means")
@@ -205,27 +254,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("test", help="run the examples in rule files (exit 0 all pass, 1 failures, 2 unusable)")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)"
+    )
     p.add_argument("--version", action="append", metavar="ID", help="only this version's examples (repeatable)")
     p.add_argument("--depth", type=int, metavar="N", help="levels of the derivation shown for a failure (default: all)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("fmt", help="rewrite rule files in the canonical layout, keeping every comment")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="rule files or directories (default: kokuho.toml's rules, else the shipped rules/tokyo)"
+    )
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file would change (listing them)")
     p.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
     p.set_defaults(func=cmd_fmt)
 
     p = sub.add_parser("report", help="one self-contained HTML report (or an Excel workbook) comparing two versions on the data")
-    p.add_argument("--version", metavar="ID", help="the version reported on, e.g. R6 (default: the newest whose plan period covers --period)")
+    p.add_argument(
+        "--version", metavar="ID", help="the version reported on, e.g. R6 (default: the newest whose plan period covers --period)"
+    )
     p.add_argument("--base", metavar="ID", help="the version compared with, e.g. R3 (default: the one --version extends)")
-    p.add_argument("--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)")
+    p.add_argument(
+        "--period", metavar="PERIOD", help="R6-R8, FY2024..FY2026 or 令和6～8年度 (default: the version's target-table or plan period)"
+    )
     _rules_and_data(p)
-    p.add_argument("--lang", choices=("ja", "en"), help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)")
+    p.add_argument(
+        "--lang",
+        choices=("ja", "en"),
+        help="language of the page's own text, rule labels stay as written (default: kokuho.toml's lang, else ja)",
+    )
     _municipality(p, "only these municipalities' rows and largest changes; summaries, totals, distributions and charts still cover all")
     p.add_argument("--format", choices=("html", "xlsx"), help=FORMAT_HELP % "html")
-    p.add_argument("--out", metavar="FILE", help="write here (atomically): report.html or report.xlsx (html may be redirected, never printed on a terminal)")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write here (atomically): report.html or report.xlsx (html may be redirected, never printed on a terminal)",
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("book", help="one self-contained HTML rule book of a version, for reviewers")
@@ -238,18 +303,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_lsp)
 
     p = sub.add_parser("sweep", help="evaluate every combination of parameter variations; one row per scenario")
-    p.add_argument("--version", metavar="ID", help="the version varied, e.g. R6 (default: the scenario file's, else the newest whose plan period covers the years)")
-    p.add_argument("--vary", action="append", default=[], metavar="TARGET=VALUES",
-                   help="alpha.FY2025=0.60,0.65 | alpha.R7=0.50..0.80:0.05 | CONSTANT=0.7 | "
-                        "TABLE[90%%,95%%).increment=0.30pp (or .lo / .hi / .result); repeat for every combination")
-    p.add_argument("--scenarios", metavar="FILE", help="a YAML file with version:, period:, vary: and named scenarios: (see docs/tutorial.md §7)")
-    p.add_argument("--totals", metavar="NAMES", help="definitions (names or labels) summed per scenario (default: the summary's total line)")
+    p.add_argument(
+        "--version",
+        metavar="ID",
+        help="the version varied, e.g. R6 (default: the scenario file's, else the newest whose plan period covers the years)",
+    )
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="TARGET=VALUES",
+        help="alpha.FY2025=0.60,0.65 | alpha.R7=0.50..0.80:0.05 | CONSTANT=0.7 | "
+        "TABLE[90%%,95%%).increment=0.30pp (or .lo / .hi / .result); repeat for every combination",
+    )
+    p.add_argument(
+        "--scenarios", metavar="FILE", help="a YAML file with version:, period:, vary: and named scenarios: (see docs/tutorial.md §7)"
+    )
+    p.add_argument(
+        "--totals", metavar="NAMES", help="definitions (names or labels) summed per scenario (default: the summary's total line)"
+    )
     p.add_argument("--target", metavar="NAME", help="the definition whose changed municipalities are counted (default: target_rate)")
     p.add_argument("--levy", metavar="NAME", help="the levy compared per municipality, with the largest movers (default: net_levy)")
     p.add_argument("--movers", type=int, default=3, metavar="K", help="how many largest movers to list (default 3)")
     p.add_argument("--per-year", action="store_true", help="one row per scenario and fiscal year")
     p.add_argument("--jobs", type=int, metavar="N", help="processes (default: the machine's cores)")
-    p.add_argument("--headers", choices=("ja", "en"), help="column headers: Japanese labels or rule names (default: kokuho.toml's lang, else ja)")
+    p.add_argument(
+        "--headers", choices=("ja", "en"), help="column headers: Japanese labels or rule names (default: kokuho.toml's lang, else ja)"
+    )
     _rules_data_years(p, period_help="a period (default: the scenario file's, else the version's plan period)")
     p.add_argument("--format", choices=("table", "csv", "markdown", "json", "xlsx"), help=FORMAT_HELP % "table")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout; its name chooses the format")
@@ -271,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
 # built-in default). A new command that takes rules, data, a version or a language adds its line here.
 _DATA = {"rules": ("rules", None), "data": ("data", None), "prefecture-data": ("prefecture_data", None)}
 WORKSPACE_OPTIONS = {
-    "check": {"rules": ("paths", [])}, "test": {"rules": ("paths", [])}, "fmt": {"rules": ("paths", [])},
+    "check": {"rules": ("paths", [])},
+    "test": {"rules": ("paths", [])},
+    "fmt": {"rules": ("paths", [])},
     "eval": {**_DATA, "version": ("version", None), "lang": ("headers", "ja")},
     "diff": {**_DATA, "lang": ("headers", "ja")},
     "names": {"rules": ("rules", None), "version": ("version", None), "lang": ("headers", "ja")},
@@ -326,9 +408,18 @@ def cmd_sweep(args) -> int:
     scenarios = sweep.read_scenario_file(session, args.version, args.scenarios) if args.scenarios is not None else None
     vid, period = scenarios.defaults(args.version, args.year, args.period) if scenarios is not None else (args.version, args.period)
     version, asked = _version_and_years_asked(session, vid, args.year, period)
-    result = sweep.sweep(session, version, session.years(version, asked), vary=args.vary,
-                         scenarios=scenarios, totals=api.split_names(args.totals), target=args.target,
-                         levy=args.levy, movers=args.movers, jobs=args.jobs)
+    result = sweep.sweep(
+        session,
+        version,
+        session.years(version, asked),
+        vary=args.vary,
+        scenarios=scenarios,
+        totals=api.split_names(args.totals),
+        target=args.target,
+        levy=args.levy,
+        movers=args.movers,
+        jobs=args.jobs,
+    )
     _print_warnings(session)
     inputs = session.input_paths + ((args.scenarios,) if args.scenarios else ())  # the scenario file is an input too
     write_output(sweep.render(result, args.format, per_year=args.per_year, headers=args.headers), args.out, inputs=inputs)
@@ -365,12 +456,23 @@ def cmd_check(args) -> int:
     warned = len(report.findings) - len(errors)
     files = f"{report.file_count} file{'s' if report.file_count != 1 else ''}"
     if errors:  # warnings alone do not fail a check (docs/errors.md, exit codes)
-        print(f"{len(errors)} finding{'s' if len(errors) != 1 else ''}" + (f" and {warned} warning{'s' if warned != 1 else ''}" if warned else "") + f" in {files}", file=sys.stderr)
+        print(
+            f"{len(errors)} finding{'s' if len(errors) != 1 else ''}"
+            + (f" and {warned} warning{'s' if warned != 1 else ''}" if warned else "")
+            + f" in {files}",
+            file=sys.stderr,
+        )
         return 1
     if warned:
-        print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no errors, {warned} warning{'s' if warned != 1 else ''} ({', '.join(report.versions)})", file=sys.stderr)
+        print(
+            f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no errors, {warned} warning{'s' if warned != 1 else ''} ({', '.join(report.versions)})",
+            file=sys.stderr,
+        )
         return 0
-    print(f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no findings ({', '.join(report.versions)})", file=sys.stderr)
+    print(
+        f"{report.file_count} rule file{'s' if report.file_count != 1 else ''} checked: no findings ({', '.join(report.versions)})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -379,13 +481,15 @@ def cmd_versions(args) -> int:
 
     listing = api.versions(args.rules, year=args.year, version=args.version, names=api.split_names(args.names))
     write_output(render_listing(listing, args.format), args.out)
-    _wrote(args, f"{len(listing.versions)} version{'s' if len(listing.versions) != 1 else ''}" + (f" in FY{listing.year}" if listing.year else ""))
+    _wrote(
+        args,
+        f"{len(listing.versions)} version{'s' if len(listing.versions) != 1 else ''}" + (f" in FY{listing.year}" if listing.year else ""),
+    )
     return 0
 
 
 def cmd_names(args) -> int:
     from engine import names
-
     from engine.versions import RuleSet, default_rules_dir
 
     ruleset = RuleSet.from_paths(args.rules or [default_rules_dir()])  # read before --year, as ever
@@ -451,7 +555,12 @@ def cmd_diff(args) -> int:
     if args.format == "parquet":
         _need_out(args, "parquet")
         if args.summary or args.rules_only or args.explain:
-            raise UsageError(finding("format-unsupported", "kokuho diff writes Parquet for the outcome diff only, not with --summary, --rules-only or --explain"))
+            raise UsageError(
+                finding(
+                    "format-unsupported",
+                    "kokuho diff writes Parquet for the outcome diff only, not with --summary, --rules-only or --explain",
+                )
+            )
     if args.format == "xlsx":
         from engine import xlsx
         from engine.formats import years_text
@@ -463,8 +572,18 @@ def cmd_diff(args) -> int:
         columns = diff.diff_columns(a, b, args.columns)
         only = None if args.rules_only else session.select(b, args.municipality)
         years = session.years(b, api.years_asked(args.year, args.period))
-        data, changed = xlsx.diff_workbook(session, a, b, years, columns=columns, show_all=args.show_all, min_change=args.min_change,
-                                           top=args.top, rules_only=args.rules_only, only=only)
+        data, changed = xlsx.diff_workbook(
+            session,
+            a,
+            b,
+            years,
+            columns=columns,
+            show_all=args.show_all,
+            min_change=args.min_change,
+            top=args.top,
+            rules_only=args.rules_only,
+            only=only,
+        )
         _print_warnings(session)
         write_output(data, args.out, inputs=session.input_paths)
         _wrote(args, f"{'rule diff' if args.rules_only else 'diff'} {a.id} → {b.id}, {years_text(years)}")
@@ -473,10 +592,21 @@ def cmd_diff(args) -> int:
         return _diff_explain(session, args)
     a, b = session.version(args.a), session.version(args.b)
     years = session.years(b, api.years_asked(args.year, args.period))
-    text, changed, what = diff.run(session, a, b, years, columns=args.columns,
-                                   show_all=args.show_all, min_change=args.min_change, top=args.top, summary=args.summary,
-                                   rules_only=args.rules_only, fmt="csv" if args.format == "parquet" else args.format,
-                                   headers="en" if args.format == "parquet" else args.headers, municipalities=args.municipality)
+    text, changed, what = diff.run(
+        session,
+        a,
+        b,
+        years,
+        columns=args.columns,
+        show_all=args.show_all,
+        min_change=args.min_change,
+        top=args.top,
+        summary=args.summary,
+        rules_only=args.rules_only,
+        fmt="csv" if args.format == "parquet" else args.format,
+        headers="en" if args.format == "parquet" else args.headers,
+        municipalities=args.municipality,
+    )
     if args.format == "parquet":
         from engine.columnar.parquet import diff_parquet
 
@@ -511,7 +641,10 @@ def cmd_report(args) -> int:
     from engine.formats import municipalities_text, years_text
 
     total = len(rep.result_b.municipalities)
-    _wrote(args, f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if rep.selected is None else len(rep.selected), total)}")
+    _wrote(
+        args,
+        f"{rep.b.id} against {rep.a.id}, {years_text(rep.years)}, {municipalities_text(None if rep.selected is None else len(rep.selected), total)}",
+    )
     return 0
 
 
@@ -559,8 +692,9 @@ def _diff_explain(session, args) -> int:
     pairs = [explain.explain_versions(session, args.a, args.b, args.explain, year, m) for m in split_list(args.municipality) or [None]]
     texts = [explain.render_side_by_side(xa, xb, fmt) for xa, xb in pairs]
     if fmt == "json" and len(texts) > 1:
-        from engine.render import to_json
         import json
+
+        from engine.render import to_json
 
         text = to_json([json.loads(t) for t in texts])
     else:
@@ -578,7 +712,10 @@ def cmd_explain(args) -> int:
     version, asked = _version_and_years_asked(session, args.version, args.year)
     (year,) = session.years(version, asked)
     data = session.data_for(version)
-    xs = [explain.explain_for(version, data, args.name, year, m, depth=args.depth, full=args.full) for m in split_list(args.municipality) or [None]]
+    xs = [
+        explain.explain_for(version, data, args.name, year, m, depth=args.depth, full=args.full)
+        for m in split_list(args.municipality) or [None]
+    ]
     _print_warnings(session)
     write_output(explain.render_explanations(xs, args.format), args.out, inputs=session.input_paths)
     who = ", ".join(str(x.municipality) for x in xs if x.municipality is not None) or "the prefecture"
@@ -660,7 +797,9 @@ def _command(argv: list[str] | None) -> int:
         if args.command in OUTPUTS:
             from engine import formats
 
-            args.format = formats.choose(args.command, getattr(args, "format", None), args.out, *OUTPUTS[args.command], to_terminal=_to_terminal())
+            args.format = formats.choose(
+                args.command, getattr(args, "format", None), args.out, *OUTPUTS[args.command], to_terminal=_to_terminal()
+            )
         return args.func(args)
     except KokuhoError as e:
         for f in e.findings:

@@ -36,12 +36,21 @@ BASE_OFFSET = 13101
 BOUNDARY_RATES = [8500, 9000, 9500, 9700, 9900, 10000]  # hundredths of a percent
 
 MUNICIPAL_COLUMNS = [
-    "fiscal_year", "code", "name", "collection_rate", "insured", "households",
-    "income", "insured_40_64", "income_40_64", "medical_index",
-    "deficit_transfer", "advance_appropriation", "deficit_target_year",
+    "fiscal_year",
+    "code",
+    "name",
+    "collection_rate",
+    "insured",
+    "households",
+    "income",
+    "insured_40_64",
+    "income_40_64",
+    "medical_index",
+    "deficit_transfer",
+    "advance_appropriation",
+    "deficit_target_year",
 ]
-PREFECTURE_COLUMNS = ["fiscal_year", "levy_medical", "levy_support", "levy_care",
-                      "national_income_per_insured", "national_collection_rate"]
+PREFECTURE_COLUMNS = ["fiscal_year", "levy_medical", "levy_support", "levy_care", "national_income_per_insured", "national_collection_rate"]
 
 
 def code_of(i: int) -> str:
@@ -63,11 +72,18 @@ def generate(n: int, out_dir: Path, seed: int = 20240401) -> tuple[Path, Path]:
         insured = int(300 * (1000 ** rng.random()))  # log-uniform 300..300,000
         inc_pc = rng.randrange(800_000, 2_600_000)
         rate = rng.choice([rng.randrange(7000, 10001), rng.randrange(8800, 9800), rng.randrange(9500, 10001)])
-        munis.append({
-            "code": code_of(i), "name": f"合成市{i + 1:06d}", "insured": insured, "inc_pc": inc_pc,
-            "rate": rate, "index": rng.randrange(8500, 11501),
-            "deficit": rng.random() < 0.05, "target": rng.choice(["", "", "2025", "2027", "2030"]),
-        })
+        munis.append(
+            {
+                "code": code_of(i),
+                "name": f"合成市{i + 1:06d}",
+                "insured": insured,
+                "inc_pc": inc_pc,
+                "rate": rate,
+                "index": rng.randrange(8500, 11501),
+                "deficit": rng.random() < 0.05,
+                "target": rng.choice(["", "", "2025", "2027", "2030"]),
+            }
+        )
     munis.sort(key=lambda m: m["code"])
     total_insured = {}
     total_income = {}
@@ -101,8 +117,10 @@ def generate(n: int, out_dir: Path, seed: int = 20240401) -> tuple[Path, Path]:
                 index = min(13000, max(7000, m["index"] + rng.randrange(-40, 41)))
                 transfer = rng.randrange(0, 50_000_000) if m["deficit"] and rng.random() < 0.7 else 0
                 advance = rng.randrange(0, 80_000_000) if m["deficit"] and rng.random() < 0.3 else 0
-                f.write(f"{y},{m['code']},{m['name']},{rate},{insured},{insured * 65 // 100},{income},{i4064},{inc4064},"
-                        f"{index // 10000}.{index % 10000:04d},{transfer},{advance},{m['target'] if m['deficit'] else ''}\n")
+                f.write(
+                    f"{y},{m['code']},{m['name']},{rate},{insured},{insured * 65 // 100},{income},{i4064},{inc4064},"
+                    f"{index // 10000}.{index % 10000:04d},{transfer},{advance},{m['target'] if m['deficit'] else ''}\n"
+                )
             total_insured[y] = ti
             total_income[y] = tinc
     ppath = out_dir / "prefecture.csv"
@@ -112,8 +130,10 @@ def generate(n: int, out_dir: Path, seed: int = 20240401) -> tuple[Path, Path]:
         for y in YEARS:
             k = y - 2018
             ti = total_insured[y]
-            f.write(f"{y},{ti * (132_000 + 900 * k)},{ti * (39_000 + 400 * k)},{ti * 35 // 100 * 36_000},"
-                    f"{700_000 + 9_000 * k},{rate_text(9280 + 12 * k)}\n")
+            f.write(
+                f"{y},{ti * (132_000 + 900 * k)},{ti * (39_000 + 400 * k)},{ti * 35 // 100 * 36_000},"
+                f"{700_000 + 9_000 * k},{rate_text(9280 + 12 * k)}\n"
+            )
     return mpath, ppath
 
 

@@ -29,15 +29,48 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, getcontext
 getcontext().prec = 60
 D0, D1, D100 = Decimal(0), Decimal(1), Decimal(100)
 YEARS = range(2018, 2030)
-ALPHA = {2024: Decimal("0.86"), 2025: Decimal("0.71"), 2026: Decimal("0.57"), 2027: Decimal("0.43"),
-         2028: Decimal("0.29"), 2029: Decimal("0.14")}
+ALPHA = {
+    2024: Decimal("0.86"),
+    2025: Decimal("0.71"),
+    2026: Decimal("0.57"),
+    2027: Decimal("0.43"),
+    2028: Decimal("0.29"),
+    2029: Decimal("0.14"),
+}
 RELIEF = {2024: Decimal("1.00"), 2025: Decimal("0.80"), 2026: Decimal("0.60"), 2027: Decimal("0.40"), 2028: Decimal("0.20")}
-COLUMNS = ["previous_rate", "target_rate", "achieved", "meets_national_average", "alpha", "beta",
-           "levy_medical", "levy_support", "levy_care", "levy_total", "relief", "net_levy",
-           "income_rate_medical", "per_capita_medical", "income_rate_support", "per_capita_support",
-           "income_rate_care", "per_capita_care", "deficit", "deficit_status"]
-NUMERIC = ["collection_rate", "insured", "households", "income", "insured_40_64", "income_40_64",
-           "medical_index", "deficit_transfer", "advance_appropriation"]
+COLUMNS = [
+    "previous_rate",
+    "target_rate",
+    "achieved",
+    "meets_national_average",
+    "alpha",
+    "beta",
+    "levy_medical",
+    "levy_support",
+    "levy_care",
+    "levy_total",
+    "relief",
+    "net_levy",
+    "income_rate_medical",
+    "per_capita_medical",
+    "income_rate_support",
+    "per_capita_support",
+    "income_rate_care",
+    "per_capita_care",
+    "deficit",
+    "deficit_status",
+]
+NUMERIC = [
+    "collection_rate",
+    "insured",
+    "households",
+    "income",
+    "insured_40_64",
+    "income_40_64",
+    "medical_index",
+    "deficit_transfer",
+    "advance_appropriation",
+]
 
 
 def alpha(y):
@@ -70,8 +103,7 @@ def read(data_dir: str, limit: int | None = None):
         row = {k: (Decimal(r[k]) if r[k] != "" else None) for k in NUMERIC}
         row["deficit_target_year"] = int(r["deficit_target_year"]) if r["deficit_target_year"] else None
         rows[(code, int(r["fiscal_year"]))] = row
-    pref = {int(r["fiscal_year"]): {k: Decimal(v) for k, v in r.items() if k != "fiscal_year"}
-            for r in _rows(f"{data_dir}/prefecture.csv")}
+    pref = {int(r["fiscal_year"]): {k: Decimal(v) for k, v in r.items() if k != "fiscal_year"} for r in _rows(f"{data_dir}/prefecture.csv")}
     codes = sorted({c for c, _ in rows})
     return codes, rows, pref
 
@@ -161,8 +193,11 @@ def evaluate_year(codes, rows, pref, y):
         out["relief"].append(relief)
         out["net_levy"].append(None if total is None or relief is None else total - relief)
         c = None if prev is None or prev == 0 else prev / D100
-        for part, levy, nf, incf in (("medical", lm[i], "insured", "income"), ("support", ls[i], "insured", "income"),
-                                     ("care", lc[i], "insured_40_64", "income_40_64")):
+        for part, levy, nf, incf in (
+            ("medical", lm[i], "insured", "income"),
+            ("support", ls[i], "insured", "income"),
+            ("care", lc[i], "insured_40_64", "income_40_64"),
+        ):
             n = get(rows, code, y, nf)
             inc = get(rows, code, y, incf)
             if None in (levy, c, n, inc, nat) or n == 0 or inc == 0:
@@ -222,8 +257,14 @@ def main(argv=None) -> int:
     t2 = time.perf_counter()
     if args.out:
         write(res, codes, args.out)
-    result = {"impl": "naive", "n": len(codes), "years": len(YEARS), "load_s": t1 - t0, "eval_s": t2 - t1,
-              "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {
+        "impl": "naive",
+        "n": len(codes),
+        "years": len(YEARS),
+        "load_s": t1 - t0,
+        "eval_s": t2 - t1,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     print(json.dumps(result) if args.json else result)
     return 0
 

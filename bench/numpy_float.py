@@ -33,8 +33,17 @@ YEARS = range(2018, 2030)
 ALPHA = {2024: 0.86, 2025: 0.71, 2026: 0.57, 2027: 0.43, 2028: 0.29, 2029: 0.14}
 RELIEF = {2024: 1.00, 2025: 0.80, 2026: 0.60, 2027: 0.40, 2028: 0.20}
 PREFECTURE_NAMES = {"levy_medical": "total_medical", "levy_support": "total_support", "levy_care": "total_care"}
-FIELDS = ["collection_rate", "insured", "income", "insured_40_64", "income_40_64", "medical_index",
-          "deficit_transfer", "advance_appropriation", "deficit_target_year"]
+FIELDS = [
+    "collection_rate",
+    "insured",
+    "income",
+    "insured_40_64",
+    "income_40_64",
+    "medical_index",
+    "deficit_transfer",
+    "advance_appropriation",
+    "deficit_target_year",
+]
 
 
 def _rows(path: str):
@@ -102,8 +111,11 @@ def evaluate_year(cols, pref, n, y):
     rate = col(cols, "collection_rate", y, n)
     if y <= 2026:  # R3's table before FY2024 (a revision takes over from its first year), R6's for FY2024-FY2026, none after
         top = np.where(np.isnan(before), prev, np.fmin(prev, before)) if y >= 2024 else prev
-        t = np.select([prev < 85, prev < 90, prev < 95, prev < 97, (prev < 99) | (y < 2024)],
-                      [prev + 1.5, prev + 1.0, prev + 0.5, prev + 0.1, top], 99.0)
+        t = np.select(
+            [prev < 85, prev < 90, prev < 95, prev < 97, (prev < 99) | (y < 2024)],
+            [prev + 1.5, prev + 1.0, prev + 0.5, prev + 0.1, top],
+            99.0,
+        )
         t[np.isnan(prev)] = np.nan
     else:
         t = np.full(n, np.nan, dtype=prev.dtype)
@@ -124,8 +136,7 @@ def evaluate_year(cols, pref, n, y):
     lc = levy(pref["total_care"][y], beta, 0.0, m, ins2, inc2)
     total = lm + ls + lc
     relief = np.floor(np.maximum(0.0, lm - lm1) * RELIEF.get(y, 0.0))
-    out.update(alpha=a, beta=beta, levy_medical=lm, levy_support=ls, levy_care=lc, levy_total=total,
-               relief=relief, net_levy=total - relief)
+    out.update(alpha=a, beta=beta, levy_medical=lm, levy_support=ls, levy_care=lc, levy_total=total, relief=relief, net_levy=total - relief)
     c = np.where(prev == 0, np.nan, prev / 100.0)
     for part, lv, nn, ii in (("medical", lm, ins, inc), ("support", ls, ins, inc), ("care", lc, ins2, inc2)):
         b = ii / nn / nat
@@ -145,10 +156,28 @@ def evaluate(cols, pref, n, years=YEARS):
         return {y: evaluate_year(cols, pref, n, y) for y in years}
 
 
-COLUMNS = ["previous_rate", "target_rate", "achieved", "meets_national_average", "alpha", "beta",
-           "levy_medical", "levy_support", "levy_care", "levy_total", "relief", "net_levy",
-           "income_rate_medical", "per_capita_medical", "income_rate_support", "per_capita_support",
-           "income_rate_care", "per_capita_care", "deficit", "deficit_status"]
+COLUMNS = [
+    "previous_rate",
+    "target_rate",
+    "achieved",
+    "meets_national_average",
+    "alpha",
+    "beta",
+    "levy_medical",
+    "levy_support",
+    "levy_care",
+    "levy_total",
+    "relief",
+    "net_levy",
+    "income_rate_medical",
+    "per_capita_medical",
+    "income_rate_support",
+    "per_capita_support",
+    "income_rate_care",
+    "per_capita_care",
+    "deficit",
+    "deficit_status",
+]
 
 
 def write(res, codes, path: str) -> None:
@@ -177,8 +206,14 @@ def main(argv=None) -> int:
     t2 = time.perf_counter()
     if args.out:
         write(res, codes, args.out)
-    result = {"impl": "numpy_float", "n": n, "years": len(YEARS), "load_s": t1 - t0, "eval_s": t2 - t1,
-              "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {
+        "impl": "numpy_float",
+        "n": n,
+        "years": len(YEARS),
+        "load_s": t1 - t0,
+        "eval_s": t2 - t1,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     print(json.dumps(result) if args.json else result)
     return 0
 

@@ -97,7 +97,9 @@ def process(cmd, **kw) -> tuple[float, float]:
 
 
 def worker_json(args: list[str], **extra_env) -> dict:
-    r = subprocess.run([PY, str(Path(__file__).resolve()), "--worker", *args], cwd=ROOT, env=env(**extra_env), capture_output=True, text=True)
+    r = subprocess.run(
+        [PY, str(Path(__file__).resolve()), "--worker", *args], cwd=ROOT, env=env(**extra_env), capture_output=True, text=True
+    )
     if r.returncode != 0:
         raise RuntimeError(f"worker {args} failed:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -159,8 +161,14 @@ def work_fast(data_dir: str, repeat: int) -> dict:
         evaluate_columns(ev, YEARS, default_columns(version))
         times.append(time.perf_counter() - s)
         del ev
-    return {"n": fd.n, "load_s": t1 - t0, "eval_s": min(times), "runs": times, "peak_mib": _peak_mib(),
-            "recomputed_rows": STATS["recomputed_rows"]}
+    return {
+        "n": fd.n,
+        "load_s": t1 - t0,
+        "eval_s": min(times),
+        "runs": times,
+        "peak_mib": _peak_mib(),
+        "recomputed_rows": STATS["recomputed_rows"],
+    }
 
 
 def work_numpy(data_dir: str, repeat: int) -> dict:
@@ -233,12 +241,27 @@ def work_exactness(data_dir: str) -> dict:
                 if x is not None and not isinstance(x, (bool, str)):
                     x = Fraction(x) / (100 if c in pct else 1)
                 naive_mismatch += x != z
-    return {"cells": cells, "names": len(names), "undefined": reasons, "ref_mismatch": ref_mismatch,
-            "naive_cells": sum(len(res[y][c]) for y in YEARS for c in naive.COLUMNS), "naive_mismatch": int(naive_mismatch)}
+    return {
+        "cells": cells,
+        "names": len(names),
+        "undefined": reasons,
+        "ref_mismatch": ref_mismatch,
+        "naive_cells": sum(len(res[y][c]) for y in YEARS for c in naive.COLUMNS),
+        "naive_mismatch": int(naive_mismatch),
+    }
 
 
-YEN_COLUMNS = ["levy_medical", "levy_support", "levy_care", "levy_total", "relief", "net_levy",
-               "per_capita_medical", "per_capita_support", "per_capita_care"]
+YEN_COLUMNS = [
+    "levy_medical",
+    "levy_support",
+    "levy_care",
+    "levy_total",
+    "relief",
+    "net_levy",
+    "per_capita_medical",
+    "per_capita_support",
+    "per_capita_care",
+]
 RATE_COLUMNS = ["income_rate_medical", "income_rate_support", "income_rate_care"]
 
 
@@ -290,8 +313,14 @@ def machine() -> dict:
         pass
     import numpy
 
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(), "numpy": numpy.__version__,
-            "platform": platform.platform(), "load": os.getloadavg()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "load": os.getloadavg(),
+    }
 
 
 def fmt_s(x: float) -> str:
@@ -335,7 +364,11 @@ def main(argv=None) -> int:
     say()
     say(f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, numpy {info['numpy']}, {info['platform']}.")
     say(f"Load average at start: {info['load'][0]:.2f} / {info['load'][1]:.2f} / {info['load'][2]:.2f} (1/5/15 min).")
-    say("Command: `python bench/run.py`" + (" --quick" if args.quick else "") + f"; repeats: {rep} (best for throughput, median for process times).")
+    say(
+        "Command: `python bench/run.py`"
+        + (" --quick" if args.quick else "")
+        + f"; repeats: {rep} (best for throughput, median for process times)."
+    )
     say()
 
     # (a) parse + check
@@ -344,8 +377,14 @@ def main(argv=None) -> int:
     subprocess.run([PY, "-c", "from engine import api; api.check(None)"], cwd=ROOT, env=env(XDG_CACHE_HOME=cache_dir), check=True)
     warm_runs = []
     for _ in range(rep):
-        r = subprocess.run([PY, str(Path(__file__).resolve()), "--worker", "check", "warm"], cwd=ROOT,
-                           env=env(XDG_CACHE_HOME=cache_dir), capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [PY, str(Path(__file__).resolve()), "--worker", "check", "warm"],
+            cwd=ROOT,
+            env=env(XDG_CACHE_HOME=cache_dir),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         warm_runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
     os.environ["KOKUHO_CACHE"] = "off"
     check_nocache = wall([PY, "cli.py", "check", "rules/tokyo"], rep, env=env())
@@ -355,8 +394,12 @@ def main(argv=None) -> int:
     say()
     say("| | in-process api.check() | whole `kokuho check rules/tokyo` process |")
     say("|---|---|---|")
-    say(f"| no cache (grammar built, files parsed) | {fmt_s(statistics.median(r['check_s'] for r in cold))} | {fmt_s(statistics.median(check_nocache))} |")
-    say(f"| warm cache (content-hash hits) | {fmt_s(statistics.median(r['check_s'] for r in warm_runs))} | {fmt_s(statistics.median(check_warm))} |")
+    say(
+        f"| no cache (grammar built, files parsed) | {fmt_s(statistics.median(r['check_s'] for r in cold))} | {fmt_s(statistics.median(check_nocache))} |"
+    )
+    say(
+        f"| warm cache (content-hash hits) | {fmt_s(statistics.median(r['check_s'] for r in warm_runs))} | {fmt_s(statistics.median(check_warm))} |"
+    )
     say()
 
     # (b) cold diff vs import baseline. The baseline's modules come with bytecode (pip compiles
@@ -378,15 +421,17 @@ def main(argv=None) -> int:
         evals += wall(eval_cmd, 1, env=env(XDG_CACHE_HOME=cache_dir))
         diffs += wall(diff_cmd, 1, env=env(XDG_CACHE_HOME=cache_dir)) if have_diff else []
     b = statistics.median(base)
-    say("## (b) Cold command vs `python -c \"import lark, attrs, yaml\"`")
+    say('## (b) Cold command vs `python -c "import lark, attrs, yaml"`')
     say()
-    say("A new process each time; the on-disk cache is warm unless said otherwise. Median of runs, the three commands taking turns. "
+    say(
+        "A new process each time; the on-disk cache is warm unless said otherwise. Median of runs, the three commands taking turns. "
         "The engine's bytecode is compiled first (`python -m compileall engine cli.py`), as `pip install .` does and as the "
-        "baseline's packages have it; one row shows the diff without it.")
+        "baseline's packages have it; one row shows the diff without it."
+    )
     say()
     say("| command | time | ratio to baseline | target |")
     say("|---|---|---|---|")
-    say(f"| `python -c \"import lark, attrs, yaml\"` (baseline) | {fmt_s(b)} | 1.00× | |")
+    say(f'| `python -c "import lark, attrs, yaml"` (baseline) | {fmt_s(b)} | 1.00× | |')
     if have_diff:
         d = statistics.median(diffs)
         ok = "met" if d < 0.5 and d < 4 * b else "NOT met"
@@ -402,10 +447,12 @@ def main(argv=None) -> int:
         ph = [worker_json(["phases"], XDG_CACHE_HOME=cache_dir) for _ in range(rep)]
         med = {k: statistics.median(r[k] for r in ph) for k in ph[0]}
         say()
-        say(f"Where the cold diff goes (one fresh process, medians): interpreter start {fmt_s(bare)}; importing `cli` and "
+        say(
+            f"Where the cold diff goes (one fresh process, medians): interpreter start {fmt_s(bare)}; importing `cli` and "
             f"the engine {fmt_s(med['import_s'])}; rules from the cache, checks and both versions' data "
             f"{fmt_s(med['session_s'])}; the diff command itself (its own session, both evaluations, causes, rendering) "
-            f"{fmt_s(med['diff_s'])}.")
+            f"{fmt_s(med['diff_s'])}."
+        )
     if not have_diff:
         say(f"| the same, first run with an empty cache | {fmt_s(first)} | {first / b:.2f}× | |")
         say()
@@ -417,11 +464,13 @@ def main(argv=None) -> int:
     out_dir = Path(tempfile.mkdtemp(prefix="kokuho-bench-out-"))
     say("## (c) Whole processes at national scale: CSV in, CSV out")
     say()
-    say("A new process each time, the commands taking turns; wall time is the median of the runs, peak memory the "
+    say(
+        "A new process each time, the commands taking turns; wall time is the median of the runs, peak memory the "
         "process's ru_maxrss. Each reads the synthetic prefecture's two CSV files and writes its results as CSV: "
         "`kokuho eval --version R6 --period FY2018..FY2029 --format csv --out FILE` (the 20 summary columns and the reasons "
         "of undefined values), bench/naive.py (the same formulas per row in Decimal, its own csv reader and writer) and "
-        "bench/numpy_float.py (the same formulas in numpy float64, inexact; its own csv reader and writer).")
+        "bench/numpy_float.py (the same formulas in numpy float64, inexact; its own csv reader and writer)."
+    )
     say()
     say("| N × 12 years | command | wall | peak memory | ratio | target |")
     say("|---|---|---|---|---|---|")
@@ -430,13 +479,25 @@ def main(argv=None) -> int:
         d = ensure_data(n)
         data_args = ["--data", str(d / "municipal.csv"), "--prefecture-data", str(d / "prefecture.csv")]
         cmds = {
-            "eval": kokuho + ["eval", "--version", "R6", "--period", "FY2018..FY2029", "--format", "csv", *data_args, "--out", str(out_dir / "eval.csv")],
+            "eval": kokuho
+            + ["eval", "--version", "R6", "--period", "FY2018..FY2029", "--format", "csv", *data_args, "--out", str(out_dir / "eval.csv")],
             "numpy": [PY, str(BENCH / "numpy_float.py"), str(d), "--out", str(out_dir / "numpy.csv")],
         }
         if n <= 20_000:
             cmds["naive"] = [PY, str(BENCH / "naive.py"), str(d), "--out", str(out_dir / "naive.csv")]
         if n == 1741:
-            cmds["diff"] = kokuho + ["diff", "R3", "R6", "--period", "FY2024..FY2029", "--format", "csv", *data_args, "--out", str(out_dir / "diff.csv")]
+            cmds["diff"] = kokuho + [
+                "diff",
+                "R3",
+                "R6",
+                "--period",
+                "FY2024..FY2029",
+                "--format",
+                "csv",
+                *data_args,
+                "--out",
+                str(out_dir / "diff.csv"),
+            ]
             cmds["report"] = kokuho + ["report", *data_args, "--out", str(out_dir / "report.html")]
         k = rep if n <= 20_000 else max(1, rep - 1)
         runs = {name: [] for name in cmds}
@@ -454,20 +515,29 @@ def main(argv=None) -> int:
         if n == 1741:
             target = f"no slower than numpy: {'met' if e <= npf else 'NOT met'}"
         elif n == 20_000:
-            target = (f"≥ 10× faster than Decimal ({med['naive'][0] / e:.1f}×), faster than numpy, < 1 GiB: "
-                      f"{'met' if med['naive'][0] >= 10 * e and e < npf and em < 1024 else 'NOT met'}")
+            target = (
+                f"≥ 10× faster than Decimal ({med['naive'][0] / e:.1f}×), faster than numpy, < 1 GiB: "
+                f"{'met' if med['naive'][0] >= 10 * e and e < npf and em < 1024 else 'NOT met'}"
+            )
         else:
             target = f"≥ 4× faster than numpy ({npf / e:.1f}×), < 2 GiB: {'met' if npf >= 4 * e and em < 2048 else 'NOT met'}"
         say(f"| {n:,} | `kokuho eval` (exact) | {fmt_s(e)} | {em:,.0f} MiB | {e / npf:.2f}× | {target} |")
         if n == 1741:
             dd, dm = med["diff"]
             rr, rm = med["report"]
-            say(f"| {n:,} | `kokuho diff R3 R6 --period FY2024..FY2029` (with causes) | {fmt_s(dd)} | {dm:,.0f} MiB | {dd / e:.2f}× eval | "
-                f"within 3× eval: {'met' if dd <= 3 * e else 'NOT met'} |")
-            say(f"| {n:,} | `kokuho report` | {fmt_s(rr)} | {rm:,.0f} MiB | {rr / e:.2f}× eval | within 10× eval: {'met' if rr <= 10 * e else 'NOT met'} |")
+            say(
+                f"| {n:,} | `kokuho diff R3 R6 --period FY2024..FY2029` (with causes) | {fmt_s(dd)} | {dm:,.0f} MiB | {dd / e:.2f}× eval | "
+                f"within 3× eval: {'met' if dd <= 3 * e else 'NOT met'} |"
+            )
+            say(
+                f"| {n:,} | `kokuho report` | {fmt_s(rr)} | {rm:,.0f} MiB | {rr / e:.2f}× eval | within 10× eval: {'met' if rr <= 10 * e else 'NOT met'} |"
+            )
         sizes_out = {p.name: p.stat().st_size for p in out_dir.iterdir()}
-        say(f"| {n:,} | (output sizes) | eval {sizes_out.get('eval.csv', 0) / 2**20:,.1f} MiB, numpy {sizes_out.get('numpy.csv', 0) / 2**20:,.1f} MiB"
-            + (f", Decimal {sizes_out.get('naive.csv', 0) / 2**20:,.1f} MiB" if "naive" in med else "") + " | | | |")
+        say(
+            f"| {n:,} | (output sizes) | eval {sizes_out.get('eval.csv', 0) / 2**20:,.1f} MiB, numpy {sizes_out.get('numpy.csv', 0) / 2**20:,.1f} MiB"
+            + (f", Decimal {sizes_out.get('naive.csv', 0) / 2**20:,.1f} MiB" if "naive" in med else "")
+            + " | | | |"
+        )
     say()
 
     # (d) evaluation alone
@@ -476,7 +546,7 @@ def main(argv=None) -> int:
     say("| N | implementation | municipality-years/s | eval time | peak memory | the core is |")
     say("|---|---|---|---|---|---|")
     results = {}
-    for n in (sizes if args.quick else [1741, 100_000]):
+    for n in sizes if args.quick else [1741, 100_000]:
         d = str(ensure_data(n))
         k = rep if n > 10_000 else max(rep, 7)
         fast = worker_json(["fast", d, str(k)])
@@ -488,56 +558,93 @@ def main(argv=None) -> int:
         results[n] = fast
         say(f"| {n:,} | engine/columnar (exact) | {tp['fast']:,.0f} | {fmt_s(fast['eval_s'])} | {fast['peak_mib']:,.0f} MiB | |")
         naive_note = f" (first {nv['n']:,} municipalities, extrapolated: {my / tp['naive']:.0f} s for all)" if limit else ""
-        say(f"| {n:,} | bench/naive.py (Decimal per row){naive_note} | {tp['naive']:,.0f} | {fmt_s(nv['eval_s'])} | "
-            f"{nv['peak_mib']:,.0f} MiB{' (subset)' if limit else ''} | **{tp['fast'] / tp['naive']:.0f}× faster** |")
-        say(f"| {n:,} | bench/numpy_float.py (float64, inexact) | {tp['numpy']:,.0f} | {fmt_s(npf['eval_s'])} | "
-            f"{npf['peak_mib']:,.0f} MiB | **{fast['eval_s'] / npf['eval_s']:.2f}× its time** |")
+        say(
+            f"| {n:,} | bench/naive.py (Decimal per row){naive_note} | {tp['naive']:,.0f} | {fmt_s(nv['eval_s'])} | "
+            f"{nv['peak_mib']:,.0f} MiB{' (subset)' if limit else ''} | **{tp['fast'] / tp['naive']:.0f}× faster** |"
+        )
+        say(
+            f"| {n:,} | bench/numpy_float.py (float64, inexact) | {tp['numpy']:,.0f} | {fmt_s(npf['eval_s'])} | "
+            f"{npf['peak_mib']:,.0f} MiB | **{fast['eval_s'] / npf['eval_s']:.2f}× its time** |"
+        )
     say()
     for n, fast in results.items():
-        say(f"At N = {n:,}: {fast['recomputed_rows']:,} of {n * len(YEARS):,} municipality-years had a rounding or comparison too close "
-            "to call in float64 and were recomputed exactly (all runs: " + ", ".join(fmt_s(t) for t in fast["runs"]) + ").")
+        say(
+            f"At N = {n:,}: {fast['recomputed_rows']:,} of {n * len(YEARS):,} municipality-years had a rounding or comparison too close "
+            "to call in float64 and were recomputed exactly (all runs: " + ", ".join(fmt_s(t) for t in fast["runs"]) + ")."
+        )
     say()
 
     # (e) exactness
     say("## (e) Exactness")
     say()
     ex = worker_json(["exact", str(ensure_data(1741))])
-    say(f"At N = 1,741, every name of R6 ({ex['names']}) in every year FY2018-FY2029: the columnar core vs the per-row reference "
+    say(
+        f"At N = 1,741, every name of R6 ({ex['names']}) in every year FY2018-FY2029: the columnar core vs the per-row reference "
         f"evaluator: {ex['ref_mismatch']} of {ex['cells']:,} values differ ({ex['undefined']:,} of them undefined, reasons compared "
-        f"word for word); vs the per-row Decimal script on the summary columns: {ex['naive_mismatch']} of {ex['naive_cells']:,}.")
-    for n in (sizes if args.quick else [1741, 100_000]):
+        f"word for word); vs the per-row Decimal script on the summary columns: {ex['naive_mismatch']} of {ex['naive_cells']:,}."
+    )
+    for n in sizes if args.quick else [1741, 100_000]:
         for dtype in ("float64", "float32"):
             fe = worker_json(["float", str(ensure_data(n)), dtype])
-            say(f"numpy {dtype} at N = {n:,}: {fe['mismatch']:,} of {fe['cells']:,} rounded cells (levies, relief, per-capita "
+            say(
+                f"numpy {dtype} at N = {n:,}: {fe['mismatch']:,} of {fe['cells']:,} rounded cells (levies, relief, per-capita "
                 f"amounts in yen; income rates in 0.01%) differ from the exact result"
-                + (f", by up to {fe['worst']:,.0f} (yen or 0.01%)." if fe["mismatch"] else "."))
+                + (f", by up to {fe['worst']:,.0f} (yen or 0.01%)." if fe["mismatch"] else ".")
+            )
     say()
 
     # (f) sweep
-    sweep_cmd = [PY, "cli.py", "sweep", "--version", "R6", "--period", "R6-R11", "--format", "csv",
-                 "--vary", "alpha.R6=0.77..0.95:0.02", "--vary", "alpha.R7=0.62..0.80:0.02", "--vary", "alpha.R8=0.48..0.66:0.02"]
+    sweep_cmd = [
+        PY,
+        "cli.py",
+        "sweep",
+        "--version",
+        "R6",
+        "--period",
+        "R6-R11",
+        "--format",
+        "csv",
+        "--vary",
+        "alpha.R6=0.77..0.95:0.02",
+        "--vary",
+        "alpha.R7=0.62..0.80:0.02",
+        "--vary",
+        "alpha.R8=0.48..0.66:0.02",
+    ]
     sw = wall(sweep_cmd, max(1, rep - 1), env=env(XDG_CACHE_HOME=cache_dir, KOKUHO_CONFIG="off"))
     say("## (f) `kokuho sweep`: 1,000 α schedules over R6-R11 on the bundled data")
     say()
-    say("`kokuho sweep --version R6 --period R6-R11 --vary alpha.R6=0.77..0.95:0.02 --vary alpha.R7=0.62..0.80:0.02 "
+    say(
+        "`kokuho sweep --version R6 --period R6-R11 --vary alpha.R6=0.77..0.95:0.02 --vary alpha.R7=0.62..0.80:0.02 "
         "--vary alpha.R8=0.48..0.66:0.02 --format csv` (10 x 10 x 10 = 1,000 scenarios + the unvaried row), "
-        f"{info['nproc']} processes: **{fmt_s(statistics.median(sw))}** (target < 30 s).")
+        f"{info['nproc']} processes: **{fmt_s(statistics.median(sw))}** (target < 30 s)."
+    )
     say()
     say("## Notes")
     say()
-    say("- *Exact* means equal to engine/evaluate.py (Fractions) to the yen and the last decimal, Undefined reasons included; "
-        "tests/test_columnar.py and tests/test_conformance.py check it on random data, and (e) on every value at N = 1,741.")
-    say("- The columnar core keeps values as exact integer columns where it can and uses float64 only with a proven error bound; "
-        "the rows counted in (d) as recomputed are those whose bound straddled a rounding or comparison boundary.")
-    say("- `kokuho eval` reads the data with Apache Arrow (numbers parsed exactly, as int64 or decimal128) and writes the CSV from "
+    say(
+        "- *Exact* means equal to engine/evaluate.py (Fractions) to the yen and the last decimal, Undefined reasons included; "
+        "tests/test_columnar.py and tests/test_conformance.py check it on random data, and (e) on every value at N = 1,741."
+    )
+    say(
+        "- The columnar core keeps values as exact integer columns where it can and uses float64 only with a proven error bound; "
+        "the rows counted in (d) as recomputed are those whose bound straddled a rounding or comparison boundary."
+    )
+    say(
+        "- `kokuho eval` reads the data with Apache Arrow (numbers parsed exactly, as int64 or decimal128) and writes the CSV from "
         "whole columns; its output holds more than the scripts' (municipality names, and the reason of every undefined value), "
-        "see the output sizes in (c).")
-    say("- In (d) each implementation gets its data already in memory in its own form; the naive baseline at N = 100,000 runs on "
-        f"the first {NAIVE_SUBSET:,} municipalities and its rate is applied to all.")
+        "see the output sizes in (c)."
+    )
+    say(
+        "- In (d) each implementation gets its data already in memory in its own form; the naive baseline at N = 100,000 runs on "
+        f"the first {NAIVE_SUBSET:,} municipalities and its rate is applied to all."
+    )
     say()
     after = os.getloadavg()
-    say(f"Load average at the end: {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}. The machine is shared: other "
-        "processes' load shows as noise, so throughputs are best-of-repeats and process times medians.")
+    say(
+        f"Load average at the end: {after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f}. The machine is shared: other "
+        "processes' load shows as noise, so throughputs are best-of-repeats and process times medians."
+    )
     if not args.no_write:
         (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
         print(f"\nwritten: {BENCH / 'RESULTS.md'}")

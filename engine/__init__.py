@@ -2,13 +2,13 @@
 
 from .api import Session as Session
 from .api import check as check
-from .errors import KokuhoError as KokuhoError
 from .columnar import ColumnData as ColumnData
 from .columnar import ColumnEvaluator as ColumnEvaluator
+from .errors import KokuhoError as KokuhoError
 from .evaluate import Evaluator as Evaluator
 from .results import evaluate as evaluate
-from .values import Undefined as Undefined
 from .source import parse_file as parse_file
+from .values import Undefined as Undefined
 from .versions import NotInForce as NotInForce
 from .versions import Piece as Piece
 from .versions import RuleSet as RuleSet
@@ -16,8 +16,24 @@ from .versions import Version as Version
 from .years import parse_period as parse_period
 from .years import parse_year as parse_year
 
-__all__ = ["Session", "check", "KokuhoError", "ColumnData", "ColumnEvaluator", "Evaluator", "Undefined", "evaluate", "parse_file", "parse_text",
-           "NotInForce", "Piece", "RuleSet", "Version", "parse_period", "parse_year"]
+__all__ = [
+    "Session",
+    "check",
+    "KokuhoError",
+    "ColumnData",
+    "ColumnEvaluator",
+    "Evaluator",
+    "Undefined",
+    "evaluate",
+    "parse_file",
+    "parse_text",
+    "NotInForce",
+    "Piece",
+    "RuleSet",
+    "Version",
+    "parse_period",
+    "parse_year",
+]
 
 
 def __getattr__(name: str):

@@ -8,10 +8,11 @@ import attrs
 
 from . import data as data_mod
 from .ast import KEY_NAMES
-from .loading import check_ruleset, load
-from .errors import Finding, KokuhoError, UsageError, finding
 from .columnar import ColumnData, ColumnEvaluator
-from .render import eval_csv_chunks, render_eval, render_summary as _render_summary
+from .errors import Finding, KokuhoError, UsageError, finding
+from .loading import check_ruleset, load
+from .render import eval_csv_chunks, render_eval
+from .render import render_summary as _render_summary
 from .results import EvalResult, evaluate
 from .summary import summarise
 from .versions import RuleSet, Version, default_rules_dir
@@ -99,7 +100,7 @@ class Session:
         self.notes: list[str] = []  # what the session chose for the user (the default version), for the CLI to print
 
     @classmethod
-    def open(cls, rules=None, data=None, prefecture_data=None) -> "Session":
+    def open(cls, rules=None, data=None, prefecture_data=None) -> Session:
         ruleset = load(rules).ruleset  # raises for a file that does not parse, a version that does not resolve or check
         sample_m, sample_p = data_mod.sample_paths()
         if (data is None) != (prefecture_data is None):
@@ -224,8 +225,10 @@ def eval_columns(version: Version, text: str | None, *, screen: bool = False) ->
         return tuple(resolve_columns(texts, version, extra=KEY_NAMES)), None
     short = screen_columns(version) if screen else None
     if short and len(short) < len(full):
-        return short, (f"showing {len(short)} of {len(full)} columns ({version.id}'s screen set); --columns all shows every one, "
-                       "--columns NAME,... the ones you name (kokuho names lists them)")
+        return short, (
+            f"showing {len(short)} of {len(full)} columns ({version.id}'s screen set); --columns all shows every one, "
+            "--columns NAME,... the ones you name (kokuho names lists them)"
+        )
     return full, None
 
 

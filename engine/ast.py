@@ -22,8 +22,16 @@ from .years import Period
 # ---- the vocabulary ----------------------------------------------------------------------------
 
 KEY_NAMES = {"code", "name", "fiscal_year"}  # every municipality's row has them; not items of a version
-ROUNDING_MODES = {"floor": "floor", "切り捨て": "floor", "ceil": "ceil", "切り上げ": "ceil",
-                  "half_up": "half_up", "四捨五入": "half_up", "half_even": "half_even", "down": "down"}
+ROUNDING_MODES = {
+    "floor": "floor",
+    "切り捨て": "floor",
+    "ceil": "ceil",
+    "切り上げ": "ceil",
+    "half_up": "half_up",
+    "四捨五入": "half_up",
+    "half_even": "half_even",
+    "down": "down",
+}
 AGGREGATES = {"sum", "mean", "count"}  # run over the municipalities
 FUNCTIONS = {"min", "max", "abs", "sum", "mean", "count", "defined", "round", "floor", "ceil", "percent", "ratio", "decimals"}
 
@@ -119,8 +127,8 @@ class Ref:
 class AtYear:
     """`target[year - 1]`: a value taken in another fiscal year."""
 
-    target: "Expr"
-    year: "Expr"
+    target: Expr
+    year: Expr
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -133,7 +141,7 @@ class Call:
     """A built-in function: min, max, abs, sum, mean, count, defined, round, floor, ceil, ..."""
 
     function: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -144,7 +152,7 @@ class Call:
 @attrs.frozen
 class Unary:
     op: str  # '-' or 'not'
-    operand: "Expr"
+    operand: Expr
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -155,8 +163,8 @@ class Unary:
 @attrs.frozen
 class Binary:
     op: str  # + - * / and or, and comparisons < <= > >= = !=
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -168,8 +176,8 @@ class Binary:
 class If:
     """`if c1 then v1 elif c2 then v2 else v3`."""
 
-    branches: tuple[tuple["Expr", "Expr"], ...]
-    otherwise: "Expr"
+    branches: tuple[tuple[Expr, Expr], ...]
+    otherwise: Expr
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -181,9 +189,9 @@ class If:
 class With:
     """`levy_medical with alpha = 1`: the expression evaluated with a parameter overridden."""
 
-    body: "Expr"
+    body: Expr
     name: str
-    value: "Expr"
+    value: Expr
     span: Span = _span_field()
 
     def children(self) -> list:
@@ -491,8 +499,7 @@ def another_year(e) -> bool:
 
 def earlier_year(e) -> bool:
     """Y in x[Y] is `year - k` with k > 0: certainly not the year being evaluated."""
-    return (isinstance(e, Binary) and e.op == "-" and isinstance(e.left, ThisYear)
-            and isinstance(e.right, Number) and e.right.value > 0)
+    return isinstance(e, Binary) and e.op == "-" and isinstance(e.left, ThisYear) and isinstance(e.right, Number) and e.right.value > 0
 
 
 def same_year_refs(item) -> set[str]:

@@ -61,8 +61,16 @@ TEXT = {
     "removed_note": "基の版にあり、この版で remove された項目です（この版では評価されません）。",
     "kind": {"input": "入力", "definition": "定義", "table": "区分表", "schedule": "スケジュール", "summary": "集計", "example": "計算例"},
     "unit": "単位",
-    "units": {"percent": "パーセント (%)", "pp": "ポイント (pp)", "yen": "円", "ratio": "比率", "count": "件数・人数", "year": "年度",
-              "bool": "真偽 (true / false)", "text": "文字列"},
+    "units": {
+        "percent": "パーセント (%)",
+        "pp": "ポイント (pp)",
+        "yen": "円",
+        "ratio": "比率",
+        "count": "件数・人数",
+        "year": "年度",
+        "bool": "真偽 (true / false)",
+        "text": "文字列",
+    },
     "scope": "データ",
     "scopes": {"municipal": "区市町村別（区市町村・年度ごとに1行）", "prefecture": "都全体（年度ごとに1行）"},
     "columns": "列見出し",
@@ -83,10 +91,22 @@ TEXT = {
     "before": "改定前",
     "after": "改定後",
     "change": "変更",
-    "changes": {"added": "新規", "changed": "変更", "restated": "再掲（変更なし）", "inherited": "継承", "removed": "削除", "original": "記述"},
-    "change_notes": {"added": "この版で新しく追加された項目", "changed": "基の版の項目をこの版で変更（override）",
-                     "restated": "override しているが内容は基の版と同じ", "inherited": "基の版から変更なく引き継いだ項目",
-                     "removed": "基の版にあり、この版で削除", "original": "この版で記述（基の版がないため比較なし）"},
+    "changes": {
+        "added": "新規",
+        "changed": "変更",
+        "restated": "再掲（変更なし）",
+        "inherited": "継承",
+        "removed": "削除",
+        "original": "記述",
+    },
+    "change_notes": {
+        "added": "この版で新しく追加された項目",
+        "changed": "基の版の項目をこの版で変更（override）",
+        "restated": "override しているが内容は基の版と同じ",
+        "inherited": "基の版から変更なく引き継いだ項目",
+        "removed": "基の版にあり、この版で削除",
+        "original": "この版で記述（基の版がないため比較なし）",
+    },
     "band_changes": {"added": "追加", "removed": "削除", "bounds": "範囲", "result": "結果", "wording": "文言"},
     "given": "与える値",
     "municipality": "区市町村",
@@ -123,8 +143,14 @@ class BookItem:
 
     @property
     def kind(self) -> str:
-        return {ast.InputDecl: "input", ast.Definition: "definition", ast.Table: "table", ast.Schedule: "schedule",
-                ast.Summary: "summary", ast.Example: "example"}[type(self.item)]
+        return {
+            ast.InputDecl: "input",
+            ast.Definition: "definition",
+            ast.Table: "table",
+            ast.Schedule: "schedule",
+            ast.Summary: "summary",
+            ast.Example: "example",
+        }[type(self.item)]
 
     @property
     def anchor(self) -> str:
@@ -203,7 +229,7 @@ def _linked(text: str, names: set[str]):
     out = []
     pos = 0
     for m in _STRING.finditer(text):
-        out.append(_link_names(text[pos:m.start()], names))
+        out.append(_link_names(text[pos : m.start()], names))
         out.append(str(escape(m.group())))
         pos = m.end()
     out.append(_link_names(text[pos:], names))
@@ -216,7 +242,7 @@ def _link_names(text: str, names: set[str]) -> str:
     out = []
     pos = 0
     for m in _NAME.finditer(text):
-        out.append(str(escape(text[pos:m.start()])))
+        out.append(str(escape(text[pos : m.start()])))
         w = m.group()
         out.append(f'<a class="ref" href="#item-{escape(w)}">{escape(w)}</a>' if w in names else str(escape(w)))
         pos = m.end()
@@ -236,8 +262,8 @@ def _value_text(node) -> str:
 
 
 def _shown(v, unit: str) -> str:
-    from .values import is_undef
     from .explain import show
+    from .values import is_undef
 
     if v is EXPECT_UNDEFINED or is_undef(v):
         return TEXT["undefined"]
@@ -255,12 +281,23 @@ def _item_view(bi: BookItem, book: Book, names: set[str]) -> dict:
     t = TEXT
     item = bi.item
     view = {
-        "name": bi.name, "anchor": bi.anchor, "kind": bi.kind, "kind_text": t["kind"][bi.kind], "label": getattr(item, "label", None) or "",
+        "name": bi.name,
+        "anchor": bi.anchor,
+        "kind": bi.kind,
+        "kind_text": t["kind"][bi.kind],
+        "label": getattr(item, "label", None) or "",
         "unit": t["units"].get(getattr(item, "unit", ""), getattr(item, "unit", "")) if hasattr(item, "unit") else "",
-        "unit_name": getattr(item, "unit", ""), "cite": getattr(item, "cite", None) or "", "origin": bi.origin, "change": bi.change,
-        "change_text": t["changes"][bi.change], "change_note": t["change_notes"][bi.change], "where": _where(item, book.version),
+        "unit_name": getattr(item, "unit", ""),
+        "cite": getattr(item, "cite", None) or "",
+        "origin": bi.origin,
+        "change": bi.change,
+        "change_text": t["changes"][bi.change],
+        "change_note": t["change_notes"][bi.change],
+        "where": _where(item, book.version),
         "effective": item.effective.both if getattr(item, "effective", None) is not None else "",
-        "base_version": book.base.id if book.base is not None else "", "meta_changes": [], "base_where": _where(bi.base, book.version) if bi.base is not None else "",
+        "base_version": book.base.id if book.base is not None else "",
+        "meta_changes": [],
+        "base_where": _where(bi.base, book.version) if bi.base is not None else "",
         "history": [],
     }
     if isinstance(item, ast.InputDecl):
@@ -275,18 +312,30 @@ def _item_view(bi: BookItem, book: Book, names: set[str]) -> dict:
     if isinstance(item, ast.Schedule):
         view["schedule"] = _schedule_view(bi, book, names)
     if isinstance(item, ast.Summary):
-        view["summary"] = [{"kind": t["summary_kinds"].get(line.kind, line.kind), "names": _linked(", ".join(line.names), names)} for line in item.lines]
+        view["summary"] = [
+            {"kind": t["summary_kinds"].get(line.kind, line.kind), "names": _linked(", ".join(line.names), names)} for line in item.lines
+        ]
     if isinstance(item, ast.Example):
         view["example"] = _example_view(item, book.runs.get(bi.name), names)
     pieces = book.version.pieces(bi.name) if bi.change != "removed" else ()
     if len(pieces) > 1:  # a revision that takes over from a year: which statement is in force in which years
-        view["history"] = [{"years": p.years.both if p.years is not None else t["always"], "version": p.version, "where": _where(p.item, book.version),
-                            "current": p.item is item} for p in pieces]
+        view["history"] = [
+            {
+                "years": p.years.both if p.years is not None else t["always"],
+                "version": p.version,
+                "where": _where(p.item, book.version),
+                "current": p.item is item,
+            }
+            for p in pieces
+        ]
     if bi.change in ("changed", "restated") and bi.base is not None:
         # With a history, the base's statement keeps its own years: its `effective` is not changed, only followed.
         keys = ("label", "cite", "unit") if view["history"] else ("label", "cite", "effective", "unit")
-        view["meta_changes"] = [(k, str(getattr(bi.base, k) or "—"), str(getattr(item, k) or "—"))
-                                for k in keys if hasattr(item, k) and getattr(bi.base, k, None) != getattr(item, k)]
+        view["meta_changes"] = [
+            (k, str(getattr(bi.base, k) or "—"), str(getattr(item, k) or "—"))
+            for k in keys
+            if hasattr(item, k) and getattr(bi.base, k, None) != getattr(item, k)
+        ]
     return view
 
 
@@ -298,34 +347,59 @@ def _table_view(bi: BookItem, names: set[str]) -> dict:
     rows = []
     for r in align_bands(base, table) if base is not None else [(None, b, "") for b in table.bands]:
         a, b, change = (r.a, r.b, r.change) if base is not None else r
-        rows.append({
-            "change": change.split(", ")[0] if change else "",
-            "change_text": "、".join(TEXT["band_changes"].get(w, w) for w in change.split(", ")) if change else "",
-            "b": _band_cells(b, names), "a": _band_cells(a, names) if base is not None else None,
-        })
-    return {"key": _linked(expression_text(table.key), names), "rows": rows, "compare": base is not None,
-            "base_key": _linked(expression_text(base.key), names) if base is not None and base.key != table.key else None}
+        rows.append(
+            {
+                "change": change.split(", ")[0] if change else "",
+                "change_text": "、".join(TEXT["band_changes"].get(w, w) for w in change.split(", ")) if change else "",
+                "b": _band_cells(b, names),
+                "a": _band_cells(a, names) if base is not None else None,
+            }
+        )
+    return {
+        "key": _linked(expression_text(table.key), names),
+        "rows": rows,
+        "compare": base is not None,
+        "base_key": _linked(expression_text(base.key), names) if base is not None and base.key != table.key else None,
+    }
 
 
 def _band_cells(band: ast.Band | None, names: set[str]) -> dict | None:
     if band is None:
         return None
-    return {"label": band.label or "", "interval": band.interval, "result": _linked(expression_text(band.result), names), "wording": band.wording or ""}
+    return {
+        "label": band.label or "",
+        "interval": band.interval,
+        "result": _linked(expression_text(band.result), names),
+        "wording": band.wording or "",
+    }
 
 
 def _schedule_view(bi: BookItem, book: Book, names: set[str]) -> dict:
     s: ast.Schedule = bi.item
     base = bi.base if isinstance(bi.base, ast.Schedule) and bi.change == "changed" else None
+
     def rows(sched: ast.Schedule) -> list[dict]:
-        return [{"years": e.years_text or str(e.years), "fiscal": e.years.both if e.years.first is not None or e.years.last is not None else "全年度",
-                 "value": _linked(expression_text(e.value), names), "wording": e.wording or ""} for e in sched.entries]
+        return [
+            {
+                "years": e.years_text or str(e.years),
+                "fiscal": e.years.both if e.years.first is not None or e.years.last is not None else "全年度",
+                "value": _linked(expression_text(e.value), names),
+                "wording": e.wording or "",
+            }
+            for e in sched.entries
+        ]
 
     entries = rows(s)
     base_entries = rows(base) if base is not None else None
     from markupsafe import Markup
 
     chart = _schedule_chart(bi, book, base)
-    return {"entries": entries, "base_entries": base_entries, "chart": Markup(chart[0]) if chart else None, "note": chart[1] if chart else None}
+    return {
+        "entries": entries,
+        "base_entries": base_entries,
+        "chart": Markup(chart[0]) if chart else None,
+        "note": chart[1] if chart else None,
+    }
 
 
 def _chart_years(book: Book, schedules) -> list[int]:
@@ -389,7 +463,16 @@ def _schedule_chart(bi: BookItem, book: Book, base: ast.Schedule | None):
         ax = fig.add_subplot()
         if base is not None:
             bx, by, _ = series(base)
-            ax.plot(bx, by, marker="s", color="#8c8c8c", linestyle="--", linewidth=1.2, markersize=3, label=f"{book.base.id}（{TEXT['before']}）")
+            ax.plot(
+                bx,
+                by,
+                marker="s",
+                color="#8c8c8c",
+                linestyle="--",
+                linewidth=1.2,
+                markersize=3,
+                label=f"{book.base.id}（{TEXT['before']}）",
+            )
         ax.plot(xs, ys, marker="o", color="#1f5fa8", linewidth=1.5, markersize=4, label=f"{book.version.id}")
         for x, y in zip(xs, ys):
             ax.annotate(f"{y:g}", (x, y), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6.5, color="#1f5fa8")
@@ -419,7 +502,7 @@ def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> d
 
     def head(name: str, year: int | None):
         y = FiscalYear(year or ex.year)
-        return Markup(f"{_link_names(name, names)}<br><span class=\"yr\">{escape(str(y))}</span>")
+        return Markup(f'{_link_names(name, names)}<br><span class="yr">{escape(str(y))}</span>')
 
     outcomes = []
     if run is not None:
@@ -428,13 +511,26 @@ def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> d
             x = o.expectation
             subject = f"{x.code} {muni_names.get(x.code, '')}".strip() if x.code is not None else TEXT["prefecture"]
             expected = _value_text(x.value)  # as written in the rules
-            outcomes.append({"subject": subject, "name": Markup(_link_names(x.name, names)), "expected": expected,
-                             "actual": _shown(o.actual, o.unit), "passed": o.passed,
-                             "reason": o.actual.reason if hasattr(o.actual, "reason") else (o.problem or "")})
+            outcomes.append(
+                {
+                    "subject": subject,
+                    "name": Markup(_link_names(x.name, names)),
+                    "expected": expected,
+                    "actual": _shown(o.actual, o.unit),
+                    "passed": o.passed,
+                    "reason": o.actual.reason if hasattr(o.actual, "reason") else (o.problem or ""),
+                }
+            )
     problems = [f"{m}" for _, m, _ in run.problems] if run is not None else []
-    return {"year": FiscalYear(ex.year).both, "columns": [head(n, y) for n, y in columns], "munis": munis,
-            "prefecture": [{"name": Markup(head(a.name, a.year)), "value": _value_text(a.value)} for a in ex.prefecture],
-            "outcomes": outcomes, "problems": problems, "passed": run.passed if run is not None else None}
+    return {
+        "year": FiscalYear(ex.year).both,
+        "columns": [head(n, y) for n, y in columns],
+        "munis": munis,
+        "prefecture": [{"name": Markup(head(a.name, a.year)), "value": _value_text(a.value)} for a in ex.prefecture],
+        "outcomes": outcomes,
+        "problems": problems,
+        "passed": run.passed if run is not None else None,
+    }
 
 
 def render_html(book: Book) -> str:
@@ -465,7 +561,7 @@ def render_html(book: Book) -> str:
         cite = getattr(bi.item, "cite", None)
         if cite and cite not in group["cites"] and not isinstance(bi.item, ast.Example):
             group["cites"].append(cite)
-    order = sorted((k for k in chapters if k is not None)) + ([None] if None in chapters else [])
+    order = sorted(k for k in chapters if k is not None) + ([None] if None in chapters else [])
     toc = []
     for k in order:
         title = f"第{k}章" if k is not None else TEXT["no_chapter"]
@@ -474,16 +570,31 @@ def render_html(book: Book) -> str:
     counts = {c: sum(1 for bi in book.items if bi.change == c and not isinstance(bi.item, ast.Example)) for c in TEXT["changes"]}
     runs = list(book.runs.values())
     head = {
-        "id": v.id, "title": h.title or v.id, "status": h.status or "", "basis": h.basis or "", "cite": h.cite or "",
+        "id": v.id,
+        "title": h.title or v.id,
+        "status": h.status or "",
+        "basis": h.basis or "",
+        "cite": h.cite or "",
         "period": (h.plan_period.both if h.plan_period else "") + (f"（{h.period_text}）" if h.period_text else ""),
-        "extends": h.extends or "", "chain": " → ".join(v.chain), "file": shown_path(v.file.path),
+        "extends": h.extends or "",
+        "chain": " → ".join(v.chain),
+        "file": shown_path(v.file.path),
         "counts": [(TEXT["changes"][c], c, n) for c, n in counts.items() if n],
         "examples": TEXT["example_summary"].format(n=len(runs), passed=sum(1 for r in runs if r.passed)),
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template("book.html.j2").render(
-        t=TEXT, head=head, chapters=toc, summary=summary, removed=removed,
+        t=TEXT,
+        head=head,
+        chapters=toc,
+        summary=summary,
+        removed=removed,
         fonts=Markup(", ".join(f"'{f}'" for f in FONTS) + ", sans-serif"),
     )

@@ -15,7 +15,16 @@ from . import ast
 # The language's vocabulary and traversal live with its nodes (engine/ast.py), UnitError in the error tree
 # (engine/errors.py); they are re-exported here for the modules and tests that have always taken them from check.
 from .ast import (  # noqa: F401 - re-exported
-    AGGREGATES, FUNCTIONS, KEY_NAMES, ROUNDING_MODES, another_year, children, earlier_year, item_exprs, refs, same_year_refs,
+    AGGREGATES,
+    FUNCTIONS,
+    KEY_NAMES,
+    ROUNDING_MODES,
+    another_year,
+    children,
+    earlier_year,
+    item_exprs,
+    refs,
+    same_year_refs,
 )
 from .errors import Finding, Hints, UnitError, finding  # noqa: F401 - UnitError re-exported
 from .versions import Piece, RuleSet, Version
@@ -56,7 +65,9 @@ def add_units(op: str, a: str, b: str, span: ast.Span) -> str:
 def mul_units(op: str, a: str, b: str, span: ast.Span) -> str:
     for u in (a, b):
         if u in ("bool", "text", "year"):
-            raise UnitError(f"cannot {'multiply' if op == '*' else 'divide'} {unit_name(a)} {'by' if op == '/' else 'and'} {unit_name(b)}", span)
+            raise UnitError(
+                f"cannot {'multiply' if op == '*' else 'divide'} {unit_name(a)} {'by' if op == '/' else 'and'} {unit_name(b)}", span
+            )
     if op == "*":
         if a in DIMENSIONLESS and b in DIMENSIONLESS:
             if a == "number":
@@ -153,7 +164,9 @@ class Checker:
                 raise UnitError("only a name can be taken at another year, as in collection_rate[year - 1]", e.span, "bad-year-index")
             u = self.infer(e.year)
             if u not in ("year", "number"):
-                raise UnitError(f"a year index must be a fiscal year, like [year - 1] or [FY2020], not {unit_name(u)}", e.span, "bad-year-index")
+                raise UnitError(
+                    f"a year index must be a fiscal year, like [year - 1] or [FY2020], not {unit_name(u)}", e.span, "bad-year-index"
+                )
             _refuse_fractional_year(e.year, e.span)
             return self.infer(e.target)
         if isinstance(e, ast.Unary):
@@ -199,7 +212,9 @@ class Checker:
             target = self.items.get(e.name)
             if target is None or isinstance(target, (ast.Summary, ast.Example)):
                 hint = self.hints.closest(e.name, self.items)
-                raise UnitError(f"'with' names unknown parameter '{e.name}'" + (f"; did you mean '{hint}'?" if hint else ""), e.span, "unknown-name")
+                raise UnitError(
+                    f"'with' names unknown parameter '{e.name}'" + (f"; did you mean '{hint}'?" if hint else ""), e.span, "unknown-name"
+                )
             vu = self.infer(e.value)
             if not fits(target.unit, vu) and not (target.unit == "ratio" and vu == "number"):
                 raise UnitError(f"'{e.name}' is {unit_name(target.unit)}; it cannot be set to {unit_name(vu)}", e.span)
@@ -212,7 +227,14 @@ class Checker:
         f, args = e.function, e.args
         if f not in FUNCTIONS:
             hint = self.hints.closest(f, sorted(FUNCTIONS), 0.6)
-            raise UnitError(f"unknown function '{f}'" + (f"; did you mean '{hint}'?" if hint else "") + "; functions are " + ", ".join(sorted(FUNCTIONS)), e.span, "unknown-function")
+            raise UnitError(
+                f"unknown function '{f}'"
+                + (f"; did you mean '{hint}'?" if hint else "")
+                + "; functions are "
+                + ", ".join(sorted(FUNCTIONS)),
+                e.span,
+                "unknown-function",
+            )
 
         def arity(lo, hi=None):
             hi = lo if hi is None else hi
@@ -261,7 +283,9 @@ class Checker:
             return "bool"
         if f == "decimals":
             arity(1)
-            if not (isinstance(args[0], ast.Number) and args[0].unit == "number" and args[0].value.denominator == 1 and 0 <= args[0].value <= 30):
+            if not (
+                isinstance(args[0], ast.Number) and args[0].unit == "number" and args[0].value.denominator == 1 and 0 <= args[0].value <= 30
+            ):
                 raise UnitError("decimals() takes a whole number of decimal places, 0 to 30, as in decimals(13)", e.span)
             return "number"
         if f in ("percent", "ratio"):
@@ -275,7 +299,11 @@ class Checker:
             arity(3)
             mode = args[2]
             if not (isinstance(mode, ast.Ref) and mode.name in ROUNDING_MODES):
-                raise UnitError("round() needs a rounding mode as its third argument: " + ", ".join(ROUNDING_MODES), getattr(mode, "span", e.span), "rounding-mode")
+                raise UnitError(
+                    "round() needs a rounding mode as its third argument: " + ", ".join(ROUNDING_MODES),
+                    getattr(mode, "span", e.span),
+                    "rounding-mode",
+                )
         else:
             arity(2)
         u = self.infer(args[0])
@@ -330,7 +358,9 @@ class Checker:
 
     def refuse_prefecture_value(self, f: str, arg, span: ast.Span):
         if not self.is_municipal(arg):
-            raise UnitError(f"{f}() runs over the municipalities, but its argument has one value for the whole prefecture", span, "aggregate-scope")
+            raise UnitError(
+                f"{f}() runs over the municipalities, but its argument has one value for the whole prefecture", span, "aggregate-scope"
+            )
 
     # ---- checks ----
     def run(self) -> list[Finding]:
@@ -353,12 +383,24 @@ class Checker:
             if isinstance(item, ast.Removal):
                 users = sorted({p.name for p in self.version.all_pieces() if item.name in self.all_refs(p.item)})
                 if users:
-                    self.add("remove-in-use", f"cannot remove '{item.name}': " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it", item.span)
+                    self.add(
+                        "remove-in-use",
+                        f"cannot remove '{item.name}': "
+                        + ", ".join(f"'{u}'" for u in users)
+                        + f" still {'uses' if len(users) == 1 else 'use'} it",
+                        item.span,
+                    )
             elif getattr(item, "override", False) and not isinstance(item, (ast.Summary, ast.Example)):
                 users = sorted({p.name for p in inherited if item.name in self.all_refs(p.item)})
                 base_unit = self._base_unit(item.name)
                 if users and base_unit is not None and base_unit != item.unit:
-                    self.add("override-unit", f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited " + ", ".join(f"'{u}'" for u in users) + f" still {'uses' if len(users) == 1 else 'use'} it as before", item.span)
+                    self.add(
+                        "override-unit",
+                        f"'{item.name}' was {unit_name(base_unit)} and is now {unit_name(item.unit)}, but inherited "
+                        + ", ".join(f"'{u}'" for u in users)
+                        + f" still {'uses' if len(users) == 1 else 'use'} it as before",
+                        item.span,
+                    )
 
     def check_plan_gaps(self):
         """Warning `plan-gap`: a year of the version's own plan period in which an item its summary uses
@@ -401,8 +443,13 @@ class Checker:
             through = f" through {via[n]}" if via[n] is not None else ""
             runs = _year_runs(gaps)
             years = ", ".join(Period(a, b).both for a, b in runs)
-            f = finding("plan-gap", f"version {self.version.id}'s summary uses {what}{through}, but no piece of it is in force in {years} "
-                        f"of the plan period {period.both}; state one for those years or end the plan period earlier", h.span, self.version.file.source)
+            f = finding(
+                "plan-gap",
+                f"version {self.version.id}'s summary uses {what}{through}, but no piece of it is in force in {years} "
+                f"of the plan period {period.both}; state one for those years or end the plan period earlier",
+                h.span,
+                self.version.file.source,
+            )
             f = attrs.evolve(f, severity="warning")
             if f not in self.findings:
                 self.findings.append(f)
@@ -482,7 +529,11 @@ class Checker:
                 return
         for prev, cur in zip(bands, bands[1:]):
             if prev.hi.value > cur.lo.value or (prev.hi.value == cur.lo.value and prev.hi_closed and cur.lo_closed):
-                self.add("band-overlap", f"bands {prev.interval} and {cur.interval} overlap: a value of {cur.lo.text} would fall in both", cur.span)
+                self.add(
+                    "band-overlap",
+                    f"bands {prev.interval} and {cur.interval} overlap: a value of {cur.lo.text} would fall in both",
+                    cur.span,
+                )
             elif prev.hi.value < cur.lo.value or (prev.hi.value == cur.lo.value and not prev.hi_closed and not cur.lo_closed):
                 if prev.hi.value < cur.lo.value:
                     gap = f"{'(' if prev.hi_closed else '['}{prev.hi.text}, {cur.lo.text}{')' if cur.lo_closed else ']'}"
@@ -492,35 +543,59 @@ class Checker:
         if ku == "percent" and bands:
             first, last = bands[0], bands[-1]
             if first.lo.value > 0 or (first.lo.value == 0 and not first.lo_closed):
-                self.add("band-coverage", f"the bands of '{t.name}' start at {first.lo.text}{'' if first.lo_closed else ' (open)'}; a percent table must cover 0% to 100%", first.span)
+                self.add(
+                    "band-coverage",
+                    f"the bands of '{t.name}' start at {first.lo.text}{'' if first.lo_closed else ' (open)'}; a percent table must cover 0% to 100%",
+                    first.span,
+                )
             if last.hi.value < 1 or (last.hi.value == 1 and not last.hi_closed):
-                self.add("band-coverage", f"the bands of '{t.name}' end at {last.hi.text}{'' if last.hi_closed else ' (open)'}; a percent table must cover 0% to 100%", last.span)
+                self.add(
+                    "band-coverage",
+                    f"the bands of '{t.name}' end at {last.hi.text}{'' if last.hi_closed else ' (open)'}; a percent table must cover 0% to 100%",
+                    last.span,
+                )
 
     def check_schedule(self, s: ast.Schedule):
         for entry in s.entries:
             u = self.guarded(self.infer, entry.value)
             if u and not fits(s.unit, u):
-                self.add("unit", f"schedule '{s.name}' is {unit_name(s.unit)} but the value for {entry.years_text} is {unit_name(u)}", entry.span)
+                self.add(
+                    "unit", f"schedule '{s.name}' is {unit_name(s.unit)} but the value for {entry.years_text} is {unit_name(u)}", entry.span
+                )
         entries = list(s.entries)
         for a, b in _first_overlaps(entries):
             lo = max(x for x in (a.years.first, b.years.first, -(10**9)) if x is not None)
             lasts = [x for x in (a.years.last, b.years.last) if x is not None]
             which = f"FY{lo}" if lo > -(10**9) else (f"FY{min(lasts)}" if lasts else "every year")
-            self.add("schedule-duplicate", f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}", b.span)
+            self.add(
+                "schedule-duplicate",
+                f"schedule '{s.name}' gives {which} twice: in {a.years_text} (line {a.span.line}) and in {b.years_text}",
+                b.span,
+            )
         for prev, cur in zip(entries, entries[1:]):
             if prev.years.first is not None and cur.years.first is not None and cur.years.first < prev.years.first:
-                self.add("schedule-order", f"schedule '{s.name}': {cur.years_text} comes after {prev.years_text}; list years in order", cur.span)
+                self.add(
+                    "schedule-order", f"schedule '{s.name}': {cur.years_text} comes after {prev.years_text}; list years in order", cur.span
+                )
         period = self.version.header.plan_period
         if period is not None:
             years = [y for y in period.years() if s.effective is None or y in s.effective]
             missing = [y for y in years if not any(y in e.years for e in entries)]
             if missing:
-                self.add("schedule-gap", f"schedule '{s.name}' has no value for {', '.join(f'FY{y}' for y in missing)} of the plan period {period.both}", s.span)
+                self.add(
+                    "schedule-gap",
+                    f"schedule '{s.name}' has no value for {', '.join(f'FY{y}' for y in missing)} of the plan period {period.both}",
+                    s.span,
+                )
 
     def check_labels(self, d: ast.Definition):
         """`labels`: only for a text or true/false definition; each value once; a text value its formula can give."""
         if d.unit not in ("text", "bool"):
-            self.add("labels", f"'labels' names the values of a text or true/false definition; '{d.name}' is {unit_name(d.unit)}", d.value_labels[0].span)
+            self.add(
+                "labels",
+                f"'labels' names the values of a text or true/false definition; '{d.name}' is {unit_name(d.unit)}",
+                d.value_labels[0].span,
+            )
             return
         produced = _texts_produced(d.expr) if d.unit == "text" else None
         seen = set()
@@ -555,7 +630,9 @@ class Checker:
         for m in ex.municipalities:
             for a in m.values:
                 if a.name not in inputs or inputs[a.name].scope != "municipal":
-                    self.add("unknown-name", f"example sets '{a.name}', which is not a municipal input" + self._hint(a.name, inputs), a.span)
+                    self.add(
+                        "unknown-name", f"example sets '{a.name}', which is not a municipal input" + self._hint(a.name, inputs), a.span
+                    )
         for a in ex.prefecture:
             if a.name not in inputs or inputs[a.name].scope != "prefecture":
                 self.add("unknown-name", f"example sets '{a.name}', which is not a prefecture input" + self._hint(a.name, inputs), a.span)
@@ -576,14 +653,25 @@ class Checker:
         for year in self.version_epochs():
             view = self.version.at(year)
             pieces = {n: view.piece(n) for n in self.items}
-            pieces = {n: p for n, p in pieces.items() if isinstance(p, Piece) and isinstance(p.item, (ast.Definition, ast.Table, ast.Schedule))}
+            pieces = {
+                n: p for n, p in pieces.items() if isinstance(p, Piece) and isinstance(p.item, (ast.Definition, ast.Table, ast.Schedule))
+            }
             mine = own if own is not None else {n for n, p in pieces.items() if p.version == self.version.id}
-            self._cycles({n: sorted(same_year_refs(p.item)) for n, p in pieces.items()}, {n: p.item for n, p in pieces.items()}, mine, reported)
+            self._cycles(
+                {n: sorted(same_year_refs(p.item)) for n, p in pieces.items()}, {n: p.item for n, p in pieces.items()}, mine, reported
+            )
 
     def version_epochs(self) -> list[int]:
         """One fiscal year in each run of years in which the same pieces are in force (the first may stand for all earlier years)."""
-        bounds = sorted({b for p in self.version.all_pieces() if p.years is not None
-                         for b in (p.years.first, None if p.years.last is None else p.years.last + 1) if b is not None})
+        bounds = sorted(
+            {
+                b
+                for p in self.version.all_pieces()
+                if p.years is not None
+                for b in (p.years.first, None if p.years.last is None else p.years.last + 1)
+                if b is not None
+            }
+        )
         return [bounds[0] - 1] + bounds if bounds else [0]
 
     def _cycles(self, graph: dict, items: dict, own: set, reported: set):
@@ -603,7 +691,7 @@ class Checker:
                 elif m not in graph:
                     continue
                 elif state.get(m) == 1:
-                    cycle = path[path.index(m):] + [m]
+                    cycle = path[path.index(m) :] + [m]
                     key = frozenset(cycle)
                     if key not in reported and any(c in own for c in cycle):
                         reported.add(key)
@@ -621,7 +709,9 @@ def _refuse_fractional_year(e, span: ast.Span) -> None:
     while todo:
         x = todo.pop()
         if isinstance(x, ast.Number) and x.value.denominator != 1 or isinstance(x, ast.Binary) and x.op == "/":
-            why = f"{x.text} is not a whole number of years" if isinstance(x, ast.Number) else "a division may fall between two fiscal years"
+            why = (
+                f"{x.text} is not a whole number of years" if isinstance(x, ast.Number) else "a division may fall between two fiscal years"
+            )
             raise UnitError(f"a year index counts whole years, like [year - 1]; {why}", x.span if x.span.line else span, "bad-year-index")
         todo.extend(children(x))
 
@@ -653,7 +743,11 @@ def _refuse_bare_number_beside_rate(e, other_unit: str, span: ast.Span) -> None:
     if isinstance(e, ast.Number) and e.unit == "number" and e.value != 0 and other_unit in ("percent", "pp"):
         suggestion = f"{e.text}%" if other_unit == "percent" else f"{e.text}pp"
         where = e.span if e.span.line else span  # the caret on the number itself, where the parser recorded it
-        raise UnitError(f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)", where, "bare-number")
+        raise UnitError(
+            f"the plain number {e.text} stands beside {unit_name(other_unit)}; write {suggestion} (a plain number is a ratio: 1 = 100%)",
+            where,
+            "bare-number",
+        )
 
 
 def _year_runs(years: list[int]) -> list[tuple[int, int]]:
@@ -709,9 +803,16 @@ def _value_unit(node) -> str:
     return "year"
 
 
-_WRITE_AS = {"percent": "a percent like 98.40%", "pp": "percentage points like 1.50pp", "yen": "an amount like 1,000円 or 1000",
-             "count": "a whole number like 1200", "ratio": "a number like 1.0250", "year": "a fiscal year like FY2026 or R8",
-             "bool": "true or false", "text": 'a "quoted text"'}
+_WRITE_AS = {
+    "percent": "a percent like 98.40%",
+    "pp": "percentage points like 1.50pp",
+    "yen": "an amount like 1,000円 or 1000",
+    "count": "a whole number like 1200",
+    "ratio": "a number like 1.0250",
+    "year": "a fiscal year like FY2026 or R8",
+    "bool": "true or false",
+    "text": 'a "quoted text"',
+}
 
 
 def example_value(unit: str, node, *, what: str = "input"):
@@ -808,7 +909,9 @@ def check_rules(ruleset: RuleSet) -> list[Finding]:
         findings.extend(Checker(version, base).run())
         h = version.header
         if h.status is not None and h.status not in ast.STATUSES:
-            findings.append(finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source))
+            findings.append(
+                finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source)
+            )
     return findings
 
 

@@ -74,22 +74,46 @@ def check_digit(code5: str) -> int:
 
 def _decode(raw: bytes, path: str) -> str:
     if raw.startswith(b"PK\x03\x04"):  # a zip archive: an Excel workbook named as if it were CSV
-        raise DataError(finding("data-encoding", "the file is an Excel workbook (or another zip archive), not CSV: give it a name ending "
-                                ".xlsx (file.xlsx, or file.xlsx#sheet for another sheet than the first), or save it from Excel as 'CSV UTF-8'", ast.Span(path, 1, 1)))
+        raise DataError(
+            finding(
+                "data-encoding",
+                "the file is an Excel workbook (or another zip archive), not CSV: give it a name ending "
+                ".xlsx (file.xlsx, or file.xlsx#sheet for another sheet than the first), or save it from Excel as 'CSV UTF-8'",
+                ast.Span(path, 1, 1),
+            )
+        )
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
-        raise DataError(finding("data-encoding", "the file is neither UTF-8 nor CP932 (Shift_JIS): it looks like UTF-16 or a binary file; save it from Excel as 'CSV UTF-8'", ast.Span(path, 1, 1)))
+        raise DataError(
+            finding(
+                "data-encoding",
+                "the file is neither UTF-8 nor CP932 (Shift_JIS): it looks like UTF-16 or a binary file; save it from Excel as 'CSV UTF-8'",
+                ast.Span(path, 1, 1),
+            )
+        )
     bom = raw.startswith(b"\xef\xbb\xbf")
     try:
         return raw[3:].decode("utf-8") if bom else raw.decode("utf-8")
     except UnicodeDecodeError as e:
         if bom:  # marked as UTF-8 but it is not, and a CP932 file has no such mark
             line = raw[: e.start + 3].count(b"\n") + 1
-            raise DataError(finding("data-encoding", f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start + 3}); save it from Excel as 'CSV UTF-8'", ast.Span(path, line, 1))) from None
+            raise DataError(
+                finding(
+                    "data-encoding",
+                    f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start + 3}); save it from Excel as 'CSV UTF-8'",
+                    ast.Span(path, line, 1),
+                )
+            ) from None
     try:
         return raw.decode("cp932")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise DataError(finding("data-encoding", f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start}); save it from Excel as 'CSV UTF-8'", ast.Span(path, line, 1))) from None
+        raise DataError(
+            finding(
+                "data-encoding",
+                f"the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset {e.start}); save it from Excel as 'CSV UTF-8'",
+                ast.Span(path, line, 1),
+            )
+        ) from None
 
 
 def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]], int]:
@@ -140,8 +164,13 @@ def read_parquet(path: str):
     try:
         return pq.read_table(path)
     except (pa.ArrowException, OSError):
-        raise DataError(finding("data-parquet", "the file cannot be read as Parquet: save it from pandas, polars or DuckDB as .parquet, "
-                                "or give a CSV file", ast.Span(path, 1, 1))) from None
+        raise DataError(
+            finding(
+                "data-parquet",
+                "the file cannot be read as Parquet: save it from pandas, polars or DuckDB as .parquet, or give a CSV file",
+                ast.Span(path, 1, 1),
+            )
+        ) from None
 
 
 def _parquet_rows(path: str):
@@ -207,8 +236,13 @@ def _xlsx_rows(file: str, sheet: str | None, shown: str):
     try:
         wb = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-        raise DataError(finding("data-xlsx", "the file cannot be read as an Excel workbook (.xlsx): save it from Excel as .xlsx "
-                                "(not .xls), or as 'CSV UTF-8'", ast.Span(shown, 1, 1))) from None
+        raise DataError(
+            finding(
+                "data-xlsx",
+                "the file cannot be read as an Excel workbook (.xlsx): save it from Excel as .xlsx (not .xls), or as 'CSV UTF-8'",
+                ast.Span(shown, 1, 1),
+            )
+        ) from None
     try:
         if sheet is not None and sheet not in wb.sheetnames:
             names = ", ".join(wb.sheetnames)
@@ -289,14 +323,20 @@ def column_map(header, line, inputs: dict[str, ast.InputDecl], keys: dict, path:
             hint = did_you_mean(h, aliases, 0.7)
             findings.append(finding("data-unknown-column", f"column '{h}' matches no input of the rules{hint}", ast.Span(path, line, col)))
         elif field in seen:
-            findings.append(finding("data-duplicate-column", f"column '{h}' gives '{field}' again (already column {seen[field]})", ast.Span(path, line, col)))
+            findings.append(
+                finding(
+                    "data-duplicate-column", f"column '{h}' gives '{field}' again (already column {seen[field]})", ast.Span(path, line, col)
+                )
+            )
             field = None
         else:
             seen[field] = col
         mapping.append(field)
     for field in keys:
         if field not in seen:
-            findings.append(finding("data-missing-column", f"the file has no '{field}' column ({' / '.join(keys[field])})", ast.Span(path, line, 1)))
+            findings.append(
+                finding("data-missing-column", f"the file has no '{field}' column ({' / '.join(keys[field])})", ast.Span(path, line, 1))
+            )
     return mapping
 
 
@@ -326,8 +366,9 @@ def normalise_code(text: str) -> str:
 RATE_AS_FRACTION_BELOW = Fraction(3, 2)  # percent: a column whose rates are all below 1.5 was written as fractions
 
 
-def check_plausible(field: str, unit: str, values, lines, *, path: str, column: int, header: str | None = None,
-                    percent_sign: bool = False) -> list[Finding]:
+def check_plausible(
+    field: str, unit: str, values, lines, *, path: str, column: int, header: str | None = None, percent_sign: bool = False
+) -> list[Finding]:
     """Findings for one column of a data file: `values` parsed (None where empty; a percent as its ratio, 96.10% as
     0.961), `lines` the line of each value, `column` the column's number (from 1), `percent_sign` whether any cell of
     the column was written with a % sign.
@@ -341,10 +382,15 @@ def check_plausible(field: str, unit: str, values, lines, *, path: str, column: 
         if nonzero and all(v * 100 < RATE_AS_FRACTION_BELOW for v, _ in nonzero):
             v, line = nonzero[0]
             shown = _decimal(v * 100)
-            return [finding("data-rate-as-fraction",
-                            f"{name}: every rate of the file is below 1.5 ({shown} here): they look like fractions "
-                            f"({shown} for {_decimal(v * 10000)}%); write rates in percent (96.10), or with a % sign if "
-                            f"they really are below 1.5% ({shown}%)", ast.Span(path, line, column))]
+            return [
+                finding(
+                    "data-rate-as-fraction",
+                    f"{name}: every rate of the file is below 1.5 ({shown} here): they look like fractions "
+                    f"({shown} for {_decimal(v * 10000)}%); write rates in percent (96.10), or with a % sign if "
+                    f"they really are below 1.5% ({shown}%)",
+                    ast.Span(path, line, column),
+                )
+            ]
     return []
 
 
@@ -447,17 +493,31 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         if len(findings) >= MAX_FINDINGS:
             break
         if len(cells) != len(header):
-            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(header)}{separator_hint(cells, len(header))}", ast.Span(mpath, lineno, 1)))
+            findings.append(
+                finding(
+                    "data-row-length",
+                    f"row has {len(cells)} cells but the header has {len(header)}{separator_hint(cells, len(header))}",
+                    ast.Span(mpath, lineno, 1),
+                )
+            )
             continue
         code = normalise_code(cells[col_of["code"]])
         name = cells[col_of["name"]].strip()
         ccol = col_of["code"] + 1
         if not (len(code) == 6 and code.isascii() and code.isdigit()):
             hint = ": write its digits as 0-9" if any(ch.isdigit() for ch in code) and not code.isascii() else ""
-            findings.append(finding("data-bad-code", f"'{code}' is not a 6-digit municipality code (団体コード){hint}", ast.Span(mpath, lineno, ccol)))
+            findings.append(
+                finding("data-bad-code", f"'{code}' is not a 6-digit municipality code (団体コード){hint}", ast.Span(mpath, lineno, ccol))
+            )
             continue
         if check_digit(code[:5]) != int(code[5]):
-            findings.append(finding("data-check-digit", f"code {code} has a wrong check digit: expected {code[:5]}{check_digit(code[:5])}", ast.Span(mpath, lineno, ccol)))
+            findings.append(
+                finding(
+                    "data-check-digit",
+                    f"code {code} has a wrong check digit: expected {code[:5]}{check_digit(code[:5])}",
+                    ast.Span(mpath, lineno, ccol),
+                )
+            )
             continue
         ytext = cells[col_of["fiscal_year"]]
         try:
@@ -466,12 +526,22 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
             findings.append(finding("data-bad-year", str(e), ast.Span(mpath, lineno, col_of["fiscal_year"] + 1)))
             continue
         if code in munis and munis[code] != name and name:
-            findings.append(finding("data-name-mismatch", f"code {code} is '{munis[code]}' on an earlier row but '{name}' here", ast.Span(mpath, lineno, col_of["name"] + 1)))
+            findings.append(
+                finding(
+                    "data-name-mismatch",
+                    f"code {code} is '{munis[code]}' on an earlier row but '{name}' here",
+                    ast.Span(mpath, lineno, col_of["name"] + 1),
+                )
+            )
             continue
         munis.setdefault(code, name)
         if (code, year) in values:
             first = row_of[(code, year)][1]
-            findings.append(finding("data-duplicate-row", f"a second row for {code} {name} in FY{year} (first on line {first})", ast.Span(mpath, lineno, 1)))
+            findings.append(
+                finding(
+                    "data-duplicate-row", f"a second row for {code} {name} in FY{year} (first on line {first})", ast.Span(mpath, lineno, 1)
+                )
+            )
             continue
         row: dict = {}
         for field, decl in m_inputs.items():
@@ -491,8 +561,18 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
     for field, decl in m_inputs.items():
         if field in col_of and not findings:
             keys = list(values)
-            findings.extend(check_plausible(field, decl.unit, [values[k].get(field) for k in keys], [row_of[k][1] for k in keys],
-                                            path=mpath, column=col_of[field] + 1, header=header[col_of[field]], percent_sign=field in signed))
+            findings.extend(
+                check_plausible(
+                    field,
+                    decl.unit,
+                    [values[k].get(field) for k in keys],
+                    [row_of[k][1] for k in keys],
+                    path=mpath,
+                    column=col_of[field] + 1,
+                    header=header[col_of[field]],
+                    percent_sign=field in signed,
+                )
+            )
 
     pheader, prows, phline = read_table(prefecture_path)
     pmapping = column_map(pheader, phline, p_inputs, PREFECTURE_KEYS, ppath, findings)
@@ -506,7 +586,13 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         if len(findings) >= MAX_FINDINGS:
             break
         if len(cells) != len(pheader):
-            findings.append(finding("data-row-length", f"row has {len(cells)} cells but the header has {len(pheader)}{separator_hint(cells, len(pheader))}", ast.Span(ppath, lineno, 1)))
+            findings.append(
+                finding(
+                    "data-row-length",
+                    f"row has {len(cells)} cells but the header has {len(pheader)}{separator_hint(cells, len(pheader))}",
+                    ast.Span(ppath, lineno, 1),
+                )
+            )
             continue
         try:
             year = parse_year(cells[pcol["fiscal_year"]]).value
@@ -514,7 +600,9 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
             findings.append(finding("data-bad-year", str(e), ast.Span(ppath, lineno, pcol["fiscal_year"] + 1)))
             continue
         if year in prow_of:
-            findings.append(finding("data-duplicate-row", f"a second row for FY{year} (first on line {prow_of[year][1]})", ast.Span(ppath, lineno, 1)))
+            findings.append(
+                finding("data-duplicate-row", f"a second row for FY{year} (first on line {prow_of[year][1]})", ast.Span(ppath, lineno, 1))
+            )
             continue
         prow_of[year] = (ppath, lineno)
         for field, decl in p_inputs.items():
@@ -529,8 +617,18 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
     for field, decl in p_inputs.items():
         if field in pcol and not findings:
             years_ = list(prefecture[field])
-            findings.extend(check_plausible(field, decl.unit, [prefecture[field][y] for y in years_], [prow_of[y][1] for y in years_],
-                                            path=ppath, column=pcol[field] + 1, header=pheader[pcol[field]], percent_sign=field in psigned))
+            findings.extend(
+                check_plausible(
+                    field,
+                    decl.unit,
+                    [prefecture[field][y] for y in years_],
+                    [prow_of[y][1] for y in years_],
+                    path=ppath,
+                    column=pcol[field] + 1,
+                    header=pheader[pcol[field]],
+                    percent_sign=field in psigned,
+                )
+            )
     if findings:
         raise DataError(findings)
 
@@ -542,8 +640,17 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
         for y in years:
             per_year[y] = tuple(values.get((m.code, y), {}).get(field) for m in municipalities)
         municipal[field] = per_year
-    return Dataset(municipalities, municipal, prefecture, row_of, prow_of, years, (mpath, ppath),
-                   {mpath: len(rows), ppath: len(prows)}, _missing_rows(municipalities, row_of, mpath))
+    return Dataset(
+        municipalities,
+        municipal,
+        prefecture,
+        row_of,
+        prow_of,
+        years,
+        (mpath, ppath),
+        {mpath: len(rows), ppath: len(prows)},
+        _missing_rows(municipalities, row_of, mpath),
+    )
 
 
 def separator_hint(cells: list[str], width: int) -> str:
@@ -569,8 +676,10 @@ def separator_hint(cells: list[str], width: int) -> str:
         return ""
     i, j = runs[0]
     number = ",".join(c.strip() for c in cells[i:j])
-    return (f"; {number} (from column {i + 1}) looks like a number with a thousands separator that is not in quotes: "
-            f"write it as \"{number}\" or as {number.replace(',', '')}" + (f" ({len(runs)} such numbers in this row)" if len(runs) > 1 else ""))
+    return (
+        f"; {number} (from column {i + 1}) looks like a number with a thousands separator that is not in quotes: "
+        f'write it as "{number}" or as {number.replace(",", "")}' + (f" ({len(runs)} such numbers in this row)" if len(runs) > 1 else "")
+    )
 
 
 def _missing_rows(municipalities, row_of: dict, path: str) -> tuple[Finding, ...]:
@@ -596,8 +705,12 @@ def missing_row_findings(listed, total: int, path: str, lo: int, hi: int) -> tup
     out: list[Finding] = []
     for m, missing, line in listed:
         those = "that year" if len(missing) == 1 else "those years"
-        f = finding("data-missing-row", f"{m} has no row for {_year_list(missing)} (the file covers FY{lo}-FY{hi}); "
-                    f"its values for {those} are missing and the results that need them are undefined", ast.Span(path, line, 1))
+        f = finding(
+            "data-missing-row",
+            f"{m} has no row for {_year_list(missing)} (the file covers FY{lo}-FY{hi}); "
+            f"its values for {those} are missing and the results that need them are undefined",
+            ast.Span(path, line, 1),
+        )
         out.append(attrs.evolve(f, severity="warning"))
     if total > MAX_FINDINGS:
         f = finding("data-missing-row", f"and {total - MAX_FINDINGS} more municipalities with missing years", ast.Span(path, 0, 0))

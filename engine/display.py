@@ -21,10 +21,33 @@ STATUS = {"current": "施行中", "proposed": "改定案", "adopted": "決定"}
 
 # The words of a rule comparison (kokuho diff --rules-only, the workbook's 規則の比較 sheet).
 RULE_WORDS = {
-    "table": "区分表", "schedule": "年度別の値", "definition": "定義", "input": "入力", "meta": "名称・根拠・適用期間", "summary": "集計の構成",
-    "same": "変更なし", "changed": "変更", "added": "追加", "removed": "削除", "bounds": "範囲", "result": "結果", "wording": "文言",
-    "in force": "適用", "title": "題名", "status": "状態", "period": "計画期間", "basis": "根拠法令", "cite": "根拠", "label": "名称",
-    "effective": "適用期間", "bands": "区分別の集計", "total": "合計", "tally": "件数", "show": "値", "columns": "列", "screen": "画面の列",
+    "table": "区分表",
+    "schedule": "年度別の値",
+    "definition": "定義",
+    "input": "入力",
+    "meta": "名称・根拠・適用期間",
+    "summary": "集計の構成",
+    "same": "変更なし",
+    "changed": "変更",
+    "added": "追加",
+    "removed": "削除",
+    "bounds": "範囲",
+    "result": "結果",
+    "wording": "文言",
+    "in force": "適用",
+    "title": "題名",
+    "status": "状態",
+    "period": "計画期間",
+    "basis": "根拠法令",
+    "cite": "根拠",
+    "label": "名称",
+    "effective": "適用期間",
+    "bands": "区分別の集計",
+    "total": "合計",
+    "tally": "件数",
+    "show": "値",
+    "columns": "列",
+    "screen": "画面の列",
 }
 
 

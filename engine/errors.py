@@ -88,7 +88,7 @@ def did_you_mean(name: str, candidates, cutoff: float = 0.6, *, template: str = 
 
 
 class Hints:
-    """"Did you mean ...?" suggestions, within a budget of comparisons.
+    """ "Did you mean ...?" suggestions, within a budget of comparisons.
 
     Each suggestion compares a name with every candidate; a file with thousands of unknown names among thousands
     of items would make that quadratic (minutes). Past the budget, messages simply have no suggestion.

@@ -17,9 +17,21 @@ import attrs
 from . import ast
 from .ast import ROUNDING_MODES
 from .data import Dataset
-from .values import format_value
 from .resolve import Resolver, Sharing
-from .values import BINARY, MAX_YEAR_DEPTH, Undefined, as_year, check_size, exact_sum, has_undefined, is_undef, map1, map2, round_to
+from .values import (
+    BINARY,
+    MAX_YEAR_DEPTH,
+    Undefined,
+    as_year,
+    check_size,
+    exact_sum,
+    format_value,
+    has_undefined,
+    is_undef,
+    map1,
+    map2,
+    round_to,
+)
 from .versions import Version
 from .years import FiscalYear
 
@@ -47,7 +59,7 @@ class Evaluator(Resolver):
     name this version.
     """
 
-    def __init__(self, version: Version, data: Dataset, *, donor: "Evaluator | None" = None):
+    def __init__(self, version: Version, data: Dataset, *, donor: Evaluator | None = None):
         share = Sharing.between_versions(donor, version) if donor is not None and donor.data is data else None
         super().__init__(version, data.years, len(data.municipalities), share=share)
         self.data = data
@@ -217,7 +229,7 @@ class Evaluator(Resolver):
         conds = [self.eval(c, year, ov) for c, _ in e.branches]
         columnar = any(isinstance(c, tuple) for c in conds)
         if not columnar:
-            for (c, value), cv in zip(e.branches, conds):
+            for (c, value), cv in zip(e.branches, conds):  # noqa: B007
                 if is_undef(cv):
                     return cv
                 if cv:
@@ -306,4 +318,3 @@ def with_override(ov: tuple, name: str, value) -> tuple:
 def band_unit(t: ast.Table) -> str:
     """How a table's keys are written in a reason: as percentages when its bands are."""
     return "percent" if t.bands and t.bands[0].lo.unit == "percent" else "ratio"
-

@@ -15,8 +15,8 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .columnar import ColumnData, ColumnEvaluator
 from .check import example_problems, example_value, literal_text
+from .columnar import ColumnData, ColumnEvaluator
 from .data import Dataset, Municipality
 from .values import Undefined, is_undef
 from .versions import RuleSet, Version
@@ -60,8 +60,7 @@ def example_dataset(version: Version, ex: ast.Example) -> Dataset:
             prefecture[a.name].setdefault(y, v)
     ys = tuple(sorted(years))
     municipal = {
-        n: {y: tuple(values.get((m.code, y), {}).get(n) for m in munis) for y in ys}
-        for n, d in inputs.items() if d.scope == "municipal"
+        n: {y: tuple(values.get((m.code, y), {}).get(n) for m in munis) for y in ys} for n, d in inputs.items() if d.scope == "municipal"
     }
     return Dataset(munis, municipal, prefecture, rows, prefecture_rows, ys, (path,), {path: len(ex.municipalities)})
 
@@ -146,8 +145,13 @@ def run_example(version: Version, ex: ast.Example) -> ExampleRun:
         value = ev.value(x.name, ex.year)
         index = codes.index(x.code) if x.code is not None else None
         if isinstance(value, tuple):
-            actual = value[index] if index is not None else Undefined(
-                f"{x.name} has a value per municipality; expect it for one, as in expect \"{codes[0] if codes else '131016'}\" {x.name} = …")
+            actual = (
+                value[index]
+                if index is not None
+                else Undefined(
+                    f'{x.name} has a value per municipality; expect it for one, as in expect "{codes[0] if codes else "131016"}" {x.name} = …'
+                )
+            )
         else:
             actual = value
         passed = problem is None and matches(expected, actual)
@@ -199,13 +203,22 @@ def failure_text(run: ExampleRun, *, derivation: bool = True, depth: int | None 
     from .explain import explain, render_explanation, shown_path
 
     for code, message, span in run.problems:
-        lines.append("  " + finding(code, message, span, run.version.file.source if span.file == run.version.file.path else None).render().replace("\n", "\n  "))
+        lines.append(
+            "  "
+            + finding(code, message, span, run.version.file.source if span.file == run.version.file.path else None)
+            .render()
+            .replace("\n", "\n  ")
+        )
     for o in run.failures:
         x = o.expectation
         lines.append(f"  {shown_path(x.span.file)}:{x.span.line}: {_subject(run, o)}")
         lines.append(f"    expected: {_expected_text(o)}")
         lines.append(f"    actual:   {_actual_text(o)}")
-        if derivation and run.evaluator is not None and not (x.code is None and isinstance(run.evaluator.value(x.name, run.example.year), tuple)):
+        if (
+            derivation
+            and run.evaluator is not None
+            and not (x.code is None and isinstance(run.evaluator.value(x.name, run.example.year), tuple))
+        ):
             tree = render_explanation(explain(run.evaluator, x.name, run.example.year, o.index, depth=depth))
             body = tree.splitlines()[1:]  # the heading repeats what the lines above say
             lines.append("    derivation of the actual value:")
@@ -225,8 +238,10 @@ def render_report(runs: list[ExampleRun], *, derivation: bool = True, depth: int
     versions = sorted({r.version.id for r in runs})
     checks = sum(len(r.outcomes) for r in runs)
     lines.append("")
-    lines.append(f"{len(runs)} example run{'s' if len(runs) != 1 else ''} ({checks} expectations) in "
-                 f"{len(versions)} version{'s' if len(versions) != 1 else ''}: {len(runs) - len(failed)} passed, {len(failed)} failed")
+    lines.append(
+        f"{len(runs)} example run{'s' if len(runs) != 1 else ''} ({checks} expectations) in "
+        f"{len(versions)} version{'s' if len(versions) != 1 else ''}: {len(runs) - len(failed)} passed, {len(failed)} failed"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -235,29 +250,39 @@ def report_json(runs: list[ExampleRun]) -> dict:
 
     out = []
     for r in runs:
-        out.append({
-            "version": r.version.id,
-            "example": r.example.name,
-            "label": r.example.label,
-            "file": shown_path(r.example.span.file),
-            "line": r.example.span.line,
-            "fiscal_year": FiscalYear(r.example.year).both,
-            "passed": r.passed,
-            "problems": [{"code": c, "message": m, "file": shown_path(s.file), "line": s.line} for c, m, s in r.problems],
-            "expectations": [
-                {
-                    "line": o.expectation.span.line,
-                    "code": o.expectation.code,
-                    "name": o.expectation.name,
-                    "expected": _expected_text(o),
-                    "actual": _actual_text(o),
-                    "passed": o.passed,
-                    **({"derivation": explanation_json(explain(r.evaluator, o.expectation.name, r.example.year, o.index))["derivation"]}
-                       if not o.passed and not (o.index is None and isinstance(r.evaluator.value(o.expectation.name, r.example.year), tuple)) else {}),
-                }
-                for o in r.outcomes
-            ],
-        })
+        out.append(
+            {
+                "version": r.version.id,
+                "example": r.example.name,
+                "label": r.example.label,
+                "file": shown_path(r.example.span.file),
+                "line": r.example.span.line,
+                "fiscal_year": FiscalYear(r.example.year).both,
+                "passed": r.passed,
+                "problems": [{"code": c, "message": m, "file": shown_path(s.file), "line": s.line} for c, m, s in r.problems],
+                "expectations": [
+                    {
+                        "line": o.expectation.span.line,
+                        "code": o.expectation.code,
+                        "name": o.expectation.name,
+                        "expected": _expected_text(o),
+                        "actual": _actual_text(o),
+                        "passed": o.passed,
+                        **(
+                            {
+                                "derivation": explanation_json(explain(r.evaluator, o.expectation.name, r.example.year, o.index))[
+                                    "derivation"
+                                ]
+                            }
+                            if not o.passed
+                            and not (o.index is None and isinstance(r.evaluator.value(o.expectation.name, r.example.year), tuple))
+                            else {}
+                        ),
+                    }
+                    for o in r.outcomes
+                ],
+            }
+        )
     return {"runs": out, "passed": sum(1 for r in runs if r.passed), "failed": sum(1 for r in runs if not r.passed)}
 
 

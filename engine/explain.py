@@ -15,19 +15,31 @@ from fractions import Fraction
 import attrs
 
 from . import ast
-from .format import expression_text as expr_text
 from .ast import KEY_NAMES
 from .check import Checker
 from .columnar import ColumnData, ColumnEvaluator
 from .columnar.columns import is_col
 from .errors import UnitError, UsageError, finding
-from .values import Undefined, is_undef
+from .format import expression_text as expr_text
 from .render import format_display, format_value, to_json
+from .values import Undefined, is_undef
 from .versions import NotInForce, Piece, Version
 from .years import FiscalYear
 
-__all__ = ["Node", "Source", "Explanation", "explain", "explain_for", "explain_versions", "render_explanation",
-           "render_side_by_side", "expr_text", "show", "shown_path", "same_value"]
+__all__ = [
+    "Node",
+    "Source",
+    "Explanation",
+    "explain",
+    "explain_for",
+    "explain_versions",
+    "render_explanation",
+    "render_side_by_side",
+    "expr_text",
+    "show",
+    "shown_path",
+    "same_value",
+]
 
 ROUNDING_WORDS = {
     "floor": "rounded down (切り捨て)",
@@ -66,7 +78,7 @@ class Node:
     cite: str | None = None
     data: Source | None = None
     notes: tuple[str, ...] = ()
-    children: tuple["Node", ...] = ()
+    children: tuple[Node, ...] = ()
     elided: str | None = None  # 'above': already explained in this tree; 'depth': below --depth
     piece: tuple | None = None  # (version that wrote the rule used, its years in force, how many pieces the name has)
 
@@ -137,6 +149,7 @@ def _terminates(x: Fraction) -> bool:
 
 # ---- expressions as text -------------------------------------------------------------------
 
+
 def _is_literal(e) -> bool:
     return isinstance(e, (ast.Number, ast.Text, ast.Bool, ast.YearLiteral, ast.ThisYear)) or (
         isinstance(e, ast.Call) and e.function == "decimals"
@@ -152,7 +165,6 @@ def _chain(e, ops: tuple[str, str]) -> list[tuple[str, object]]:
 
 def _is_sum_of(e, x) -> bool:
     return isinstance(e, ast.Call) and e.function == "sum" and len(e.args) == 1 and e.args[0] == x
-
 
 
 # ---- building the tree -----------------------------------------------------------------------
@@ -202,8 +214,10 @@ class _Explainer:
             return attrs.evolve(node, piece=(getattr(piece, "version", None), None, len(pieces)))
         node = attrs.evolve(node, piece=(piece.version, piece.years_text, len(pieces)))
         if len(pieces) > 1:  # which of the name's pieces is in force this year
-            note = (f"the piece of {piece.version}, in force {piece.years_text}; version {self.ev.version.id} has {len(pieces)} pieces of {name}: "
-                    + ", ".join(f"{p.version} {p.years_text}" for p in pieces))
+            note = (
+                f"the piece of {piece.version}, in force {piece.years_text}; version {self.ev.version.id} has {len(pieces)} pieces of {name}: "
+                + ", ".join(f"{p.version} {p.years_text}" for p in pieces)
+            )
             node = attrs.evolve(node, notes=(note,) + node.notes)
         return node
 
@@ -213,8 +227,16 @@ class _Explainer:
         for oname, _ in ov:
             if oname == name:
                 item = self.ev.version.items.get(name)
-                return Node(shown_title, "override", value, getattr(item, "unit", "ratio"), year, getattr(item, "label", None), role,
-                            notes=(f"set by 'with {name} = …' above",))
+                return Node(
+                    shown_title,
+                    "override",
+                    value,
+                    getattr(item, "unit", "ratio"),
+                    year,
+                    getattr(item, "label", None),
+                    role,
+                    notes=(f"set by 'with {name} = …' above",),
+                )
         if name in KEY_NAMES:
             return Node(shown_title, "key", value, "text", year, role=role)
         lookup = self.ev.at(year).lookup(name)
@@ -269,12 +291,34 @@ class _Explainer:
         key = self.operand(t.key, year, ov, depth + 1, role="key")
         k = key.value
         if is_undef(k):
-            return Node(title, "table", value, t.unit, year, t.label, role, (decl,), t.cite,
-                        notes=("no band: the key is undefined",), children=(key,))
+            return Node(
+                title,
+                "table",
+                value,
+                t.unit,
+                year,
+                t.label,
+                role,
+                (decl,),
+                t.cite,
+                notes=("no band: the key is undefined",),
+                children=(key,),
+            )
         idx = next((n for n, b in enumerate(t.bands) if b.contains(k)), None)
         if idx is None:
-            return Node(title, "table", value, t.unit, year, t.label, role, (decl,), t.cite,
-                        notes=(f"{show(k, key.unit)} falls in no band",), children=(key,))
+            return Node(
+                title,
+                "table",
+                value,
+                t.unit,
+                year,
+                t.label,
+                role,
+                (decl,),
+                t.cite,
+                notes=(f"{show(k, key.unit)} falls in no band",),
+                children=(key,),
+            )
         band = t.bands[idx]
         text = f"band {band.interval}" + (f' "{band.label}"' if band.label else "") + f" => {expr_text(band.result)}"
         if band.wording:
@@ -282,8 +326,9 @@ class _Explainer:
         chosen = Source(band.span.file, band.span.line, text)
         notes, children = self.parts(band.result, year, ov, depth)
         note = f"{show(k, key.unit)} is in band {band.interval}" + (f" {band.label}" if band.label else "")
-        return Node(title, "table", value, t.unit, year, t.label, role, (decl, chosen), t.cite,
-                    notes=(note,) + notes, children=(key,) + children)
+        return Node(
+            title, "table", value, t.unit, year, t.label, role, (decl, chosen), t.cite, notes=(note,) + notes, children=(key,) + children
+        )
 
     def schedule(self, s: ast.Schedule, title, value, year, ov, depth, role) -> Node:
         decl = Source(s.span.file, s.span.line, f"schedule {s.name}")
@@ -292,8 +337,19 @@ class _Explainer:
             return Node(title, "schedule", value, s.unit, year, s.label, role, (decl,), s.cite)
         text = f"{entry.years_text}: {expr_text(entry.value)}" + (f"  「{entry.wording}」" if entry.wording else "")
         notes, children = self.parts(entry.value, year, ov, depth)
-        return Node(title, "schedule", value, s.unit, year, s.label, role, (decl, Source(entry.span.file, entry.span.line, text)),
-                    s.cite, notes=(f"the entry for {FiscalYear(year).both}",) + notes, children=children)
+        return Node(
+            title,
+            "schedule",
+            value,
+            s.unit,
+            year,
+            s.label,
+            role,
+            (decl, Source(entry.span.file, entry.span.line, text)),
+            s.cite,
+            notes=(f"the entry for {FiscalYear(year).both}",) + notes,
+            children=children,
+        )
 
     # expressions
     def operand(self, e, year: int, ov: tuple, depth: int, *, role: str | None = None) -> Node:
@@ -356,7 +412,9 @@ class _Explainer:
             if k in used or _is_literal(x):
                 continue
             # X ... / sum(X): shown as X's share of the total, the same exact number.
-            partner = next((j for j, (op2, y) in enumerate(chain) if j not in used and j != k and op == "*" and op2 == "/" and _is_sum_of(y, x)), None)
+            partner = next(
+                (j for j, (op2, y) in enumerate(chain) if j not in used and j != k and op == "*" and op2 == "/" and _is_sum_of(y, x)), None
+            )
             if partner is not None and len(chain) > 2:
                 used.update((k, partner))
                 out.append(self.operand(ast.Binary("/", x, chain[partner][1]), year, ov, d))
@@ -382,8 +440,16 @@ class _Explainer:
         setting = self.pick(self.eval(e.value, year, ov))
         new = tuple(sorted(tuple((n, v) for n, v in ov if n != e.name) + ((e.name, self.eval(e.value, year, ov)),), key=lambda p: p[0]))
         item = self.ev.version.items.get(e.name)
-        set_node = Node(f"{e.name} = {expr_text(e.value)}", "override", setting, getattr(item, "unit", self.unit_of(e.value)), year,
-                        getattr(item, "label", None), "with", notes=(f"{expr_text(e.body)} evaluated as if {e.name} were {show(setting, getattr(item, 'unit', 'ratio'))}",))
+        set_node = Node(
+            f"{e.name} = {expr_text(e.value)}",
+            "override",
+            setting,
+            getattr(item, "unit", self.unit_of(e.value)),
+            year,
+            getattr(item, "label", None),
+            "with",
+            notes=(f"{expr_text(e.body)} evaluated as if {e.name} were {show(setting, getattr(item, 'unit', 'ratio'))}",),
+        )
         body = self.operand(e.body, year, new, d)
         return (), (set_node, body)
 
@@ -443,7 +509,9 @@ def _decl_source(item) -> Source:
 # ---- entry points -----------------------------------------------------------------------------
 
 
-def explain(ev: ColumnEvaluator, name: str, year: int, index: int | None = None, *, depth: int | None = None, full: bool = False) -> Explanation:
+def explain(
+    ev: ColumnEvaluator, name: str, year: int, index: int | None = None, *, depth: int | None = None, full: bool = False
+) -> Explanation:
     """The derivation of `name` in `year` for municipality number `index` (None: a prefecture value)."""
     ex = _Explainer(ev, index, depth, full, year)
     root = ex.name(name, year, (), 0)
@@ -451,13 +519,27 @@ def explain(ev: ColumnEvaluator, name: str, year: int, index: int | None = None,
     return Explanation(ev.version.id, ev.version.header.title, name, year, m, root, depth, full)
 
 
-def explain_for(version: Version, data: ColumnData, name: str, year: int, municipality: str | None = None, *,
-                depth: int | None = None, full: bool = False, evaluator: ColumnEvaluator | None = None) -> Explanation:
+def explain_for(
+    version: Version,
+    data: ColumnData,
+    name: str,
+    year: int,
+    municipality: str | None = None,
+    *,
+    depth: int | None = None,
+    full: bool = False,
+    evaluator: ColumnEvaluator | None = None,
+) -> Explanation:
     """Resolve a name or its label, and a municipality (code or name), in a version and its data, then explain."""
     from .lookup import find_municipality, resolve_name
 
-    name = resolve_name(name, [version], code="unknown-name", message=f"version {version.id} has no definition, table, schedule or input '{name}'",
-                        extra=KEY_NAMES)
+    name = resolve_name(
+        name,
+        [version],
+        code="unknown-name",
+        message=f"version {version.id} has no definition, table, schedule or input '{name}'",
+        extra=KEY_NAMES,
+    )
     item = version.items.get(name)
     if depth is not None and depth < 0:
         raise UsageError(finding("bad-depth", f"--depth is 0 or more, not {depth}"))
@@ -467,7 +549,12 @@ def explain_for(version: Version, data: ColumnData, name: str, year: int, munici
         index = find_municipality(data, municipality)
     elif is_col(ev.fast(name, year)):
         label = f" ({item.label})" if getattr(item, "label", None) else ""
-        raise UsageError(finding("no-municipality", f"{name}{label} has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区"))
+        raise UsageError(
+            finding(
+                "no-municipality",
+                f"{name}{label} has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区",
+            )
+        )
     return explain(ev, name, year, index, depth=depth, full=full)
 
 
@@ -481,7 +568,11 @@ def heading(x: Explanation) -> str:
 
 def _headline(n: Node, *, md: bool = False) -> str:
     role = f"{n.role}: " if n.role else ""
-    title = f"**{n.title}**" if md and n.kind not in ("expression", "literal", "aggregate", "term") else (f"`{n.title}`" if md and n.kind != "term" else n.title)
+    title = (
+        f"**{n.title}**"
+        if md and n.kind not in ("expression", "literal", "aggregate", "term")
+        else (f"`{n.title}`" if md and n.kind != "term" else n.title)
+    )
     label = f" 「{n.label}」" if n.label else ""
     value = f"**{n.display}**" if md else n.display
     tail = ""
@@ -599,17 +690,18 @@ def render_explanation(x: Explanation, fmt: str = "text") -> str:
         raise ValueTooLarge(f"a step of the derivation of {x.name}{where} in {FiscalYear(x.year).both}") from None
 
 
-
-
 # ---- two versions side by side (kokuho diff A B --explain NAME) --------------------------------
 
 
-def explain_versions(session, a_id: str, b_id: str, name: str, year: int, municipality: str | None, *,
-                     depth: int | None = None, full: bool = False) -> tuple[Explanation, Explanation]:
+def explain_versions(
+    session, a_id: str, b_id: str, name: str, year: int, municipality: str | None, *, depth: int | None = None, full: bool = False
+) -> tuple[Explanation, Explanation]:
     """The derivations of one name, one municipality and one year under two versions of the rules."""
     a, b = session.version(a_id), session.version(b_id)
-    return (explain_for(a, session.data_for(a), name, year, municipality, depth=depth, full=full),
-            explain_for(b, session.data_for(b), name, year, municipality, depth=depth, full=full))
+    return (
+        explain_for(a, session.data_for(a), name, year, municipality, depth=depth, full=full),
+        explain_for(b, session.data_for(b), name, year, municipality, depth=depth, full=full),
+    )
 
 
 def _cells(s: str) -> int:
@@ -643,8 +735,10 @@ def render_side_by_side(xa: Explanation, xb: Explanation, fmt: str = "text", *, 
     if not is_undef(va) and not is_undef(vb) and isinstance(va, Fraction) and isinstance(vb, Fraction) and not isinstance(va, bool):
         d = vb - va
         delta = f"; {xb.version} - {xa.version} = {'+' if d > 0 else ''}{show(d, 'pp' if unit == 'percent' else unit)}"
-    head = f"{xa.name} for {xa.municipality or 'the prefecture'}, {FiscalYear(xa.year).both}: " \
-           f"{xa.version} {show(va, xa.root.unit)} → {xb.version} {show(vb, unit)}{delta}"
+    head = (
+        f"{xa.name} for {xa.municipality or 'the prefecture'}, {FiscalYear(xa.year).both}: "
+        f"{xa.version} {show(va, xa.root.unit)} → {xb.version} {show(vb, unit)}{delta}"
+    )
     if fmt == "markdown":
         return f"## {head}\n\n" + render_markdown(xa).replace("## ", "### ", 1) + "\n" + render_markdown(xb).replace("## ", "### ", 1)
     left = [w for line in render_text(xa).splitlines() for w in _wrap(line, width)]

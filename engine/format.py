@@ -156,11 +156,29 @@ def _verify(rule_file: ast.RuleFile, text: str, comments: list[str]) -> None:
     try:
         again = parse_text(text, rule_file.path)
     except KokuhoError as e:
-        raise FormatError(finding("format-internal", f"the formatted text does not parse ({e.findings[0].message}); nothing was written (a bug in kokuho fmt: please report it)", span)) from None
+        raise FormatError(
+            finding(
+                "format-internal",
+                f"the formatted text does not parse ({e.findings[0].message}); nothing was written (a bug in kokuho fmt: please report it)",
+                span,
+            )
+        ) from None
     if again != rule_file:
-        raise FormatError(finding("format-internal", "formatting would change the meaning of this file; nothing was written (a bug in kokuho fmt: please report it)", span))
+        raise FormatError(
+            finding(
+                "format-internal",
+                "formatting would change the meaning of this file; nothing was written (a bug in kokuho fmt: please report it)",
+                span,
+            )
+        )
     if comment_texts(text) != comments:
-        raise FormatError(finding("format-internal", "formatting would lose or reorder a comment of this file; nothing was written (a bug in kokuho fmt: please report it)", span))
+        raise FormatError(
+            finding(
+                "format-internal",
+                "formatting would lose or reorder a comment of this file; nothing was written (a bug in kokuho fmt: please report it)",
+                span,
+            )
+        )
 
 
 # ---- display width and small helpers -------------------------------------------------------
@@ -404,7 +422,12 @@ class _Formatter:
             elif depth == 0 and t.type in _ITEM_STARTS and not (i and self.tokens[i - 1].type == "OVERRIDE"):
                 starts.append(i)
         if len(starts) != len(self.rf.items):  # pragma: no cover - the grammar gained an item keyword
-            raise FormatError(finding("format-internal", f"found {len(starts)} items in the tokens of {self.rf.path} but {len(self.rf.items)} in its AST; please report this"))
+            raise FormatError(
+                finding(
+                    "format-internal",
+                    f"found {len(starts)} items in the tokens of {self.rf.path} but {len(self.rf.items)} in its AST; please report this",
+                )
+            )
         return starts
 
     # -- header and items --
@@ -481,9 +504,7 @@ class _Formatter:
         too_long = width(f"{head} = {value}") > LONG_LINE
         e = d.expr
         multi_if = isinstance(e, ast.If) and (
-            (e.span.line > 0 and e.span.end_line > e.span.line)
-            or (not self.source and len(e.branches) > 1)
-            or too_long
+            (e.span.line > 0 and e.span.end_line > e.span.line) or (not self.source and len(e.branches) > 1) or too_long
         )
         if multi_if:
             self.add(0, head, S.first_line, row=True)
@@ -496,14 +517,18 @@ class _Formatter:
             # The author put terms of a sum (product, and/or chain) on lines of their own: keep those breaks.
             self.add(0, head, S.first_line, row=True)
             for k, (text, line) in enumerate(self._broken_terms(e)):
-                self.add(INDENT if k == 0 else INDENT + 2, ("= " if k == 0 else "") + text, eq_line if k == 0 and eq_line is not None else line)
+                self.add(
+                    INDENT if k == 0 else INDENT + 2, ("= " if k == 0 else "") + text, eq_line if k == 0 and eq_line is not None else line
+                )
         elif author_broke or too_long:
             self.add(0, head, S.first_line, row=True)
             self.add(INDENT, f"= {value}", eq_line)
         else:
             self.add(0, f"{head} = {value}", S.first_line, row=True)
         if d.value_labels:
-            words = [f"{S.quote(x.value) if isinstance(x.value, str) else str(x.value).lower()} = {S.quote(x.label)}" for x in d.value_labels]
+            words = [
+                f"{S.quote(x.value) if isinstance(x.value, str) else str(x.value).lower()} = {S.quote(x.label)}" for x in d.value_labels
+            ]
             lines = [x.span.line for x in d.value_labels]
             self.name_list(INDENT, "labels", words, lines if all(n > 0 for n in lines) else None, S.line_of("LABELS"))
         self.meta(d)
@@ -561,7 +586,9 @@ class _Formatter:
                 self.add(INDENT, f"bands {' '.join(line.names)}", _line(line.span), row=True)
                 continue
             names = [t.line for t in S.within(line.span) if t.type == "NAME"]
-            self.name_list(INDENT, line.kind, list(line.names), names if len(names) == len(line.names) else None, _line(line.span), row=True)
+            self.name_list(
+                INDENT, line.kind, list(line.names), names if len(names) == len(line.names) else None, _line(line.span), row=True
+            )
         self.close_block()
 
     def example(self, x: ast.Example) -> None:
@@ -625,7 +652,9 @@ class _Formatter:
     def removal(self, r: ast.Removal) -> None:
         self.add(0, f"remove {r.name}", self.S.first_line, row=True)
 
-    def name_list(self, indent: int, keyword: str, words: list[str], word_lines: list[int] | None, src: int | None, *, row: bool = False) -> None:
+    def name_list(
+        self, indent: int, keyword: str, words: list[str], word_lines: list[int] | None, src: int | None, *, row: bool = False
+    ) -> None:
         """`keyword a, b, c`, continued on lines indented two more: the author's lines, each filled to LIST_WIDTH."""
         if word_lines is None:
             groups = [(src, words)]

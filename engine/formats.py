@@ -14,12 +14,39 @@ from .errors import UsageError, finding
 from .years import FiscalYear
 
 # File name endings -> format. ".txt" is the command's plain display (table or text).
-EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx", ".json": "json", ".md": "markdown", ".markdown": "markdown",
-              ".html": "html", ".htm": "html", ".parquet": "parquet", ".pq": "parquet", ".txt": "display"}
-SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "markdown": ".md", "html": ".html", "parquet": ".parquet",
-          "table": ".txt", "text": ".txt"}
-WHAT = {"csv": "CSV", "xlsx": "an Excel workbook", "json": "JSON", "markdown": "markdown", "html": "a web page (HTML)",
-        "parquet": "Parquet", "table": "a plain table", "text": "plain text", "display": "plain text"}
+EXTENSIONS = {
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "display",
+}
+SUFFIX = {
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+    "json": ".json",
+    "markdown": ".md",
+    "html": ".html",
+    "parquet": ".parquet",
+    "table": ".txt",
+    "text": ".txt",
+}
+WHAT = {
+    "csv": "CSV",
+    "xlsx": "an Excel workbook",
+    "json": "JSON",
+    "markdown": "markdown",
+    "html": "a web page (HTML)",
+    "parquet": "Parquet",
+    "table": "a plain table",
+    "text": "plain text",
+    "display": "plain text",
+}
 BINARY = ("xlsx", "parquet")
 
 
@@ -41,15 +68,25 @@ def choose(command: str, explicit: str | None, out: str | None, supported, defau
             known = next((f for f in ("table", "text", "html") if f in supported), default)
     if explicit is not None and known is not None and explicit != known:
         stem = Path(out).with_suffix("").name
-        raise UsageError(finding("format-mismatch", f"--format {explicit} does not match --out {out}: a {ext} file is {WHAT[known]}; "
-                                 f"drop --format, or name the file {stem}{SUFFIX.get(explicit, '')}"))
+        raise UsageError(
+            finding(
+                "format-mismatch",
+                f"--format {explicit} does not match --out {out}: a {ext} file is {WHAT[known]}; "
+                f"drop --format, or name the file {stem}{SUFFIX.get(explicit, '')}",
+            )
+        )
     if explicit is None and known is not None and known not in supported:
         exts = ", ".join(dict.fromkeys(SUFFIX[f] for f in supported if f in SUFFIX))
         raise UsageError(finding("format-unsupported", f"kokuho {command} cannot write {WHAT[known]} ({ext}); it writes {exts}"))
     fmt = explicit or known or default
     if fmt == "html" and not _is_file(out) and to_terminal:
-        raise UsageError(finding("html-to-terminal", f"kokuho {command} writes a web page: give --out FILE.html "
-                                 f"(or redirect it: kokuho {command} ... > FILE.html), then open the file in a browser"))
+        raise UsageError(
+            finding(
+                "html-to-terminal",
+                f"kokuho {command} writes a web page: give --out FILE.html "
+                f"(or redirect it: kokuho {command} ... > FILE.html), then open the file in a browser",
+            )
+        )
     return fmt
 
 

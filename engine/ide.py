@@ -36,9 +36,25 @@ MAX_WORKSPACE_FILES = 500  # rule files looked at under the workspace folders
 LISTING_SECONDS = 5.0  # how long a listing of the workspace's rule files is reused
 PARSE_CACHE = 64  # parsed texts kept in memory
 
-KIND_JA = {"input": "入力", "definition": "定義", "table": "区分表", "schedule": "スケジュール", "summary": "集計", "example": "計算例", "remove": "削除"}
-UNIT_JA = {"percent": "パーセント (%)", "pp": "ポイント (pp)", "yen": "円", "ratio": "比率", "count": "件数・人数", "year": "年度",
-           "bool": "真偽 (true/false)", "text": "文字列"}
+KIND_JA = {
+    "input": "入力",
+    "definition": "定義",
+    "table": "区分表",
+    "schedule": "スケジュール",
+    "summary": "集計",
+    "example": "計算例",
+    "remove": "削除",
+}
+UNIT_JA = {
+    "percent": "パーセント (%)",
+    "pp": "ポイント (pp)",
+    "yen": "円",
+    "ratio": "比率",
+    "count": "件数・人数",
+    "year": "年度",
+    "bool": "真偽 (true/false)",
+    "text": "文字列",
+}
 FUNCTION_DOCS = {
     "min": "min(a, b, …): the smallest of 2 or more values of one unit",
     "max": "max(a, b, …): the largest of 2 or more values of one unit",
@@ -58,8 +74,10 @@ ITEM_KEYWORDS = ("define", "input", "table", "schedule", "summary", "example", "
 CLAUSE_KEYWORDS = ("cite", "effective", "columns", "band", "over", "labels")
 HEADER_KEYWORDS = ("ruleset", "extends", "title", "status", "period", "basis")
 EXPR_KEYWORDS = ("if", "then", "elif", "else", "and", "or", "not", "with", "year", "true", "false")
-BLOCK_KEYWORDS = {"summary": ("bands", "total", "tally", "show", "columns", "screen"),
-                  "example": ("municipality", "prefecture", "expect", "undefined", "true", "false")}
+BLOCK_KEYWORDS = {
+    "summary": ("bands", "total", "tally", "show", "columns", "screen"),
+    "example": ("municipality", "prefecture", "expect", "undefined", "true", "false"),
+}
 _ITEM_START_TOKENS = {"OVERRIDE", "INPUT", "DEFINE", "TABLE", "SCHEDULE", "SUMMARY", "EXAMPLE", "REMOVE"}
 
 
@@ -80,7 +98,7 @@ class Range:
     def contains(self, p: Pos) -> bool:
         return self.start <= p <= self.end
 
-    def overlaps(self, other: "Range") -> bool:
+    def overlaps(self, other: Range) -> bool:
         return self.start <= other.end and other.start <= self.end
 
 
@@ -163,7 +181,7 @@ class Symbol:
     detail: str
     range: Range
     selection: Range
-    children: tuple["Symbol", ...] = ()
+    children: tuple[Symbol, ...] = ()
 
 
 @attrs.frozen
@@ -346,8 +364,13 @@ class Workspace:
         from .explain import shown_path
 
         where = f"{shown_path(f.span.file)}:{f.span.line}:{f.span.column}" if f.span.line else shown_path(f.span.file)
-        return Finding(f.code, f"in base version {vid} ({where}): {f.message}", rf.header.extends_span,
-                       _source_line(rf.source, rf.header.extends_span), f.severity)
+        return Finding(
+            f.code,
+            f"in base version {vid} ({where}): {f.message}",
+            rf.header.extends_span,
+            _source_line(rf.source, rf.header.extends_span),
+            f.severity,
+        )
 
     def _resolve(self, p: str, text: str, rf: ast.RuleFile, chain, problems, missing) -> Analysis:
         files = list(chain)
@@ -457,7 +480,7 @@ class Workspace:
             picked.setdefault(rf.header.version, rf.path)
         parsed = {vid: self.parse(p) for vid, p in picked.items()}
         out: list[Location] = []
-        for vid, rf in sorted(parsed.items(), key=lambda kv: (kv[1].path if isinstance(kv[1], ast.RuleFile) else "")):
+        for vid, rf in sorted(parsed.items(), key=lambda kv: kv[1].path if isinstance(kv[1], ast.RuleFile) else ""):
             if not isinstance(rf, ast.RuleFile) or root not in _chain_ids(vid, parsed):
                 continue
             for occ in name_occurrences(rf):
@@ -477,7 +500,10 @@ class Workspace:
         if name in items and not isinstance(items[name], ast.Removal):
             return self._item_hover(src, name, items[name]), rng
         if name in KEY_NAMES:
-            return f"**{name}**: キー列 (key column) of the municipal data: {'団体コード' if name == 'code' else '団体名' if name == 'name' else '年度'}", rng
+            return (
+                f"**{name}**: キー列 (key column) of the municipal data: {'団体コード' if name == 'code' else '団体名' if name == 'name' else '年度'}",
+                rng,
+            )
         if name in FUNCTION_DOCS and _next_char(a.text, rng) == "(":
             return f"**{name}** — 組込み関数 (built-in function)\n\n`{FUNCTION_DOCS[name]}`", rng
         if name in ROUNDING_MODES:
@@ -619,15 +645,33 @@ class Workspace:
             kind = _kind(item)
             children: list[Symbol] = []
             if isinstance(item, ast.Table):
-                children = [Symbol(b.label or b.interval, "band", b.interval, span_range(b.span, rf.source), span_range(b.span, rf.source)) for b in item.bands]
+                children = [
+                    Symbol(b.label or b.interval, "band", b.interval, span_range(b.span, rf.source), span_range(b.span, rf.source))
+                    for b in item.bands
+                ]
             elif isinstance(item, ast.Schedule):
                 from .format import expression_text
 
-                children = [Symbol(e.years_text or str(e.years), "entry", expression_text(e.value), span_range(e.span, rf.source), span_range(e.span, rf.source))
-                            for e in item.entries]
+                children = [
+                    Symbol(
+                        e.years_text or str(e.years),
+                        "entry",
+                        expression_text(e.value),
+                        span_range(e.span, rf.source),
+                        span_range(e.span, rf.source),
+                    )
+                    for e in item.entries
+                ]
             name = item.label if isinstance(item, ast.Summary) and item.label else item.name
-            detail = " · ".join(x for x in (getattr(item, "label", None) if not isinstance(item, ast.Summary) else None,
-                                             getattr(item, "unit", None), "override" if getattr(item, "override", False) else None) if x)
+            detail = " · ".join(
+                x
+                for x in (
+                    getattr(item, "label", None) if not isinstance(item, ast.Summary) else None,
+                    getattr(item, "unit", None),
+                    "override" if getattr(item, "override", False) else None,
+                )
+                if x
+            )
             sel = Range(sel.start, sel.end) if rng.contains(sel.start) and rng.contains(sel.end) else rng
             groups.setdefault(kind, []).append(Symbol(name, kind, detail, rng, sel, tuple(children)))
         out = []
@@ -660,9 +704,14 @@ class Workspace:
         last = prev.split()[-1] if prev.split() else ""
         if re.search(r":\s*[^\W\d]?\w*$", before) and re.match(r"\s*(override\s+)?(input|define|table|schedule)\b", line):
             return [Completion(u, "unit", UNIT_JA[u], sort=f"0{k:02d}") for k, u in enumerate(ast.UNITS)]
-        if last in ("period", "effective", "year") or re.search(r"\[\s*\w*$", before) or (
-                _block_kind(a.text, pos) == "schedule" and re.fullmatch(r"\s*[\w.]*", before)):
-            return self._year_completions(src) + ([Completion("year - 1", "keyword", "前年度 (the year before)", sort="0")] if "[" in before else [])
+        if (
+            last in ("period", "effective", "year")
+            or re.search(r"\[\s*\w*$", before)
+            or (_block_kind(a.text, pos) == "schedule" and re.fullmatch(r"\s*[\w.]*", before))
+        ):
+            return self._year_completions(src) + (
+                [Completion("year - 1", "keyword", "前年度 (the year before)", sort="0")] if "[" in before else []
+            )
         if last in ("extends", "ruleset"):
             return [Completion(v, "version", "") for v in sorted(self.versions_in_reach(os.path.dirname(a.path)))]
         if last == "remove" or re.fullmatch(r"\s*override\s+(input|define|table|schedule|example)\s+\w*", before):
@@ -683,7 +732,9 @@ class Workspace:
             start = [Completion(k, "keyword", "", sort="1") for k in ITEM_KEYWORDS + CLAUSE_KEYWORDS]
             if a.rule_file is None or not a.rule_file.items:
                 start += [Completion(k, "keyword", "", sort="1") for k in HEADER_KEYWORDS]
-            return start + [self._name_completion(a, n, i) for n, i in items.items() if not isinstance(i, (ast.Summary, ast.Example, ast.Removal))]
+            return start + [
+                self._name_completion(a, n, i) for n, i in items.items() if not isinstance(i, (ast.Summary, ast.Example, ast.Removal))
+            ]
         out = [self._name_completion(a, n, i) for n, i in items.items() if not isinstance(i, (ast.Summary, ast.Example, ast.Removal))]
         if block == "summary":
             return out
@@ -729,7 +780,9 @@ def _own_findings(version: Version, base: Version | None) -> list[Finding]:
     out = list(Checker(version, base).run())
     h = version.header
     if h.status is not None and h.status not in ast.STATUSES:
-        out.append(finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source))
+        out.append(
+            finding("bad-status", f"status is one of {', '.join(ast.STATUSES)}, not '{h.status}'", h.status_span, version.file.source)
+        )
     return out
 
 
@@ -799,7 +852,7 @@ def _reiwa(year: int) -> str:
 
 def _next_char(text: str, rng: Range) -> str:
     line = lines_of(text)[rng.end.line]
-    rest = line[rng.end.col:].lstrip()
+    rest = line[rng.end.col :].lstrip()
     return rest[:1]
 
 
@@ -840,9 +893,9 @@ def _summarise_value(value, unit: str, data) -> str:
     """A hover's one-line value: a prefecture value as it is; a municipal one as its total, range or counts."""
     from fractions import Fraction
 
-    from .values import is_undef
     from .explain import show
     from .render import format_display
+    from .values import is_undef
 
     if not isinstance(value, tuple):
         return f"{show(value, unit)}" + (f"（{value.reason}）" if is_undef(value) else "") + "（都全体）"
@@ -858,7 +911,9 @@ def _summarise_value(value, unit: str, data) -> str:
         counts: dict = {}
         for v in known:
             counts[v] = counts.get(v, 0) + 1
-        return "、".join(f"{k} {c}" for k, c in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))) + f"（{len(known)}団体）" + tail
+        return (
+            "、".join(f"{k} {c}" for k, c in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))) + f"（{len(known)}団体）" + tail
+        )
     if unit == "year":
         return f"{show(min(known), unit)} ～ {show(max(known), unit)}（{len(known)}団体）" + tail
     lo, hi = min(known), max(known)

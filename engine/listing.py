@@ -13,7 +13,6 @@ from .versions import Piece, RuleSet, Version
 from .years import FiscalYear, Period
 
 
-
 @attrs.frozen
 class PieceRow:
     """One item of a version in one fiscal year: the piece in force (or why none is) and where it was written."""
@@ -88,8 +87,19 @@ def _items(v: Version, year: int, names=None) -> tuple[PieceRow, ...]:
             item = p.item
             named = next((x for x in v.pieces(name) if x.item is item), None)
             covers = named.years_text if named is not None else "no years"
-            out.append(PieceRow(name, kind, item.label, None, f"not in force; {p.version}'s piece covers {covers}",
-                                shown_path(item.span.file), item.span.line, p.reason, n))
+            out.append(
+                PieceRow(
+                    name,
+                    kind,
+                    item.label,
+                    None,
+                    f"not in force; {p.version}'s piece covers {covers}",
+                    shown_path(item.span.file),
+                    item.span.line,
+                    p.reason,
+                    n,
+                )
+            )
     return tuple(out)
 
 
@@ -113,8 +123,9 @@ def render_listing(listing: Listing, fmt: str = "table") -> str:
         header = ["version", "status", "plan_period", "extends", "files", "title"]
         if listing.year is None:
             return to_csv(header, [_version_cells(r, listing, display=False) for r in listing.versions])
-        rows = [[r.id, x.name, x.kind, x.label or "", x.version or "", x.years, f"{x.file}:{x.line}"]
-                for r in listing.versions for x in r.items]
+        rows = [
+            [r.id, x.name, x.kind, x.label or "", x.version or "", x.years, f"{x.file}:{x.line}"] for r in listing.versions for x in r.items
+        ]
         return to_csv(["version", "name", "kind", "label", "piece_of", "years", "written_at"], rows)
     md = fmt == "markdown"
     tab = to_markdown if md else to_table
@@ -151,16 +162,34 @@ def _version_cells(r: VersionRow, listing: Listing, *, display: bool = True) -> 
 
 def _doc(listing: Listing) -> dict:
     def item(x: PieceRow) -> dict:
-        return {"name": x.name, "kind": x.kind, "label": x.label, "in_force": x.version is not None, "version": x.version,
-                "years": x.years, "file": x.file, "line": x.line, "reason": x.reason, "pieces": x.pieces}
+        return {
+            "name": x.name,
+            "kind": x.kind,
+            "label": x.label,
+            "in_force": x.version is not None,
+            "version": x.version,
+            "years": x.years,
+            "file": x.file,
+            "line": x.line,
+            "reason": x.reason,
+            "pieces": x.pieces,
+        }
 
     return {
         "fiscal_year": FiscalYear(listing.year).both if listing.year is not None else None,
         "default_version": {"id": listing.default, "why": listing.why},
         "versions": [
-            {"id": r.id, "title": r.title, "status": r.status, "plan_period": r.plan_period.both if r.plan_period else None,
-             "period_text": r.period_text, "extends": list(r.chain[1:]), "files": list(r.files), "examples": r.examples,
-             **({"covers_year": r.covers_year, "items": [item(x) for x in r.items]} if listing.year is not None else {})}
+            {
+                "id": r.id,
+                "title": r.title,
+                "status": r.status,
+                "plan_period": r.plan_period.both if r.plan_period else None,
+                "period_text": r.period_text,
+                "extends": list(r.chain[1:]),
+                "files": list(r.files),
+                "examples": r.examples,
+                **({"covers_year": r.covers_year, "items": [item(x) for x in r.items]} if listing.year is not None else {}),
+            }
             for r in listing.versions
         ],
     }

@@ -26,16 +26,29 @@ from . import ide
 
 DEBOUNCE = 0.25  # seconds after the last keystroke before a file is checked again
 SYMBOL_KINDS = {
-    "version": types.SymbolKind.Module, "group": types.SymbolKind.Namespace, "input": types.SymbolKind.Field,
-    "definition": types.SymbolKind.Function, "table": types.SymbolKind.Struct, "schedule": types.SymbolKind.Array,
-    "summary": types.SymbolKind.Object, "example": types.SymbolKind.Event, "remove": types.SymbolKind.Null,
-    "band": types.SymbolKind.EnumMember, "entry": types.SymbolKind.Constant,
+    "version": types.SymbolKind.Module,
+    "group": types.SymbolKind.Namespace,
+    "input": types.SymbolKind.Field,
+    "definition": types.SymbolKind.Function,
+    "table": types.SymbolKind.Struct,
+    "schedule": types.SymbolKind.Array,
+    "summary": types.SymbolKind.Object,
+    "example": types.SymbolKind.Event,
+    "remove": types.SymbolKind.Null,
+    "band": types.SymbolKind.EnumMember,
+    "entry": types.SymbolKind.Constant,
 }
 COMPLETION_KINDS = {
-    "keyword": types.CompletionItemKind.Keyword, "unit": types.CompletionItemKind.Unit, "year": types.CompletionItemKind.Value,
-    "function": types.CompletionItemKind.Function, "mode": types.CompletionItemKind.EnumMember, "version": types.CompletionItemKind.Module,
-    "name:input": types.CompletionItemKind.Field, "name:definition": types.CompletionItemKind.Variable,
-    "name:table": types.CompletionItemKind.Struct, "name:schedule": types.CompletionItemKind.Constant,
+    "keyword": types.CompletionItemKind.Keyword,
+    "unit": types.CompletionItemKind.Unit,
+    "year": types.CompletionItemKind.Value,
+    "function": types.CompletionItemKind.Function,
+    "mode": types.CompletionItemKind.EnumMember,
+    "version": types.CompletionItemKind.Module,
+    "name:input": types.CompletionItemKind.Field,
+    "name:definition": types.CompletionItemKind.Variable,
+    "name:table": types.CompletionItemKind.Struct,
+    "name:schedule": types.CompletionItemKind.Constant,
     "name:key": types.CompletionItemKind.Field,
 }
 
@@ -101,11 +114,16 @@ class KokuhoServer(LanguageServer):
         except Exception:  # a bug of ours: say so in the editor's log rather than go quiet (a timer has no caller to tell)
             import traceback
 
-            self.window_log_message(types.LogMessageParams(type=types.MessageType.Error,
-                                                           message=f"kokuho lsp: internal error while checking {path}; please report this:\n{traceback.format_exc()}"))
+            self.window_log_message(
+                types.LogMessageParams(
+                    type=types.MessageType.Error,
+                    message=f"kokuho lsp: internal error while checking {path}; please report this:\n{traceback.format_exc()}",
+                )
+            )
             return
-        self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics,
-                                                                              version=doc.version if doc is not None else None))
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=doc.version if doc is not None else None)
+        )
 
     def schedule_all(self, first: str, delay: float, *, others_only: bool = False) -> None:
         """Check `first`, then every other open file, after `delay` seconds without another change."""
@@ -127,8 +145,9 @@ def _diagnostic(ls: KokuhoServer, path: str, d: ide.Diagnostic) -> types.Diagnos
     severity = types.DiagnosticSeverity.Warning if d.severity == "warning" else types.DiagnosticSeverity.Error
     docs = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
     description = types.CodeDescription(href=uris.from_fs_path(str(docs)) + "#" + d.code) if docs.exists() else None
-    return types.Diagnostic(range=ls.to_client(path, d.range), message=d.message, severity=severity, code=d.code,
-                            code_description=description, source="kokuho")
+    return types.Diagnostic(
+        range=ls.to_client(path, d.range), message=d.message, severity=severity, code=d.code, code_description=description, source="kokuho"
+    )
 
 
 server = KokuhoServer()
@@ -207,8 +226,10 @@ def definition(ls: KokuhoServer, params: types.DefinitionParams) -> list[types.L
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
 def references(ls: KokuhoServer, params: types.ReferenceParams) -> list[types.Location]:
     path = _path(params.text_document.uri)
-    return [ls.location(x) for x in ls.ide.references(path, ls.from_client(path, params.position),
-                                                      declarations=params.context.include_declaration)]
+    return [
+        ls.location(x)
+        for x in ls.ide.references(path, ls.from_client(path, params.position), declarations=params.context.include_declaration)
+    ]
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
@@ -216,8 +237,14 @@ def document_symbol(ls: KokuhoServer, params: types.DocumentSymbolParams) -> lis
     path = _path(params.text_document.uri)
 
     def convert(s: ide.Symbol) -> types.DocumentSymbol:
-        return types.DocumentSymbol(name=s.name, kind=SYMBOL_KINDS[s.kind], detail=s.detail or None, range=ls.to_client(path, s.range),
-                                    selection_range=ls.to_client(path, s.selection), children=[convert(c) for c in s.children] or None)
+        return types.DocumentSymbol(
+            name=s.name,
+            kind=SYMBOL_KINDS[s.kind],
+            detail=s.detail or None,
+            range=ls.to_client(path, s.range),
+            selection_range=ls.to_client(path, s.selection),
+            children=[convert(c) for c in s.children] or None,
+        )
 
     return [convert(s) for s in ls.ide.symbols(path)]
 
@@ -227,9 +254,16 @@ def completion(ls: KokuhoServer, params: types.CompletionParams) -> types.Comple
     path = _path(params.text_document.uri)
     items = []
     for c in ls.ide.completions(path, ls.from_client(path, params.position)):
-        items.append(types.CompletionItem(
-            label=c.label, kind=COMPLETION_KINDS.get(c.kind, types.CompletionItemKind.Text), detail=c.detail or None,
-            documentation=c.documentation or None, insert_text=c.insert_text, sort_text=(c.sort + c.label) if c.sort else None))
+        items.append(
+            types.CompletionItem(
+                label=c.label,
+                kind=COMPLETION_KINDS.get(c.kind, types.CompletionItemKind.Text),
+                detail=c.detail or None,
+                documentation=c.documentation or None,
+                insert_text=c.insert_text,
+                sort_text=(c.sort + c.label) if c.sort else None,
+            )
+        )
     return types.CompletionList(is_incomplete=False, items=items)
 
 
@@ -258,9 +292,18 @@ def code_action(ls: KokuhoServer, params: types.CodeActionParams) -> list[types.
         for fx in d.fixes:
             changes: dict[str, list[types.TextEdit]] = {}
             for e in fx.edits:
-                changes.setdefault(uris.from_fs_path(e.path), []).append(types.TextEdit(range=ls.to_client(e.path, e.range), new_text=e.new_text))
-            out.append(types.CodeAction(title=fx.title, kind=types.CodeActionKind.QuickFix, diagnostics=[_diagnostic(ls, path, d)],
-                                        is_preferred=fx.preferred, edit=types.WorkspaceEdit(changes=changes)))
+                changes.setdefault(uris.from_fs_path(e.path), []).append(
+                    types.TextEdit(range=ls.to_client(e.path, e.range), new_text=e.new_text)
+                )
+            out.append(
+                types.CodeAction(
+                    title=fx.title,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[_diagnostic(ls, path, d)],
+                    is_preferred=fx.preferred,
+                    edit=types.WorkspaceEdit(changes=changes),
+                )
+            )
     return out
 
 

@@ -15,7 +15,13 @@ from .versions import Piece, RuleSet
 from .years import FiscalYear
 
 KINDS = (ast.Definition, ast.Table, ast.Schedule)  # with the inputs (by scope), the items a name listing shows
-KIND_JA = {"municipal input": "入力（団体別）", "prefecture input": "入力（都）", "definition": "定義", "table": "区分表", "schedule": "年度別の値"}
+KIND_JA = {
+    "municipal input": "入力（団体別）",
+    "prefecture input": "入力（都）",
+    "definition": "定義",
+    "table": "区分表",
+    "schedule": "年度別の値",
+}
 HEADERS = {
     "en": ["name", "label", "unit", "kind", "version", "years", "written_at", "cite"],
     "ja": ["名前", "名称", "単位", "種類", "版", "適用年度", "場所", "根拠"],
@@ -74,13 +80,28 @@ def list_names(ruleset: RuleSet, *, version: str | None = None, year: FiscalYear
                 item = p.item
                 named = next((x for x in v.pieces(name) if x.item is item), None)
                 covers = named.years_text if named is not None else "no years"
-                rows.append(NameRow(name, getattr(item, "label", None), item.unit, _kind(item), None, f"not in force; {p.version}'s piece covers {covers}",
-                                    getattr(item, "cite", None), shown_path(item.span.file), item.span.line))
+                rows.append(
+                    NameRow(
+                        name,
+                        getattr(item, "label", None),
+                        item.unit,
+                        _kind(item),
+                        None,
+                        f"not in force; {p.version}'s piece covers {covers}",
+                        getattr(item, "cite", None),
+                        shown_path(item.span.file),
+                        item.span.line,
+                    )
+                )
                 continue
             pieces = (p,)
         for p in pieces:
             item = p.item
-            rows.append(NameRow(name, item.label, item.unit, _kind(item), p.version, p.years_text, item.cite, shown_path(item.span.file), item.span.line))
+            rows.append(
+                NameRow(
+                    name, item.label, item.unit, _kind(item), p.version, p.years_text, item.cite, shown_path(item.span.file), item.span.line
+                )
+            )
     return NameListing(v.id, v.header.title, y, tuple(rows))
 
 
@@ -90,11 +111,11 @@ def _cells(r: NameRow, lang: str) -> list[str]:
     if lang == "ja":
         years = {"every year": "全年度"}.get(years, years)
         if years.startswith("not in force; "):
-            years = "適用外 (" + years[len("not in force; "):].replace("'s piece covers ", " の規定は ") + ")"
+            years = "適用外 (" + years[len("not in force; ") :].replace("'s piece covers ", " の規定は ") + ")"
         elif years.startswith("up to "):
-            years = "～" + years[len("up to "):]
+            years = "～" + years[len("up to ") :]
         elif years.startswith("from "):
-            years = years[len("from "):] + "～"
+            years = years[len("from ") :] + "～"
     return [r.name, r.label or "", r.unit, kind, r.version or "—", years, f"{r.file}:{r.line}", r.cite or ""]
 
 
@@ -104,17 +125,27 @@ def render_names(listing: NameListing, fmt: str = "table", *, headers: str = "ja
 
     lang = "en" if headers == "en" else "ja"
     if fmt == "json":
-        return to_json({"version": listing.version, "fiscal_year": FiscalYear(listing.year).both if listing.year is not None else None,
-                        "names": [attrs.asdict(r) for r in listing.rows]})
+        return to_json(
+            {
+                "version": listing.version,
+                "fiscal_year": FiscalYear(listing.year).both if listing.year is not None else None,
+                "names": [attrs.asdict(r) for r in listing.rows],
+            }
+        )
     if fmt == "csv":
-        return to_csv(HEADERS[lang], [[r.name, r.label or "", r.unit, r.kind, r.version or "", r.years, f"{r.file}:{r.line}", r.cite or ""]
-                                      for r in listing.rows])
+        return to_csv(
+            HEADERS[lang],
+            [[r.name, r.label or "", r.unit, r.kind, r.version or "", r.years, f"{r.file}:{r.line}", r.cite or ""] for r in listing.rows],
+        )
     md = fmt == "markdown"
     when = f", {FiscalYear(listing.year).both}" if listing.year is not None else ""
     title = f"{listing.version} {listing.title or ''}".strip()
-    head = (f"{title} — 名前の一覧{when}: {listing.count} 件" if lang == "ja" else f"{title} — names{when}: {listing.count}")
-    foot = ("名前か名称 (ラベル) のどちらでも、--columns、explain、sweep などに指定できます。\n" if lang == "ja"
-            else "A name or its label may be given to --columns, explain, sweep and the other options that take a name.\n")
+    head = f"{title} — 名前の一覧{when}: {listing.count} 件" if lang == "ja" else f"{title} — names{when}: {listing.count}"
+    foot = (
+        "名前か名称 (ラベル) のどちらでも、--columns、explain、sweep などに指定できます。\n"
+        if lang == "ja"
+        else "A name or its label may be given to --columns, explain, sweep and the other options that take a name.\n"
+    )
     body = (to_markdown if md else to_table)(HEADERS[lang], [_cells(r, lang) for r in listing.rows])
     return ("# " if md else "") + head + "\n\n" + body + "\n" + foot
 

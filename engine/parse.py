@@ -99,7 +99,9 @@ def _acceptable(e) -> set[str]:
 def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     """Parse one rule file's text; raise RuleSyntaxError with position and expectation."""
     if len(source) > MAX_SOURCE_CHARS:
-        raise RuleSyntaxError(finding("file-too-large", f"rule file has {len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,}", ast.Span(path, 1, 1)))
+        raise RuleSyntaxError(
+            finding("file-too-large", f"rule file has {len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,}", ast.Span(path, 1, 1))
+        )
     if "\r" in source:  # Windows (CR LF) and old Mac (CR alone) line ends: lines end with a line feed only
         source = source.replace("\r\n", "\n").replace("\r", "\n")
     _check_nesting(source, path)
@@ -108,7 +110,9 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
     except lark.exceptions.UnexpectedCharacters as e:
         span = ast.Span(path, e.line, e.column)
         ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
-        raise RuleSyntaxError(finding("syntax", f"unexpected character {ch!r}; expected {_describe_expected(set(e.allowed or ()))}", span, source)) from None
+        raise RuleSyntaxError(
+            finding("syntax", f"unexpected character {ch!r}; expected {_describe_expected(set(e.allowed or ()))}", span, source)
+        ) from None
     except lark.exceptions.UnexpectedToken as e:
         tok = e.token
         if tok.type == "$END":
@@ -120,11 +124,15 @@ def parse_text(source: str, path: str = "<rules>") -> ast.RuleFile:
             what = repr(str(tok))
         accepted = _acceptable(e)
         hint = _keyword_hint(str(tok), accepted) if tok.type != "$END" else ""
-        raise RuleSyntaxError(finding("syntax", f"unexpected {what}{hint}; expected {_describe_expected(accepted)}", span, source)) from None
+        raise RuleSyntaxError(
+            finding("syntax", f"unexpected {what}{hint}; expected {_describe_expected(accepted)}", span, source)
+        ) from None
     except lark.exceptions.UnexpectedEOF as e:
         lines = _lines(source)
         span = ast.Span(path, len(lines), len(lines[-1]) + 1)
-        raise RuleSyntaxError(finding("syntax", f"unexpected end of file; expected {_describe_expected(set(e.expected))}", span, source)) from None
+        raise RuleSyntaxError(
+            finding("syntax", f"unexpected end of file; expected {_describe_expected(set(e.expected))}", span, source)
+        ) from None
     _check_depth(tree, path, source)
     try:
         rule_file = _ToAst(path, source).transform(tree)
@@ -150,7 +158,9 @@ def _check_nesting(source: str, path: str) -> None:
             if ch in "([":
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise RuleSyntaxError(finding("too-deep", f"brackets nested more than {MAX_NESTING} deep", ast.Span(path, lineno, col), source))
+                    raise RuleSyntaxError(
+                        finding("too-deep", f"brackets nested more than {MAX_NESTING} deep", ast.Span(path, lineno, col), source)
+                    )
             elif ch in ")]":
                 depth = max(0, depth - 1)
 
@@ -163,7 +173,14 @@ def _check_depth(tree: lark.Tree, path: str, source: str) -> None:
         if depth > MAX_DEPTH:
             meta = node.meta
             span = ast.Span(path, meta.line, meta.column) if not getattr(meta, "empty", True) else ast.Span(path, 1, 1)
-            raise RuleSyntaxError(finding("too-deep", f"an expression is nested more than {MAX_DEPTH} levels deep; split it into smaller definitions", span, source))
+            raise RuleSyntaxError(
+                finding(
+                    "too-deep",
+                    f"an expression is nested more than {MAX_DEPTH} levels deep; split it into smaller definitions",
+                    span,
+                    source,
+                )
+            )
         stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
 
 
@@ -241,8 +258,16 @@ class _ToAst(Transformer):
                 period_text = value[1]
                 fields[kind] = value[0]
         return ast.Header(
-            str(version), fields["extends"], fields["title"], fields["status"], fields["plan_period"], fields["basis"], fields["cite"],
-            span=self._tspan(version), status_span=spans.get("status", ast.NO_SPAN), extends_span=spans.get("extends", ast.NO_SPAN),
+            str(version),
+            fields["extends"],
+            fields["title"],
+            fields["status"],
+            fields["plan_period"],
+            fields["basis"],
+            fields["cite"],
+            span=self._tspan(version),
+            status_span=spans.get("status", ast.NO_SPAN),
+            extends_span=spans.get("extends", ast.NO_SPAN),
             period_text=period_text,
         )
 
@@ -285,7 +310,12 @@ class _ToAst(Transformer):
     def _parts(self, children, allowed: set[str]) -> dict:
         parts: dict = {}
         for c in children:
-            if isinstance(c, tuple) and len(c) == 3 and isinstance(c[0], str) and c[0] in allowed | {"cite", "effective", "override", "label", "unit", "columns", "wording"}:
+            if (
+                isinstance(c, tuple)
+                and len(c) == 3
+                and isinstance(c[0], str)
+                and c[0] in allowed | {"cite", "effective", "override", "label", "unit", "columns", "wording"}
+            ):
                 kind, value, span = c
                 if kind in parts and kind in ("cite", "effective", "labels"):
                     self._fail("duplicate-field", f"'{kind}' is given twice for one item", span)
@@ -302,8 +332,16 @@ class _ToAst(Transformer):
         if str(scope_tok) not in ast.SCOPES:
             self._fail("bad-scope", f"an input is 'municipal' or 'prefecture', not '{scope_tok}'", self._tspan(scope_tok))
         return ast.InputDecl(
-            str(name_tok), str(scope_tok), p.get("label"), p["unit"], p.get("columns", ()), p.get("cite"), p.get("effective"),
-            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+            str(name_tok),
+            str(scope_tok),
+            p.get("label"),
+            p["unit"],
+            p.get("columns", ()),
+            p.get("cite"),
+            p.get("effective"),
+            override=p.get("override", False),
+            span=self._tspan(name_tok),
+            unit_span=p["unit_span"],
         )
 
     def definition(self, meta, children):
@@ -311,8 +349,15 @@ class _ToAst(Transformer):
         p = self._parts(children, {"labels"})
         expr = next(c for c in p["rest"] if not isinstance(c, Token))
         return ast.Definition(
-            str(name_tok), p.get("label"), p["unit"], expr, p.get("cite"), p.get("effective"),
-            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+            str(name_tok),
+            p.get("label"),
+            p["unit"],
+            expr,
+            p.get("cite"),
+            p.get("effective"),
+            override=p.get("override", False),
+            span=self._tspan(name_tok),
+            unit_span=p["unit_span"],
             value_labels=p.get("labels", ()),
         )
 
@@ -330,8 +375,16 @@ class _ToAst(Transformer):
         key = rest[0]
         bands = tuple(c for c in rest[1:] if isinstance(c, ast.Band))
         return ast.Table(
-            str(name_tok), p.get("label"), p["unit"], key, bands, p.get("cite"), p.get("effective"),
-            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+            str(name_tok),
+            p.get("label"),
+            p["unit"],
+            key,
+            bands,
+            p.get("cite"),
+            p.get("effective"),
+            override=p.get("override", False),
+            span=self._tspan(name_tok),
+            unit_span=p["unit_span"],
         )
 
     def closed_end(self, meta, children):
@@ -351,8 +404,15 @@ class _ToAst(Transformer):
         p = self._parts(children, set())
         entries = tuple(c for c in p.get("rest", []) if isinstance(c, ast.Entry))
         return ast.Schedule(
-            str(name_tok), p.get("label"), p["unit"], entries, p.get("cite"), p.get("effective"),
-            override=p.get("override", False), span=self._tspan(name_tok), unit_span=p["unit_span"],
+            str(name_tok),
+            p.get("label"),
+            p["unit"],
+            entries,
+            p.get("cite"),
+            p.get("effective"),
+            override=p.get("override", False),
+            span=self._tspan(name_tok),
+            unit_span=p["unit_span"],
         )
 
     def entry(self, meta, children):
@@ -429,15 +489,22 @@ class _ToAst(Transformer):
         year_tok = next(c for c in children if isinstance(c, Token) and c.type == "YEARSPEC")
         blocks = [c for c in children if isinstance(c, tuple) and len(c) == 3 and c[0] == "prefecture"]
         if len(blocks) > 1:
-            self._fail("duplicate-field", "'prefecture' is given twice for one example; put all prefecture values in one block", blocks[1][2])
+            self._fail(
+                "duplicate-field", "'prefecture' is given twice for one example; put all prefecture values in one block", blocks[1][2]
+            )
         p = self._parts(children, {"prefecture"})
         rest = p.get("rest", [])
         return ast.Example(
-            str(name_tok), p.get("label"), self._year(year_tok),
+            str(name_tok),
+            p.get("label"),
+            self._year(year_tok),
             tuple(c for c in rest if isinstance(c, ast.ExampleMunicipality)),
             p.get("prefecture", ()),
             tuple(c for c in rest if isinstance(c, ast.Expectation)),
-            p.get("cite"), p.get("effective"), override=p.get("override", False), span=self._tspan(name_tok),
+            p.get("cite"),
+            p.get("effective"),
+            override=p.get("override", False),
+            span=self._tspan(name_tok),
         )
 
     def removal(self, meta, children):

@@ -15,7 +15,6 @@ from .cells import FORMULA_START, NUMBER_PATTERN, needs_neutralising, neutralise
 from .display import format_display, unit_suffix, value_text  # noqa: F401 - re-exported: values as people read them
 from .values import MAX_DECIMALS, Undefined, ValueTooLarge, check_printable, decimal_text, format_value, grouped, int_text, is_undef  # noqa: F401 - re-exported: how values are written
 
-
 # Below this many cells a table is written value by value: importing Arrow (about 0.1 s) would cost
 # more than it saves. Both ways write the same bytes (tests/test_render.py).
 ARROW_MIN_CELLS = 40_000
@@ -90,9 +89,19 @@ def _cell_width(text: str) -> int:
 # Kana, kanji, full- and half-width forms, Greek (α, β, γ) and the punctuation and arrows of our tables: their
 # widths as wcwidth gives them (tests/test_render.py checks every code point against it).
 KNOWN_WIDTHS = (
-    (0x3000, 0x3029, 2), (0x3041, 0x3096, 2), (0x309B, 0x30FF, 2), (0x3400, 0x4DBF, 2), (0x4E00, 0x9FFF, 2),
-    (0xF900, 0xFAFF, 2), (0xFF01, 0xFF60, 2), (0xFFE0, 0xFFE6, 2),
-    (0x0370, 0x03FF, 1), (0x2010, 0x2027, 1), (0x2190, 0x21FF, 1), (0x2212, 0x2212, 1), (0xFF61, 0xFF9F, 1),
+    (0x3000, 0x3029, 2),
+    (0x3041, 0x3096, 2),
+    (0x309B, 0x30FF, 2),
+    (0x3400, 0x4DBF, 2),
+    (0x4E00, 0x9FFF, 2),
+    (0xF900, 0xFAFF, 2),
+    (0xFF01, 0xFF60, 2),
+    (0xFFE0, 0xFFE6, 2),
+    (0x0370, 0x03FF, 1),
+    (0x2010, 0x2027, 1),
+    (0x2190, 0x21FF, 1),
+    (0x2212, 0x2212, 1),
+    (0xFF61, 0xFF9F, 1),
 )
 
 
@@ -108,8 +117,16 @@ def _char_width(ch: str) -> int | None:
     code = ord(ch)
     if code < 0x80:
         return 1 if 0x20 <= code < 0x7F else None
-    if not (0xA0 <= code <= 0x24F or 0x370 <= code <= 0x3FF or 0x2010 <= code <= 0x2BFF or 0x3000 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF
-            or 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF):
+    if not (
+        0xA0 <= code <= 0x24F
+        or 0x370 <= code <= 0x3FF
+        or 0x2010 <= code <= 0x2BFF
+        or 0x3000 <= code <= 0x30FF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF00 <= code <= 0xFFEF
+    ):
         return None
     if unicodedata.category(ch) in ("Mn", "Mc", "Me", "Cf", "Cc", "Cs", "Co", "Cn", "Zl", "Zp"):
         return None
@@ -232,8 +249,12 @@ def eval_csv_header(result, headers: str = "ja") -> list[str]:
 
 def eval_csv_rows(result, *, headers: str = "ja") -> bytes:
     """eval_csv_chunks's CSV for the rows of `result.rows` only (the municipalities -m chose), value by value."""
-    rows = [[str(r.year), r.municipality.code, r.municipality.name] + [format_value(v, result.unit(c)) for c, v in zip(result.columns, r.values)]
-            + [_undefined_text(result, r)] for r in result.rows]
+    rows = [
+        [str(r.year), r.municipality.code, r.municipality.name]
+        + [format_value(v, result.unit(c)) for c, v in zip(result.columns, r.values)]
+        + [_undefined_text(result, r)]
+        for r in result.rows
+    ]
     return to_csv(eval_csv_header(result, headers), rows).encode("utf-8")
 
 
@@ -269,7 +290,7 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
     with ThreadPoolExecutor(max_workers=1) as writer:
         pending: collections.deque = collections.deque()
         for start in range(0, len(result.years), per):
-            years = result.years[start: start + per]
+            years = result.years[start : start + per]
             per_year = [result.values(y) for y in years]
             cells, reasons = [], []
             quoted = names_quoted
@@ -300,7 +321,20 @@ def _render_notes(notes: list[str], fmt: str) -> str:
 
 
 SUMMARY_HEADER = {
-    "en": ["fiscal_year", "section", "name", "label", "item", "item_label", "value", "unit", "achieved", "municipalities", "undefined", "note"],
+    "en": [
+        "fiscal_year",
+        "section",
+        "name",
+        "label",
+        "item",
+        "item_label",
+        "value",
+        "unit",
+        "achieved",
+        "municipalities",
+        "undefined",
+        "note",
+    ],
     "ja": ["年度", "種類", "名前", "名称", "項目", "項目の名称", "値", "単位", "達成自治体数", "自治体数", "未定義の自治体数", "注"],
 }
 
@@ -325,10 +359,27 @@ def summary_records(result, summaries) -> list[list]:
                 label = piece.item.label or label
                 flat.append([fy, "bands", table, label, "in force", "", piece.version, "", "", "", "", piece.years_text])
             for b in counts:
-                flat.append([fy, "bands", table, label, b.interval, b.label if b.label != b.interval else "", "", "", b.achieved, b.municipalities, b.undefined, b.wording or ""])
+                flat.append(
+                    [
+                        fy,
+                        "bands",
+                        table,
+                        label,
+                        b.interval,
+                        b.label if b.label != b.interval else "",
+                        "",
+                        "",
+                        b.achieved,
+                        b.municipalities,
+                        b.undefined,
+                        b.wording or "",
+                    ]
+                )
             if s.no_band.get(table):
-                flat.append([fy, "bands", table, label, "(no band)", "", "", "", "", s.no_band[table], s.no_band[table], "previous rate undefined"])
-        for kind, name, label, display, raw, unit in s.lines:
+                flat.append(
+                    [fy, "bands", table, label, "(no band)", "", "", "", "", s.no_band[table], s.no_band[table], "previous rate undefined"]
+                )
+        for kind, name, label, _display, raw, unit in s.lines:
             if kind == "tally":
                 continue
             reason = raw.reason if isinstance(raw, Undefined) else ""
@@ -362,10 +413,30 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
     md = fmt == "markdown"
     if selected_count(result) is not None:
         out.append(whole_note(len(result.municipalities), lang) + "\n")
-    word = {"ja": {"band": "区分", "of": "自治体数", "sum": "計", "item": "項目", "value": "値", "title": "年度別集計", "undef": "未定義",
-                   "no_band": "(区分なし: 前年度の値が未定義)", "in_force": "適用"},
-            "en": {"band": "band", "of": "municipalities", "sum": "total", "item": "item", "value": "value", "title": "summary", "undef": "undefined",
-                   "no_band": "(no band: previous rate undefined)", "in_force": "in force"}}[lang]
+    word = {
+        "ja": {
+            "band": "区分",
+            "of": "自治体数",
+            "sum": "計",
+            "item": "項目",
+            "value": "値",
+            "title": "年度別集計",
+            "undef": "未定義",
+            "no_band": "(区分なし: 前年度の値が未定義)",
+            "in_force": "適用",
+        },
+        "en": {
+            "band": "band",
+            "of": "municipalities",
+            "sum": "total",
+            "item": "item",
+            "value": "value",
+            "title": "summary",
+            "undef": "undefined",
+            "no_band": "(no band: previous rate undefined)",
+            "in_force": "in force",
+        },
+    }[lang]
     name_of = result.label if lang == "ja" else (lambda n: n)
     for s in summaries:
         fy = FiscalYear(s.year)
@@ -388,12 +459,22 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
                 return f"{achieved} / {members}" + (f" ({unknown} {word['undef']})" if unknown else "")
 
             rows = [[b.interval, b.label, b.wording or "", count(b.achieved, b.municipalities, b.undefined)] for b in counts]
-            rows.append([word["sum"], "", "", count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts))])
+            rows.append(
+                [
+                    word["sum"],
+                    "",
+                    "",
+                    count(sum(b.achieved for b in counts), sum(b.municipalities for b in counts), sum(b.undefined for b in counts)),
+                ]
+            )
             if s.no_band.get(table):
                 rows.append([word["no_band"], "", "", f"– / {s.no_band[table]}"])
             out.append(f"{title}\n" if not md else f"### {title}\n")
             out.append((to_markdown if md else to_table)(header, rows, ["left", "left", "left", "right"]))
-        rows = [[label if lang == "ja" else name + label[len(result.label(name)):], display] for kind, name, label, display, raw, unit in s.lines]
+        rows = [
+            [label if lang == "ja" else name + label[len(result.label(name)) :], display]
+            for kind, name, label, display, raw, unit in s.lines
+        ]
         notes = [raw.reason for kind, name, label, display, raw, unit in s.lines if isinstance(raw, Undefined)]
         if rows:
             out.append((to_markdown if md else to_table)([word["item"], word["value"]], rows, ["left", "right"]))

@@ -16,7 +16,7 @@ import sys
 from . import ast
 from .ast import KEY_NAMES, earlier_year, item_exprs, refs
 from .errors import RuleCheckError, finding
-from .values import MAX_YEAR_DEPTH, Undefined, TooManyDigits
+from .values import MAX_YEAR_DEPTH, TooManyDigits, Undefined
 from .versions import NotInForce, Version
 from .years import FiscalYear
 
@@ -54,7 +54,7 @@ class Resolver:
     for the names both compute alike.
     """
 
-    def __init__(self, version: Version, years, n: int, *, share: "Sharing | None" = None):
+    def __init__(self, version: Version, years, n: int, *, share: Sharing | None = None):
         self.version = version
         self.n = n
         self._cache: dict = {}
@@ -82,16 +82,34 @@ class Resolver:
         try:  # the outermost call: the limits met anywhere below are reported for the name asked for
             return self._resolve(key)
         except (_TooDeep, RecursionError):
-            raise RuleCheckError(finding("eval-too-deep", f"the rules are nested too deeply to evaluate {name} for {FiscalYear(year).both}: "
-                                         "a chain of definitions that use other definitions (or earlier years) is too long", self._span_of(name))) from None
+            raise RuleCheckError(
+                finding(
+                    "eval-too-deep",
+                    f"the rules are nested too deeply to evaluate {name} for {FiscalYear(year).both}: "
+                    "a chain of definitions that use other definitions (or earlier years) is too long",
+                    self._span_of(name),
+                )
+            ) from None
         except _TooLarge as e:
             from .values import MAX_VALUE_DIGITS
 
-            raise RuleCheckError(finding("value-too-large", f"{e.name} for {FiscalYear(e.year).both} has more than {MAX_VALUE_DIGITS:,} digits as an exact "
-                                         "number; round it (or what it adds up) with round(), floor() or ceil()", self._span_of(e.name))) from None
+            raise RuleCheckError(
+                finding(
+                    "value-too-large",
+                    f"{e.name} for {FiscalYear(e.year).both} has more than {MAX_VALUE_DIGITS:,} digits as an exact "
+                    "number; round it (or what it adds up) with round(), floor() or ceil()",
+                    self._span_of(e.name),
+                )
+            ) from None
         except _TooManySteps:
-            raise RuleCheckError(finding("eval-too-long", f"evaluating {name} for {FiscalYear(year).both} needs more than {MAX_STEPS:,} "
-                                         "computations of a name: 'with' inside 'with' multiplies them", self._span_of(name))) from None
+            raise RuleCheckError(
+                finding(
+                    "eval-too-long",
+                    f"evaluating {name} for {FiscalYear(year).both} needs more than {MAX_STEPS:,} "
+                    "computations of a name: 'with' inside 'with' multiplies them",
+                    self._span_of(name),
+                )
+            ) from None
 
     def at(self, year: int):
         """What the version has in force in a year (versions.InForce), made once per year."""
@@ -226,13 +244,13 @@ class Sharing:
         return hit
 
     @classmethod
-    def between_versions(cls, other: Resolver, version: Version) -> "Sharing":
+    def between_versions(cls, other: Resolver, version: Version) -> Sharing:
         """Another version's evaluator (a diff's A for B): undefined values are never taken, as
         their reasons may name the version."""
         return cls(other, changed_names(other.version, version), users_of(version), with_undefined=False)
 
     @classmethod
-    def for_scenario(cls, other: Resolver, changed) -> "Sharing":
+    def for_scenario(cls, other: Resolver, changed) -> Sharing:
         """The same version with some items changed (a sweep's scenario and its unvaried run)."""
         return cls(other, changed, users_of(other.version), with_undefined=True)
 
@@ -282,8 +300,9 @@ def changed_names(a: Version, b: Version) -> frozenset:
         else:
             deps[n] = set().union(*(item_refs(p.item) for p in b.pieces(n))) - KEY_NAMES
     changed |= {n for n, d in deps.items() if d - names}  # refers to a name neither version has
-    changed |= _on_same_year_cycle({n: set().union(*(refs(e, skip_year=earlier_year) for p in b.pieces(n) for e in item_exprs(p.item))) & names
-                                    for n in deps})
+    changed |= _on_same_year_cycle(
+        {n: set().union(*(refs(e, skip_year=earlier_year) for p in b.pieces(n) for e in item_exprs(p.item))) & names for n in deps}
+    )
     return frozenset(changed)
 
 

@@ -38,7 +38,9 @@ def note(selected: int, total: int, lang: str = "ja") -> str:
     """The line under a table of chosen municipalities."""
     if lang == "ja":
         return f"{total} 団体中 {selected} 団体を表示しています (-m)。合計・按分・集計は都全体 ({total} 団体) の値です。"
-    return f"{selected} of {total} municipalities shown (-m); sums, shares and summaries cover the whole prefecture ({total} municipalities)."
+    return (
+        f"{selected} of {total} municipalities shown (-m); sums, shares and summaries cover the whole prefecture ({total} municipalities)."
+    )
 
 
 def whole_note(total: int, lang: str = "ja") -> str:

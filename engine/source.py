@@ -61,7 +61,9 @@ def parse_file(path: str | Path) -> ast.RuleFile:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1  # as the parser counts lines
-        raise RuleSyntaxError(finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))) from None
+        raise RuleSyntaxError(
+            finding("encoding", f"rule file is not UTF-8 (byte {e.start}); save it as UTF-8", ast.Span(str(p), line, 1))
+        ) from None
     from .cache import load_rules, store_rules  # the same text at the same path parses to the same RuleFile
 
     hit = load_rules(text, str(p))
@@ -72,4 +74,3 @@ def parse_file(path: str | Path) -> ast.RuleFile:
     result = parse.parse_text(text, str(p))
     store_rules(text, str(p), result)
     return result
-

@@ -79,7 +79,9 @@ def summarise(result: EvalResult, *, lang: str = "ja") -> list[YearSummary]:
                     members = choice == idx
                     hits = int(np.count_nonzero(members & known & truth))
                     unknown = int(np.count_nonzero(members & ~known))
-                    rows.append(BandCount(band.label or band.interval, band.interval, band.wording, int(np.count_nonzero(members)), hits, unknown))
+                    rows.append(
+                        BandCount(band.label or band.interval, band.interval, band.wording, int(np.count_nonzero(members)), hits, unknown)
+                    )
                 bands[table_name] = tuple(rows)
                 no_band[table_name] = int(np.count_nonzero(choice < 0))
             elif line.kind == "total":
@@ -144,5 +146,7 @@ def _tally_order(counts: Counter, item) -> list:
     known = [x for x in counts if x is not None]
     first = [x for x in labelled if any(type(x) is type(k) and x == k for k in known)]
     rest = [x for x in known if not any(type(x) is type(f) and x == f for f in first)]
-    rest.sort(key=lambda x: (not isinstance(x, bool), not x if isinstance(x, bool) else 0, format_display(x, getattr(item, "unit", "text"))))
+    rest.sort(
+        key=lambda x: (not isinstance(x, bool), not x if isinstance(x, bool) else 0, format_display(x, getattr(item, "unit", "text")))
+    )
     return first + rest + ([None] if None in counts else [])

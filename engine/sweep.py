@@ -105,15 +105,21 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
     whole = whole if whole is not None else target
     m = _TARGET.match(target)
     if not m:
-        raise _error(where, whole, f"'{target}' is not a variation target; write NAME.YEAR (a schedule entry), NAME (a constant), "
-                                   "or TABLE[LO,HI).increment / .lo / .hi / .result (a band)")
+        raise _error(
+            where,
+            whole,
+            f"'{target}' is not a variation target; write NAME.YEAR (a schedule entry), NAME (a constant), "
+            "or TABLE[LO,HI).increment / .lo / .hi / .result (a band)",
+        )
     from .lookup import find_name, suggestion
 
     kinds = (ast.Definition, ast.Table, ast.Schedule)
     name = find_name(m.group("name"), [version], kinds)  # a name, or a label: 医療費指数反映係数α.FY2025
     item = version.items.get(name) if name is not None else None
     if item is None:
-        raise _error(where, whole, f"version {version.id} has no rule item '{m.group('name')}'" + suggestion(m.group("name"), [version], kinds))
+        raise _error(
+            where, whole, f"version {version.id} has no rule item '{m.group('name')}'" + suggestion(m.group("name"), [version], kinds)
+        )
     year_text = m.group("year1") or m.group("year2")
     if m.group("band"):
         if not isinstance(item, ast.Table):
@@ -122,8 +128,12 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
         part = m.group("part")
         values, texts = _values(value_texts, where, whole, expression=(part == "result"))
         if part == "increment" and _increment_of(item.bands[band].result) is None:
-            raise _error(where, whole, f"band {item.bands[band].interval} of {name} has no increment to vary: its result is not "
-                                       "'… + a number'; vary its .result instead")
+            raise _error(
+                where,
+                whole,
+                f"band {item.bands[band].interval} of {name} has no increment to vary: its result is not "
+                "'… + a number'; vary its .result instead",
+            )
         return Variation(target, part, name, band=band, values=values, texts=texts)
     if year_text is not None:
         if not isinstance(item, ast.Schedule):
@@ -139,8 +149,11 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
     if isinstance(item, ast.Table):
         raise _error(where, whole, f"'{name}' is a band table: name a band and a part, e.g. {name}[90%,95%).increment")
     if not isinstance(item, ast.Definition) or not isinstance(item.expr, ast.Number):
-        raise _error(where, whole, f"'{name}' is not a constant: its formula is not a single number; vary a schedule entry, "
-                                   "a band, or a constant definition")
+        raise _error(
+            where,
+            whole,
+            f"'{name}' is not a constant: its formula is not a single number; vary a schedule entry, a band, or a constant definition",
+        )
     values, texts = _values(value_texts, where, whole)
     return Variation(target, "constant", name, values=values, texts=texts)
 
@@ -165,7 +178,7 @@ def _split_values(text: str) -> list[str]:
             if ch == quote:
                 quote = None
             continue
-        if ch in "\"「":
+        if ch in '"「':
             quote = '"' if ch == '"' else "」"
         elif ch in "([":
             depth += 1
@@ -436,7 +449,9 @@ def load_scenario_file(path: str, version, *, where: str | None = None):
     allowed = {"version", "period", "vary", "scenarios"}
     for key, node in top.items():
         if key not in allowed:
-            raise SweepError(finding("sweep-file", f"unknown key '{key}'; a scenario file has {', '.join(sorted(allowed))}", _span(node, where)))
+            raise SweepError(
+                finding("sweep-file", f"unknown key '{key}'; a scenario file has {', '.join(sorted(allowed))}", _span(node, where))
+            )
     vid = _scalar(top["version"], where, "version") if "version" in top else None
     period = _scalar(top["period"], where, "period") if "period" in top else None
     return vid, period, top, where
@@ -447,7 +462,7 @@ def scenario_file_parts(top: dict, where: str, version):
     if "vary" in top:
         for target, node in _mapping(top["vary"], where, "'vary'").items():
             texts = _value_list(node, where, target)
-            variations.append(_at(node, where, lambda: make_variation(target, texts, version, where="vary", whole=target)))
+            variations.append(_at(node, where, lambda: make_variation(target, texts, version, where="vary", whole=target)))  # noqa: B023 (called within this iteration)
     named: list[tuple[str, tuple]] = []
     if "scenarios" in top:
         seq = top["scenarios"]
@@ -459,20 +474,34 @@ def scenario_file_parts(top: dict, where: str, version):
             entry = _mapping(node, where, "a scenario")
             for key in entry:
                 if key not in ("name", "set"):
-                    raise SweepError(finding("sweep-file", f"unknown key '{key}' in a scenario; a scenario has name and set", _span(entry[key], where)))
+                    raise SweepError(
+                        finding("sweep-file", f"unknown key '{key}' in a scenario; a scenario has name and set", _span(entry[key], where))
+                    )
             if "name" not in entry:
                 raise SweepError(finding("sweep-file", "a scenario needs a name", _span(node, where)))
             name = _scalar(entry["name"], where, "name")
             fixed = []
             for target, vnode in _mapping(entry.get("set"), where, f"the 'set' of scenario '{name}'").items():
                 value = _scalar(vnode, where, target)
-                var = _at(vnode, where, lambda: make_variation(target, [value], version, where=f"scenario '{name}'", whole=target))
+                var = _at(vnode, where, lambda: make_variation(target, [value], version, where=f"scenario '{name}'", whole=target))  # noqa: B023 (called within this iteration)
                 if len(var.values) != 1:
-                    raise SweepError(finding("sweep-file", f"scenario '{name}' sets {target} to {len(var.values)} values; a scenario sets one", _span(vnode, where)))
+                    raise SweepError(
+                        finding(
+                            "sweep-file",
+                            f"scenario '{name}' sets {target} to {len(var.values)} values; a scenario sets one",
+                            _span(vnode, where),
+                        )
+                    )
                 clash = next((v for v in variations if same_target(v, var)), None)
                 if clash is not None:
-                    raise SweepError(finding("sweep-file", f"scenario '{name}' sets {target}, which vary: varies too ({clash.spec}); "
-                                             "a key is either set by a scenario or varied, not both", _span(vnode, where)))
+                    raise SweepError(
+                        finding(
+                            "sweep-file",
+                            f"scenario '{name}' sets {target}, which vary: varies too ({clash.spec}); "
+                            "a key is either set by a scenario or varied, not both",
+                            _span(vnode, where),
+                        )
+                    )
                 fixed.append((var, 0))
             named.append((name, tuple(fixed)))
     return variations, named
@@ -602,11 +631,13 @@ def run(plan: SweepPlan, data, *, jobs: int | None = None) -> SweepResult:
             import multiprocessing
 
             chunk = max(1, min(64, len(rest) // (jobs * 4)))
-            chunks = [rest[i:i + chunk] for i in range(0, len(rest), chunk)]
+            chunks = [rest[i : i + chunk] for i in range(0, len(rest), chunk)]
             import signal
 
             # Workers leave Ctrl-C to the parent (which stops them): no traceback from each worker.
-            with multiprocessing.get_context("fork").Pool(jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+            with multiprocessing.get_context("fork").Pool(
+                jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+            ) as pool:
                 parts = pool.map(_evaluate_chunk, chunks)
             rows = [r for part in parts for r in part]
         else:
@@ -671,10 +702,22 @@ def _evaluate_scenario(number: int):
         l_any = l_mask if l_any is None else (l_any | l_mask if l_mask is not None else l_any)
         if d is not None:
             levy_total = d if levy_total is None else [_add_known(a, b) for a, b in zip(levy_total, d)]
-        by_year.append((None if t_mask is None else int(t_mask.sum()), None if l_mask is None else int(l_mask.sum()),
-                        _largest(d, plan.movers, data.municipalities)))
-    return ScenarioRow(sc, totals, tuple(per_year), None if t_any is None else int(t_any.sum()),
-                       None if l_any is None else int(l_any.sum()), _largest(levy_total, plan.movers, data.municipalities), tuple(by_year))
+        by_year.append(
+            (
+                None if t_mask is None else int(t_mask.sum()),
+                None if l_mask is None else int(l_mask.sum()),
+                _largest(d, plan.movers, data.municipalities),
+            )
+        )
+    return ScenarioRow(
+        sc,
+        totals,
+        tuple(per_year),
+        None if t_any is None else int(t_any.sum()),
+        None if l_any is None else int(l_any.sum()),
+        _largest(levy_total, plan.movers, data.municipalities),
+        tuple(by_year),
+    )
 
 
 def _sum_years(values):
@@ -732,13 +775,16 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
         head.append(f"{label(plan.target)} 変更団体数" if headers == "ja" else f"{plan.target} changed")
     if plan.levy:
         head.append(f"{label(plan.levy)} 変更団体数" if headers == "ja" else f"{plan.levy} changed")
-        head.append(f"{label(plan.levy)} 最大変動" + ("" if per_year else f" ({span})") if headers == "ja" else f"{plan.levy} largest movers")
+        head.append(
+            f"{label(plan.levy)} 最大変動" + ("" if per_year else f" ({span})") if headers == "ja" else f"{plan.levy} largest movers"
+        )
     head.append("未定義の理由" if headers == "ja" else "undefined")
     rows = []
     for r in result.rows:
         sc = r.scenario
         chosen = {var.spec: var.texts[k] for var, k in sc.assignments}
         lead = [str(sc.number), sc.name if sc.number else "(unvaried)"] + [chosen.get(var.spec, "") for var in plan.variations]
+
         def tail_of(target_changed, levy_changed, movers):
             tail = []
             if plan.target:
@@ -837,8 +883,13 @@ def _render_xlsx(result, *, per_year=False, headers="ja"):
 
 
 # Each renderer takes the SweepResult ("html", a chart, may plug in here too).
-RENDERERS = {"csv": _render_text("csv"), "markdown": _render_text("markdown"), "table": _render_text("table"), "json": _render_json,
-             "xlsx": _render_xlsx}
+RENDERERS = {
+    "csv": _render_text("csv"),
+    "markdown": _render_text("markdown"),
+    "table": _render_text("table"),
+    "json": _render_json,
+    "xlsx": _render_xlsx,
+}
 
 
 # ---- the library entry point for `kokuho sweep` ---------------------------------------------------
@@ -864,8 +915,19 @@ def read_scenario_file(session, version_id: str | None, path: str) -> ScenarioFi
     return ScenarioFile(*load_scenario_file(path, base_version))
 
 
-def sweep(session, version: Version, years, *, vary=(), scenarios: ScenarioFile | None = None, totals=None,
-          target=None, levy=None, movers=DEFAULT_MOVERS, jobs=None) -> SweepResult:
+def sweep(
+    session,
+    version: Version,
+    years,
+    *,
+    vary=(),
+    scenarios: ScenarioFile | None = None,
+    totals=None,
+    target=None,
+    levy=None,
+    movers=DEFAULT_MOVERS,
+    jobs=None,
+) -> SweepResult:
     """Parse the variations (command line and file), check every scenario, evaluate them all.
 
     The version and the fiscal years (a list) are the command line's, resolved once with the scenario
@@ -880,12 +942,17 @@ def sweep(session, version: Version, years, *, vary=(), scenarios: ScenarioFile 
             for var, _ in fixed:
                 clash = next((v for v in variations if same_target(v, var)), None)
                 if clash is not None:
-                    raise SweepError(finding("sweep-variation", f"--vary '{clash.spec}': scenario '{scenario_name}' of {file_parts[1]} sets {var.spec}; "
-                                             "a key is either set by a scenario or varied, not both"))
+                    raise SweepError(
+                        finding(
+                            "sweep-variation",
+                            f"--vary '{clash.spec}': scenario '{scenario_name}' of {file_parts[1]} sets {var.spec}; "
+                            "a key is either set by a scenario or varied, not both",
+                        )
+                    )
         variations = file_vars + variations
     if not variations and not named:
         raise SweepError(finding("sweep-nothing", "nothing to vary: give --vary TARGET=VALUES or --scenarios FILE"))
-    dupes = sorted({v.spec for k, v in enumerate(variations) if any(same_target(v, w) for w in variations[:k] + variations[k + 1:])})
+    dupes = sorted({v.spec for k, v in enumerate(variations) if any(same_target(v, w) for w in variations[:k] + variations[k + 1 :])})
     if dupes:
         raise SweepError(finding("sweep-variation", f"'{dupes[0]}' is varied twice; give all its values in one --vary"))
     p = plan(version, years, variations, named, totals=totals, target=target, levy=levy, movers=movers)

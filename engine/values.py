@@ -194,8 +194,13 @@ class ValueTooLarge(KokuhoError):
 
     def __init__(self, where: str = ""):
         limit = sys.get_int_max_str_digits()
-        super().__init__(finding("value-too-large", f"{where or 'a result'} is a number of more than {limit:,} digits: too large to write; "
-                                 "a rule that multiplies a value by itself or by large numbers year after year grows it without bound"))
+        super().__init__(
+            finding(
+                "value-too-large",
+                f"{where or 'a result'} is a number of more than {limit:,} digits: too large to write; "
+                "a rule that multiplies a value by itself or by large numbers year after year grows it without bound",
+            )
+        )
         self.where = where
 
 
@@ -219,6 +224,7 @@ def grouped(n: int) -> str:
         return f"{n:,}"
     except ValueError:
         raise ValueTooLarge() from None
+
 
 MAX_DECIMALS = 15  # a value that does not terminate (1/3) is shown to this many places
 

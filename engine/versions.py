@@ -88,7 +88,7 @@ class Version:
     def examples(self) -> list[ast.Example]:
         return [i for i in self.items.values() if isinstance(i, ast.Example)]
 
-    def at(self, year: int) -> "InForce":
+    def at(self, year: int) -> InForce:
         return InForce(self, year)
 
     def pieces(self, name: str) -> tuple[Piece, ...]:
@@ -100,14 +100,14 @@ class Version:
         for pieces in self.history.values():
             yield from pieces
 
-    def shares(self, other: "Version", name: str) -> bool:
+    def shares(self, other: Version, name: str) -> bool:
         """Whether the two versions have the same history for a name: equal items in force in the same years."""
         pa, pb = self.history.get(name), other.history.get(name)
         if pa is None or pb is None or len(pa) != len(pb):
             return False
         return all((x.item is y.item or x.item == y.item) and x.years == y.years for x, y in zip(pa, pb))
 
-    def with_item(self, old, new) -> "Version":
+    def with_item(self, old, new) -> Version:
         """This version with the piece whose item is `old` stated as `new` by this version (a sweep's variation)."""
         name = old.name
         history = dict(self.history)
@@ -118,7 +118,7 @@ class Version:
             origin[name] = self.id
         return attrs.evolve(self, items=items, origin=origin, history=history)
 
-    def not_in_force(self, name: str, year: int) -> "NotInForce":
+    def not_in_force(self, name: str, year: int) -> NotInForce:
         """Why no piece of a name is in force in a year: the piece just before the year (or the first
         one) is named, with the years it was written for."""
         pieces = self.history[name]
@@ -176,10 +176,17 @@ class RuleSet:
             dupes.setdefault(f.header.version, []).append(f)
         for vid, fs in dupes.items():
             if len(fs) > 1:
-                raise RuleCheckError(finding("duplicate-version", f"version {vid} is defined in {len(fs)} files: " + ", ".join(x.path for x in fs), fs[1].header.span, fs[1].source))
+                raise RuleCheckError(
+                    finding(
+                        "duplicate-version",
+                        f"version {vid} is defined in {len(fs)} files: " + ", ".join(x.path for x in fs),
+                        fs[1].header.span,
+                        fs[1].source,
+                    )
+                )
 
     @classmethod
-    def from_paths(cls, paths: list[str | Path]) -> "RuleSet":
+    def from_paths(cls, paths: list[str | Path]) -> RuleSet:
         """Load rule files; a directory contributes every *.rules file in it."""
         files = []
         for p in rule_files(paths):
@@ -192,6 +199,7 @@ class RuleSet:
 
     def newest_first(self) -> list[str]:
         """Version ids, newest first: by the first year of the plan period, then by id (R6 before R6a before R9)."""
+
         def key(vid):
             p = self.files[vid].header.plan_period
             return (float("-inf") if p is None or p.first is None else p.first, _version_sort_key(vid))
@@ -229,8 +237,15 @@ class RuleSet:
         if len(seen) >= MAX_EXTENDS_DEPTH:
             # Reported at the version asked for, whose chain is too long (its deepest base may extend nothing).
             top = self.files[seen[0]]
-            raise RuleCheckError(finding("extends-too-deep", f"version {seen[0]} extends a chain of more than {MAX_EXTENDS_DEPTH} versions "
-                                         f"({seen[0]} -> {seen[1] if len(seen) > 1 else vid} -> ... -> {vid})", top.header.extends_span, top.source))
+            raise RuleCheckError(
+                finding(
+                    "extends-too-deep",
+                    f"version {seen[0]} extends a chain of more than {MAX_EXTENDS_DEPTH} versions "
+                    f"({seen[0]} -> {seen[1] if len(seen) > 1 else vid} -> ... -> {vid})",
+                    top.header.extends_span,
+                    top.source,
+                )
+            )
         items: dict = {}
         origin: dict = {}
         history: dict = {}
@@ -252,20 +267,38 @@ class RuleSet:
             if name in stated:
                 earlier = stated[name]
                 if not _may_be_pieces(earlier + [item]):
-                    problems.append(finding("duplicate-name", f"'{name}' is defined twice in version {vid} (first at line {earlier[0].span.line})", item.span, f.source))
+                    problems.append(
+                        finding(
+                            "duplicate-name",
+                            f"'{name}' is defined twice in version {vid} (first at line {earlier[0].span.line})",
+                            item.span,
+                            f.source,
+                        )
+                    )
                     continue
                 clash = next((x for x in earlier if x.effective.overlaps(item.effective)), None)
                 if clash is not None:
-                    problems.append(finding("piece-overlap", f"'{name}' is stated twice in version {vid} for years that overlap: "
-                                            f"{clash.effective.both} (line {clash.span.line}) and {item.effective.both}, both in force in "
-                                            f"{_shared_years(clash.effective, item.effective)}; give each its own years", item.span, f.source))
+                    problems.append(
+                        finding(
+                            "piece-overlap",
+                            f"'{name}' is stated twice in version {vid} for years that overlap: "
+                            f"{clash.effective.both} (line {clash.span.line}) and {item.effective.both}, both in force in "
+                            f"{_shared_years(clash.effective, item.effective)}; give each its own years",
+                            item.span,
+                            f.source,
+                        )
+                    )
                     continue
                 stated[name].append(item)
                 continue
             if isinstance(item, ast.Removal):
                 stated[name] = [item]
                 if name not in in_base:
-                    problems.append(finding("remove-unknown", f"cannot remove '{name}': {_base_phrase(h)} has no item of that name", item.span, f.source))
+                    problems.append(
+                        finding(
+                            "remove-unknown", f"cannot remove '{name}': {_base_phrase(h)} has no item of that name", item.span, f.source
+                        )
+                    )
                 else:
                     del items[name]
                     origin.pop(name, None)
@@ -274,13 +307,34 @@ class RuleSet:
             if item.override and name not in in_base:
                 close = hints.closest(name, items, 0.6)
                 hint = f"; did you mean '{close}'?" if close else ""
-                problems.append(finding("override-unknown", f"'{name}' overrides nothing: {_base_phrase(h)} has no item of that name{hint}", item.span, f.source))
+                problems.append(
+                    finding(
+                        "override-unknown",
+                        f"'{name}' overrides nothing: {_base_phrase(h)} has no item of that name{hint}",
+                        item.span,
+                        f.source,
+                    )
+                )
                 continue
             if not item.override and name in in_base:
-                problems.append(finding("missing-override", f"'{name}' is already defined in version {origin[name]}; write 'override' to replace it or choose another name", item.span, f.source))
+                problems.append(
+                    finding(
+                        "missing-override",
+                        f"'{name}' is already defined in version {origin[name]}; write 'override' to replace it or choose another name",
+                        item.span,
+                        f.source,
+                    )
+                )
                 continue
             if item.override and type(items[name]) is not type(item):
-                problems.append(finding("override-kind", f"'{name}' is a {_kind(items[name])} in version {origin[name]}; it cannot be overridden by {'an' if _kind(item)[0] in 'aeiou' else 'a'} {_kind(item)}", item.span, f.source))
+                problems.append(
+                    finding(
+                        "override-kind",
+                        f"'{name}' is a {_kind(items[name])} in version {origin[name]}; it cannot be overridden by {'an' if _kind(item)[0] in 'aeiou' else 'a'} {_kind(item)}",
+                        item.span,
+                        f.source,
+                    )
+                )
                 continue
             stated[name] = [item]
         if problems:
@@ -298,12 +352,17 @@ class RuleSet:
     def _unknown_base(self, vid: str, base: str) -> str:
         """unknown-base: the versions the rules read define, where the base's file is if it lies beside them, what to do."""
         others = [v for v in self.version_ids if v != vid]
-        text = f"version {vid} extends unknown version '{base}'; " + (f"the rules read define {', '.join(others)}" if others else f"the rules read define only {vid}")
+        text = f"version {vid} extends unknown version '{base}'; " + (
+            f"the rules read define {', '.join(others)}" if others else f"the rules read define only {vid}"
+        )
         found = _find_version_file(base, [Path(rf.path).parent for rf in self.files.values()] + [default_rules_dir()])
         mine = _shown(self.files[vid].path)
         if found is not None:
             folder = _shown(found.parent)
-            return text + f". {base} is defined in {_shown(found)}: give its folder too, e.g. --rules {folder} --rules {mine} (kokuho check {folder} {mine})"
+            return (
+                text
+                + f". {base} is defined in {_shown(found)}: give its folder too, e.g. --rules {folder} --rules {mine} (kokuho check {folder} {mine})"
+            )
         return text + f". Give the file of version {base} too (--rules FILE or a folder), or correct the name after 'extends'"
 
 

@@ -119,14 +119,16 @@ def load(path: str | Path) -> Config:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise UsageError(finding("config-syntax", f"{CONFIG_NAME} is not UTF-8 (byte {e.start}); save it as UTF-8", Span(shown, line, 1))) from None
+        raise UsageError(
+            finding("config-syntax", f"{CONFIG_NAME} is not UTF-8 (byte {e.start}); save it as UTF-8", Span(shown, line, 1))
+        ) from None
     tomllib = _tomllib()
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         message, line, col = _decode_error(e, text)
         if message == "Invalid value":
-            message += " (text and paths are written in double quotes, like \"R9\"; lists in brackets, like [\"rules\"])"
+            message += ' (text and paths are written in double quotes, like "R9"; lists in brackets, like ["rules"])'
         raise UsageError(finding("config-syntax", f"{CONFIG_NAME} is not valid TOML: {message}", Span(shown, line, col), text)) from None
     places = key_places(text)
     problems = []
@@ -134,8 +136,9 @@ def load(path: str | Path) -> Config:
     for name, value in table.items():
         line, col, value_col = places.get(name, (0, 0, 0))
         if name not in KEYS:
-            also = did_you_mean(name.replace("_", "-").lower(), KEYS, 0.6, template="did you mean '{}'?",
-                                otherwise="the keys are " + ", ".join(KEYS))
+            also = did_you_mean(
+                name.replace("_", "-").lower(), KEYS, 0.6, template="did you mean '{}'?", otherwise="the keys are " + ", ".join(KEYS)
+            )
             problems.append(finding("config-unknown-key", f"unknown key '{name}' in {CONFIG_NAME}; {also}", Span(shown, line, col), text))
             continue
         try:
@@ -146,8 +149,14 @@ def load(path: str | Path) -> Config:
     if ("data" in values) != ("prefecture-data" in values) and not problems:
         given, missing = ("data", "prefecture-data") if "data" in values else ("prefecture-data", "data")
         line, col, _ = places.get(given, (0, 0, 0))
-        problems.append(finding("config-value", f"'{given}' needs '{missing}' beside it: give both data files, or neither for the bundled sample",
-                                Span(shown, line, col), text))
+        problems.append(
+            finding(
+                "config-value",
+                f"'{given}' needs '{missing}' beside it: give both data files, or neither for the bundled sample",
+                Span(shown, line, col),
+                text,
+            )
+        )
     if problems:
         raise UsageError(problems)
     return Config(path, values, where, {k: table[k] for k in values}, text)
@@ -163,8 +172,14 @@ def check_paths(config: Config, keys) -> None:
         for p, as_written in zip(paths if isinstance(paths, list) else [paths], [written] if isinstance(written, str) else written):
             if not p.exists():
                 line, col = _string_place(config.text, as_written, config.places[name])
-                problems.append(finding("config-path", f"'{name}' names {as_written}, which does not exist (paths are relative to the folder of {CONFIG_NAME})",
-                                        Span(display_path(config.path), line, col), config.text))
+                problems.append(
+                    finding(
+                        "config-path",
+                        f"'{name}' names {as_written}, which does not exist (paths are relative to the folder of {CONFIG_NAME})",
+                        Span(display_path(config.path), line, col),
+                        config.text,
+                    )
+                )
     if problems:
         raise UsageError(problems)
 
@@ -186,15 +201,17 @@ def _checked(key: Key, value, folder: Path):
     if key.kind == "paths":
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not items or not all(isinstance(v, str) and v.strip() for v in items):
-            raise ValueError(f"'{key.name}' is a path or a list of paths, like [\"rules\", \"R9.rules\"], not {_shown_value(value)}")
+            raise ValueError(f'\'{key.name}\' is a path or a list of paths, like ["rules", "R9.rules"], not {_shown_value(value)}')
         return [_absolute(v, folder) for v in items]
     if not isinstance(value, str) or not value.strip():
-        what = {"path": "the path of a file, like \"data/municipal.csv\"", "text": "a version id, like \"R9\"", "lang": "\"ja\" or \"en\""}[key.kind]
+        what = {"path": 'the path of a file, like "data/municipal.csv"', "text": 'a version id, like "R9"', "lang": '"ja" or "en"'}[
+            key.kind
+        ]
         raise ValueError(f"'{key.name}' is {what}, not {_shown_value(value)}")
     if key.kind == "path":
         return _absolute(value, folder)
     if key.kind == "lang" and value not in LANGS:
-        raise ValueError(f"'{key.name}' is \"ja\" or \"en\", not {_shown_value(value)}")
+        raise ValueError(f'\'{key.name}\' is "ja" or "en", not {_shown_value(value)}')
     return value
 
 
@@ -211,7 +228,9 @@ def _shown_value(value) -> str:
 
 
 def _kind_name(value) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "texts", dict: "tables", list: "lists"}.get(type(value), type(value).__name__)
+    return {bool: "true/false", int: "a number", float: "a number", str: "texts", dict: "tables", list: "lists"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _absolute(text: str, folder: Path) -> Path:
@@ -261,7 +280,7 @@ def key_places(text: str) -> dict[str, tuple[int, int, int]]:
                 name = next(g for g in m.groups() if g is not None)
                 key_col = len(line) - len(line.lstrip()) + 1
                 eq = line.find("=", m.end() - 1)
-                value_col = key_col if eq < 0 else eq + 2 + (len(line[eq + 1:]) - len(line[eq + 1:].lstrip()))
+                value_col = key_col if eq < 0 else eq + 2 + (len(line[eq + 1 :]) - len(line[eq + 1 :].lstrip()))
                 places.setdefault(name, (number, key_col, value_col))
                 if header:
                     continue
@@ -360,8 +379,13 @@ def describe(effective: dict[str, Setting], config: Config, langs: dict[str, str
     from .versions import default_rules_dir
 
     municipal, prefecture = sample_paths()
-    defaults = {"rules": str(default_rules_dir()), "data": str(municipal), "prefecture-data": str(prefecture), "version": "the newest version",
-                "lang": "each command's own: " + ", ".join(f"{cmd} {opt}" for cmd, opt in langs.items())}
+    defaults = {
+        "rules": str(default_rules_dir()),
+        "data": str(municipal),
+        "prefecture-data": str(prefecture),
+        "version": "the newest version",
+        "lang": "each command's own: " + ", ".join(f"{cmd} {opt}" for cmd, opt in langs.items()),
+    }
 
     if config.path is not None:
         head = f"settings file: {display_path(config.path)}"
@@ -447,5 +471,7 @@ def init_summary(target: str | Path, made: list[str]) -> str:
     import shlex
 
     lines.append(f"next: cd {shlex.quote(str(target))} && kokuho check && kokuho eval --year R7")
-    lines.append(f"then: edit rules/{STARTER_VERSION}.rules; kokuho check; kokuho test; kokuho diff R6 {STARTER_VERSION} --year R9; kokuho report --out report.html")
+    lines.append(
+        f"then: edit rules/{STARTER_VERSION}.rules; kokuho check; kokuho test; kokuho diff R6 {STARTER_VERSION} --year R9; kokuho report --out report.html"
+    )
     return "\n".join(lines) + "\n"

@@ -21,12 +21,12 @@ from fractions import Fraction
 import attrs
 
 from .cells import MAX_CELL_TEXT
-from .results import EvalResult
-from .values import ValueTooLarge, is_undef
 from .render import decimal_text, format_display, restore
+from .results import EvalResult
 from .summary import summarise
-from .years import FiscalYear
+from .values import ValueTooLarge, is_undef
 from .xlsx_cells import V, cell_value, display_text, number_format, text_width
+from .years import FiscalYear
 
 FIXED_TIME = datetime.datetime(2000, 1, 1, 0, 0, 0)  # the workbook's created/modified: not the clock
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)
@@ -68,7 +68,11 @@ def workbook(sheets: list[Sheet]) -> bytes:
             c.font, c.fill, c.alignment = bold, fill, wrap
         for r, row in enumerate(sheet.rows, start=2):
             for col, cell in enumerate(row, start=1):
-                v = cell if isinstance(cell, V) else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
+                v = (
+                    cell
+                    if isinstance(cell, V)
+                    else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
+                )
                 try:
                     value = cell_value(v)
                     if value is None:
@@ -77,7 +81,9 @@ def workbook(sheets: list[Sheet]) -> bytes:
                     shown = display_text(v)
                 except ValueTooLarge:
                     keys = " ".join(x for x in row[:3] if isinstance(x, str))
-                    raise ValueTooLarge(f"the cell '{sheet.header[col - 1]}' of sheet {sheet.title}, row {r}" + (f" ({keys})" if keys else "")) from None
+                    raise ValueTooLarge(
+                        f"the cell '{sheet.header[col - 1]}' of sheet {sheet.title}, row {r}" + (f" ({keys})" if keys else "")
+                    ) from None
                 c = _text_cell(ws, r, col, value) if type(value) is str else ws.cell(row=r, column=col, value=value)
                 if fmt:
                     c.number_format = fmt
@@ -94,8 +100,6 @@ def workbook(sheets: list[Sheet]) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
     return _fixed_zip_times(buf.getvalue())
-
-
 
 
 def _text_cell(ws, row: int, column: int, text: str):
@@ -144,12 +148,32 @@ def summary_rows(result: EvalResult) -> list[tuple]:
                 continue
             unknown = sum(1 for x in result.evaluator.column(flag, s.year) if is_undef(x))
             for b in counts:
-                rows.append((fy, f"区分別の{result.label(flag)}", b.label, b.interval, b.wording, V(b.achieved, "count"),
-                             V(b.municipalities, "count"), f"{result.label(flag)}が未定義の団体を含む" if unknown else None))
+                rows.append(
+                    (
+                        fy,
+                        f"区分別の{result.label(flag)}",
+                        b.label,
+                        b.interval,
+                        b.wording,
+                        V(b.achieved, "count"),
+                        V(b.municipalities, "count"),
+                        f"{result.label(flag)}が未定義の団体を含む" if unknown else None,
+                    )
+                )
             if s.no_band.get(table):
-                rows.append((fy, f"区分別の{result.label(flag)}", "区分なし", None, None, None, V(s.no_band[table], "count"),
-                             "前年度の収納率が未定義"))
-        for kind, name, label, display, raw, unit in s.lines:
+                rows.append(
+                    (
+                        fy,
+                        f"区分別の{result.label(flag)}",
+                        "区分なし",
+                        None,
+                        None,
+                        None,
+                        V(s.no_band[table], "count"),
+                        "前年度の収納率が未定義",
+                    )
+                )
+        for kind, _name, label, _display, raw, unit in s.lines:
             what = {"total": "合計", "tally": "件数", "show": "値"}[kind]
             if raw is None:
                 continue
@@ -201,7 +225,9 @@ def rule_sheet(rd) -> Sheet:
     """The rule diff (diff.compare_rules) as rows, as `kokuho diff --rules-only --format csv` gives them."""
     from .diff import render_rules
 
-    table = [[restore(x) for x in row] for row in csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff")))]  # cells as written, not CSV-neutralised
+    table = [
+        [restore(x) for x in row] for row in csv.reader(io.StringIO(render_rules(rd, "csv").lstrip("\ufeff")))
+    ]  # cells as written, not CSV-neutralised
     head = tuple(RULE_HEADER.get(h, h.replace("_line", " の行")) for h in table[0])
     return Sheet(RULE_DIFF, head, tuple(tuple(x or None for x in row) for row in table[1:]), 2)
 
@@ -214,13 +240,27 @@ def outcome_sheets(d) -> list[Sheet]:
     for r in d.rows:
         fy = FiscalYear(r.year).both
         reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, r.a), (b, r.b)) if is_undef(v))
-        rows.append((fy, r.municipality.code, r.municipality.name, d.label(r.name), r.name, V(r.a, r.unit), V(r.b, r.unit),
-                     V(r.delta, _delta_unit(r.unit)) if r.delta is not None else None, r.status,
-                     " | ".join(c.text for c in r.causes) or None, reasons or None))
+        rows.append(
+            (
+                fy,
+                r.municipality.code,
+                r.municipality.name,
+                d.label(r.name),
+                r.name,
+                V(r.a, r.unit),
+                V(r.b, r.unit),
+                V(r.delta, _delta_unit(r.unit)) if r.delta is not None else None,
+                r.status,
+                " | ".join(c.text for c in r.causes) or None,
+                reasons or None,
+            )
+        )
     for tag, year, m, name, reason in d.undefined_values():
         undefined.append((tag, FiscalYear(year).both, m.code, m.name, d.label(name), name, reason))
-    return [Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
-            Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4)]
+    return [
+        Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
+        Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
+    ]
 
 
 def diff_summary_sheet(d, summaries) -> Sheet:
@@ -235,25 +275,56 @@ def diff_summary_sheet(d, summaries) -> Sheet:
             for bm in s.by_band:
                 for interval, label, count, rises, falls, stays, undef in bm.rows:
                     note = f"上がる {rises}, 下がる {falls}, 変わらない {stays}, 未定義 {undef}"
-                    rows.append((fy, f"{bm.version} の区分別 ({bm.label})", f"{label} {interval}".strip(), None, None, V(count, "count"),
-                                 "; ".join(x for x in (note, bm.note) if x)))
+                    rows.append(
+                        (
+                            fy,
+                            f"{bm.version} の区分別 ({bm.label})",
+                            f"{label} {interval}".strip(),
+                            None,
+                            None,
+                            V(count, "count"),
+                            "; ".join(x for x in (note, bm.note) if x),
+                        )
+                    )
         if s.achievement is not None:
             for word, n in zip(("両方で達成", f"{b}でのみ達成", f"{a}でのみ達成", "どちらも未達成", "未定義"), s.achievement):
                 rows.append((fy, f"{d.label(s.flag)}の変化", word, None, None, V(n, "count"), None))
         for p in s.parts:
-            note = (f"増 {p.raised} 団体 {format_display(p.raised_sum, 'yen')}, 減 {p.lowered} 団体 {format_display(p.lowered_sum, 'yen')}, "
-                    f"変化なし {p.stays}, 未定義 {p.undefined}")
+            note = (
+                f"増 {p.raised} 団体 {format_display(p.raised_sum, 'yen')}, 減 {p.lowered} 団体 {format_display(p.lowered_sum, 'yen')}, "
+                f"変化なし {p.stays}, 未定義 {p.undefined}"
+            )
             reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, p.total_a), (b, p.total_b)) if is_undef(v))
-            rows.append((fy, "合計", p.label, V(p.total_a, "yen"), V(p.total_b, "yen"), V(p.net, "yen_delta"), "; ".join(x for x in (note, reasons) if x)))
+            rows.append(
+                (
+                    fy,
+                    "合計",
+                    p.label,
+                    V(p.total_a, "yen"),
+                    V(p.total_b, "yen"),
+                    V(p.net, "yen_delta"),
+                    "; ".join(x for x in (note, reasons) if x),
+                )
+            )
         for name, movers in s.movers:
             for r in movers:
-                rows.append((fy, f"変化の大きい団体: {d.label(name)}", f"{r.municipality.code} {r.municipality.name}",
-                             V(r.a, r.unit), V(r.b, r.unit), V(r.delta, _delta_unit(r.unit)), None))
+                rows.append(
+                    (
+                        fy,
+                        f"変化の大きい団体: {d.label(name)}",
+                        f"{r.municipality.code} {r.municipality.name}",
+                        V(r.a, r.unit),
+                        V(r.b, r.unit),
+                        V(r.delta, _delta_unit(r.unit)),
+                        None,
+                    )
+                )
     return Sheet(SUMMARY, ("年度", "種類", "項目", a, b, "値・差", "注"), tuple(rows), 1)
 
 
-def diff_workbook(session, a, b, years, *, columns=None, show_all=False, min_change=None,
-                  top=None, rules_only=False, only=None) -> tuple[bytes, bool]:
+def diff_workbook(
+    session, a, b, years, *, columns=None, show_all=False, min_change=None, top=None, rules_only=False, only=None
+) -> tuple[bytes, bool]:
     """`kokuho diff A B --format xlsx`: the workbook and whether anything differs (for --exit-code); the versions
     and the fiscal years (a list) are the command line's."""
     from . import diff
@@ -261,7 +332,9 @@ def diff_workbook(session, a, b, years, *, columns=None, show_all=False, min_cha
     rd = diff.compare_rules(a, b, years)
     if rules_only:
         return workbook([rule_sheet(rd)]), not rd.empty
-    d = diff.compare(a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top, only=only)
+    d = diff.compare(
+        a, b, session.data_for(a), session.data_for(b), years, columns, show_all=show_all, min_change=min_change, top=top, only=only
+    )
     per, undefined = outcome_sheets(d)
     sheets = [diff_summary_sheet(d, diff.summarise(d, top=top, movers=columns)), per, rule_sheet(rd), undefined]
     return workbook(sheets), d.shown_changed > 0
@@ -425,7 +498,7 @@ def _widths(header, columns: list) -> list[int]:
     from .columnar import arrow as A
 
     widths = [text_width(h) for h in header]
-    for k, (kind, texts, fmt, unit) in enumerate(columns):
+    for k, (kind, texts, _fmt, unit) in enumerate(columns):
         if not len(texts) or texts.null_count == len(texts):
             continue
         lengths = A.fill_null(A.call("utf8_length", texts), 0).to_numpy(zero_copy_only=False)
@@ -493,8 +566,13 @@ def _report_municipal_sheet(rep):
                 du = "pp" if unit in ("percent", "pp") else {"yen": "yen_delta", "count": "count_delta"}.get(unit, unit)
                 col = _delta_col(blk)
                 if col is None:  # no common denominator that fits: exact values one by one
-                    texts = pa.array([None if blk.delta.at(i) is None else decimal_text(Fraction(blk.delta.at(i)) * (100 if du == "pp" else 1))
-                                      for i in rows.tolist()], type=pa.string())
+                    texts = pa.array(
+                        [
+                            None if blk.delta.at(i) is None else decimal_text(Fraction(blk.delta.at(i)) * (100 if du == "pp" else 1))
+                            for i in rows.tolist()
+                        ],
+                        type=pa.string(),
+                    )
                     made.append(("num", texts, _num_format(None, du), du))
                 else:
                     k, texts, _ = _texts_of(rep, col, "pp" if du == "pp" else "ratio", rows)
@@ -507,9 +585,14 @@ def _report_municipal_sheet(rep):
     widths = [0] * len(header)
     for made in chunks:
         widths = [max(x, w) for x, w in zip(widths, _widths(header, made))]
-    return BigSheet(PER_MUNICIPALITY, tuple(header),
-                    [(len(rows), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made]) for made in chunks],
-                    len(rows) * len(rep.years), tuple(widths), 3)
+    return BigSheet(
+        PER_MUNICIPALITY,
+        tuple(header),
+        [(len(rows), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made]) for made in chunks],
+        len(rows) * len(rep.years),
+        tuple(widths),
+        3,
+    )
 
 
 def _report_undefined_sheet(rep):
@@ -536,7 +619,7 @@ def _report_undefined_sheet(rep):
             if c in res.columns:
                 plan.append((k, c, s, side))
     for y in rep.years:
-        for k, c, s, side in plan:
+        for k, c, s, side in plan:  # noqa: B007
             blk = blocks[(y, c)]
             v = blk.va if s == 0 else blk.vb
             if not is_col(v):
@@ -577,10 +660,14 @@ def _report_undefined_sheet(rep):
     mnames = pa.array([m.name for m in ms], type=pa.string())
     year_idx = np.searchsorted(np.array(years), key[:, 0])
     col_idx = A.array(key[:, 2].astype(np.int64))
-    made = [("str", A.take(sides, A.array(key[:, 3].astype(np.int64))), None, "text"),
-            ("str", A.take(year_text, A.array(year_idx.astype(np.int64))), None, "text"),
-            ("str", A.take(codes, idx_m), None, "text"), ("str", A.take(mnames, idx_m), None, "text"),
-            ("str", A.take(labels, col_idx), None, "text"), ("str", A.take(names, col_idx), None, "text"),
-            ("str", reason, None, "text")]
+    made = [
+        ("str", A.take(sides, A.array(key[:, 3].astype(np.int64))), None, "text"),
+        ("str", A.take(year_text, A.array(year_idx.astype(np.int64))), None, "text"),
+        ("str", A.take(codes, idx_m), None, "text"),
+        ("str", A.take(mnames, idx_m), None, "text"),
+        ("str", A.take(labels, col_idx), None, "text"),
+        ("str", A.take(names, col_idx), None, "text"),
+        ("str", reason, None, "text"),
+    ]
     widths = _widths(header, made)
     return BigSheet(UNDEFINED, header, [(len(rid), [Column(kind, texts, fmt) for kind, texts, fmt, _ in made])], len(rid), tuple(widths), 4)

@@ -25,7 +25,6 @@ class V:
     unit: str = "text"  # percent | pp | yen | count | ratio | number | text | bool | year
 
 
-
 # ---- cells -------------------------------------------------------------------------------------
 
 

@@ -98,39 +98,54 @@ class _Styles:
 
     def xml(self) -> str:
         nf = "".join(f'<numFmt numFmtId="{164 + k}" formatCode="{escape(f, {chr(34): "&quot;"})}"/>' for k, f in enumerate(self.formats))
-        xfs = ['<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
-               '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
-               '<alignment vertical="top"/></xf>']
-        xfs += [f'<xf numFmtId="{164 + k}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>' for k in range(len(self.formats))]
-        return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                + (f'<numFmts count="{len(self.formats)}">{nf}</numFmts>' if self.formats else "")
-                + '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-                '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-                '<fills count="3"><fill><patternFill/></fill><fill><patternFill patternType="gray125"/></fill>'
-                f'<fill><patternFill patternType="solid"><fgColor rgb="{HEADER_FILL}"/><bgColor indexed="64"/></patternFill></fill></fills>'
-                '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-                '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-                f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
-                '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-                '</styleSheet>')
+        xfs = [
+            '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>',
+            '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" applyAlignment="1">'
+            '<alignment vertical="top"/></xf>',
+        ]
+        xfs += [
+            f'<xf numFmtId="{164 + k}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+            for k in range(len(self.formats))
+        ]
+        return (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            + (f'<numFmts count="{len(self.formats)}">{nf}</numFmts>' if self.formats else "")
+            + '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+            '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+            '<fills count="3"><fill><patternFill/></fill><fill><patternFill patternType="gray125"/></fill>'
+            f'<fill><patternFill patternType="solid"><fgColor rgb="{HEADER_FILL}"/><bgColor indexed="64"/></patternFill></fill></fills>'
+            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+            f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            "</styleSheet>"
+        )
 
 
 def _sheet_head(ncols: int, nrows: int, widths, frozen: int, header) -> str:
     last = f"{column_letter(max(1, ncols))}{nrows + 1}"
     top = f"{column_letter(frozen + 1)}2"
     if frozen:
-        pane = (f'<pane xSplit="{frozen}" ySplit="1" topLeftCell="{top}" activePane="bottomRight" state="frozen"/>'
-                f'<selection pane="topRight"/><selection pane="bottomLeft"/><selection pane="bottomRight" activeCell="{top}" sqref="{top}"/>')
+        pane = (
+            f'<pane xSplit="{frozen}" ySplit="1" topLeftCell="{top}" activePane="bottomRight" state="frozen"/>'
+            f'<selection pane="topRight"/><selection pane="bottomLeft"/><selection pane="bottomRight" activeCell="{top}" sqref="{top}"/>'
+        )
     else:
         pane = '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
-    cols = "".join(f'<col min="{k}" max="{k}" width="{min(MAX_WIDTH, max(6, w + 2))}" customWidth="1"/>' for k, w in enumerate(widths, start=1))
-    head = "".join(f'<c r="{column_letter(k)}1" s="1" t="inlineStr"><is><t>{text_xml(h)}</t></is></c>' for k, h in enumerate(header, start=1))
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
-            f'<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/><cols>{cols}</cols>'
-            f'<sheetData><row r="1">{head}</row>')
+    cols = "".join(
+        f'<col min="{k}" max="{k}" width="{min(MAX_WIDTH, max(6, w + 2))}" customWidth="1"/>' for k, w in enumerate(widths, start=1)
+    )
+    head = "".join(
+        f'<c r="{column_letter(k)}1" s="1" t="inlineStr"><is><t>{text_xml(h)}</t></is></c>' for k, h in enumerate(header, start=1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+        f'<sheetFormatPr baseColWidth="8" defaultRowHeight="15"/><cols>{cols}</cols>'
+        f'<sheetData><row r="1">{head}</row>'
+    )
 
 
 def _sheet_tail(ncols: int, nrows: int) -> str:
@@ -144,7 +159,11 @@ def _small_rows(sheet: SmallSheet, styles: _Styles) -> tuple[str, list[int]]:
     for r, row in enumerate(sheet.rows, start=2):
         cells = []
         for k, cell in enumerate(row, start=1):
-            v = cell if isinstance(cell, V) else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
+            v = (
+                cell
+                if isinstance(cell, V)
+                else V(cell, "text" if not isinstance(cell, (int, Fraction)) or isinstance(cell, bool) else "count")
+            )
             value = cell_value(v)
             if value is None:
                 continue
@@ -180,16 +199,18 @@ def _chunk_xml(columns: list[Column], first_row: int, count: int, styles: _Style
             if A.any_(A.matches(texts, _ILLEGAL_RE2)):
                 texts = A.replace_regex(texts, _ILLEGAL_RE2, "\ufffd")
             if A.any_(A.call("greater", A.call("utf8_length", texts), pa.scalar(MAX_CELL_TEXT, pa.int32()))):  # rare: cut as text_xml does
-                texts = pa.array([t if t is None or len(t) <= MAX_CELL_TEXT else t[: MAX_CELL_TEXT - 1] + "…" for t in texts.to_pylist()],
-                                 type=pa.string())
+                texts = pa.array(
+                    [t if t is None or len(t) <= MAX_CELL_TEXT else t[: MAX_CELL_TEXT - 1] + "…" for t in texts.to_pylist()],
+                    type=pa.string(),
+                )
             texts = A.replace(A.replace(A.replace(texts, "&", "&amp;"), "<", "&lt;"), ">", "&gt;")
             xml = A.join(f'<c r="{letter}', rows, '" t="inlineStr"><is><t xml:space="preserve">', texts, "</t></is></c>")
         cells.append(A.fill_null(xml, ""))
     lines = A.join('<row r="', rows, '">', *cells, "</row>")
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
-    return bytes(memoryview(lines.buffers()[2])[int(offsets[0]): int(offsets[-1])]) if len(lines) else b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return bytes(memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]) if len(lines) else b""
 
 
 def write(sheets: list) -> bytes:
@@ -197,6 +218,7 @@ def write(sheets: list) -> bytes:
     styles = _Styles()  # filled as the sheets are written; styles.xml is written last
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+
         def put(name: str, data) -> None:
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -209,8 +231,12 @@ def write(sheets: list) -> bytes:
             ncols = len(sheet.header)
             if isinstance(sheet, SmallSheet):
                 body, widths = _small_rows(sheet, styles)
-                put(name, _sheet_head(ncols, len(sheet.rows), widths, sheet.frozen_columns, sheet.header) + body
-                    + _sheet_tail(ncols, len(sheet.rows)))
+                put(
+                    name,
+                    _sheet_head(ncols, len(sheet.rows), widths, sheet.frozen_columns, sheet.header)
+                    + body
+                    + _sheet_tail(ncols, len(sheet.rows)),
+                )
                 continue
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -224,35 +250,56 @@ def write(sheets: list) -> bytes:
                 out.write(_sheet_tail(ncols, sheet.rows).encode("utf-8"))
         titles = [s.title for s in sheets]
         put("[Content_Types].xml", _content_types(len(sheets)))
-        put("_rels/.rels", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        put(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
             '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>'
             '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/>'
-            '</Relationships>')
-        put("docProps/app.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"><Application>kokuho</Application></Properties>')
-        put("docProps/core.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            "</Relationships>",
+        )
+        put(
+            "docProps/app.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"><Application>kokuho</Application></Properties>',
+        )
+        put(
+            "docProps/core.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
             'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>kokuho</dc:creator>'
             f'<dcterms:created xsi:type="dcterms:W3CDTF">{FIXED_TIME}</dcterms:created>'
-            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{FIXED_TIME}</dcterms:modified></cp:coreProperties>')
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{FIXED_TIME}</dcterms:modified></cp:coreProperties>',
+        )
         sheet_tags = "".join(f'<sheet name="{text_xml(t)}" sheetId="{k}" r:id="rId{k}"/>' for k, t in enumerate(titles, start=1))
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{k}" hidden="1">\'{text_xml(s.title)}\'!$A$1:${column_letter(max(1, len(s.header)))}${_rows(s) + 1}</definedName>'
-            for k, s in enumerate(sheets))
-        put("xl/workbook.xml", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            for k, s in enumerate(sheets)
+        )
+        put(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
             f'<workbookPr/><bookViews><workbookView activeTab="0"/></bookViews><sheets>{sheet_tags}</sheets>'
-            f'<definedNames>{filters}</definedNames><calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>')
-        rels = "".join(f'<Relationship Id="rId{k}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-                       f'Target="worksheets/sheet{k}.xml"/>' for k in range(1, len(sheets) + 1))
-        rels += (f'<Relationship Id="rId{len(sheets) + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
-                 'Target="styles.xml"/>')
-        put("xl/_rels/workbook.xml.rels", '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>')
+            f'<definedNames>{filters}</definedNames><calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>',
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{k}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+            f'Target="worksheets/sheet{k}.xml"/>'
+            for k in range(1, len(sheets) + 1)
+        )
+        rels += (
+            f'<Relationship Id="rId{len(sheets) + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+            'Target="styles.xml"/>'
+        )
+        put(
+            "xl/_rels/workbook.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>',
+        )
         put("xl/styles.xml", styles.xml())
     return buf.getvalue()
 
@@ -262,15 +309,20 @@ def _rows(sheet) -> int:
 
 
 def _content_types(n: int) -> str:
-    sheets = "".join(f'<Override PartName="/xl/worksheets/sheet{k}.xml" '
-                     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>' for k in range(1, n + 1))
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            f'{sheets}'
-            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-            '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
-            '</Types>')
+    sheets = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{k}.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for k in range(1, n + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        f"{sheets}"
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+        '<Override PartName="/docProps/app.xml" ContentType="application/vnd.openxmlformats-officedocument.extended-properties+xml"/>'
+        "</Types>"
+    )

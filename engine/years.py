@@ -67,7 +67,7 @@ class Period:
     def is_bounded(self) -> bool:
         return self.first is not None and self.last is not None
 
-    def overlaps(self, other: "Period") -> bool:
+    def overlaps(self, other: Period) -> bool:
         lo = max(x for x in (self.first, other.first, -(10**9)) if x is not None)
         hi = min(x for x in (self.last, other.last, 10**9) if x is not None)
         return lo <= hi
@@ -135,8 +135,10 @@ def _check_era(text: str, era: str, n: int) -> None:
         first = "R1 (令和元年度, FY2019)" if era == "R" else "H1 (平成元年度, FY1989)"
         raise YearFormatError(f"'{text}' is not a fiscal year: the era's first year is {first}; {HINT}")
     if era == "H" and n > HEISEI_LAST:
-        raise YearFormatError(f"'{text}' is not a fiscal year: Heisei ended in H{HEISEI_LAST} (FY2019); FY{HEISEI_BASE + n} is "
-                              f"R{HEISEI_BASE + n - REIWA_BASE} (令和{HEISEI_BASE + n - REIWA_BASE}年度)")
+        raise YearFormatError(
+            f"'{text}' is not a fiscal year: Heisei ended in H{HEISEI_LAST} (FY2019); FY{HEISEI_BASE + n} is "
+            f"R{HEISEI_BASE + n - REIWA_BASE} (令和{HEISEI_BASE + n - REIWA_BASE}年度)"
+        )
 
 
 def parse_period(text: str, *, allow_open: bool = False) -> Period:

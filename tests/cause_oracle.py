@@ -7,12 +7,11 @@ columnar walk in engine/diff/causes.py must find the same causes, in the same or
 
 from __future__ import annotations
 
+from engine import ast
 from engine.check import AGGREGATES, KEY_NAMES, children
 from engine.diff.causes import ALL, Cause, band_causes, band_choice, ref_plan
 from engine.diff.common import band_desc, entry_for, expr_text, item_core, item_kind, loc, named, show_field
-from engine.values import same
-from engine import ast
-from engine.values import MAX_YEAR_DEPTH, is_undef
+from engine.values import MAX_YEAR_DEPTH, is_undef, same
 from engine.versions import NotInForce
 from engine.years import FiscalYear
 
@@ -161,7 +160,11 @@ class RowCauseFinder:
             return out
         if type(ia) is not type(ib):
             text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
-            return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb, who) + self._item(ib, "b", name, year, ova, ovb, who)
+            return (
+                [Cause("kind", name, year, text, ia.span, ib.span)]
+                + self._item(ia, "a", name, year, ova, ovb, who)
+                + self._item(ib, "b", name, year, ova, ovb, who)
+            )
         if isinstance(ia, ast.InputDecl):
             if item_core(ia) == item_core(ib):
                 return []
@@ -170,13 +173,28 @@ class RowCauseFinder:
                 x, y = getattr(ia, field), getattr(ib, field)
                 if x != y:
                     what.append(f"{field} {show_field(x)} → {show_field(y)}")
-            return [Cause("input", name, year, f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
+            return [
+                Cause(
+                    "input",
+                    name,
+                    year,
+                    f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})",
+                    ia.span,
+                    ib.span,
+                )
+            ]
         if isinstance(ia, ast.Definition):
             if item_core(ia) == item_core(ib):
                 return self._expr(ia.expr, year, ova, ovb, who, "ab")
             unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, who, "a") + self._expr(ib.expr, year, ova, ovb, who, "b")
+            text = (
+                f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            )
+            return (
+                [Cause("formula", name, year, text, ia.span, ib.span)]
+                + self._expr(ia.expr, year, ova, ovb, who, "a")
+                + self._expr(ib.expr, year, ova, ovb, who, "b")
+            )
         if isinstance(ia, ast.Schedule):
             ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
@@ -215,7 +233,16 @@ class RowCauseFinder:
         if ta.key == tb.key:
             out += self._expr(ta.key, year, ova, ovb, who, "ab")
         else:
-            out.append(Cause("key", name, year, f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
+            out.append(
+                Cause(
+                    "key",
+                    name,
+                    year,
+                    f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})",
+                    ta.span,
+                    tb.span,
+                )
+            )
             out += self._expr(ta.key, year, ova, ovb, who, "a") + self._expr(tb.key, year, ova, ovb, who, "b")
         self.ev["a"].value(name, year, ova)
         self.ev["b"].value(name, year, ovb)
@@ -230,8 +257,16 @@ class RowCauseFinder:
             if ba is None or bb is None:
                 missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
                 there = bb if ba is None else ba
-                out.append(Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
-                                 ba.span if ba else ta.span, bb.span if bb else tb.span))
+                out.append(
+                    Cause(
+                        "no-band",
+                        name,
+                        year,
+                        f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
+                        ba.span if ba else ta.span,
+                        bb.span if bb else tb.span,
+                    )
+                )
             else:
                 out += band_causes(name, year, ta, tb, ba, bb)
             if ba is not None and bb is not None and ba.result == bb.result:

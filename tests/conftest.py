@@ -11,8 +11,18 @@ from engine.versions import RuleSet, default_rules_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 MUNICIPAL_HEADER = [
-    "fiscal_year", "code", "name", "collection_rate", "insured", "households", "income",
-    "insured_40_64", "income_40_64", "medical_index", "deficit_transfer", "advance_appropriation",
+    "fiscal_year",
+    "code",
+    "name",
+    "collection_rate",
+    "insured",
+    "households",
+    "income",
+    "insured_40_64",
+    "income_40_64",
+    "medical_index",
+    "deficit_transfer",
+    "advance_appropriation",
     "deficit_target_year",
 ]
 PREFECTURE_HEADER = ["fiscal_year", "levy_medical", "levy_support", "levy_care", "national_income_per_insured", "national_collection_rate"]
@@ -63,17 +73,33 @@ def write_csv(path: Path, header: list[str], rows: list[dict], *, encoding: str 
 def municipal_row(year, code, name, **values) -> dict:
     """A complete row of plausible values, with the given ones replacing the defaults."""
     row = {
-        "fiscal_year": year, "code": code, "name": name, "collection_rate": "92.00", "insured": 1000,
-        "households": 650, "income": 1000000000, "insured_40_64": 350, "income_40_64": 450000000,
-        "medical_index": "1.0000", "deficit_transfer": 0, "advance_appropriation": 0, "deficit_target_year": None,
+        "fiscal_year": year,
+        "code": code,
+        "name": name,
+        "collection_rate": "92.00",
+        "insured": 1000,
+        "households": 650,
+        "income": 1000000000,
+        "insured_40_64": 350,
+        "income_40_64": 450000000,
+        "medical_index": "1.0000",
+        "deficit_transfer": 0,
+        "advance_appropriation": 0,
+        "deficit_target_year": None,
     }
     row.update(values)
     return row
 
 
 def prefecture_row(year, **values) -> dict:
-    row = {"fiscal_year": year, "levy_medical": 1000000, "levy_support": 300000, "levy_care": 100000,
-           "national_income_per_insured": 1000000, "national_collection_rate": "94.00"}
+    row = {
+        "fiscal_year": year,
+        "levy_medical": 1000000,
+        "levy_support": 300000,
+        "levy_care": 100000,
+        "national_income_per_insured": 1000000,
+        "national_collection_rate": "94.00",
+    }
     row.update(values)
     return row
 

@@ -122,21 +122,41 @@ headers = st.builds(
 )
 
 inputs = st.builds(
-    ast.InputDecl, names, st.sampled_from(ast.SCOPES), labels, units,
-    st.lists(texts, max_size=4).map(tuple), cites, effectives, override=st.booleans(),
+    ast.InputDecl,
+    names,
+    st.sampled_from(ast.SCOPES),
+    labels,
+    units,
+    st.lists(texts, max_size=4).map(tuple),
+    cites,
+    effectives,
+    override=st.booleans(),
 )
 
 definitions = st.builds(ast.Definition, names, labels, units, expressions, cites, effectives, override=st.booleans())
 
 bands = st.builds(ast.Band, signed_numbers, st.booleans(), signed_numbers, st.booleans(), labels, expressions, st.none() | texts)
 tables = st.builds(
-    ast.Table, names, labels, units, expressions, st.lists(bands, min_size=1, max_size=4).map(tuple), cites, effectives,
+    ast.Table,
+    names,
+    labels,
+    units,
+    expressions,
+    st.lists(bands, min_size=1, max_size=4).map(tuple),
+    cites,
+    effectives,
     override=st.booleans(),
 )
 
 entries = st.builds(ast.Entry, periods, expressions, st.none() | texts)
 schedules = st.builds(
-    ast.Schedule, names, labels, units, st.lists(entries, min_size=1, max_size=4).map(tuple), cites, effectives,
+    ast.Schedule,
+    names,
+    labels,
+    units,
+    st.lists(entries, min_size=1, max_size=4).map(tuple),
+    cites,
+    effectives,
     override=st.booleans(),
 )
 
@@ -144,18 +164,25 @@ summary_lines = st.one_of(
     st.builds(ast.SummaryLine, st.just("bands"), st.tuples(names, names)),
     st.builds(ast.SummaryLine, st.sampled_from(["total", "tally", "show", "columns"]), st.lists(names, min_size=1, max_size=12).map(tuple)),
 )
-summaries = st.builds(ast.Summary, st.just("summary"), labels, st.lists(summary_lines, min_size=1, max_size=4).map(tuple), override=st.booleans())
+summaries = st.builds(
+    ast.Summary, st.just("summary"), labels, st.lists(summary_lines, min_size=1, max_size=4).map(tuple), override=st.booleans()
+)
 
 example_values = st.one_of(st.none(), signed_numbers, texts.map(ast.Text), st.booleans().map(ast.Bool), year_literals)
 assignments = st.builds(ast.Assignment, names, st.none() | _years, example_values)
 municipalities = st.builds(ast.ExampleMunicipality, texts, texts, st.lists(assignments, max_size=4).map(tuple))
 expectations = st.builds(ast.Expectation, st.none() | texts, names, example_values)
 examples = st.builds(
-    ast.Example, names, labels, _years,
+    ast.Example,
+    names,
+    labels,
+    _years,
     st.lists(municipalities, max_size=3).map(tuple),
     st.lists(assignments, max_size=3).map(tuple),
     st.lists(expectations, max_size=4).map(tuple),
-    cites, effectives, override=st.booleans(),
+    cites,
+    effectives,
+    override=st.booleans(),
 )
 
 removals = st.builds(ast.Removal, names)

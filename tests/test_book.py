@@ -33,8 +33,17 @@ def card(html: str, anchor: str) -> str:
     return m.group()
 
 
-@pytest.mark.parametrize("cite, chapter", [("第4章 納付金の算定方法", 4), ("第５章 目標収納率", 5), ("第十二章 附則", 12), ("第三章", 3),
-                                           ("対象期間 令和6年4月～", None), (None, None)])
+@pytest.mark.parametrize(
+    "cite, chapter",
+    [
+        ("第4章 納付金の算定方法", 4),
+        ("第５章 目標収納率", 5),
+        ("第十二章 附則", 12),
+        ("第三章", 3),
+        ("対象期間 令和6年4月～", None),
+        (None, None),
+    ],
+)
 def test_chapter_of(cite, chapter):
     assert book.chapter_of(cite) == chapter
 
@@ -49,8 +58,18 @@ def test_book_items_mark_each_change(shipped):
     assert (items["levy_total"].change, items["levy_total"].origin) == ("inherited", "R3")
     assert (items["target_97_100"].change, items["target_97_100"].origin) == ("removed", "R3")
     assert {n for n, bi in items.items() if bi.change == "added"} == {
-        "relief_ratio", "levy_increase", "relief", "net_levy", "target_97_99_lower", "target_97_99_higher",
-        "target_97_99_no_year_before_last", "target_99_100", "target_after_plan", "alpha_relief_R6", "alpha_relief_R7"}
+        "relief_ratio",
+        "levy_increase",
+        "relief",
+        "net_levy",
+        "target_97_99_lower",
+        "target_97_99_higher",
+        "target_97_99_no_year_before_last",
+        "target_99_100",
+        "target_after_plan",
+        "alpha_relief_R6",
+        "alpha_relief_R7",
+    }
     r3 = {bi.name: bi.change for bi in book.book_items(shipped.version("R3"), None)}
     assert set(r3.values()) == {"original"}
 
@@ -64,14 +83,19 @@ def test_r6_book_has_every_item_and_resolving_links(shipped, r6_html):
     assert len(hrefs) > 300
     assert [h for h in hrefs if not h.startswith("#") or h[1:] not in ids] == []
     assert "<script" not in r6_html and "src=" not in r6_html and "url(" not in r6_html.replace("url(#chart-", "")
-    assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">' in r6_html
+    assert "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">" in r6_html
 
 
 def test_table_of_contents_by_chapter(r6_html):
     toc = re.search(r'<nav class="toc".*?</nav>', r6_html, re.S).group()
     assert re.findall(r'<li><a href="#(chapter-[^"]+|summary|removed)">([^<]+)</a>', toc) == [
-        ("chapter-3", "第3章"), ("chapter-4", "第4章"), ("chapter-5", "第5章"), ("chapter-none", "章の記載のない項目"),
-        ("summary", "集計の設定"), ("removed", "この版で削除された項目")]
+        ("chapter-3", "第3章"),
+        ("chapter-4", "第4章"),
+        ("chapter-5", "第5章"),
+        ("chapter-none", "章の記載のない項目"),
+        ("summary", "集計の設定"),
+        ("removed", "この版で削除された項目"),
+    ]
     chapter5 = re.search(r'<section class="chapter" id="chapter-5">.*?</section>', r6_html, re.S).group()
     assert 'id="item-target_table"' in chapter5 and 'id="example-target_99_100"' in chapter5
     assert 'id="item-levy_total"' not in chapter5
@@ -84,7 +108,10 @@ def test_changed_definition_table_and_schedule_show_the_base(r6_html):
     assert '<span class="badge ver" title="記述した版">R6</span>' in alpha
     assert "改定前（R3）" in alpha and '<figure id="chart-alpha"><svg class="chart"' in alpha
     assert re.findall(r'<tr><td><code>([^<]+)</code></td><td>[^<]*</td><td class="num"><code>([^<]+)</code>', alpha)[:3] == [
-        ("..FY2023", "1"), ("FY2024", "0.86"), ("FY2025", "0.71")]
+        ("..FY2023", "1"),
+        ("FY2024", "0.86"),
+        ("FY2025", "0.71"),
+    ]
     table = card(r6_html, "item-target_table")
     bands = re.search(r'<table class="bands".*?</table>', table, re.S).group()
     rows = re.findall(r'<tr class="([a-z, ]*)">', bands)
@@ -93,8 +120,11 @@ def test_changed_definition_table_and_schedule_show_the_base(r6_html):
     assert '<p>区分の基準: <code><a class="ref" href="#item-previous_rate">previous_rate</a></code></p>' in table
     relief = card(r6_html, "item-relief")
     assert relief.startswith('<article class="item added"')
-    assert ('= <a class="ref" href="#item-floor">' not in relief
-            and '= floor(<a class="ref" href="#item-levy_increase">levy_increase</a> * <a class="ref" href="#item-relief_ratio">relief_ratio</a>, 1円)' in relief)
+    assert (
+        '= <a class="ref" href="#item-floor">' not in relief
+        and '= floor(<a class="ref" href="#item-levy_increase">levy_increase</a> * <a class="ref" href="#item-relief_ratio">relief_ratio</a>, 1円)'
+        in relief
+    )
     assert card(r6_html, "item-levy_total").startswith('<article class="item inherited"')
     assert card(r6_html, "example-target_97_100").startswith('<article class="item removed"')
 
@@ -104,9 +134,15 @@ def test_examples_show_given_values_and_outcomes(r6_html):
     assert '<span class="badge pass">合格</span>' in ex
     given = re.findall(r"<tr><td>(\d{6})</td><td>([^<]+)</td>((?:<td class=\"num\">[^<]*</td>)+)</tr>", ex)
     assert [(c, n, re.findall(r">([^<]*)<", cells)) for c, n, cells in given] == [
-        ("131016", "千代田区", ["99.00%", "", "99.10%"]), ("131024", "中央区", ["99.60%", "", "98.90%"]), ("131032", "港区", ["100.00%", "", ""])]
-    outcomes = re.findall(r'<tr class="(pass|fail)"><td>([^<]+)</td><td><code><a class="ref" href="#item-(\w+)">\w+</a></code></td>'
-                          r'<td class="num">([^<]+)</td><td class="num">([^<]+)</td>', ex)
+        ("131016", "千代田区", ["99.00%", "", "99.10%"]),
+        ("131024", "中央区", ["99.60%", "", "98.90%"]),
+        ("131032", "港区", ["100.00%", "", ""]),
+    ]
+    outcomes = re.findall(
+        r'<tr class="(pass|fail)"><td>([^<]+)</td><td><code><a class="ref" href="#item-(\w+)">\w+</a></code></td>'
+        r'<td class="num">([^<]+)</td><td class="num">([^<]+)</td>',
+        ex,
+    )
     assert outcomes[-1] == ("pass", "131032 港区", "achieved", "未定義", "未定義")
     assert len(outcomes) == 6
 
@@ -116,12 +152,16 @@ def test_a_failing_example_is_shown_failed(tmp_path):
     for f in ("R3.rules", "R6.rules"):
         shutil.copy(default_rules_dir() / f, tmp_path / f)
     (tmp_path / "R7.rules").write_text(
-        'ruleset R7 extends R6\n  period R7\n\n'
-        'example wrong "誤った期待値" year R7\n  cite "第4章 試し"\n{\n  expect prefecture alpha = 0.70\n}\n', encoding="utf-8")
+        "ruleset R7 extends R6\n  period R7\n\n"
+        'example wrong "誤った期待値" year R7\n  cite "第4章 試し"\n{\n  expect prefecture alpha = 0.70\n}\n',
+        encoding="utf-8",
+    )
     html = book.render_html(book.build_book(RuleSet.from_paths([tmp_path]), "R7"))
     ex = card(html, "example-wrong")
     assert '<span class="badge fail">不合格</span>' in ex
-    assert '<tr class="fail"><td>都全体</td>' in ex and '<td class="num">0.70</td><td class="num">0.71</td><td class="fail">不合格</td>' in ex
+    assert (
+        '<tr class="fail"><td>都全体</td>' in ex and '<td class="num">0.70</td><td class="num">0.71</td><td class="fail">不合格</td>' in ex
+    )
     assert "計算例 14 件中 13 件合格" in html
 
 
@@ -133,7 +173,10 @@ def test_cli_book(tmp_path, capsys):
     out = tmp_path / "r3.html"
     assert cli.main(["book", "--version", "R3", "--out", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
-    assert html.startswith('<!DOCTYPE html>\n<html lang="ja">') and "<title>規則書 — R3 東京都国民健康保険運営方針（令和3～5年度）</title>" in html
+    assert (
+        html.startswith('<!DOCTYPE html>\n<html lang="ja">')
+        and "<title>規則書 — R3 東京都国民健康保険運営方針（令和3～5年度）</title>" in html
+    )
     assert card(html, "item-alpha").startswith('<article class="item original"')
     assert capsys.readouterr().err == f"wrote {out}: the rule book of R3\n"
     assert cli.main(["book", "--version", "R5"]) == 2

@@ -13,11 +13,11 @@ import json
 import os
 
 import pytest
+from test_report_browser import ARTIFACTS, CHROMIUM, Browser
 
 import cli
 from engine import ast
 from engine.versions import RuleSet, default_rules_dir
-from test_report_browser import ARTIFACTS, CHROMIUM, Browser
 
 PROBE = r"""
 (() => {
@@ -54,13 +54,20 @@ def page(tmp_path_factory):
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network", "Page", "Log", "Runtime"):
             browser.send(f"{domain}.enable", session=session)
-        browser.send("Emulation.setDeviceMetricsOverride", {"width": 1100, "height": 1400, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride", {"width": 1100, "height": 1400, "deviceScaleFactor": 1, "mobile": False}, session=session
+        )
         browser.send("Page.navigate", {"url": url}, session=session)
         browser.wait_event("Page.loadEventFired")
-        probe = json.loads(browser.send("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session)["result"]["value"])
+        probe = json.loads(
+            browser.send("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session)["result"]["value"]
+        )
         for name, (x, y, w, h) in probe["boxes"].items():
-            shots[name] = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                                 "clip": {"x": x, "y": y, "width": w, "height": min(h, 3000), "scale": 1}}, session=session)
+            shots[name] = browser.send(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "clip": {"x": x, "y": y, "width": w, "height": min(h, 3000), "scale": 1}},
+                session=session,
+            )
         shots["top"] = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
     finally:
         browser.close()

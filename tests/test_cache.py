@@ -9,7 +9,7 @@ import pytest
 from engine import cache, parse, source
 from engine.versions import default_rules_dir
 
-RULES = "ruleset T\n  title \"t\"\n\ninput municipal insured \"被保険者数\" : count\ndefine twice : count = insured * 2\n"
+RULES = 'ruleset T\n  title "t"\n\ninput municipal insured "被保険者数" : count\ndefine twice : count = insured * 2\n'
 
 
 @pytest.fixture
@@ -116,9 +116,11 @@ def test_a_cache_hit_does_not_import_the_parser(cache_home, tmp_path):
     code = "import sys; from engine.source import parse_file; rf = parse_file(sys.argv[1]); print(rf.header.version, 'lark' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code, str(p)], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
     assert run.stdout.split() == ["T", "False"]
-    code = ("import sys, io, contextlib, cli\n"
-            "with contextlib.redirect_stdout(io.StringIO()): status = cli.main(['diff', 'R3', 'R6', '--year', 'R6'])\n"
-            "print(status, 'lark' in sys.modules)")
+    code = (
+        "import sys, io, contextlib, cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = cli.main(['diff', 'R3', 'R6', '--year', 'R6'])\n"
+        "print(status, 'lark' in sys.modules)"
+    )
     first = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)
     assert first.stdout.split() == ["0", "True"]  # the shipped rules were not in this fresh cache yet
     again = subprocess.run([sys.executable, "-c", code], env=dict(os.environ), capture_output=True, text=True, check=True, cwd=root)

@@ -19,10 +19,16 @@ def test_seed_fy2021_band_table(capsys):
     """The synthetic data reproduces the seed's FY2021 achievers per band: 1/1, 7/9, 17/28, 10/13, 9/11 (44/62)."""
     code, out, err = run(capsys, "eval", "--version", "R3", "--year", "2021", "--summary")
     assert code == 0
-    lines = [l.split() for l in out.splitlines()]
-    bands = [(l[0] + " " + l[1], " ".join(l[-3:])) for l in lines if l and l[0].startswith("[")]
-    assert bands == [("[0%, 85%)", "1 / 1"), ("[85%, 90%)", "7 / 9"), ("[90%, 95%)", "17 / 28"), ("[95%, 97%)", "10 / 13"), ("[97%, 100%]", "9 / 11")]
-    assert any(l[:1] == ["計"] and l[-3:] == ["44", "/", "62"] for l in lines)
+    lines = [words.split() for words in out.splitlines()]
+    bands = [(words[0] + " " + words[1], " ".join(words[-3:])) for words in lines if words and words[0].startswith("[")]
+    assert bands == [
+        ("[0%, 85%)", "1 / 1"),
+        ("[85%, 90%)", "7 / 9"),
+        ("[90%, 95%)", "17 / 28"),
+        ("[95%, 97%)", "10 / 13"),
+        ("[97%, 100%]", "9 / 11"),
+    ]
+    assert any(words[:1] == ["計"] and words[-3:] == ["44", "/", "62"] for words in lines)
 
 
 def csv_rows(text):
@@ -32,7 +38,9 @@ def csv_rows(text):
 
 def test_r6_over_r6_r11_targets_only_in_plan(capsys):
     """Levies for every year; targets for FY2024-FY2026 only, with the reason for the rest; nothing dropped."""
-    code, out, _ = run(capsys, "eval", "--version", "R6", "--period", "R6-R11", "--format", "csv", "--headers", "en", "--columns", "target_rate,levy_total")
+    code, out, _ = run(
+        capsys, "eval", "--version", "R6", "--period", "R6-R11", "--format", "csv", "--headers", "en", "--columns", "target_rate,levy_total"
+    )
     assert code == 0
     rows = csv_rows(out)
     assert len(rows) == 62 * 6
@@ -43,7 +51,10 @@ def test_r6_over_r6_r11_targets_only_in_plan(capsys):
         else:
             assert r["target_rate"] == ""
             y = int(r["fiscal_year"])
-            assert r["undefined"] == f"target_rate: no target_table (目標収納率（検討案）) in force for FY{y} (R{y - 2018}) in version R6; it covers FY2024-FY2026 (R6-R8)"
+            assert (
+                r["undefined"]
+                == f"target_rate: no target_table (目標収納率（検討案）) in force for FY{y} (R{y - 2018}) in version R6; it covers FY2024-FY2026 (R6-R8)"
+            )
 
 
 @pytest.mark.parametrize("version", ["R3", "R6"])
@@ -64,7 +75,9 @@ def test_levies_conserve_the_prefecture_total(capsys, version):
 
 
 def test_formats_and_headers(capsys):
-    _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "令和7年度", "--format", "csv", "--headers", "ja", "--columns", "target_rate,achieved")
+    _, out, _ = run(
+        capsys, "eval", "--version", "R6", "--year", "令和7年度", "--format", "csv", "--headers", "ja", "--columns", "target_rate,achieved"
+    )
     header = out[1:].splitlines()[0]
     assert header == "年度,団体コード,団体名,目標収納率,目標収納率の達成,未定義の理由"
     _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "FY2025", "--format", "json", "--columns", "target_rate")
@@ -76,20 +89,45 @@ def test_formats_and_headers(capsys):
 
 def test_values_print_exactly(capsys):
     """Rates with 2 decimals, yen as integers, booleans as true/false, undefined as an empty cell."""
-    _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R9", "--format", "csv", "--headers", "en", "--columns", "target_rate,achieved,levy_total,beta")
+    _, out, _ = run(
+        capsys,
+        "eval",
+        "--version",
+        "R6",
+        "--year",
+        "R9",
+        "--format",
+        "csv",
+        "--headers",
+        "en",
+        "--columns",
+        "target_rate,achieved,levy_total,beta",
+    )
     row = csv_rows(out)[0]
     assert row["target_rate"] == "" and row["achieved"] == ""
     assert row["levy_total"].isdigit()
     assert len(row["beta"].split(".")[1]) <= 13
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--version", "R9", "--year", "R7"], "unknown-version: unknown version 'R9'; the rules define: R3, R6"),
-    (["--version", "R6", "--year", "20x"], "bad-year: '20x' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
-    (["--version", "R6", "--year", "FY1990"], "year-outside-data: no data for FY1990; the data covers FY2018-FY2029"),
-    (["--version", "R6", "--year", "R7", "--columns", "target_rat"], "unknown-column: version R6 has no definition 'target_rat'; did you mean 'target_rate'?"),
-    (["--version", "R6", "--year", "R7", "--data", "x.csv"], "data-pair: give both --data and --prefecture-data, or neither for the bundled sample"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--version", "R9", "--year", "R7"], "unknown-version: unknown version 'R9'; the rules define: R3, R6"),
+        (
+            ["--version", "R6", "--year", "20x"],
+            "bad-year: '20x' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度",
+        ),
+        (["--version", "R6", "--year", "FY1990"], "year-outside-data: no data for FY1990; the data covers FY2018-FY2029"),
+        (
+            ["--version", "R6", "--year", "R7", "--columns", "target_rat"],
+            "unknown-column: version R6 has no definition 'target_rat'; did you mean 'target_rate'?",
+        ),
+        (
+            ["--version", "R6", "--year", "R7", "--data", "x.csv"],
+            "data-pair: give both --data and --prefecture-data, or neither for the bundled sample",
+        ),
+    ],
+)
 def test_usage_errors_exit_2(capsys, argv, message):
     code, out, err = run(capsys, "eval", *argv)
     assert code == 2 and out == ""

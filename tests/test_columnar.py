@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import ast
-from engine.data import Dataset, Municipality, load, sample_paths
-from engine.errors import DataError
-from engine.evaluate import Evaluator, Undefined
 from engine.columnar import ColumnData as FastData
 from engine.columnar import ColumnEvaluator as FastEvaluator
 from engine.columnar import evaluate_columns
+from engine.data import Dataset, Municipality, load, sample_paths
+from engine.errors import DataError
+from engine.evaluate import Evaluator, Undefined
 from engine.parse import parse_text
 from engine.source import parse_file
 from engine.versions import RuleSet, default_rules_dir
@@ -104,7 +104,8 @@ def maybe(strategy, missing_one_in: int = 8):
 
 
 rates = st.one_of(st.sampled_from(BOUNDARY_RATES), st.integers(0, 10000).map(lambda h: f"{h // 100}.{h % 100:02d}")).map(
-    lambda t: Fraction(t) / 100)
+    lambda t: Fraction(t) / 100
+)
 counts = st.one_of(st.just(0), st.integers(1, 200_000)).map(Fraction)
 yens = st.one_of(st.just(0), st.integers(1, 10**12)).map(Fraction)
 indexes = st.integers(5000, 15000).map(lambda k: Fraction(k, 10000))
@@ -117,15 +118,25 @@ def datasets(draw):
     first = draw(st.integers(2019, 2024))
     years = tuple(range(first, first + draw(st.integers(1, 5))))
     fields = {
-        "collection_rate": maybe(rates), "insured": maybe(counts, 30), "households": maybe(counts, 30),
-        "income": maybe(yens, 30), "insured_40_64": maybe(counts, 30), "income_40_64": maybe(yens, 30),
-        "medical_index": maybe(indexes, 30), "deficit_transfer": maybe(small_yens), "advance_appropriation": maybe(small_yens),
+        "collection_rate": maybe(rates),
+        "insured": maybe(counts, 30),
+        "households": maybe(counts, 30),
+        "income": maybe(yens, 30),
+        "insured_40_64": maybe(counts, 30),
+        "income_40_64": maybe(yens, 30),
+        "medical_index": maybe(indexes, 30),
+        "deficit_transfer": maybe(small_yens),
+        "advance_appropriation": maybe(small_yens),
         "deficit_target_year": maybe(st.integers(2019, 2030), 2),
     }
     municipal = {f: {y: tuple(draw(s) for _ in chosen) for y in years} for f, s in fields.items()}
-    pref_fields = {"total_medical": maybe(yens, 20), "total_support": maybe(yens, 20), "total_care": maybe(yens, 20),
-                   "national_income_per_insured": maybe(st.one_of(st.just(0), st.integers(1, 2_000_000)).map(Fraction), 20),
-                   "national_collection_rate": maybe(rates, 20)}
+    pref_fields = {
+        "total_medical": maybe(yens, 20),
+        "total_support": maybe(yens, 20),
+        "total_care": maybe(yens, 20),
+        "national_income_per_insured": maybe(st.one_of(st.just(0), st.integers(1, 2_000_000)).map(Fraction), 20),
+        "national_collection_rate": maybe(rates, 20),
+    }
     prefecture = {f: {} for f in pref_fields}
     for f, s in pref_fields.items():
         for y in years:
@@ -180,13 +191,26 @@ def test_levy_floor_exact_where_float_rounds_the_wrong_way(rules):
     version = rules.version("R3")
     ms = (Municipality("131016", "千代田区"), Municipality("131024", "中央区"))
     one = lambda v: (Fraction(v), Fraction(v))  # noqa: E731
-    municipal = {"collection_rate": {2021: one(Fraction(9)/10)}, "insured": {2021: one(100)}, "households": {2021: one(60)},
-                 "income": {2021: one(10**8)}, "insured_40_64": {2021: one(30)}, "income_40_64": {2021: one(4 * 10**7)},
-                 "medical_index": {2021: one(1)}, "deficit_transfer": {2021: one(0)}, "advance_appropriation": {2021: one(0)},
-                 "deficit_target_year": {2021: (None, None)}}
+    municipal = {
+        "collection_rate": {2021: one(Fraction(9) / 10)},
+        "insured": {2021: one(100)},
+        "households": {2021: one(60)},
+        "income": {2021: one(10**8)},
+        "insured_40_64": {2021: one(30)},
+        "income_40_64": {2021: one(4 * 10**7)},
+        "medical_index": {2021: one(1)},
+        "deficit_transfer": {2021: one(0)},
+        "advance_appropriation": {2021: one(0)},
+        "deficit_target_year": {2021: (None, None)},
+    }
     for total, levy, residual in ((3, 1, 1), (2, 1, 0)):
-        prefecture = {"total_medical": {2021: Fraction(total)}, "total_support": {2021: Fraction(0)}, "total_care": {2021: Fraction(0)},
-                      "national_income_per_insured": {2021: Fraction(10**6)}, "national_collection_rate": {2021: Fraction(9, 10)}}
+        prefecture = {
+            "total_medical": {2021: Fraction(total)},
+            "total_support": {2021: Fraction(0)},
+            "total_care": {2021: Fraction(0)},
+            "national_income_per_insured": {2021: Fraction(10**6)},
+            "national_collection_rate": {2021: Fraction(9, 10)},
+        }
         data = Dataset(ms, municipal, prefecture, {}, {}, (2021,), ())
         ev = FastEvaluator(version, data)
         assert ev.value("levy_medical", 2021) == (Fraction(levy), Fraction(levy))
@@ -197,12 +221,28 @@ def test_undefined_reasons_name_the_municipality(rules):
     """A missing rate and a 0.00% rate: the reasons are the reference's texts, word for word."""
     version = rules.version("R6")
     ms = (Municipality("131016", "千代田区"), Municipality("131024", "中央区"))
-    municipal = {f: {2023: (Fraction(1), Fraction(1)), 2024: (Fraction(1), Fraction(1))} for f in
-                 ("insured", "households", "income", "insured_40_64", "income_40_64", "medical_index", "deficit_transfer", "advance_appropriation")}
+    municipal = {
+        f: {2023: (Fraction(1), Fraction(1)), 2024: (Fraction(1), Fraction(1))}
+        for f in (
+            "insured",
+            "households",
+            "income",
+            "insured_40_64",
+            "income_40_64",
+            "medical_index",
+            "deficit_transfer",
+            "advance_appropriation",
+        )
+    }
     municipal["collection_rate"] = {2023: (None, Fraction(0)), 2024: (Fraction(9, 10), Fraction(9, 10))}
     municipal["deficit_target_year"] = {2023: (None, None), 2024: (None, None)}
-    prefecture = {"total_medical": {2024: Fraction(1000)}, "total_support": {2024: Fraction(100)}, "total_care": {2024: Fraction(10)},
-                  "national_income_per_insured": {2024: Fraction(1)}, "national_collection_rate": {2024: Fraction(9, 10)}}
+    prefecture = {
+        "total_medical": {2024: Fraction(1000)},
+        "total_support": {2024: Fraction(100)},
+        "total_care": {2024: Fraction(10)},
+        "national_income_per_insured": {2024: Fraction(1)},
+        "national_collection_rate": {2024: Fraction(9, 10)},
+    }
     data = Dataset(ms, municipal, prefecture, {}, {}, (2023, 2024), ())
     got = FastEvaluator(version, data).value("income_rate_medical", 2024)
     assert got == (

@@ -52,8 +52,12 @@ from engine.versions import RuleSet, default_rules_dir
 ROOT = default_rules_dir().parent.parent
 # A few derandomized examples per property in the suite; CONFORMANCE_EXAMPLES=500 explores with fresh random ones.
 EXAMPLES = int(os.environ.get("CONFORMANCE_EXAMPLES", "0"))
-PROPERTY = settings(max_examples=EXAMPLES or 12, deadline=None, derandomize=not EXAMPLES,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=EXAMPLES or 12,
+    deadline=None,
+    derandomize=not EXAMPLES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # ---- K: a rule set that reaches every construct ---------------------------------------------------
 # Every operator on municipal and prefecture values, every function and rounding mode on negative
@@ -64,7 +68,7 @@ PROPERTY = settings(max_examples=EXAMPLES or 12, deadline=None, derandomize=not 
 # years, `with` at several depths (over a table's key, inside an aggregate, with an undefined
 # value), text and year values, defined(), and the aggregates over undefined terms.
 
-K_TEXT = r'''
+K_TEXT = r"""
 ruleset K
   title "conformance constructs"
 
@@ -217,16 +221,21 @@ define sum_quot "商の合計" : ratio = sum(amount / people / 1000円)
 define mean_quot "商の平均" : ratio = mean(index * 3 / 7)
 define beta_like "β" : ratio = round((sum(amount) / sum(people)) / total, decimals(13), half_up)
 define above_mean "平均以上" : count = count(rate >= mean(rate))
-'''
+"""
 
 # More bands and branches than the columnar core chooses among with its vectorised choice (31): its general path.
-K_TEXT += 'table many_bands "多くの区分" : ratio over index {\n' + "".join(
-    f'  band [{(k - 16) / 8}, {(k - 15) / 8})  "b{k}" => {f"index * {k}" if k % 3 else f"{k} / 7"}\n' for k in range(36)) + "}\n"
-K_TEXT += 'define many_branches "多くの枝" : ratio = ' + " el".join(f"if index < {k / 8} then index * {k}" for k in range(-15, 20)) + " else 0\n"
+K_TEXT += (
+    'table many_bands "多くの区分" : ratio over index {\n'
+    + "".join(f'  band [{(k - 16) / 8}, {(k - 15) / 8})  "b{k}" => {f"index * {k}" if k % 3 else f"{k} / 7"}\n' for k in range(36))
+    + "}\n"
+)
+K_TEXT += (
+    'define many_branches "多くの枝" : ratio = ' + " el".join(f"if index < {k / 8} then index * {k}" for k in range(-15, 20)) + " else 0\n"
+)
 
 # K2 revises K: a schedule and a table replaced from FY2024 (K's before), a definition changed, an input that
 # ends in FY2024, a definition added, one removed; its undefined reasons name version K2 where K's name K.
-K2_TEXT = r'''
+K2_TEXT = r"""
 ruleset K2 extends K
 override schedule sched "年度別" : ratio
   effective FY2024..
@@ -245,7 +254,7 @@ override input municipal status "状況" : text
   effective ..FY2024
 define extra "追加" : yen = per_person * 2 + sched * 1円
 remove fixed3
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -338,8 +347,8 @@ def assert_conform(version, data, years, overrides=((), ()), names=None, ref=Non
     names = names or value_names(version)
     for y in years:
         for n in names:
-            a = outcome(lambda: ref.value(n, y, ov_ref))
-            b = outcome(lambda: col.value(n, y, ov_col))
+            a = outcome(lambda: ref.value(n, y, ov_ref))  # noqa: B023 (called within this iteration)
+            b = outcome(lambda: col.value(n, y, ov_col))  # noqa: B023 (called within this iteration)
             assert_same(a, b, f"{version.id} {n} FY{y} overrides {[k for k, _ in ov_ref]}")
         for t in table_names(version):
             if t in names:
@@ -349,7 +358,12 @@ def assert_conform(version, data, years, overrides=((), ()), names=None, ref=Non
 
 # ---- data ------------------------------------------------------------------------------------------------
 
-M4 = (Municipality("131016", "千代田区"), Municipality("131024", "中央区"), Municipality("131032", "港区"), Municipality("132012", "八王子市"))
+M4 = (
+    Municipality("131016", "千代田区"),
+    Municipality("131024", "中央区"),
+    Municipality("131032", "港区"),
+    Municipality("132012", "八王子市"),
+)
 YEARS4 = (2022, 2023, 2024, 2025)
 
 
@@ -358,8 +372,12 @@ def k_hand_data() -> Dataset:
     of 0% and 100%, a key exactly on a band's open end (0.5), quotients in no band, a year without prefecture data."""
     F = Fraction
     municipal = {
-        "rate": {2022: (F(9, 100), F(95, 100), None, F(1)), 2023: (F(90, 100), F(9999, 10000), F(0), None),
-                 2024: (F(97, 100), None, F(85, 100), F(1, 2)), 2025: (None,) * 4},
+        "rate": {
+            2022: (F(9, 100), F(95, 100), None, F(1)),
+            2023: (F(90, 100), F(9999, 10000), F(0), None),
+            2024: (F(97, 100), None, F(85, 100), F(1, 2)),
+            2025: (None,) * 4,
+        },
         "amount": {2022: (100, 0, 7, None), 2023: (1000, 3, 0, 12345), 2024: (F(5, 2), 10**12, 3, 1), 2025: (0, None, 5, 10)},
         "people": {y: (3, 0, 7, None) if y % 2 else (1, 7, 0, 13) for y in YEARS4},
         "index": {y: (F(-1, 3), F(6, 5), F(3, 2), F(1, 2)) if y < 2024 else (F(1), None, F(11, 10), F(7, 5)) for y in YEARS4},
@@ -367,8 +385,11 @@ def k_hand_data() -> Dataset:
         "status": {y: ("none", "in plan", None, "overdue") for y in YEARS4},
         "flag": {y: (True, False, None, True) for y in YEARS4},
     }
-    prefecture = {"total": {2022: 100, 2023: 0, 2024: 7}, "national_rate": {2022: F(9, 10), 2023: F(95, 100)},
-                  "factor": {2022: F(0), 2023: F(3, 2), 2024: F(5), 2025: F(-1, 3)}}
+    prefecture = {
+        "total": {2022: 100, 2023: 0, 2024: 7},
+        "national_rate": {2022: F(9, 10), 2023: F(95, 100)},
+        "factor": {2022: F(0), 2023: F(3, 2), 2024: F(5), 2025: F(-1, 3)},
+    }
     return Dataset(M4, municipal, prefecture, {}, {}, YEARS4, ())
 
 
@@ -401,11 +422,21 @@ def k_datasets(draw, min_size: int = 1):
     ms = tuple(sorted((Municipality(code_of(p), draw(NAMES)) for p in prefixes), key=lambda m: m.code))
     first = draw(st.integers(2019, 2024))
     years = tuple(sorted(set(first + k for k in draw(st.lists(st.integers(0, 4), min_size=1, max_size=4)))))
-    fields = {"rate": RATES, "amount": AMOUNTS, "people": PEOPLE, "index": INDEXES,
-              "target_year": st.integers(2015, 2035), "status": STATUSES, "flag": st.booleans()}
+    fields = {
+        "rate": RATES,
+        "amount": AMOUNTS,
+        "people": PEOPLE,
+        "index": INDEXES,
+        "target_year": st.integers(2015, 2035),
+        "status": STATUSES,
+        "flag": st.booleans(),
+    }
     municipal = {f: {y: tuple(draw(maybe(s)) for _ in ms) for y in years} for f, s in fields.items()}
-    pref = {"total": st.one_of(st.just(0), st.integers(1, 10**9)), "national_rate": RATES,
-            "factor": st.one_of(st.sampled_from([Fraction(0), Fraction(1), Fraction(2), Fraction(3, 2)]), decimals(-30000, 70000, 4))}
+    pref = {
+        "total": st.one_of(st.just(0), st.integers(1, 10**9)),
+        "national_rate": RATES,
+        "factor": st.one_of(st.sampled_from([Fraction(0), Fraction(1), Fraction(2), Fraction(3, 2)]), decimals(-30000, 70000, 4)),
+    }
     prefecture = {f: {y: v for y in years if (v := draw(maybe(s, 4))) is not None} for f, s in pref.items()}
     return Dataset(ms, municipal, prefecture, {}, {}, years, ())
 
@@ -418,7 +449,9 @@ def empty_data() -> Dataset:
 
 
 def docs_data(version) -> Dataset:
-    return load(ROOT / "docs" / "examples" / "data" / "municipal.csv", ROOT / "docs" / "examples" / "data" / "prefecture.csv", version.inputs())
+    return load(
+        ROOT / "docs" / "examples" / "data" / "municipal.csv", ROOT / "docs" / "examples" / "data" / "prefecture.csv", version.inputs()
+    )
 
 
 # ---- every name, every year ------------------------------------------------------------------------------
@@ -452,7 +485,8 @@ def test_constructs_on_hand_data(rules):
     assert ref.value("short_and", 2024)[0] is False and ref.value("either", 2024)[0] is True
     assert ref.value("pref_band", 2024) == Undefined("5 falls in no band of pref_band in FY2024 (R6)")
     assert ref.value("quot_band", 2024)[1] == Undefined(
-        "142857142857.142857142857143 falls in no band of quot_band for 131024 中央区 in FY2024 (R6)")
+        "142857142857.142857142857143 falls in no band of quot_band for 131024 中央区 in FY2024 (R6)"
+    )
     assert ref.value("muni_band", 2022)[3] == Undefined("0.5 falls in no band of muni_band for 132012 八王子市 in FY2022 (R4)")
     assert ref.value("sched", 2024) == Undefined("schedule sched has no value for FY2024 (R6) in version K")
     assert ref.value("r_half_up", 2024)[0] == -5 and ref.value("r_down", 2024)[0] == -4 and ref.value("r_floor_ja", 2024)[0] == -5
@@ -476,9 +510,24 @@ def test_constructs_on_no_municipalities(rules):
 
 # ---- overrides in every form ------------------------------------------------------------------------------
 
-K_UNITS = {"rate": "percent", "amount": "yen", "people": "count", "index": "ratio", "target_year": "year", "status": "text",
-           "flag": "bool", "total": "yen", "national_rate": "percent", "factor": "ratio", "sched": "ratio", "per_person": "yen",
-           "muni_band": "ratio", "pref_band": "ratio", "prev_amount": "yen", "label": "text"}
+K_UNITS = {
+    "rate": "percent",
+    "amount": "yen",
+    "people": "count",
+    "index": "ratio",
+    "target_year": "year",
+    "status": "text",
+    "flag": "bool",
+    "total": "yen",
+    "national_rate": "percent",
+    "factor": "ratio",
+    "sched": "ratio",
+    "per_person": "yen",
+    "muni_band": "ratio",
+    "pref_band": "ratio",
+    "prev_amount": "yen",
+    "label": "text",
+}
 GIVEN = Undefined("given as undefined")
 
 
@@ -491,15 +540,28 @@ def entries_of(unit: str):
     elif unit == "year":
         values = st.integers(2015, 2035)
     else:
-        values = st.one_of(st.sampled_from([Fraction(0), Fraction(1, 2), Fraction(3, 2), Fraction(-7, 3)]), st.integers(-10**6, 10**6),
-                           st.fractions(min_value=-10**4, max_value=10**4, max_denominator=1000))
+        values = st.one_of(
+            st.sampled_from([Fraction(0), Fraction(1, 2), Fraction(3, 2), Fraction(-7, 3)]),
+            st.integers(-(10**6), 10**6),
+            st.fractions(min_value=-(10**4), max_value=10**4, max_denominator=1000),
+        )
     return st.one_of(st.just(GIVEN), values, values, values)
 
 
 # (overridden name, the name or expression whose column gives its value): what the cause walk passes.
-COLUMN_SOURCES = [("index", "as_ratio"), ("amount", "signed"), ("people", "people + 1"), ("flag", "gt"), ("status", "label"),
-                  ("target_year", "next_year"), ("total", "total_amount"), ("rate", "r_rate"), ("sched", "muni_band"),
-                  ("prev_amount", "per_person"), ("pref_band", "share")]
+COLUMN_SOURCES = [
+    ("index", "as_ratio"),
+    ("amount", "signed"),
+    ("people", "people + 1"),
+    ("flag", "gt"),
+    ("status", "label"),
+    ("target_year", "next_year"),
+    ("total", "total_amount"),
+    ("rate", "r_rate"),
+    ("sched", "muni_band"),
+    ("prev_amount", "per_person"),
+    ("pref_band", "share"),
+]
 
 
 def expression(text: str):
@@ -611,9 +673,12 @@ def test_every_sub_expression_and_with_as_the_cause_walk_evaluates_them(rules, d
 
 NUMBER_LEAVES = st.one_of(
     st.sampled_from(["amount", "people", "index", "rate", "total", "factor", "per_person", "signed", "share", "tie_even"]).map(ast.Ref),
-    st.sampled_from([Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2), Fraction(3), Fraction(7, 100), Fraction(-25, 10),
-                     Fraction(1000)]).map(lambda v: ast.Number(v, "", str(v))),
-    st.sampled_from(["amount", "index", "rate"]).map(lambda n: ast.AtYear(ast.Ref(n), ast.Binary("-", ast.ThisYear(), ast.Number(Fraction(1), "", "1")))),
+    st.sampled_from(
+        [Fraction(0), Fraction(1), Fraction(-1), Fraction(1, 2), Fraction(3), Fraction(7, 100), Fraction(-25, 10), Fraction(1000)]
+    ).map(lambda v: ast.Number(v, "", str(v))),
+    st.sampled_from(["amount", "index", "rate"]).map(
+        lambda n: ast.AtYear(ast.Ref(n), ast.Binary("-", ast.ThisYear(), ast.Number(Fraction(1), "", "1")))
+    ),
 )
 STEPS = [Fraction(1), Fraction(1, 100), Fraction(1000), Fraction(1, 2), Fraction(1, 8)]
 MODES = ["half_up", "half_even", "floor", "ceil", "down"]
@@ -664,7 +729,7 @@ def test_random_formulas(rules, data, e, choice):
 def b_reasons(values) -> list[str]:
     out = []
     for v in values:
-        for x in (v if isinstance(v, tuple) else (v,)):
+        for x in v if isinstance(v, tuple) else (v,):
             if type(x) is Undefined:
                 out.append(x.reason)
     return out
@@ -693,10 +758,10 @@ def assert_sharing_changes_nothing(rules, a_id, b_id, data, years, override_sets
     for ov in [()] + list(override_sets_ref):
         for y in years:
             for n in names:
-                expected = outcome(lambda: alone.value(n, y, ov))
+                expected = outcome(lambda: alone.value(n, y, ov))  # noqa: B023 (called within this iteration)
                 seen.append(expected)
                 for what, ev in others.items():
-                    assert_same(expected, outcome(lambda: ev.value(n, y, ov)), f"{b_id} {n} FY{y} {[k for k, _ in ov]}: {what}")
+                    assert_same(expected, outcome(lambda: ev.value(n, y, ov)), f"{b_id} {n} FY{y} {[k for k, _ in ov]}: {what}")  # noqa: B023 (called within this iteration)
             for t in table_names(b):
                 for what, ev in others.items():
                     assert alone.band_choices(t, y, ov) == ev.band_choices(t, y, ov), (t, y, what)
@@ -709,8 +774,11 @@ def test_sharing_k2_with_k(rules):
     """K2 sharing with K (a schedule and a table replaced from FY2024, a definition changed, one added, one removed):
     what B alone gives, values and reasons, with and without overrides; B's reasons name K2, never K."""
     data = k_hand_data()
-    ov = [(("factor", Fraction(3, 2)),), (("index", (Fraction(1, 2), GIVEN, Fraction(-7, 3), Fraction(6, 5))),),
-          (("people", Fraction(0)), ("sched", GIVEN))]
+    ov = [
+        (("factor", Fraction(3, 2)),),
+        (("index", (Fraction(1, 2), GIVEN, Fraction(-7, 3), Fraction(6, 5))),),
+        (("people", Fraction(0)), ("sched", GIVEN)),
+    ]
     seen = assert_sharing_changes_nothing(rules, "K", "K2", data, [2021, *YEARS4, 2026], ov)
     reasons = b_reasons(seen)
     assert "schedule sched has no value for FY2025 (R7) in version K2" in reasons
@@ -767,8 +835,10 @@ ONE = (Municipality("131016", "千代田区"),)
 
 def both_outcomes(version, data, name, year, ov=()):
     """(reference, columnar) outcome of one value, each from a fresh evaluator."""
-    return (outcome(lambda: Evaluator(version, data).value(name, year, ov)),
-            outcome(lambda: ColumnEvaluator(version, data).value(name, year, ov)))
+    return (
+        outcome(lambda: Evaluator(version, data).value(name, year, ov)),
+        outcome(lambda: ColumnEvaluator(version, data).value(name, year, ov)),
+    )
 
 
 def one_version(text: str, vid: str = "L"):
@@ -791,8 +861,16 @@ def span_of(version, name: str, line: int) -> ast.Span:
 
 
 def too_deep(version, name: str, year: int, line: int) -> Stopped:
-    return Stopped((("eval-too-deep", f"the rules are nested too deeply to evaluate {name} for FY{year} (R{year - 2018}): "
-                       "a chain of definitions that use other definitions (or earlier years) is too long", span_of(version, name, line)),))
+    return Stopped(
+        (
+            (
+                "eval-too-deep",
+                f"the rules are nested too deeply to evaluate {name} for FY{year} (R{year - 2018}): "
+                "a chain of definitions that use other definitions (or earlier years) is too long",
+                span_of(version, name, line),
+            ),
+        )
+    )
 
 
 def test_depth_limit_is_max_name_depth_in_both():
@@ -822,32 +900,52 @@ def test_depth_limit_across_a_donor():
     """B's name on top of a chain it shares with A: MAX_NAME_DEPTH counts the names of both evaluators (one stack), so
     B sharing with a cold A stops where B alone stops, at B's name; a warm A's memo is used alike by both evaluators."""
     depth = resolve.MAX_NAME_DEPTH
-    rs = RuleSet([parse_text("ruleset A\n" + LIMITS_HEAD + chain(depth - 2) + 'define top "top" : yen = 0円\n', "A.rules"),
-                  parse_text("ruleset B\n" + LIMITS_HEAD + chain(depth - 2) + f'define top "top" : yen = d{depth - 2} + 1円\n', "B.rules")])
+    rs = RuleSet(
+        [
+            parse_text("ruleset A\n" + LIMITS_HEAD + chain(depth - 2) + 'define top "top" : yen = 0円\n', "A.rules"),
+            parse_text("ruleset B\n" + LIMITS_HEAD + chain(depth - 2) + f'define top "top" : yen = d{depth - 2} + 1円\n', "B.rules"),
+        ]
+    )
     a, b = rs.version("A"), rs.version("B")
     data = Dataset(ONE, {"a": {2024: (5,)}, "q": {2024: (1,)}}, {"p": {2024: 7}}, {}, {}, (2024,), ())
     expected = too_deep(b, "top", 2024, 4 + depth)
-    outcomes = [outcome(lambda: Evaluator(b, data).value("top", 2024)),
-                outcome(lambda: Evaluator(b, data, donor=Evaluator(a, data)).value("top", 2024)),
-                outcome(lambda: ColumnEvaluator(b, data).value("top", 2024)),
-                outcome(lambda: ColumnEvaluator.sharing_with(ColumnEvaluator(a, data), b).value("top", 2024))]
+    outcomes = [
+        outcome(lambda: Evaluator(b, data).value("top", 2024)),
+        outcome(lambda: Evaluator(b, data, donor=Evaluator(a, data)).value("top", 2024)),
+        outcome(lambda: ColumnEvaluator(b, data).value("top", 2024)),
+        outcome(lambda: ColumnEvaluator.sharing_with(ColumnEvaluator(a, data), b).value("top", 2024)),
+    ]
     assert outcomes == [expected] * 4
     warm_ref, warm_col = Evaluator(a, data), ColumnEvaluator(a, data)
     assert warm_ref.value(f"d{depth - 2}", 2024) == warm_col.value(f"d{depth - 2}", 2024) == (5 + depth - 2,)
-    assert (Evaluator(b, data, donor=warm_ref).value("top", 2024) == ColumnEvaluator.sharing_with(warm_col, b).value("top", 2024)
-            == (5 + depth - 1,))
+    assert (
+        Evaluator(b, data, donor=warm_ref).value("top", 2024)
+        == ColumnEvaluator.sharing_with(warm_col, b).value("top", 2024)
+        == (5 + depth - 1,)
+    )
 
 
 def too_large(version, name: str, year: int, line: int) -> Stopped:
-    return Stopped((("value-too-large", f"{name} for FY{year} (R{year - 2018}) has more than {MAX_VALUE_DIGITS:,} digits as an exact "
-                       "number; round it (or what it adds up) with round(), floor() or ceil()", span_of(version, name, line)),))
+    return Stopped(
+        (
+            (
+                "value-too-large",
+                f"{name} for FY{year} (R{year - 2018}) has more than {MAX_VALUE_DIGITS:,} digits as an exact "
+                "number; round it (or what it adds up) with round(), floor() or ceil()",
+                span_of(version, name, line),
+            ),
+        )
+    )
 
 
-@pytest.mark.parametrize("what, formula", [
-    ("prefecture", "p / 3円"),
-    ("municipal, exact", "a / 3円"),
-    ("municipal, a quotient per municipality", "a / (q * 3円)"),
-])
+@pytest.mark.parametrize(
+    "what, formula",
+    [
+        ("prefecture", "p / 3円"),
+        ("municipal, exact", "a / 3円"),
+        ("municipal, a quotient per municipality", "a / (q * 3円)"),
+    ],
+)
 def test_value_too_large_squaring(what, formula):
     """g = (5/3)^(2^k) from FY2010: its numerator passes MAX_VALUE_DIGITS at k = 13 (5^8192 has 5,726 digits), so g
     stops in FY2023, reported for g in FY2023 whichever year was asked, in both evaluators; FY2022 is exact."""
@@ -874,8 +972,10 @@ def test_value_too_large_in_a_sum_of_quotients(cancel):
     """sum(a / q) over 200 distinct q with no common factor: values.exact_sum's common denominator passes
     MAX_VALUE_DIGITS, so the sum is value-too-large in both evaluators; also when the terms cancel to 0 (the limit is on
     the common denominator as the reference adds, not on the reduced total); 100 municipalities are exact."""
-    version = one_version(LIMITS_HEAD + 'input municipal f "f" : bool\n'
-                          'define s "s" : ratio = sum((if f then a else -a) / (q * 1円))\ndefine m "m" : ratio = mean(a / (q * 1円))\n')
+    version = one_version(
+        LIMITS_HEAD + 'input municipal f "f" : bool\n'
+        'define s "s" : ratio = sum((if f then a else -a) / (q * 1円))\ndefine m "m" : ratio = mean(a / (q * 1円))\n'
+    )
     expected = too_large(version, "s", 2024, 6)
     assert both_outcomes(version, many_quotients(400 if cancel else 200, cancel), "s", 2024) == (expected, expected)
     if not cancel:
@@ -890,13 +990,26 @@ def test_eval_too_long():
     """t15 = (t14 with v15 = 1円) + (t14 with v15 = 2円), and so on down to t0 = p + v1 + ... + v15 (prefecture values,
     quick to compute): 2^15 sets of overrides, past MAX_STEPS
     computations; eval-too-long for t15 in both evaluators. t9 (17 names under each of 2^9 sets) evaluates."""
-    text = LIMITS_HEAD + "".join(f'define v{i} "v{i}" : yen = 0円\n' for i in range(1, 16)) + 'define t0 "t0" : yen = p + ' + \
-        " + ".join(f"v{i}" for i in range(1, 16)) + "\n"
+    text = (
+        LIMITS_HEAD
+        + "".join(f'define v{i} "v{i}" : yen = 0円\n' for i in range(1, 16))
+        + 'define t0 "t0" : yen = p + '
+        + " + ".join(f"v{i}" for i in range(1, 16))
+        + "\n"
+    )
     text += "".join(f'define t{i} "t{i}" : yen = (t{i - 1} with v{i} = 1円) + (t{i - 1} with v{i} = 2円)\n' for i in range(1, 16))
     version = one_version(text)
     data = Dataset(ONE, {"a": {2024: (5,)}, "q": {2024: (1,)}}, {"p": {2024: 7}}, {}, {}, (2024,), ())
-    expected = Stopped((("eval-too-long", f"evaluating t15 for FY2024 (R6) needs more than {resolve.MAX_STEPS:,} computations of a name: "
-                           "'with' inside 'with' multiplies them", span_of(version, "t15", 35)),))
+    expected = Stopped(
+        (
+            (
+                "eval-too-long",
+                f"evaluating t15 for FY2024 (R6) needs more than {resolve.MAX_STEPS:,} computations of a name: "
+                "'with' inside 'with' multiplies them",
+                span_of(version, "t15", 35),
+            ),
+        )
+    )
     assert both_outcomes(version, data, "t15", 2024) == (expected, expected)
     # t9: the sum over the 2^9 choices of v1..v9 in {1円, 2円} of 7円 + v1 + ... + v9
     assert both_outcomes(version, data, "t9", 2024) == ((2**9 * 7 + 9 * 3 * 2**8,) * 2)
@@ -913,7 +1026,9 @@ def test_same_year_cycle_through_year_plus_0():
             assert (ev.value(first, 2024), ev.value(second, 2024)) == (expected, expected)
 
 
-ZERO_TEXT = LIMITS_HEAD + '''define per "per" : yen = a / q
+ZERO_TEXT = (
+    LIMITS_HEAD
+    + """define per "per" : yen = a / q
 table tz "tz" : yen over a {
   band [0円, 100円] "0-100" => a / q
 }
@@ -924,7 +1039,8 @@ define wz "wz" : yen = per with q = 0
 define pz "pz" : ratio = p / (p - p)
 define sum_z "sum_z" : yen = sum(a / q)
 define in_if "in_if" : yen = if a > 0円 then a / (q - q) else 0円
-'''
+"""
+)
 
 
 def test_division_by_zero_reasons_name_the_definition_and_the_municipality():
@@ -957,10 +1073,20 @@ def test_division_by_zero_reasons_name_the_definition_and_the_municipality():
 # texts with commas and quotes, comment and blank lines before the header, blank lines between rows, CRLF or LF,
 # comma or tab, UTF-8, UTF-8 with BOM or CP932.
 
-KEY_HEADERS = {"fiscal_year": ["fiscal_year", "年度", "Fiscal_Year"], "code": ["code", "団体コード", "コード"],
-               "name": ["name", "団体名", "区市町村名", "保険者名"]}
-INPUT_HEADERS = {"rate": ["rate", "収納率", "現年分収納率", "ＲＡＴＥ"], "amount": ["amount", "金額", "AMOUNT"], "people": ["people", "被保険者数"],
-                 "index": ["index", "Index"], "target_year": ["target_year", "赤字解消目標年度"], "status": ["status"], "flag": ["flag"]}
+KEY_HEADERS = {
+    "fiscal_year": ["fiscal_year", "年度", "Fiscal_Year"],
+    "code": ["code", "団体コード", "コード"],
+    "name": ["name", "団体名", "区市町村名", "保険者名"],
+}
+INPUT_HEADERS = {
+    "rate": ["rate", "収納率", "現年分収納率", "ＲＡＴＥ"],
+    "amount": ["amount", "金額", "AMOUNT"],
+    "people": ["people", "被保険者数"],
+    "index": ["index", "Index"],
+    "target_year": ["target_year", "赤字解消目標年度"],
+    "status": ["status"],
+    "flag": ["flag"],
+}
 PREFECTURE_HEADERS = {"total": ["total", "納付金総額"], "national_rate": ["national_rate"], "factor": ["factor"]}
 CP932_NAMES = ["千代田区", "中央区", "港区", "八王子市", "a, b 市", '"引用" 区', "檜原村"]
 
@@ -975,7 +1101,10 @@ def year_text(y: int):
 def decimal_cell(lo: int, hi: int, max_places: int):
     """A plain decimal between lo and hi with 0 to max_places places, written with exactly that many."""
     return st.integers(0, max_places).flatmap(
-        lambda k: st.integers(lo * 10**k, hi * 10**k).map(lambda n: (f"{'-' if n < 0 else ''}{abs(n) // 10**k}" + (f".{abs(n) % 10**k:0{k}d}" if k else ""))))
+        lambda k: st.integers(lo * 10**k, hi * 10**k).map(
+            lambda n: f"{'-' if n < 0 else ''}{abs(n) // 10**k}" + (f".{abs(n) % 10**k:0{k}d}" if k else "")
+        )
+    )
 
 
 def grouped(n: int) -> str:
@@ -984,10 +1113,18 @@ def grouped(n: int) -> str:
 
 CELLS = {
     # Rates 0 or from 2: a column whose rates are all below 1.5 without a % sign is refused (data-rate-as-fraction).
-    "rate": st.one_of(decimal_cell(2, 100, 4), st.sampled_from(["0", "100", "100.00", "99.99"]),
-                      decimal_cell(0, 99, 2).map(lambda t: t + "%"), decimal_cell(2, 99, 2).map(lambda t: f" {t} ")),
-    "amount": st.one_of(st.integers(0, 10**13).map(str), st.integers(1000, 10**12).map(grouped), decimal_cell(0, 10**6, 3),
-                        st.integers(0, 10**6).map(lambda n: f"{n}円")),
+    "rate": st.one_of(
+        decimal_cell(2, 100, 4),
+        st.sampled_from(["0", "100", "100.00", "99.99"]),
+        decimal_cell(0, 99, 2).map(lambda t: t + "%"),
+        decimal_cell(2, 99, 2).map(lambda t: f" {t} "),
+    ),
+    "amount": st.one_of(
+        st.integers(0, 10**13).map(str),
+        st.integers(1000, 10**12).map(grouped),
+        decimal_cell(0, 10**6, 3),
+        st.integers(0, 10**6).map(lambda n: f"{n}円"),
+    ),
     "people": st.one_of(st.integers(0, 10**6).map(str), st.integers(1000, 10**6).map(grouped)),
     "index": st.one_of(decimal_cell(0, 5, 6), st.sampled_from(["1", "0.5", "0.25"])),  # a ratio of the data is never negative
     "target_year": st.integers(2015, 2035).flatmap(year_text),
@@ -1039,8 +1176,10 @@ def data_files(draw):
         out.append(newline * draw(st.sampled_from([0, 0, 0, 1, 2])) + line)
     p_fields = ["fiscal_year"] + [f for f in PREFECTURE_HEADERS if draw(st.integers(0, 5))]
     p_header = [draw(st.sampled_from(KEY_HEADERS.get(f) or PREFECTURE_HEADERS[f])) for f in p_fields]
-    p_rows = [[str(y) if f == "fiscal_year" else ("" if not draw(st.integers(0, 4)) else draw(CELLS[f])) for f in p_fields]
-              for y in sorted(set(years) | {years[-1] + 1})]
+    p_rows = [
+        [str(y) if f == "fiscal_year" else ("" if not draw(st.integers(0, 4)) else draw(CELLS[f])) for f in p_fields]
+        for y in sorted(set(years) | {years[-1] + 1})
+    ]
     return "".join(out), write_rows(p_header, p_rows, ",", "\r\n"), draw(st.sampled_from(["utf-8", "utf-8-sig", "cp932"]))
 
 
@@ -1080,8 +1219,9 @@ def assert_same_data(ref: Dataset, direct: ColumnData) -> None:
         assert sorted(got[field]) == sorted(per_year), field
         for y, col in per_year.items():
             assert [None if v is None else entry(v) for v in got[field][y]] == [None if v is None else entry(v) for v in col], (field, y)
-    assert {f: {y: entry(v) for y, v in d.items()} for f, d in direct.prefecture.items()} == \
-        {f: {y: entry(v) for y, v in d.items()} for f, d in ref.prefecture.items()}
+    assert {f: {y: entry(v) for y, v in d.items()} for f, d in direct.prefecture.items()} == {
+        f: {y: entry(v) for y, v in d.items()} for f, d in ref.prefecture.items()
+    }
     assert direct.warnings == ref.warnings
     assert direct.row_counts == ref.row_counts and direct.sources == ref.sources
     for m in ref.municipalities + (Municipality("999992", "none"),):
@@ -1137,7 +1277,7 @@ def _mutate(draw, m_text: str, p_text: str):
     rows = [i for i in range(head + 1, len(m)) if m[i].strip()]
     delim = "\t" if m[head].count("\t") > m[head].count(",") else ","
     header = next(csv.reader([m[head].rstrip("\r\n")], delimiter=delim))
-    newline = m[head][len(m[head].rstrip("\r\n")):] or "\n"
+    newline = m[head][len(m[head].rstrip("\r\n")) :] or "\n"
 
     def cells(i):
         return next(csv.reader([m[i].rstrip("\r\n")], delimiter=delim))
@@ -1148,10 +1288,32 @@ def _mutate(draw, m_text: str, p_text: str):
     def col_of(names):
         return next((k for k, h in enumerate(header) if h in names), None)
 
-    kind = draw(st.sampled_from(["check digit", "short code", "bad year", "duplicate row", "other name", "bad value", "long row",
-                                 "short row", "unknown column", "duplicate column", "no code column", "empty", "header only",
-                                 "utf-16", "bad utf-8 after bom", "nul", "carriage return", "prefecture bad year",
-                                 "prefecture duplicate year", "prefecture bad value"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "check digit",
+                "short code",
+                "bad year",
+                "duplicate row",
+                "other name",
+                "bad value",
+                "long row",
+                "short row",
+                "unknown column",
+                "duplicate column",
+                "no code column",
+                "empty",
+                "header only",
+                "utf-16",
+                "bad utf-8 after bom",
+                "nul",
+                "carriage return",
+                "prefecture bad year",
+                "prefecture duplicate year",
+                "prefecture bad value",
+            ]
+        )
+    )
     i = draw(st.sampled_from(rows))
     row = cells(i)
     code_col = col_of(KEY_HEADERS["code"])
@@ -1179,8 +1341,15 @@ def _mutate(draw, m_text: str, p_text: str):
             kind = "long row"
         else:
             k = draw(st.sampled_from(sorted(fields)))
-            bad = {"rate": ["101", "-1", "abc", "1e2", "9" * 31], "amount": ["-5", "1/3", "1e999999999", "x円"], "people": ["1.5", "-1", "1e3"],
-                   "index": ["abc", "1.2.3", "0x10", "-0.25"], "target_year": ["20245", "next year"], "status": None, "flag": ["maybe", "2"]}[fields[k]]
+            bad = {
+                "rate": ["101", "-1", "abc", "1e2", "9" * 31],
+                "amount": ["-5", "1/3", "1e999999999", "x円"],
+                "people": ["1.5", "-1", "1e3"],
+                "index": ["abc", "1.2.3", "0x10", "-0.25"],
+                "target_year": ["20245", "next year"],
+                "status": None,
+                "flag": ["maybe", "2"],
+            }[fields[k]]
             if bad is None:
                 kind = "long row"
             else:
@@ -1245,16 +1414,43 @@ def test_arrow_loader_refuses_what_data_load_refuses(rules, files, choice):
 
 # ---- the columnar CSV writers ----------------------------------------------------------------------------------------
 
-WRITTEN = ["rate", "amount", "status", "flag", "target_year", "minus", "signed", "per_person", "share", "as_ratio", "r_rate",
-           "as_percent", "by_zero", "label", "gt", "next_year", "this_year", "total", "beta_like", "pref_quot", "sched",
-           "quot_band", "code_text", "name_text", "tie_even", "years_left"]
+WRITTEN = [
+    "rate",
+    "amount",
+    "status",
+    "flag",
+    "target_year",
+    "minus",
+    "signed",
+    "per_person",
+    "share",
+    "as_ratio",
+    "r_rate",
+    "as_percent",
+    "by_zero",
+    "label",
+    "gt",
+    "next_year",
+    "this_year",
+    "total",
+    "beta_like",
+    "pref_quot",
+    "sched",
+    "quot_band",
+    "code_text",
+    "name_text",
+    "tie_even",
+    "years_left",
+]
 LABELS = st.text(alphabet=st.sampled_from(list('ab,"\n\r 率額（）;:')), min_size=1, max_size=8)
 
 
 def relabelled(text: str, vid: str, labels: dict):
     """A rule file with some items' labels replaced (labels with commas, quotes and line breaks: no file can say so)."""
     rf = parse_text(text, f"{vid}.rules")
-    return attrs.evolve(rf, items=tuple(attrs.evolve(i, label=labels[i.name]) if getattr(i, "name", None) in labels else i for i in rf.items))
+    return attrs.evolve(
+        rf, items=tuple(attrs.evolve(i, label=labels[i.name]) if getattr(i, "name", None) in labels else i for i in rf.items)
+    )
 
 
 def written(fn, module, name: str, columnar: bool) -> bytes:
@@ -1277,8 +1473,15 @@ def test_eval_csv_columnar_writer_writes_the_same_bytes(data, choice):
     version = RuleSet([relabelled(K_TEXT, "K", labels)]).version("K")
     years = [min(data.years) - 1, *data.years]
     headers = choice.draw(st.sampled_from(["en", "ja"]))
-    out = [written(lambda: b"".join(engine.render.eval_csv_chunks(evaluate(version, data, years, columns), headers=headers)),
-                   engine.render, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
+    out = [
+        written(
+            lambda: b"".join(engine.render.eval_csv_chunks(evaluate(version, data, years, columns), headers=headers)),
+            engine.render,
+            "ARROW_MIN_CELLS",
+            columnar,
+        )
+        for columnar in (True, False)
+    ]
     assert out[0] == out[1]
     assert out[1].startswith("\ufeff".encode()) and out[1].count(b"\r\n") >= len(data.municipalities) * len(years) + 1
 
@@ -1291,7 +1494,9 @@ def test_outcome_csv_columnar_writer_writes_the_same_bytes(data, choice):
     values undefined on one side, and labels and names with commas, quotes and line breaks."""
     import engine.diff
 
-    columns = choice.draw(st.lists(st.sampled_from(WRITTEN + ["extra", "sched", "muni_band", "pref_band"]), min_size=1, max_size=8, unique=True))
+    columns = choice.draw(
+        st.lists(st.sampled_from(WRITTEN + ["extra", "sched", "muni_band", "pref_band"]), min_size=1, max_size=8, unique=True)
+    )
     labels = {c: choice.draw(LABELS) for c in columns if choice.draw(st.booleans())}
     rs = RuleSet([relabelled(K_TEXT, "K", labels), relabelled(K2_TEXT, "K2", labels)])
     a, b = rs.version("K"), rs.version("K2")
@@ -1320,9 +1525,11 @@ def test_a_branch_or_band_whose_value_is_an_undefined_prefecture_value():
     """`if f then a else p` and a band => p, where p has no value this year and some municipality takes that branch:
     undefined there with p's reason. The columnar core stopped with "ValueError: invalid entry in choice array"
     (an internal error in every command) when the undefined branch was not the last one chosen."""
-    version = one_version('input municipal f "f" : bool\ninput municipal a "a" : yen\ninput prefecture p "p" : yen\n'
-                          'define x "x" : yen = if f then a else p\n'
-                          'table t "t" : yen over a {\n  band [0円, 10円) "lo" => p\n  band [10円, 20円] "hi" => a\n}\n')
+    version = one_version(
+        'input municipal f "f" : bool\ninput municipal a "a" : yen\ninput prefecture p "p" : yen\n'
+        'define x "x" : yen = if f then a else p\n'
+        'table t "t" : yen over a {\n  band [0円, 10円) "lo" => p\n  band [10円, 20円] "hi" => a\n}\n'
+    )
     ms = (Municipality("131016", "千代田区"), Municipality("131024", "中央区"))
     data = Dataset(ms, {"f": {2024: (False, True)}, "a": {2024: (5, 15)}}, {"p": {}}, {}, {}, (2024,), ())
     missing = Undefined("no FY2024 p in the prefecture data")
@@ -1334,10 +1541,17 @@ def test_band_choices_of_a_table_b_computes_itself_are_not_a_s():
     """B's table is in force in FY2024 only; in FY2025 B has no band choices (its table is not in force), whatever A,
     whose table is, chose. B sharing with a warm A answered band_choices with A's choices for any table whose value
     it held, though it had computed that value itself."""
-    text = ('input prefecture p "p" : ratio\ntable t "t" : ratio over p {\n  band [0, 10] "all" => p\n}\n')
-    rs = RuleSet([parse_text("ruleset A\n" + text, "A.rules"),
-                  parse_text("ruleset B extends A\noverride table t \"t\" : ratio over p\n  effective FY2024..FY2024\n"
-                             "{\n  band [0, 10] \"all\" => p * 2\n}\n", "B.rules")])
+    text = 'input prefecture p "p" : ratio\ntable t "t" : ratio over p {\n  band [0, 10] "all" => p\n}\n'
+    rs = RuleSet(
+        [
+            parse_text("ruleset A\n" + text, "A.rules"),
+            parse_text(
+                'ruleset B extends A\noverride table t "t" : ratio over p\n  effective FY2024..FY2024\n'
+                '{\n  band [0, 10] "all" => p * 2\n}\n',
+                "B.rules",
+            ),
+        ]
+    )
     a, b = rs.version("A"), rs.version("B")
     data = Dataset(ONE, {}, {"p": {2024: 1, 2025: 1}}, {}, {}, (2024, 2025), ())
     for warm_a, shared in ((Evaluator(a, data), None), (ColumnEvaluator(a, data), None)):
@@ -1352,11 +1566,13 @@ def test_names_needing_each_other_through_branches_are_computed_in_the_reference
     """u = if f then v[year + 0] else w[year + 0], with v and w each testing whether the other is defined: the branch
     the first municipality takes (w) is computed first, so v sees "w depends on itself": u = (3円, 2円), the same
     through a table's bands. The columnar core computed the branches lowest first and gave (4円, 1円)."""
-    version = one_version('input municipal f "f" : bool\ninput municipal x "x" : ratio\n'
-                          'define u "u" : yen = if f then v[year + 0] else w[year + 0]\n'
-                          'define v "v" : yen = if defined(w[year + 0]) then 1円 else 2円\n'
-                          'define w "w" : yen = if defined(v[year + 0]) then 3円 else 4円\n'
-                          'table t "t" : yen over x {\n  band [0, 1) "lo" => v[year + 0]\n  band [1, 2] "hi" => w[year + 0]\n}\n')
+    version = one_version(
+        'input municipal f "f" : bool\ninput municipal x "x" : ratio\n'
+        'define u "u" : yen = if f then v[year + 0] else w[year + 0]\n'
+        'define v "v" : yen = if defined(w[year + 0]) then 1円 else 2円\n'
+        'define w "w" : yen = if defined(v[year + 0]) then 3円 else 4円\n'
+        'table t "t" : yen over x {\n  band [0, 1) "lo" => v[year + 0]\n  band [1, 2] "hi" => w[year + 0]\n}\n'
+    )
     ms = (Municipality("131016", "千代田区"), Municipality("131024", "中央区"))
     data = Dataset(ms, {"f": {2024: (False, True)}, "x": {2024: (1, 0)}}, {}, {}, {}, (2024,), ())
     assert both_outcomes(version, data, "u", 2024) == ((3, 2),) * 2
@@ -1375,6 +1591,6 @@ def test_outcome_csv_quotes_municipality_names_once():
     data = attrs.evolve(data, municipalities=(Municipality("131016", '"quoted", 区'),) + data.municipalities[1:])
     for columns, show_all in ((["per_person", "extra"], True), (["plus"], False)):
         d = engine.diff.compare(a, b, data, data, YEARS4, columns, show_all=show_all)
-        out = [written(lambda: engine.diff.outcome_csv(d), engine.diff.outcome, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]
+        out = [written(lambda: engine.diff.outcome_csv(d), engine.diff.outcome, "ARROW_MIN_CELLS", columnar) for columnar in (True, False)]  # noqa: B023 (called within this iteration)
         assert out[0] == out[1]
         assert (b'131016,"""quoted"", \xe5\x8c\xba",' in out[0]) == show_all  # "quoted", 区 in UTF-8, quoted once

@@ -34,7 +34,9 @@ def test_check_digits_of_real_codes():
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
 def test_encodings_and_japanese_headers(tmp_path, r3, prefecture, encoding):
-    header = ",".join(MUNICIPAL_HEADER).replace("collection_rate", "現年分収納率").replace("code", "団体コード").replace("fiscal_year", "年度")
+    header = (
+        ",".join(MUNICIPAL_HEADER).replace("collection_rate", "現年分収納率").replace("code", "団体コード").replace("fiscal_year", "年度")
+    )
     data = load_text(tmp_path, r3, prefecture, f"# a comment line\n{header}\n{GOOD}\n", encoding)
     assert [str(m) for m in data.municipalities] == ["131016 千代田区"]
     assert data.municipal["collection_rate"][2024] == (Fraction(92, 100),)
@@ -50,27 +52,115 @@ def test_yaml_rows(tmp_path, r3, prefecture):
 
 
 BAD = [
-    ("unknown column", lambda h: h.replace("income,", "incme,"), GOOD, "data-unknown-column", (1, 7), "column 'incme' matches no input of the rules; did you mean 'income'?"),
-    ("duplicate column", lambda h: h.replace("households", "被保険者数"), GOOD, "data-duplicate-column", (1, 6), "column '被保険者数' gives 'insured' again (already column 5)"),
-    ("check digit", None, GOOD.replace("131016", "131017"), "data-check-digit", (2, 2), "code 131017 has a wrong check digit: expected 131016"),
-    ("malformed code", None, GOOD.replace("131016", "13101"), "data-bad-code", (2, 2), "'13101' is not a 6-digit municipality code (団体コード)"),
+    (
+        "unknown column",
+        lambda h: h.replace("income,", "incme,"),
+        GOOD,
+        "data-unknown-column",
+        (1, 7),
+        "column 'incme' matches no input of the rules; did you mean 'income'?",
+    ),
+    (
+        "duplicate column",
+        lambda h: h.replace("households", "被保険者数"),
+        GOOD,
+        "data-duplicate-column",
+        (1, 6),
+        "column '被保険者数' gives 'insured' again (already column 5)",
+    ),
+    (
+        "check digit",
+        None,
+        GOOD.replace("131016", "131017"),
+        "data-check-digit",
+        (2, 2),
+        "code 131017 has a wrong check digit: expected 131016",
+    ),
+    (
+        "malformed code",
+        None,
+        GOOD.replace("131016", "13101"),
+        "data-bad-code",
+        (2, 2),
+        "'13101' is not a 6-digit municipality code (団体コード)",
+    ),
     ("text in a number column", None, GOOD.replace("92.00", "abc"), "data-bad-value", (2, 4), "collection_rate: 'abc' is not a number"),
     ("a rate of 105%", None, GOOD.replace("92.00", "105"), "data-bad-value", (2, 4), "collection_rate: a rate of 105% is outside 0-100"),
     ("a negative count", None, GOOD.replace("92.00,1,", "92.00,-1,"), "data-bad-value", (2, 5), "insured: a count cannot be negative: -1"),
-    ("negative yen", None, GOOD.replace(",0,0,", ",-5,0,"), "data-bad-value", (2, 11), "deficit_transfer: an amount cannot be negative: -5"),
-    ("duplicate row", None, GOOD + "\n" + GOOD, "data-duplicate-row", (3, 1), "a second row for 131016 千代田区 in FY2024 (first on line 2)"),
-    ("bad year", None, GOOD.replace("2024,", "FY24,", 1), "data-bad-year", (2, 1), "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    (
+        "negative yen",
+        None,
+        GOOD.replace(",0,0,", ",-5,0,"),
+        "data-bad-value",
+        (2, 11),
+        "deficit_transfer: an amount cannot be negative: -5",
+    ),
+    (
+        "duplicate row",
+        None,
+        GOOD + "\n" + GOOD,
+        "data-duplicate-row",
+        (3, 1),
+        "a second row for 131016 千代田区 in FY2024 (first on line 2)",
+    ),
+    (
+        "bad year",
+        None,
+        GOOD.replace("2024,", "FY24,", 1),
+        "data-bad-year",
+        (2, 1),
+        "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度",
+    ),
     # plausibility (issue 14): each was accepted and gave wrong figures with exit 0
-    ("a negative index", None, GOOD.replace(",1.0,", ",-0.8712,"), "data-bad-value", (2, 10), "medical_index: a ratio or index cannot be negative: -0.8712"),
-    ("rates written as fractions", None, GOOD.replace("92.00", "0.961"), "data-rate-as-fraction", (2, 4),
-     "collection_rate: every rate of the file is below 1.5 (0.961 here): they look like fractions (0.961 for 96.1%); write rates in percent "
-     "(96.10), or with a % sign if they really are below 1.5% (0.961%)"),
-    ("a code in Arabic-Indic digits", None, GOOD.replace("131016", "١٣١٠١٦"), "data-bad-code", (2, 2),
-     "'١٣١٠١٦' is not a 6-digit municipality code (団体コード): write its digits as 0-9"),
-    ("Arabic-Indic digits in a rate", None, GOOD.replace("92.00", "٩٢.٠٠"), "data-bad-value", (2, 4), "collection_rate: '٩٢.٠٠' is not a number: write its digits as 0-9"),
-    ("Heisei after its end", None, GOOD.replace("2024,", "H32,", 1), "data-bad-year", (2, 1), "'H32' is not a fiscal year: Heisei ended in H31 (FY2019); FY2020 is R2 (令和2年度)"),
-    ("Reiwa 0", None, GOOD.replace("2024,", "R0,", 1), "data-bad-year", (2, 1),
-     "'R0' is not a fiscal year: the era's first year is R1 (令和元年度, FY2019); a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    (
+        "a negative index",
+        None,
+        GOOD.replace(",1.0,", ",-0.8712,"),
+        "data-bad-value",
+        (2, 10),
+        "medical_index: a ratio or index cannot be negative: -0.8712",
+    ),
+    (
+        "rates written as fractions",
+        None,
+        GOOD.replace("92.00", "0.961"),
+        "data-rate-as-fraction",
+        (2, 4),
+        "collection_rate: every rate of the file is below 1.5 (0.961 here): they look like fractions (0.961 for 96.1%); write rates in percent "
+        "(96.10), or with a % sign if they really are below 1.5% (0.961%)",
+    ),
+    (
+        "a code in Arabic-Indic digits",
+        None,
+        GOOD.replace("131016", "١٣١٠١٦"),
+        "data-bad-code",
+        (2, 2),
+        "'١٣١٠١٦' is not a 6-digit municipality code (団体コード): write its digits as 0-9",
+    ),
+    (
+        "Arabic-Indic digits in a rate",
+        None,
+        GOOD.replace("92.00", "٩٢.٠٠"),
+        "data-bad-value",
+        (2, 4),
+        "collection_rate: '٩٢.٠٠' is not a number: write its digits as 0-9",
+    ),
+    (
+        "Heisei after its end",
+        None,
+        GOOD.replace("2024,", "H32,", 1),
+        "data-bad-year",
+        (2, 1),
+        "'H32' is not a fiscal year: Heisei ended in H31 (FY2019); FY2020 is R2 (令和2年度)",
+    ),
+    (
+        "Reiwa 0",
+        None,
+        GOOD.replace("2024,", "R0,", 1),
+        "data-bad-year",
+        (2, 1),
+        "'R0' is not a fiscal year: the era's first year is R1 (令和元年度, FY2019); a fiscal year looks like FY2024, 2024, R6 or 令和6年度",
+    ),
 ]
 
 
@@ -116,14 +206,17 @@ def test_empty_cell_is_missing_not_zero(tmp_path, r3, prefecture):
     assert data.municipal["income"][2024] == (None,)
 
 
-@pytest.mark.parametrize("text, unit, value", [
-    ("92.35", "percent", Fraction(9235, 10000)),
-    ("100.00", "percent", Fraction(1)),
-    ("1.0234", "ratio", Fraction(10234, 10000)),
-    ("5.00", "yen", 5),  # a whole amount stays an int
-    ("12,345.5", "yen", Fraction(24691, 2)),
-    ("007.50", "ratio", Fraction(15, 2)),
-])
+@pytest.mark.parametrize(
+    "text, unit, value",
+    [
+        ("92.35", "percent", Fraction(9235, 10000)),
+        ("100.00", "percent", Fraction(1)),
+        ("1.0234", "ratio", Fraction(10234, 10000)),
+        ("5.00", "yen", 5),  # a whole amount stays an int
+        ("12,345.5", "yen", Fraction(24691, 2)),
+        ("007.50", "ratio", Fraction(15, 2)),
+    ],
+)
 def test_decimal_cells(text, unit, value):
     from engine.data import parse_value
 
@@ -169,12 +262,15 @@ def test_a_full_width_code_is_the_same_municipality(tmp_path, r3, prefecture):
     assert (f.code, f.message, f.span.line) == ("data-duplicate-row", "a second row for 131016 千代田区 in FY2024 (first on line 2)", 3)
 
 
-@pytest.mark.parametrize("rates, value", [
-    (["0.96%", "0.50%"], Fraction(96, 10000)),  # written with %: really below 1.5%
-    (["0", "0.00"], Fraction(0)),  # zero is zero, as a fraction or a percent
-    (["0.96", "96.50"], Fraction(96, 10000)),  # not every rate below 1.5: percentages
-    (["９６．１０％", "96.50"], Fraction(961, 1000)),  # full-width digits and sign
-])
+@pytest.mark.parametrize(
+    "rates, value",
+    [
+        (["0.96%", "0.50%"], Fraction(96, 10000)),  # written with %: really below 1.5%
+        (["0", "0.00"], Fraction(0)),  # zero is zero, as a fraction or a percent
+        (["0.96", "96.50"], Fraction(96, 10000)),  # not every rate below 1.5: percentages
+        (["９６．１０％", "96.50"], Fraction(961, 1000)),  # full-width digits and sign
+    ],
+)
 def test_plausible_rates_are_accepted(tmp_path, r3, prefecture, rates, value):
     """The fraction check refuses a whole column only when it cannot be percentages: a % sign, zeros, or one rate of
     1.5 or more say the rates are percentages."""

@@ -21,10 +21,10 @@ import pytest
 
 import cli
 from engine import diff
+from engine.data import load, sample_paths
+from engine.parse import parse_text
 from engine.results import evaluate
 from engine.values import is_undef
-from engine.parse import parse_text
-from engine.data import load, sample_paths
 from engine.versions import RuleSet, default_rules_dir
 from tests.conftest import MUNICIPAL_HEADER, PREFECTURE_HEADER, municipal_row, prefecture_row, write_csv
 
@@ -46,10 +46,14 @@ R6_ALPHA_2025 = f"R6.rules:{line_of(R6_TEXT, 'FY2025:    0.71')}"
 R6_RELIEF = f"R6.rules:{line_of(R6_TEXT, 'define relief ')}"
 R6_NET_LEVY = f"R6.rules:{line_of(R6_TEXT, 'define net_levy')}"
 
-BAND_97_99 = (f'target_table band [97%, 99%) "97%以上99%未満" ({R6_BAND_97_99}) replaces [97%, 100%] "97%以上100%以下" ({R3_BAND_97_100}); '
-              "result 前年度実績を維持 → 前年度または前々年度実績以上")
-BAND_99_100 = (f'target_table band [99%, 100%] "99%以上100%以下" ({R6_BAND_99_100}) replaces [97%, 100%] "97%以上100%以下" ({R3_BAND_97_100}); '
-               "result 前年度実績を維持 → 99%以上を維持")
+BAND_97_99 = (
+    f'target_table band [97%, 99%) "97%以上99%未満" ({R6_BAND_97_99}) replaces [97%, 100%] "97%以上100%以下" ({R3_BAND_97_100}); '
+    "result 前年度実績を維持 → 前年度または前々年度実績以上"
+)
+BAND_99_100 = (
+    f'target_table band [99%, 100%] "99%以上100%以下" ({R6_BAND_99_100}) replaces [97%, 100%] "97%以上100%以下" ({R3_BAND_97_100}); '
+    "result 前年度実績を維持 → 99%以上を維持"
+)
 ALPHA_2025 = f"alpha FY2025 (R7): 1 ({R3_ALPHA}) → 0.71 ({R6_ALPHA_2025})"
 RELIEF_ADDED = f"relief (経過措置額): added in R6 ({R6_RELIEF})"
 NET_LEVY_ADDED = f"net_levy (経過措置後の納付金): added in R6 ({R6_NET_LEVY})"
@@ -57,8 +61,11 @@ NET_LEVY_ADDED = f"net_levy (経過措置後の納付金): added in R6 ({R6_NET_
 
 def hand_rows():
     rows = []
-    for (code, name), rates, index in ((A, ("98.10", "98.40", "98.20"), "1.2000"), (B, ("98.00", "99.50", "99.20"), "0.8000"),
-                                        (C, ("91.00", "92.00", "93.00"), "1.0000")):
+    for (code, name), rates, index in (
+        (A, ("98.10", "98.40", "98.20"), "1.2000"),
+        (B, ("98.00", "99.50", "99.20"), "0.8000"),
+        (C, ("91.00", "92.00", "93.00"), "1.0000"),
+    ):
         for year, rate in zip((2023, 2024, 2025), rates):
             rows.append(municipal_row(year, code, name, collection_rate=rate, medical_index=index))
     return rows
@@ -101,7 +108,9 @@ def test_achievement_change_has_the_band_as_cause(hand):
     d = diff.compare(r3, r6, da, db, [2025], ["achieved"])
     rows = rows_by(d, "achieved")
     assert {k: (r.a, r.b, r.delta, r.status) for k, r in rows.items()} == {
-        (A[0], 2025): (False, True, None, "changed"), (B[0], 2025): (False, True, None, "changed")}
+        (A[0], 2025): (False, True, None, "changed"),
+        (B[0], 2025): (False, True, None, "changed"),
+    }
     assert [c.text for c in rows[(A[0], 2025)].causes] == [BAND_97_99]
 
 
@@ -116,7 +125,9 @@ def test_levy_change_names_the_alpha_entry_and_relief(hand):
     d = diff.compare(r3, r6, da, db, [2025], ["levy_medical", "net_levy"])
     levy = rows_by(d, "levy_medical")
     assert {k: (r.a, r.b, r.delta) for k, r in levy.items()} == {
-        (A[0], 2025): (1200000, 1142000, -58000), (B[0], 2025): (800000, 858000, 58000)}
+        (A[0], 2025): (1200000, 1142000, -58000),
+        (B[0], 2025): (800000, 858000, 58000),
+    }
     assert all([c.text for c in r.causes] == [ALPHA_2025] for r in levy.values())
     net = rows_by(d, "net_levy")
     assert len(net) == 3  # defined under R6 only: a change for every municipality
@@ -132,7 +143,10 @@ def test_unchanged_rows_with_all_and_filters(hand):
     r3, r6, da, db = hand
     d = diff.compare(r3, r6, da, db, [2025], ["levy_medical"], show_all=True)
     assert [(r.municipality.code, r.status, r.delta) for r in d.rows] == [
-        (A[0], "changed", -58000), (B[0], "changed", 58000), (C[0], "unchanged", 0)]
+        (A[0], "changed", -58000),
+        (B[0], "changed", 58000),
+        (C[0], "unchanged", 0),
+    ]
     assert d.rows[2].causes == ()
     d = diff.compare(r3, r6, da, db, [2025], ["levy_medical", "target_rate"], min_change=["60000円"])
     assert [(r.name, r.municipality.code) for r in d.rows] == [("target_rate", B[0]), ("target_rate", A[0])]
@@ -141,12 +155,15 @@ def test_unchanged_rows_with_all_and_filters(hand):
     assert [(r.name, r.municipality.code) for r in d.rows] == [("levy_medical", A[0]), ("target_rate", B[0])]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("0.05pp", {"pp": Fraction(5, 10000)}),
-    ("100000円", {"yen": 100000}),
-    ("100,000yen", {"yen": 100000}),
-    ("0.01", {"number": Fraction(1, 100)}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0.05pp", {"pp": Fraction(5, 10000)}),
+        ("100000円", {"yen": 100000}),
+        ("100,000yen", {"yen": 100000}),
+        ("0.01", {"number": Fraction(1, 100)}),
+    ],
+)
 def test_min_change_amounts(text, expected):
     """Amounts carry their unit; a percent is refused (a rate's change is in pp)."""
     assert diff.parse_min_change([text]) == expected
@@ -156,7 +173,10 @@ def test_min_change_refuses_percent():
     """'5%' is ambiguous for a change of a rate; the message says to write pp."""
     with pytest.raises(Exception) as e:
         diff.parse_min_change(["5%"])
-    assert e.value.findings[0].message == "--min-change '5%' is not an amount like 0.05pp, 100000円 or 0.01; a change of a rate is in percentage points, as in 0.05pp"
+    assert (
+        e.value.findings[0].message
+        == "--min-change '5%' is not an amount like 0.05pp, 100000円 or 0.01; a change of a rate is in percentage points, as in 0.05pp"
+    )
 
 
 def assert_differences_are_b_minus_a(a, b, da, db, years):
@@ -222,11 +242,21 @@ def test_summary_counts_add_up(hand):
     r3_bands, r6_bands = s.by_band
     assert [(row[0], row[2:]) for row in r3_bands.rows if row[2]] == [("[90%, 95%)", (1, 0, 0, 1, 0)), ("[97%, 100%]", (2, 0, 2, 0, 0))]
     assert [(row[0], row[2:]) for row in r6_bands.rows if row[2]] == [
-        ("[90%, 95%)", (1, 0, 0, 1, 0)), ("[97%, 99%)", (1, 0, 1, 0, 0)), ("[99%, 100%]", (1, 0, 1, 0, 0))]
+        ("[90%, 95%)", (1, 0, 0, 1, 0)),
+        ("[97%, 99%)", (1, 0, 1, 0, 0)),
+        ("[99%, 100%]", (1, 0, 1, 0, 0)),
+    ]
     assert s.achievement == (1, 2, 0, 0, 0)
     parts = {p.name: p for p in s.parts}
     medical = parts["levy_medical"]
-    assert (medical.raised, medical.raised_sum, medical.lowered, medical.lowered_sum, medical.net, medical.residual_delta) == (1, 58000, 1, -58000, 0, 0)
+    assert (medical.raised, medical.raised_sum, medical.lowered, medical.lowered_sum, medical.net, medical.residual_delta) == (
+        1,
+        58000,
+        1,
+        -58000,
+        0,
+        0,
+    )
     relief = parts["relief"]
     assert is_undef(relief.total_a) and relief.total_b == 46400
     assert [name for name, _ in s.movers] == ["target_rate", "levy_total"]
@@ -248,13 +278,23 @@ def test_rules_only_r3_against_r6():
         (("85%以上90%未満", "[85%, 90%)", "前年度実績＋1.00pp"), ("85%以上90%未満", "[85%, 90%)", "前年度実績＋1.00pp"), ""),
         (("90%以上95%未満", "[90%, 95%)", "前年度実績＋0.50pp"), ("90%以上95%未満", "[90%, 95%)", "前年度実績＋0.50pp"), ""),
         (("95%以上97%未満", "[95%, 97%)", "前年度実績＋0.10pp"), ("95%以上97%未満", "[95%, 97%)", "前年度実績＋0.10pp"), ""),
-        (("97%以上100%以下", "[97%, 100%]", "前年度実績を維持"), ("97%以上99%未満", "[97%, 99%)", "前年度または前々年度実績以上"), "bounds, result"),
+        (
+            ("97%以上100%以下", "[97%, 100%]", "前年度実績を維持"),
+            ("97%以上99%未満", "[97%, 99%)", "前年度または前々年度実績以上"),
+            "bounds, result",
+        ),
         (None, ("99%以上100%以下", "[99%, 100%]", "99%以上を維持"), "added"),
     ]
     assert [(s.name, s.year, diff.expr_text(s.a.value) if s.a else None, diff.expr_text(s.b.value)) for s in rd.schedules] == [
-        ("alpha", 2024, "1", "0.86"), ("relief_ratio", 2024, None, "1.00")]
+        ("alpha", 2024, "1", "0.86"),
+        ("relief_ratio", 2024, None, "1.00"),
+    ]
     assert [(x.name, x.change) for x in rd.definitions] == [
-        ("relief_ratio", "added"), ("levy_increase", "added"), ("relief", "added"), ("net_levy", "added")]
+        ("relief_ratio", "added"),
+        ("levy_increase", "added"),
+        ("relief", "added"),
+        ("net_levy", "added"),
+    ]
     assert diff.expr_text(rd.definitions[1].b.expr) == "max(0円, levy_medical - (levy_medical with alpha = 1))"
     assert ("target_table", "effective", "always", "FY2024-FY2026 (R6-R8)") in [(m.name, m.field, m.a, m.b) for m in rd.meta]
 
@@ -265,29 +305,40 @@ def test_rules_only_markdown_table_reads_like_the_seed():
     text = diff.render_rules(diff.compare_rules(rs.version("R3"), rs.version("R6"), [2024]), "markdown")
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("| ") and "%" in line]
     assert rows[4:6] == [
-        ["97%以上100%以下", "[97%, 100%]", "前年度実績を維持", "97%以上99%未満", "[97%, 99%)", "前年度または前々年度実績以上", "範囲・結果"],
+        [
+            "97%以上100%以下",
+            "[97%, 100%]",
+            "前年度実績を維持",
+            "97%以上99%未満",
+            "[97%, 99%)",
+            "前年度または前々年度実績以上",
+            "範囲・結果",
+        ],
         ["", "", "", "99%以上100%以下", "[99%, 100%]", "99%以上を維持", "追加"],
     ]
     header = next([c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if "範囲" in line)
     assert header == ["前年度の現年分収納率", "範囲", "目標収納率（現行）", "前年度の現年分収納率", "範囲", "目標収納率（検討案）", "変更"]
 
 
-@pytest.mark.parametrize("expr", [
-    "a + b * c",
-    "(a + b) * c",
-    "a - (b - c)",
-    "-a[year - 1]",
-    "if defined(x[year - 2]) then min(p, x[year - 2]) else p",
-    "max(0円, l - (l with alpha = 1))",
-    "not a and b or c",
-    "round(x / y, decimals(13), half_up)",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "a + b * c",
+        "(a + b) * c",
+        "a - (b - c)",
+        "-a[year - 1]",
+        "if defined(x[year - 2]) then min(p, x[year - 2]) else p",
+        "max(0円, l - (l with alpha = 1))",
+        "not a and b or c",
+        "round(x / y, decimals(13), half_up)",
+    ],
+)
 def test_expr_text_round_trips(expr):
     """The expression printer gives back text that parses to the same expression."""
-    src = f'ruleset T\ndefine d : ratio = {expr}\n'
+    src = f"ruleset T\ndefine d : ratio = {expr}\n"
     e = parse_text(src, "T.rules").items[0].expr
     assert diff.expr_text(e) == expr
-    assert parse_text(f'ruleset T\ndefine d : ratio = {diff.expr_text(e)}\n', "T.rules").items[0].expr == e
+    assert parse_text(f"ruleset T\ndefine d : ratio = {diff.expr_text(e)}\n", "T.rules").items[0].expr == e
 
 
 SMALL_BASE = """ruleset T1
@@ -318,9 +369,11 @@ override schedule k "係数" : ratio
 
 def small_data(tmp_path, version):
     """131016 with rates 90.00, 91.00, 92.00 in FY2023-FY2025, 131024 with 80.00, 81.00, 82.00; no other column."""
-    rows = [{"fiscal_year": y, "code": code, "name": name, "collection_rate": r}
-            for code, name, rates in ((*A, ("90.00", "91.00", "92.00")), (*B, ("80.00", "81.00", "82.00")))
-            for y, r in zip((2023, 2024, 2025), rates)]
+    rows = [
+        {"fiscal_year": y, "code": code, "name": name, "collection_rate": r}
+        for code, name, rates in ((*A, ("90.00", "91.00", "92.00")), (*B, ("80.00", "81.00", "82.00")))
+        for y, r in zip((2023, 2024, 2025), rates)
+    ]
     m = write_csv(tmp_path / "m.csv", ["fiscal_year", "code", "name", "collection_rate"], rows)
     p = write_csv(tmp_path / "p.csv", ["fiscal_year"], [{"fiscal_year": y} for y in (2023, 2024, 2025)])
     return load(m, p, version.inputs())
@@ -364,7 +417,8 @@ def test_changed_formula_is_a_cause(tmp_path):
     cause = ["scaled (調整後): formula changed: rate[year - 1] * k (T1.rules:8) → rate[year - 2] * k (T2.rules:2)"]
     assert [(r.municipality.code, r.a, r.b, r.delta, [c.text for c in r.causes]) for r in d.rows] == [
         (A[0], Fraction(91, 100), Fraction(90, 100), Fraction(-1, 100), cause),
-        (B[0], Fraction(81, 100), Fraction(80, 100), Fraction(-1, 100), cause)]
+        (B[0], Fraction(81, 100), Fraction(80, 100), Fraction(-1, 100), cause),
+    ]
 
 
 def test_band_result_changed_where_the_key_moved(tmp_path):
@@ -379,7 +433,9 @@ def test_band_result_changed_where_the_key_moved(tmp_path):
     d = diff.compare(t1, t2, data, data, [2025], ["graded"])
     causes = ["k FY2025 (R7): 1 (T1.rules:6) → 3 (T2.rules:5)", "grade band [2, 10]: result 5 (T1.rules:14) → 6 (T2.rules:10)"]
     assert [(r.municipality.code, r.a, r.b, [c.text for c in r.causes]) for r in d.rows] == [
-        (A[0], Fraction(92, 100), Fraction(552, 100), causes), (B[0], Fraction(82, 100), Fraction(492, 100), causes)]
+        (A[0], Fraction(92, 100), Fraction(552, 100), causes),
+        (B[0], Fraction(82, 100), Fraction(492, 100), causes),
+    ]
 
 
 # ---- the command line ---------------------------------------------------------------------
@@ -400,12 +456,29 @@ def hand_files(tmp_path):
 
 def test_cli_csv_and_exit_code(capsys, hand_files):
     """CSV with BOM, one row per change, exact differences in pp; --exit-code gives 1 on changes, 0 without."""
-    code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv", "--headers", "en", "--exit-code", *hand_files)
+    code, out, _ = run(
+        capsys,
+        "diff",
+        "R3",
+        "R6",
+        "--year",
+        "R7",
+        "--columns",
+        "target_rate",
+        "--format",
+        "csv",
+        "--headers",
+        "en",
+        "--exit-code",
+        *hand_files,
+    )
     assert code == 1
     assert out.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(out[1:])))
     assert [(r["code"], r["R3"], r["R6"], r["difference"], r["difference_unit"], r["causes"]) for r in rows] == [
-        (B[0], "99.50", "99.00", "-0.50", "pp", BAND_99_100), (A[0], "98.40", "98.10", "-0.30", "pp", BAND_97_99)]
+        (B[0], "99.50", "99.00", "-0.50", "pp", BAND_99_100),
+        (A[0], "98.40", "98.10", "-0.30", "pp", BAND_97_99),
+    ]
     code, out, _ = run(capsys, "diff", "R6", "R6", "--year", "令和7年度", "--exit-code", *hand_files)
     assert code == 0 and "60 件中 0 件の値が異なります。" in out  # 20 summary columns x 3 municipalities
 
@@ -418,8 +491,13 @@ def test_cli_table_footnotes_and_json(capsys, hand_files):
     assert "(R3 に規則なし)" in out and "[u1]" not in out  # a rule R3 does not have is shown as such, not as an undefined value
     code, out, _ = run(capsys, "diff", "R3", "R6", "--year", "2025", "--columns", "levy_medical", "--format", "json", *hand_files)
     doc = json.loads(out)
-    assert [(r["code"], r["a"], r["b"], r["difference"]) for r in doc["rows"]] == [(A[0], "1200000", "1142000", "-58000"), (B[0], "800000", "858000", "58000")]
-    assert doc["rows"][0]["causes"] == [{"kind": "schedule", "name": "alpha", "fiscal_year": 2025, "text": ALPHA_2025, "a": R3_ALPHA, "b": R6_ALPHA_2025}]
+    assert [(r["code"], r["a"], r["b"], r["difference"]) for r in doc["rows"]] == [
+        (A[0], "1200000", "1142000", "-58000"),
+        (B[0], "800000", "858000", "58000"),
+    ]
+    assert doc["rows"][0]["causes"] == [
+        {"kind": "schedule", "name": "alpha", "fiscal_year": 2025, "text": ALPHA_2025, "a": R3_ALPHA, "b": R6_ALPHA_2025}
+    ]
 
 
 def test_cli_rules_only_and_summary(capsys, hand_files):
@@ -433,11 +511,14 @@ def test_cli_rules_only_and_summary(capsys, hand_files):
     assert (s["target"]["rises"], s["target"]["falls"], s["target"]["stays"], s["target"]["undefined"]) == (0, 2, 1, 0)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--columns", "target_rat"], "unknown-column: neither R3 nor R6 has a definition 'target_rat'; did you mean 'target_rate'?"),
-    (["--top", "0"], "bad-top: --top takes a positive number of rows, not 0"),
-    (["--year", "R99x"], "bad-year: 'R99x' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--columns", "target_rat"], "unknown-column: neither R3 nor R6 has a definition 'target_rat'; did you mean 'target_rate'?"),
+        (["--top", "0"], "bad-top: --top takes a positive number of rows, not 0"),
+        (["--year", "R99x"], "bad-year: 'R99x' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    ],
+)
 def test_cli_usage_errors(capsys, hand_files, argv, message):
     """Bad options: exit 2 with our message, no traceback."""
     code, out, err = run(capsys, "diff", "R3", "R6", *argv, *hand_files)
@@ -449,7 +530,9 @@ def test_rules_only_input_change_and_removal():
     nxt = 'ruleset T2 extends T1\noverride input municipal rate "収納率" : percent\n  columns "collection_rate", "収納率"\nremove fixed\n'
     rs = RuleSet([parse_text(SMALL_BASE, "T1.rules"), parse_text(nxt, "T2.rules")])
     rd = diff.compare_rules(rs.version("T1"), rs.version("T2"), [2025])
-    assert [(x.name, x.change, x.a.columns, x.b.columns) for x in rd.inputs] == [("rate", "changed", ("collection_rate",), ("collection_rate", "収納率"))]
+    assert [(x.name, x.change, x.a.columns, x.b.columns) for x in rd.inputs] == [
+        ("rate", "changed", ("collection_rate",), ("collection_rate", "収納率"))
+    ]
     assert [(x.name, x.change, diff.expr_text(x.a.expr), x.b) for x in rd.definitions] == [("fixed", "removed", "scaled with k = 2", None)]
     assert (rd.tables, rd.schedules) == ((), ())
 
@@ -499,13 +582,19 @@ def edge_versions(tmp_path, a_body: str, b_body: str):
 
 EDGE_CASES = {
     # a prefecture value whose `with` sets a municipal value: walked row by row
-    "with inside a prefecture value": ('define adj "adj" : yen = x\ndefine g "g" : yen = sum(x) with x = adj\n',
-                                       'define adj "adj" : yen = x + y\ndefine g "g" : yen = sum(x) with x = adj\n'),
-    "with over a prefecture value": ('define k "k" : yen = x\ndefine b "b" : yen = p\ndefine a "a" : yen = b with x = k\n',
-                                     'define k "k" : yen = x + y\ndefine b "b" : yen = p + q\ndefine a "a" : yen = b with x = k\n'),
+    "with inside a prefecture value": (
+        'define adj "adj" : yen = x\ndefine g "g" : yen = sum(x) with x = adj\n',
+        'define adj "adj" : yen = x + y\ndefine g "g" : yen = sum(x) with x = adj\n',
+    ),
+    "with over a prefecture value": (
+        'define k "k" : yen = x\ndefine b "b" : yen = p\ndefine a "a" : yen = b with x = k\n',
+        'define k "k" : yen = x + y\ndefine b "b" : yen = p + q\ndefine a "a" : yen = b with x = k\n',
+    ),
     # a table over a prefecture value whose band yields a municipal value
-    "table over a prefecture value": ('define k "k" : yen = x\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n',
-                                      'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n'),
+    "table over a prefecture value": (
+        'define k "k" : yen = x\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n',
+        'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n',
+    ),
 }
 
 
@@ -524,7 +613,9 @@ def test_a_possible_same_year_cycle_is_not_shared(tmp_path):
     for first, so B evaluates them in its own order, as it did without a donor (u 1円 -> 2円, v 4円 -> 3円)."""
     from engine.resolve import unshared_names
 
-    common = 'define u "u" : yen = if defined(v[year + 0]) then 1円 else 2円\ndefine v "v" : yen = if defined(u[year + 0]) then 3円 else 4円\n'
+    common = (
+        'define u "u" : yen = if defined(v[year + 0]) then 1円 else 2円\ndefine v "v" : yen = if defined(u[year + 0]) then 3円 else 4円\n'
+    )
     a, b, data = edge_versions(tmp_path, 'define w "w" : yen = 3円\n' + common, 'define w "w" : yen = v\n' + common)
     assert {"u", "v"} <= unshared_names(a, b)
     d = diff.compare(a, b, data, data, [2025], ["w", "u", "v"])

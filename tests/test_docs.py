@@ -207,7 +207,9 @@ def test_r9_gives_fy2027_targets_where_r6_has_none(make_data):
     assert targets == (Fraction(9670, 10000), Fraction(9780, 10000), Undefined("no FY2026 collection rate for 132012 八王子市"))
     r6 = rs.version("R6")
     (first, *_) = Evaluator(r6, make_data(r6, rows, prefecture)).column("target_rate", 2027)
-    assert first == Undefined("no target_table (目標収納率（検討案）) in force for FY2027 (R9) in version R6; it covers FY2024-FY2026 (R6-R8)")
+    assert first == Undefined(
+        "no target_table (目標収納率（検討案）) in force for FY2027 (R9) in version R6; it covers FY2024-FY2026 (R6-R8)"
+    )
 
 
 def test_tutorial_shows_the_shipped_r9():
@@ -218,7 +220,9 @@ def test_tutorial_shows_the_shipped_r9():
 
 def test_shown_example_files_are_the_shipped_ones():
     """A docs block named `# file: docs/examples/...` shows that file exactly (else the docs' runs would use a stale copy)."""
-    shown = [(name, b.body) for doc in DOC_FILES if (DOCS / doc).exists() for b, name, _ in doc_files(doc) if name.startswith("docs/examples/")]
+    shown = [
+        (name, b.body) for doc in DOC_FILES if (DOCS / doc).exists() for b, name, _ in doc_files(doc) if name.startswith("docs/examples/")
+    ]
     assert len(shown) >= 2
     for name, body in shown:
         assert body == (ROOT / name).read_text(encoding="utf-8"), name
@@ -241,10 +245,28 @@ def test_kokuho_test_passes_on_the_shipped_rules_and_r9(capsys):
     lines = out.splitlines()
     assert lines[-1] == "40 example runs (216 expectations) in 3 versions: 40 passed, 0 failed"
     r9_runs = [line.split()[2] for line in lines if line.startswith("ok   R9 ")]
-    assert r9_runs == ["target_below_85", "target_85_90", "target_90_95", "target_95_97", "levy_small_prefecture", "deficit_statuses",
-                       "target_97_99_lower", "target_97_99_higher", "target_97_99_no_year_before_last", "target_99_100",
-                       "target_after_plan", "alpha_relief_R6", "alpha_relief_R7", "in_force_R6", "in_force_R7", "in_force_R8",
-                       "in_force_R9", "in_force_R10", "in_force_R11", "after_plan_R12"]
+    assert r9_runs == [
+        "target_below_85",
+        "target_85_90",
+        "target_90_95",
+        "target_95_97",
+        "levy_small_prefecture",
+        "deficit_statuses",
+        "target_97_99_lower",
+        "target_97_99_higher",
+        "target_97_99_no_year_before_last",
+        "target_99_100",
+        "target_after_plan",
+        "alpha_relief_R6",
+        "alpha_relief_R7",
+        "in_force_R6",
+        "in_force_R7",
+        "in_force_R8",
+        "in_force_R9",
+        "in_force_R10",
+        "in_force_R11",
+        "after_plan_R12",
+    ]
     assert "ok   R9 target_after_plan 「令和9年度の目標（90%以上95%未満）」" in out  # R9's own, not R6's
 
 
@@ -324,7 +346,7 @@ def update(doc: str) -> int:
         new = b.first + "\n" + run_command(cmd, files) + "\n"
         if normalise(new) != normalise(b.body):
             changed += 1
-        text = text[: b.start] + new + text[b.end:]
+        text = text[: b.start] + new + text[b.end :]
     path.write_text(text, encoding="utf-8")
     return changed
 
@@ -335,4 +357,3 @@ if __name__ == "__main__":
     for doc in sys.argv[2:] or DOC_FILES:
         if (DOCS / doc).exists():
             print(f"{doc}: {update(doc)} output(s) changed")
-

@@ -43,11 +43,14 @@ def test_target_at_band_boundaries(ruleset, make_data, previous, r3, r6):
     assert rates(ruleset.version("R6"), make_data, previous) == Fraction(r6) / 100
 
 
-@pytest.mark.parametrize("previous, before, expected", [
-    ("98.40", "98.10", "98.10"),  # the year before last is lower: reaching it is enough
-    ("98.10", "98.40", "98.10"),  # the year before last is higher: last year's rate
-    ("97.50", None, "97.50"),     # no rate for the year before last: last year's rate
-])
+@pytest.mark.parametrize(
+    "previous, before, expected",
+    [
+        ("98.40", "98.10", "98.10"),  # the year before last is lower: reaching it is enough
+        ("98.10", "98.40", "98.10"),  # the year before last is higher: last year's rate
+        ("97.50", None, "97.50"),  # no rate for the year before last: last year's rate
+    ],
+)
 def test_r6_97_99_band_uses_lower_of_two_years(ruleset, make_data, previous, before, expected):
     """「前年度または前々年度実績以上」: min(r(y-1), r(y-2)), r(y-1) when r(y-2) is missing."""
     assert rates(ruleset.version("R6"), make_data, previous, before) == Fraction(expected) / 100
@@ -57,7 +60,9 @@ def test_r6_97_99_band_uses_lower_of_two_years(ruleset, make_data, previous, bef
 def test_r6_target_undefined_outside_its_period(ruleset, make_data):
     """R6's table covers FY2024-FY2026 only; FY2027 is undefined with that reason, never 0."""
     got = rates(ruleset.version("R6"), make_data, "92.00", year=2027)
-    assert got == Undefined("no target_table (目標収納率（検討案）) in force for FY2027 (R9) in version R6; it covers FY2024-FY2026 (R6-R8)")
+    assert got == Undefined(
+        "no target_table (目標収納率（検討案）) in force for FY2027 (R9) in version R6; it covers FY2024-FY2026 (R6-R8)"
+    )
     assert rates(ruleset.version("R3"), make_data, "92.00", year=2027) == Fraction("92.50") / 100
 
 
@@ -81,8 +86,10 @@ def three_municipalities(year=2024, **overrides):
         municipal_row(year, *C, insured=700, income=300_000_000, medical_index="0.9", insured_40_64=100, income_40_64=120_000_000),
     ]
     del common
-    pref = [prefecture_row(year - 1), prefecture_row(year, levy_medical=1_000_000, levy_support=300_000, levy_care=100_000,
-                                                    national_income_per_insured=250_000)]
+    pref = [
+        prefecture_row(year - 1),
+        prefecture_row(year, levy_medical=1_000_000, levy_support=300_000, levy_care=100_000, national_income_per_insured=250_000),
+    ]
     return rows, pref
 
 
@@ -155,18 +162,23 @@ def test_division_by_zero_is_undefined(ruleset, make_data):
     assert not is_undef(ev.column("per_capita_medical", 2024)[1])
 
 
-@pytest.mark.parametrize("transfer, advance_before, advance_now, target, deficit, status", [
-    (0, 0, 0, None, 0, "none"),
-    (5_000_000, 0, 0, None, 5_000_000, "no plan"),
-    (5_000_000, 1_000_000, 3_000_000, 2026, 7_000_000, "in plan"),   # advance rises by 2,000,000
-    (5_000_000, 3_000_000, 1_000_000, 2024, 5_000_000, "in plan"),   # a decrease gives no credit; y = target year
-    (1, 0, 0, 2023, 1, "overdue"),
-    (0, 3_000_000, 1_000_000, 2020, 0, "none"),
-])
+@pytest.mark.parametrize(
+    "transfer, advance_before, advance_now, target, deficit, status",
+    [
+        (0, 0, 0, None, 0, "none"),
+        (5_000_000, 0, 0, None, 5_000_000, "no plan"),
+        (5_000_000, 1_000_000, 3_000_000, 2026, 7_000_000, "in plan"),  # advance rises by 2,000,000
+        (5_000_000, 3_000_000, 1_000_000, 2024, 5_000_000, "in plan"),  # a decrease gives no credit; y = target year
+        (1, 0, 0, 2023, 1, "overdue"),
+        (0, 3_000_000, 1_000_000, 2020, 0, "none"),
+    ],
+)
 def test_deficit_and_status(ruleset, make_data, transfer, advance_before, advance_now, target, deficit, status):
     version = ruleset.version("R3")
-    rows = [municipal_row(2023, *A, advance_appropriation=advance_before),
-            municipal_row(2024, *A, deficit_transfer=transfer, advance_appropriation=advance_now, deficit_target_year=target)]
+    rows = [
+        municipal_row(2023, *A, advance_appropriation=advance_before),
+        municipal_row(2024, *A, deficit_transfer=transfer, advance_appropriation=advance_now, deficit_target_year=target),
+    ]
     ev = Evaluator(version, make_data(version, rows, [prefecture_row(2023), prefecture_row(2024)]))
     assert ev.column("deficit", 2024) == (deficit,)
     assert ev.column("deficit_status", 2024) == (status,)
@@ -198,11 +210,35 @@ def test_names_b_shares_with_a(ruleset):
 
     r3, r6 = ruleset.version("R3"), ruleset.version("R6")
     unshared = unshared_names(r3, r6)
-    for name in ("target_table", "target_rate", "achieved", "alpha", "weight_medical", "gamma_medical", "levy_medical",
-                 "residual_medical", "levy_total", "income_rate_medical", "per_capita_medical", "relief", "net_levy"):
+    for name in (
+        "target_table",
+        "target_rate",
+        "achieved",
+        "alpha",
+        "weight_medical",
+        "gamma_medical",
+        "levy_medical",
+        "residual_medical",
+        "levy_total",
+        "income_rate_medical",
+        "per_capita_medical",
+        "relief",
+        "net_levy",
+    ):
         assert name in unshared, name
-    for name in ("previous_rate", "beta", "levy_support", "levy_care", "income_rate_support", "per_capita_care",
-                 "deficit", "deficit_status", "meets_national_average", "income", "total_medical"):
+    for name in (
+        "previous_rate",
+        "beta",
+        "levy_support",
+        "levy_care",
+        "income_rate_support",
+        "per_capita_care",
+        "deficit",
+        "deficit_status",
+        "meets_national_average",
+        "income",
+        "total_medical",
+    ):
         assert name not in unshared, name
     assert unshared_names(r6, r6) == frozenset()
 
@@ -232,14 +268,16 @@ def test_table_over_a_prefecture_value_can_yield_municipal_values(tmp_path):
     each municipality gets its own k (115円 and 200円), not the first one's for all; fast.py agrees."""
     from pathlib import Path
 
-    from engine.data import load
     from engine.columnar import ColumnEvaluator as FastEvaluator
+    from engine.data import load
     from engine.parse import parse_text
     from engine.versions import RuleSet
 
-    rules = ('ruleset A\ninput municipal x "x" : yen\ninput municipal y "y" : yen\ninput prefecture p "p" : yen\n'
-             'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n'
-             'define u "u" : yen = t + 1円\n')
+    rules = (
+        'ruleset A\ninput municipal x "x" : yen\ninput municipal y "y" : yen\ninput prefecture p "p" : yen\n'
+        'define k "k" : yen = x + y\ntable t "t" : yen over p\n{\n  band [0円, 10000円) "lo" => k "d"\n}\n'
+        'define u "u" : yen = t + 1円\n'
+    )
     version = RuleSet([parse_text(rules, "A.rules")]).version("A")
     m, p = Path(tmp_path / "m.csv"), Path(tmp_path / "p.csv")
     m.write_text("fiscal_year,code,name,x,y\n2025,131016,千代田区,110,5\n2025,131024,中央区,200,0\n", encoding="utf-8")

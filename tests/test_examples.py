@@ -24,34 +24,51 @@ def test_shipped_examples_pass_under_every_version_that_has_them():
     """R6 runs R3's levy and deficit examples unchanged, its own overrides of R3's target examples, not the removed one."""
     runs = run_examples(RuleSet.from_paths([default_rules_dir()]))
     assert [(r.version.id, r.example.name, r.passed) for r in runs] == [
-        ("R3", "target_below_85", True), ("R3", "target_85_90", True), ("R3", "target_90_95", True),
-        ("R3", "target_95_97", True), ("R3", "target_97_100", True), ("R3", "levy_small_prefecture", True),
+        ("R3", "target_below_85", True),
+        ("R3", "target_85_90", True),
+        ("R3", "target_90_95", True),
+        ("R3", "target_95_97", True),
+        ("R3", "target_97_100", True),
+        ("R3", "levy_small_prefecture", True),
         ("R3", "deficit_statuses", True),
-        ("R6", "target_below_85", True), ("R6", "target_85_90", True), ("R6", "target_90_95", True),
-        ("R6", "target_95_97", True), ("R6", "levy_small_prefecture", True), ("R6", "deficit_statuses", True),
-        ("R6", "target_97_99_lower", True), ("R6", "target_97_99_higher", True),
-        ("R6", "target_97_99_no_year_before_last", True), ("R6", "target_99_100", True),
-        ("R6", "target_after_plan", True), ("R6", "alpha_relief_R6", True), ("R6", "alpha_relief_R7", True),
+        ("R6", "target_below_85", True),
+        ("R6", "target_85_90", True),
+        ("R6", "target_90_95", True),
+        ("R6", "target_95_97", True),
+        ("R6", "levy_small_prefecture", True),
+        ("R6", "deficit_statuses", True),
+        ("R6", "target_97_99_lower", True),
+        ("R6", "target_97_99_higher", True),
+        ("R6", "target_97_99_no_year_before_last", True),
+        ("R6", "target_99_100", True),
+        ("R6", "target_after_plan", True),
+        ("R6", "alpha_relief_R6", True),
+        ("R6", "alpha_relief_R7", True),
     ]
     assert sum(len(r.outcomes) for r in runs) == 123
     inherited = [r for r in runs if r.version.id == "R6" and r.example.name == "levy_small_prefecture"][0]
     assert inherited.example.span.file.endswith("R3.rules")
 
 
-@pytest.mark.parametrize("text, value", [
-    ("98.40%", ast.Number(Fraction(123, 125), "percent", "98.40%")),
-    ("1,000円", ast.Number(Fraction(1000), "yen", "1,000円")),
-    ("true", ast.Bool(True)),
-    ("false", ast.Bool(False)),
-    ('"in plan"', ast.Text("in plan")),
-    ("FY2026", ast.YearLiteral(2026, "FY2026")),
-    ("令和8年度", ast.YearLiteral(2026, "令和8年度")),
-    ("undefined", None),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("98.40%", ast.Number(Fraction(123, 125), "percent", "98.40%")),
+        ("1,000円", ast.Number(Fraction(1000), "yen", "1,000円")),
+        ("true", ast.Bool(True)),
+        ("false", ast.Bool(False)),
+        ('"in plan"', ast.Text("in plan")),
+        ("FY2026", ast.YearLiteral(2026, "FY2026")),
+        ("令和8年度", ast.YearLiteral(2026, "令和8年度")),
+        ("undefined", None),
+    ],
+)
 def test_expected_and_input_values_parse(text, value):
     """An example value is a number with its unit, true/false, a text, a fiscal year or undefined."""
-    rf = parse_text(f'ruleset X\nexample e year R7 {{\n municipality "131016" "千代田区" {{ a = {text}  a[FY2024] = {text} }}\n'
-                    f' expect "131016" b = {text}\n expect prefecture c = {text}\n}}\n')
+    rf = parse_text(
+        f'ruleset X\nexample e year R7 {{\n municipality "131016" "千代田区" {{ a = {text}  a[FY2024] = {text} }}\n'
+        f' expect "131016" b = {text}\n expect prefecture c = {text}\n}}\n'
+    )
     (ex,) = rf.items
     assert [(a.name, a.year, a.value) for a in ex.municipalities[0].values] == [("a", None, value), ("a", 2024, value)]
     assert [(x.code, x.name, x.value) for x in ex.expectations] == [("131016", "b", value), (None, "c", value)]
@@ -105,10 +122,14 @@ def test_base_examples_run_under_extending_versions_unless_overridden_or_removed
     """Y changes the rounding and inherits the example: it fails there (33 -> 30) at the base file's line.
     Z changes it too but overrides the example; W removes it, so W runs none."""
     change = 'override define share "按分額" : yen = floor(total * insured / sum(insured), 10円)\n'
-    d = write_rules(tmp_path / "r", {
-        "X.rules": SMALL,
-        "Y.rules": "ruleset Y extends X\n" + change,
-        "Z.rules": "ruleset Z extends X\n" + change + """
+    d = write_rules(
+        tmp_path / "r",
+        {
+            "X.rules": SMALL,
+            "Y.rules": "ruleset Y extends X\n" + change,
+            "Z.rules": "ruleset Z extends X\n"
+            + change
+            + """
 override example split "十円単位" year FY2024 {
   municipality "131016" "千代田区" { insured = 1 }
   municipality "131024" "中央区" { insured = 2 }
@@ -117,13 +138,16 @@ override example split "十円単位" year FY2024 {
   expect "131024" share = 60円
 }
 """,
-        "W.rules": "ruleset W extends X\n" + change + "remove split\n",
-    })
+            "W.rules": "ruleset W extends X\n" + change + "remove split\n",
+        },
+    )
     runs = run_examples(RuleSet.from_paths([d]))
     assert [(r.version.id, r.example.name, r.passed) for r in runs] == [("X", "split", True), ("Y", "split", False), ("Z", "split", True)]
     y = runs[1]
     assert [(o.expectation.span.file, o.expectation.span.line, o.expected, o.actual) for o in y.failures] == [
-        (str(d / "X.rules"), 13, 33, 30), (str(d / "X.rules"), 14, 66, 60)]
+        (str(d / "X.rules"), 13, 33, 30),
+        (str(d / "X.rules"), 14, 66, 60),
+    ]
     assert runs[0].outcomes[3].expected is EXPECT_UNDEFINED
 
 
@@ -139,8 +163,10 @@ def test_kokuho_test_reports_file_line_expected_actual_and_derivation(tmp_path, 
     monkeypatch.chdir(tmp_path)
     assert cli.main(["test", "tokyo"]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL R6 target_97_99_lower 「97%以上99%未満：前々年度が低い」  (tokyo/R6.rules:{example_line}, FY2025 (R7))" in out.splitlines()
-    failure = out[out.index("\ntokyo/R6.rules:"):]
+    assert (
+        f"FAIL R6 target_97_99_lower 「97%以上99%未満：前々年度が低い」  (tokyo/R6.rules:{example_line}, FY2025 (R7))" in out.splitlines()
+    )
+    failure = out[out.index("\ntokyo/R6.rules:") :]
     assert failure.splitlines()[1:5] == [
         f"tokyo/R6.rules:{example_line}: example R6 target_97_99_lower 「97%以上99%未満：前々年度が低い」 failed under version R6, FY2025 (R7)",
         f'  tokyo/R6.rules:{line}: expect "131016" target_rate (千代田区)',
@@ -157,13 +183,25 @@ def test_kokuho_test_reports_file_line_expected_actual_and_derivation(tmp_path, 
     doc = json.loads(capsys.readouterr().out)
     (bad,) = [r for r in doc["runs"] if not r["passed"]]
     (x,) = [x for x in bad["expectations"] if not x["passed"]]
-    assert (bad["line"], x["line"], x["expected"], x["actual"], x["derivation"]["value"]) == (example_line, line, "98.20%", "98.10%", "98.10")
+    assert (bad["line"], x["line"], x["expected"], x["actual"], x["derivation"]["value"]) == (
+        example_line,
+        line,
+        "98.20%",
+        "98.10%",
+        "98.10",
+    )
 
 
 def _pytest(cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "rules"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "rules"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_pytest_collects_examples_and_fails_on_a_changed_value(tmp_path):
@@ -180,7 +218,9 @@ def test_pytest_collects_examples_and_fails_on_a_changed_value(tmp_path):
     bad = _pytest(tmp_path)
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "FAILED rules/tokyo/R6.rules::target_97_99_lower[R6]" in bad.stdout
-    assert f'rules/tokyo/R6.rules:{line}: expect "131016" target_rate (千代田区)\n    expected: 98.20%\n    actual:   98.10%\n' in bad.stdout
+    assert (
+        f'rules/tokyo/R6.rules:{line}: expect "131016" target_rate (千代田区)\n    expected: 98.20%\n    actual:   98.10%\n' in bad.stdout
+    )
     assert "1 failed, 19 passed" in bad.stdout
 
 
@@ -222,8 +262,14 @@ def test_expected_values_that_do_not_fit_fail_their_expectation(tmp_path, capsys
     d = write_rules(tmp_path / "x", {"X.rules": rules})
     assert cli.main(["test", str(d)]) == 1
     out = capsys.readouterr().out
-    assert ':14: expect "131024" share (中央区)\n    expected: 66% (66% does not fit yen: write an amount like 1,000円 or 1000)\n    actual:   66円\n' in out
-    assert ':15: expect "131016" high (千代田区)\n    expected: "yes" (\"yes\" does not fit bool: write true or false)\n'.replace('\\"', '"') in out
+    assert (
+        ':14: expect "131024" share (中央区)\n    expected: 66% (66% does not fit yen: write an amount like 1,000円 or 1000)\n    actual:   66円\n'
+        in out
+    )
+    assert (
+        ':15: expect "131016" high (千代田区)\n    expected: "yes" ("yes" does not fit bool: write true or false)\n'.replace('\\"', '"')
+        in out
+    )
     assert ':13: expect "131016" share' not in out  # a bare number fits yen: 33 = 33円
 
 
@@ -239,14 +285,16 @@ def test_kokuho_test_exit_codes(tmp_path, capsys):
     assert cli.main(["test", str(d)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 example run (4 expectations) in 1 version: 1 passed, 0 failed"
     wrong = SMALL.replace('expect "131024" high = undefined', 'expect "131024" high = false').replace(
-        'expect "131016" share = 33円', 'expect prefecture share = 33円')
+        'expect "131016" share = 33円', "expect prefecture share = 33円"
+    )
     d = write_rules(tmp_path / "wrong", {"X.rules": wrong})
     assert cli.main(["test", str(d)]) == 1
     out = capsys.readouterr().out
-    assert (":13: expect prefecture share\n    expected: 33円\n    actual:   undefined (share has a value per municipality; "
-            'expect it for one, as in expect "131016" share = …)\n') in out
-    assert (':16: expect "131024" high (中央区)\n    expected: false\n'
-            "    actual:   undefined (no FY2024 rate for 131024 中央区)\n") in out
+    assert (
+        ":13: expect prefecture share\n    expected: 33円\n    actual:   undefined (share has a value per municipality; "
+        'expect it for one, as in expect "131016" share = …)\n'
+    ) in out
+    assert (':16: expect "131024" high (中央区)\n    expected: false\n    actual:   undefined (no FY2024 rate for 131024 中央区)\n') in out
     assert cli.main(["test", str(d), "--version", "Q"]) == 2
     assert capsys.readouterr().err.strip() == "unknown-version: unknown version 'Q'; the rules define: X"
 

@@ -40,8 +40,11 @@ def in_root(monkeypatch):
 def band_data(ruleset, make_data):
     """千代田区: FY2023 98.10%, FY2024 98.40%, FY2025 not yet known (lines 2, 3, 4 of m.csv)."""
     version = ruleset.version("R6")
-    rows = [municipal_row(2023, *A, collection_rate="98.10"), municipal_row(2024, *A, collection_rate="98.40"),
-            municipal_row(2025, *A, collection_rate="")]
+    rows = [
+        municipal_row(2023, *A, collection_rate="98.10"),
+        municipal_row(2024, *A, collection_rate="98.40"),
+        municipal_row(2025, *A, collection_rate=""),
+    ]
     return version, make_data(version, rows, [prefecture_row(y) for y in (2023, 2024, 2025)])
 
 
@@ -54,7 +57,9 @@ def test_target_in_97_99_band_names_band_rates_min_rule_line_and_chapter(ruleset
     """
     version, data = band_data(ruleset, make_data)
     text = render_explanation(explain_for(version, data, "target_rate", 2025, "131016")).replace(str(tmp_path), "<tmp>")
-    assert text == f"""\
+    assert (
+        text
+        == f"""\
 target_rate for 131016 千代田区, FY2025 (R7), version R6
 target_rate 「目標収納率」 = 98.10%
 │  rule  rules/tokyo/R3.rules:{line_of(R3, "define target_rate ")}  define target_rate = target_table
@@ -79,22 +84,41 @@ target_rate 「目標収納率」 = 98.10%
       ├─ previous_rate 「前年度の現年分収納率」 = 98.40%  (explained above)
       └─ collection_rate[FY2023] 「現年分収納率」 = 98.10%  (explained above)
 """
+    )
 
 
 def test_cli_explain_by_name_matches_library_and_json(ruleset, make_data, tmp_path, in_root, capsys):
     """`kokuho explain target_rate --municipality 千代田区 --year R7 --version R6`: the same tree; json carries the rule lines."""
     version, data = band_data(ruleset, make_data)
-    argv = ["explain", "target_rate", "--municipality", "千代田区", "--year", "R7", "--version", "R6",
-            "--data", str(tmp_path / "m.csv"), "--prefecture-data", str(tmp_path / "p.csv")]
+    argv = [
+        "explain",
+        "target_rate",
+        "--municipality",
+        "千代田区",
+        "--year",
+        "R7",
+        "--version",
+        "R6",
+        "--data",
+        str(tmp_path / "m.csv"),
+        "--prefecture-data",
+        str(tmp_path / "p.csv"),
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert out == render_explanation(explain_for(version, data, "target_rate", 2025, "131016"))
     assert cli.main(argv + ["--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     table = doc["derivation"]["children"][0]
-    assert (doc["municipality"], doc["fiscal_year"], doc["derivation"]["value"]) == ({"code": "131016", "name": "千代田区"}, "FY2025 (R7)", "98.10")
-    assert [(r["file"], r["line"]) for r in table["rules"]] == [("rules/tokyo/R6.rules", line_of(R6, "override table target_table ")),
-                                                                ("rules/tokyo/R6.rules", line_of(R6, "band [97%, 99%)"))]
+    assert (doc["municipality"], doc["fiscal_year"], doc["derivation"]["value"]) == (
+        {"code": "131016", "name": "千代田区"},
+        "FY2025 (R7)",
+        "98.10",
+    )
+    assert [(r["file"], r["line"]) for r in table["rules"]] == [
+        ("rules/tokyo/R6.rules", line_of(R6, "override table target_table ")),
+        ("rules/tokyo/R6.rules", line_of(R6, "band [97%, 99%)")),
+    ]
     assert [c["role"] for c in table["children"]] == ["key", "if", "then"]
     assert table["children"][2]["children"][1]["value"] == "98.10"
 
@@ -144,7 +168,10 @@ def test_levy_medical_shows_alpha_index_shares_gamma_and_floor(ruleset, make_dat
     text = render_explanation(x)
     assert "├─ alpha 「医療費指数反映係数α」 = 0.86" in text
     assert "└─ gamma_medical 「調整係数γ（医療分）」 = 0.979777394575952…" in text
-    assert f"rule  rules/tokyo/R3.rules:{line_of(R3, 'define levy_medical ')}  define levy_medical = floor(total_medical * weight_medical * gamma_medical, 1円)" in text
+    assert (
+        f"rule  rules/tokyo/R3.rules:{line_of(R3, 'define levy_medical ')}  define levy_medical = floor(total_medical * weight_medical * gamma_medical, 1円)"
+        in text
+    )
 
 
 def test_depth_and_full(ruleset, make_data):
@@ -153,7 +180,10 @@ def test_depth_and_full(ruleset, make_data):
     data = three_municipalities(make_data, version)
     shallow = explain_for(version, data, "levy_medical", 2024, "131016", depth=1).root
     assert [(c.title, c.elided, len(c.children)) for c in shallow.children] == [
-        ("total_medical", None, 0), ("weight_medical", "depth", 0), ("gamma_medical", "depth", 0)]
+        ("total_medical", None, 0),
+        ("weight_medical", "depth", 0),
+        ("gamma_medical", "depth", 0),
+    ]
     brief = explain_for(version, data, "beta", 2024).root
     (total,) = nodes(brief, "sum(income)")
     assert (total.value, total.children) == (500_000_000, ())
@@ -161,7 +191,10 @@ def test_depth_and_full(ruleset, make_data):
     full = explain_for(version, data, "beta", 2024, full=True).root
     (total,) = nodes(full, "sum(income)")
     assert [(c.title, c.value, c.data.line) for c in total.children] == [
-        ("131016 千代田区", 100_000_000, 2), ("131024 中央区", 200_000_000, 3), ("131032 港区", 200_000_000, 4)]
+        ("131016 千代田区", 100_000_000, 2),
+        ("131024 中央区", 200_000_000, 3),
+        ("131032 港区", 200_000_000, 4),
+    ]
 
 
 def test_relief_shows_the_with_alpha_one_derivation(ruleset, make_data):
@@ -208,15 +241,25 @@ def test_undefined_values_explain_their_reason(ruleset, make_data):
     assert share.reason == "division by zero in weight_medical for 131016 千代田区 in FY2024 (R6)"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["levy_medical", "--year", "R6"],
-     "no-municipality: levy_medical (納付金（医療分）) has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区"),
-    (["levy_medical", "--year", "R6", "-m", "千代田"], "unknown-municipality: no municipality '千代田' in the data; did you mean '千代田区'?"),
-    (["levy_medcal", "--year", "R6", "-m", "131016"],
-     "unknown-name: version R6 has no definition, table, schedule or input 'levy_medcal'; did you mean 'levy_medical'?"),
-    (["summary", "--year", "R6"], "unknown-name: version R6 has no definition, table, schedule or input 'summary'"),
-    (["beta", "--year", "R6", "--depth", "-1"], "bad-depth: --depth is 0 or more, not -1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["levy_medical", "--year", "R6"],
+            "no-municipality: levy_medical (納付金（医療分）) has a value per municipality; give --municipality, a code like 131016 or a name like 千代田区",
+        ),
+        (
+            ["levy_medical", "--year", "R6", "-m", "千代田"],
+            "unknown-municipality: no municipality '千代田' in the data; did you mean '千代田区'?",
+        ),
+        (
+            ["levy_medcal", "--year", "R6", "-m", "131016"],
+            "unknown-name: version R6 has no definition, table, schedule or input 'levy_medcal'; did you mean 'levy_medical'?",
+        ),
+        (["summary", "--year", "R6"], "unknown-name: version R6 has no definition, table, schedule or input 'summary'"),
+        (["beta", "--year", "R6", "--depth", "-1"], "bad-depth: --depth is 0 or more, not -1"),
+    ],
+)
 def test_explain_usage_errors(capsys, argv, message):
     """Bad names, municipalities and options: exit 2 with one line saying what to give instead."""
     assert cli.main(["explain", *argv]) == 2
@@ -226,8 +269,21 @@ def test_explain_usage_errors(capsys, argv, message):
 def test_diff_explain_side_by_side(ruleset, make_data, tmp_path, capsys):
     """`kokuho diff R3 R6 --explain target_rate`: R3 keeps 98.40% (97-100% band), R6 takes min(98.40, 98.10) = 98.10%."""
     band_data(ruleset, make_data)
-    argv = ["diff", "R3", "R6", "--explain", "target_rate", "-m", "131016", "--year", "R7",
-            "--data", str(tmp_path / "m.csv"), "--prefecture-data", str(tmp_path / "p.csv")]
+    argv = [
+        "diff",
+        "R3",
+        "R6",
+        "--explain",
+        "target_rate",
+        "-m",
+        "131016",
+        "--year",
+        "R7",
+        "--data",
+        str(tmp_path / "m.csv"),
+        "--prefecture-data",
+        str(tmp_path / "p.csv"),
+    ]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "target_rate for 131016 千代田区, FY2025 (R7): R3 98.40% → R6 98.10%; R6 - R3 = -0.30pp"

@@ -13,11 +13,10 @@ from hypothesis import strategies as st
 import cli
 from engine import ast
 from engine import format as rule_format
-from engine.format import comment_texts, format_rule_file, format_text
 from engine.errors import RuleSyntaxError
+from engine.format import comment_texts, format_rule_file, format_text
 from engine.parse import parse_text, source_tokens
 from engine.years import Period
-
 from tests import strategies as S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +104,7 @@ LITERALS = [
     "FY2024",
     "ＦＹ2025",
     '"text with \\"quotes\\" and # hash"',
-    "「かぎ括弧の\"文字\"」",
+    '「かぎ括弧の"文字"」',
     "true",
 ]
 
@@ -281,13 +280,13 @@ def test_a_comment_in_a_string_is_text_and_a_comment_after_it_is_kept():
 def test_two_comments_that_end_joined_lines_keep_their_order():
     """Lines joined into one can bring two end-of-line comments together: the second goes on its own
     line, after the first and before what followed it."""
-    source = "ruleset T\ndefine a : ratio = max(1,  # one\n  # two\n  2)  # three\n  cite \"x\"\n"
+    source = 'ruleset T\ndefine a : ratio = max(1,  # one\n  # two\n  2)  # three\n  cite "x"\n'
     assert fmt(source) == 'ruleset T\ndefine a : ratio = max(1, 2)  # one\n  # two\n  # three\n  cite "x"\n'
 
 
 def test_terms_on_lines_of_their_own_keep_their_comments():
     """A sum whose terms the author wrote on lines of their own keeps one line per term, each with its comment."""
-    source = "ruleset T\ndefine a : ratio = 1  # one\n  # two\n  + 2  # three\n  cite \"x\"\n"
+    source = 'ruleset T\ndefine a : ratio = 1  # one\n  # two\n  + 2  # three\n  cite "x"\n'
     assert fmt(source) == 'ruleset T\ndefine a : ratio\n  = 1  # one\n    # two\n    + 2  # three\n  cite "x"\n'
 
 
@@ -345,21 +344,45 @@ def test_a_file_built_without_source_gets_the_default_layout():
     """An AST with no source text (no comments, no author's choices): a blank line between groups of
     items, an `if` with `elif` one branch per line, periods as FY ranges, text in double quotes."""
     number = lambda text, value, unit: ast.Number(Fraction(value), unit, text)  # noqa: E731
-    rule_file = ast.RuleFile("a.rules", ast.Header("A1", None, "題", "proposed", Period(2024, 2026), None, None), (
-        ast.InputDecl("rate", "municipal", "収納率", "percent", ("rate", "率"), None, None),
-        ast.InputDecl("n", "municipal", None, "count", (), None, None),
-        ast.Definition("d", None, "text", ast.If(
-            ((ast.Binary(">", ast.Ref("rate"), number("90%", Fraction(9, 10), "percent")), ast.Text("高")),
-             (ast.Bool(True), ast.Text('"q"'))),
-            ast.Text("低")), "第1章", Period(2024, None)),
-        ast.Schedule("s", None, "ratio", (
-            ast.Entry(Period(None, 2023), number("1", 1, "number"), None),
-            ast.Entry(Period(2024, 2026), number("0.5", Fraction(1, 2), "number"), "半分"),
-            ast.Entry(Period(2027, 2027), number("0", 0, "number"), None)), None, None),
-        ast.Removal("x"),
-    ))
+    rule_file = ast.RuleFile(
+        "a.rules",
+        ast.Header("A1", None, "題", "proposed", Period(2024, 2026), None, None),
+        (
+            ast.InputDecl("rate", "municipal", "収納率", "percent", ("rate", "率"), None, None),
+            ast.InputDecl("n", "municipal", None, "count", (), None, None),
+            ast.Definition(
+                "d",
+                None,
+                "text",
+                ast.If(
+                    (
+                        (ast.Binary(">", ast.Ref("rate"), number("90%", Fraction(9, 10), "percent")), ast.Text("高")),
+                        (ast.Bool(True), ast.Text('"q"')),
+                    ),
+                    ast.Text("低"),
+                ),
+                "第1章",
+                Period(2024, None),
+            ),
+            ast.Schedule(
+                "s",
+                None,
+                "ratio",
+                (
+                    ast.Entry(Period(None, 2023), number("1", 1, "number"), None),
+                    ast.Entry(Period(2024, 2026), number("0.5", Fraction(1, 2), "number"), "半分"),
+                    ast.Entry(Period(2027, 2027), number("0", 0, "number"), None),
+                ),
+                None,
+                None,
+            ),
+            ast.Removal("x"),
+        ),
+    )
     out = format_rule_file(rule_file)
-    assert out == """\
+    assert (
+        out
+        == """\
 ruleset A1
   title "題"
   status proposed
@@ -384,6 +407,7 @@ schedule s : ratio {
 
 remove x
 """
+    )
     assert parse_text(out, "a.rules") == rule_file
 
 
@@ -433,7 +457,9 @@ def test_property_random_files_round_trip(rule_file):
 @given(S.expressions)
 def test_property_random_expressions_round_trip(expr):
     """Expressions alone, many more of them: the printed text parses back to the same tree."""
-    rule_file = ast.RuleFile("<e>", ast.Header("T", None, None, None, None, None, None), (ast.Definition("d", None, "ratio", expr, None, None),))
+    rule_file = ast.RuleFile(
+        "<e>", ast.Header("T", None, None, None, None, None, None), (ast.Definition("d", None, "ratio", expr, None, None),)
+    )
     text = format_rule_file(rule_file)
     assert parse_text(text, "<e>") == rule_file
     assert format_text(text, "<e>") == text

@@ -32,11 +32,11 @@ from engine.api import _check_all
 from engine.check import check_rules
 from engine.errors import DataError, KokuhoError, UsageError
 from engine.evaluate import Evaluator
-from engine.results import evaluate
-from engine.values import is_undef
 from engine.parse import parse_text
 from engine.render import render_eval, render_summary
+from engine.results import evaluate
 from engine.summary import summarise
+from engine.values import is_undef
 from engine.versions import RuleSet, default_rules_dir
 from tests.conftest import MUNICIPAL_HEADER, PREFECTURE_HEADER, municipal_row, prefecture_row, write_csv
 
@@ -51,8 +51,11 @@ TOWNS = [("131016", "千代田区", "96.50"), ("131041", "新宿区", ""), ("134
 def small_data(tmp_path_factory) -> tuple[Path, Path]:
     """3 municipalities × FY2022-FY2024 (新宿区 without a collection rate, so undefined paths run too)."""
     d = tmp_path_factory.mktemp("fuzz-data")
-    m = write_csv(d / "m.csv", MUNICIPAL_HEADER, [municipal_row(y, c, n, collection_rate=r, insured=1000 + 7 * i)
-                                                  for y in YEARS for i, (c, n, r) in enumerate(TOWNS)])
+    m = write_csv(
+        d / "m.csv",
+        MUNICIPAL_HEADER,
+        [municipal_row(y, c, n, collection_rate=r, insured=1000 + 7 * i) for y in YEARS for i, (c, n, r) in enumerate(TOWNS)],
+    )
     p = write_csv(d / "p.csv", PREFECTURE_HEADER, [prefecture_row(y) for y in YEARS])
     return m, p
 
@@ -60,10 +63,46 @@ def small_data(tmp_path_factory) -> tuple[Path, Path]:
 # ---- mutations ----------------------------------------------------------------------------------
 
 # Characters and tokens that matter to the grammar, the years, the units and the encodings.
-CHARS = list("[](){}\"%,:=<>-+*/_.#0123456789aexyzR 　\t\n\\") + ["pp", "円", "％", "「", "」", "年度", "～", "..", "=>", "\x00", "\ufeff", "é"]
+CHARS = list('[](){}"%,:=<>-+*/_.#0123456789aexyzR 　\t\n\\') + [
+    "pp",
+    "円",
+    "％",
+    "「",
+    "」",
+    "年度",
+    "～",
+    "..",
+    "=>",
+    "\x00",
+    "\ufeff",
+    "é",
+]
 TOKENS = sorted(set(re.findall(r"\w+|[^\w\s]+", TEXT["R3"] + TEXT["R6"]))) + [
-    "0", "0%", "0円", "9" * 30, "year", "year + 1", "year - 100", "FY1900", "R99", "..FY2100", "1/0", "with", "alpha = 2",
-    "decimals(30)", "not", "if", "then", "elif", "else", "remove", "override", "effective R6-R8", "undefined", "true", "false",
+    "0",
+    "0%",
+    "0円",
+    "9" * 30,
+    "year",
+    "year + 1",
+    "year - 100",
+    "FY1900",
+    "R99",
+    "..FY2100",
+    "1/0",
+    "with",
+    "alpha = 2",
+    "decimals(30)",
+    "not",
+    "if",
+    "then",
+    "elif",
+    "else",
+    "remove",
+    "override",
+    "effective R6-R8",
+    "undefined",
+    "true",
+    "false",
 ]
 _index = st.integers(0, 10**6)
 MUTATION = st.one_of(
@@ -82,7 +121,7 @@ def mutate(text: str, mutations) -> str:
         if op.endswith("line"):
             lines = text.split("\n")
             k = i % len(lines)
-            lines[k:k + 1] = [] if op == "delete line" else [lines[k], lines[k]]
+            lines[k : k + 1] = [] if op == "delete line" else [lines[k], lines[k]]
             text = "\n".join(lines)
         elif op == "swap lines":
             lines = text.split("\n")
@@ -91,7 +130,7 @@ def mutate(text: str, mutations) -> str:
             text = "\n".join(lines)
         elif op.endswith("char"):
             k = i % (len(text) + 1)
-            text = text[:k] + new + text[k + (op != "insert char"):] if op != "delete char" else text[:k] + text[k + 1:]
+            text = text[:k] + new + text[k + (op != "insert char") :] if op != "delete char" else text[:k] + text[k + 1 :]
         else:
             parts = re.split(r"(\w+|[^\w\s]+)", text)
             spots = [n for n, p in enumerate(parts) if p and not p.isspace()] or [0]
@@ -163,9 +202,29 @@ def test_formatting_is_idempotent(version, mutations):
 
 # ---- mutated data files ------------------------------------------------------------------------------
 
-BYTES = [c.encode() for c in ",\"%-.+0123456789e/\n\r\t #x円％，ー１"] + [
-    b"\xff", b"\x00", b"\x82\xa0", b"\xef\xbb\xbf", b"", b"9" * 40, b"1e999999999", b'"\n"', b"-1", b"105", b"R6", b"131017",
-    b": ", b"- ", b"{", b"[", b"!!python/object/apply:os.system", b"&a", b"*a", b"~", b"null", b"2024-04-01",
+BYTES = [c.encode() for c in ',"%-.+0123456789e/\n\r\t #x円％，ー１'] + [
+    b"\xff",
+    b"\x00",
+    b"\x82\xa0",
+    b"\xef\xbb\xbf",
+    b"",
+    b"9" * 40,
+    b"1e999999999",
+    b'"\n"',
+    b"-1",
+    b"105",
+    b"R6",
+    b"131017",
+    b": ",
+    b"- ",
+    b"{",
+    b"[",
+    b"!!python/object/apply:os.system",
+    b"&a",
+    b"*a",
+    b"~",
+    b"null",
+    b"2024-04-01",
 ]
 DATA_MUTATION = st.one_of(
     st.tuples(st.sampled_from(["delete line", "duplicate line", "delete byte"]), _index, _index, st.just(b"")),
@@ -192,7 +251,7 @@ def mutate_bytes(raw: bytes, mutations) -> bytes:
         else:
             raw = b"\n".join(lines)
             n = i % (len(raw) + 1)
-            raw = raw[:n] + new + raw[n + (op == "replace byte"):] if op != "delete byte" else raw[:n] + raw[n + 1:]
+            raw = raw[:n] + new + raw[n + (op == "replace byte") :] if op != "delete byte" else raw[:n] + raw[n + 1 :]
             continue
         raw = b"\n".join(lines)
     return raw
@@ -246,13 +305,19 @@ def datasets(draw, *, holes: bool = False):
             if holes and draw(st.integers(0, 9)) == 0:
                 continue  # no row for this municipality-year
             row = municipal_row(
-                y, code_of(n), f"市{n}",
+                y,
+                code_of(n),
+                f"市{n}",
                 # 0 or at least 1.50: a file whose rates are all below 1.5 is refused as fractions (data-rate-as-fraction)
                 collection_rate=f"{draw(st.just(0) | st.integers(150, 10000)) / 100:.2f}",
-                insured=draw(st.integers(1, 10**6)), households=draw(st.integers(1, 10**6)), income=draw(amount),
-                insured_40_64=draw(st.integers(1, 10**6)), income_40_64=draw(amount),
+                insured=draw(st.integers(1, 10**6)),
+                households=draw(st.integers(1, 10**6)),
+                income=draw(amount),
+                insured_40_64=draw(st.integers(1, 10**6)),
+                income_40_64=draw(amount),
                 medical_index=f"{draw(st.integers(5000, 15000)) / 10000:.4f}",
-                deficit_transfer=draw(st.integers(0, 10**9)), advance_appropriation=draw(st.integers(0, 10**9)),
+                deficit_transfer=draw(st.integers(0, 10**9)),
+                advance_appropriation=draw(st.integers(0, 10**9)),
             )
             if holes:
                 for field in ("collection_rate", "income", "insured", "medical_index"):
@@ -261,8 +326,16 @@ def datasets(draw, *, holes: bool = False):
             rows.append(row)
     if not rows:
         rows.append(municipal_row(2024, code_of(ns[0]), f"市{ns[0]}"))
-    pref = [prefecture_row(y, levy_medical=draw(amount), levy_support=draw(amount), levy_care=draw(amount),
-                           national_income_per_insured=draw(st.integers(1, 10**7))) for y in YEARS]
+    pref = [
+        prefecture_row(
+            y,
+            levy_medical=draw(amount),
+            levy_support=draw(amount),
+            levy_care=draw(amount),
+            national_income_per_insured=draw(st.integers(1, 10**7)),
+        )
+        for y in YEARS
+    ]
     return rows, pref
 
 
@@ -282,8 +355,11 @@ def versions():
     return {v: rs.version(v) for v in ("R3", "R6")}
 
 
-PARTS = (("levy_medical", "residual_medical", "total_medical"), ("levy_support", "residual_support", "total_support"),
-         ("levy_care", "residual_care", "total_care"))
+PARTS = (
+    ("levy_medical", "residual_medical", "total_medical"),
+    ("levy_support", "residual_support", "total_support"),
+    ("levy_care", "residual_care", "total_care"),
+)
 
 
 @settings(max_examples=100, **FUZZ)
@@ -349,17 +425,27 @@ def test_two_open_ended_schedule_entries(tmp_path):
     line = text.splitlines().index('  ..:  1  "α＝１"') + 1
     rs = RuleSet([parse_text(text, "R3.rules"), PARSED["R6"]])
     assert [(f.code, f.message) for f in check_rules(rs)] == [
-        ("schedule-duplicate", f"schedule 'alpha' gives every year twice: in .. (line {line}) and in ..")]
+        ("schedule-duplicate", f"schedule 'alpha' gives every year twice: in .. (line {line}) and in ..")
+    ]
 
 
-@pytest.mark.parametrize("raw, code, message", [
-    # A UTF-8 byte order mark, then a CP932 byte (0x82 0xa0 is あ): strict UTF-8 decoding raised UnicodeDecodeError.
-    (b"\xef\xbb\xbffiscal_year,code,name\n2024,131016,\x82\xa0\n", "data-encoding",
-     "the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset 37); save it from Excel as 'CSV UTF-8'"),
-    # A carriage return alone inside an unquoted cell: Python's csv module raised _csv.Error.
-    (b"fiscal_year,code,name\n2024,131016,a\rb,x\n", "data-csv",
-     "this line cannot be read as CSV: a line break (carriage return) inside a cell that is not in quotes"),
-])
+@pytest.mark.parametrize(
+    "raw, code, message",
+    [
+        # A UTF-8 byte order mark, then a CP932 byte (0x82 0xa0 is あ): strict UTF-8 decoding raised UnicodeDecodeError.
+        (
+            b"\xef\xbb\xbffiscal_year,code,name\n2024,131016,\x82\xa0\n",
+            "data-encoding",
+            "the file is neither UTF-8 nor CP932 (Shift_JIS) (bad byte at offset 37); save it from Excel as 'CSV UTF-8'",
+        ),
+        # A carriage return alone inside an unquoted cell: Python's csv module raised _csv.Error.
+        (
+            b"fiscal_year,code,name\n2024,131016,a\rb,x\n",
+            "data-csv",
+            "this line cannot be read as CSV: a line break (carriage return) inside a cell that is not in quotes",
+        ),
+    ],
+)
 def test_data_crashes_found_by_fuzzing(tmp_path, versions, raw, code, message):
     (tmp_path / "m.csv").write_bytes(raw)
     p = write_csv(tmp_path / "p.csv", PREFECTURE_HEADER, [prefecture_row(2024)])
@@ -377,15 +463,18 @@ BLOWUPS = {
     "max() of n arguments, a bare number among them": lambda n: "define b : percent = max(" + ", ".join(["r"] * n) + ", 5)\n",
     "n unknown names": lambda n: "".join(f"define d{i} : percent = zz{i}\n" for i in range(n)),
     "n overlapping schedule lines": lambda n: "schedule s : ratio {\n" + "".join(f"  ..: {i}\n" for i in range(n)) + "}\n",
-    "a chain of n definitions, each with a mean()": lambda n: "define c0 : percent = r\n" + "".join(
-        f"define c{i} : percent = c{i - 1} + mean(c{i - 1})\n" for i in range(1, n)),
+    "a chain of n definitions, each with a mean()": lambda n: (
+        "define c0 : percent = r\n" + "".join(f"define c{i} : percent = c{i - 1} + mean(c{i - 1})\n" for i in range(1, n))
+    ),
     "n overrides of nothing": lambda n: "".join(f"override define o{i} : percent = r\n" for i in range(n)),
     "n definitions with a fractional year index": lambda n: "".join(f"define f{i} : percent = r[year - {i}/3]\n" for i in range(1, n)),
 }
 
 
 @settings(max_examples=12, **FUZZ)
-@given(parts=st.lists(st.tuples(st.sampled_from(sorted(BLOWUPS)), st.integers(500, 4000)), min_size=1, max_size=3, unique_by=lambda t: t[0]))
+@given(
+    parts=st.lists(st.tuples(st.sampled_from(sorted(BLOWUPS)), st.integers(500, 4000)), min_size=1, max_size=3, unique_by=lambda t: t[0])
+)
 def test_check_cost_stays_bounded(tmp_path_factory, parts):
     """Rule files built to make the checks quadratic (pairwise argument checks, did-you-mean searches, overlap
     tests, scope walks): each checks within 10 s, with our findings only."""
@@ -402,13 +491,33 @@ def test_check_cost_stays_bounded(tmp_path_factory, parts):
     assert all(f.code and f.message for f in report.findings)
 
 
-PAYLOADS = ["=", "+", "-", "@", "\t", "\r", "'", "=HYPERLINK(\"http://example.invalid\",\"x\")", "=cmd|' /C calc'!A0", "@SUM(1+1)",
-            "-2+3", "+1", "=1", "'=1", "-", "<script>", "#N/A", "\x07"]
+PAYLOADS = [
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "'",
+    '=HYPERLINK("http://example.invalid","x")',
+    "=cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3",
+    "+1",
+    "=1",
+    "'=1",
+    "-",
+    "<script>",
+    "#N/A",
+    "\x07",
+]
 
 
 @settings(max_examples=30, **FUZZ)
-@given(names=st.lists(st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'\"(),;千代田 ", max_size=8)), min_size=3, max_size=3),
-       label=st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'(),;目標 ", max_size=8)))
+@given(
+    names=st.lists(st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'\"(),;千代田 ", max_size=8)), min_size=3, max_size=3),
+    label=st.tuples(st.sampled_from(PAYLOADS), st.text(alphabet="abc=+-@'(),;目標 ", max_size=8)),
+)
 def test_formula_payloads_never_reach_a_spreadsheet(small_data, tmp_path_factory, names, label):
     """Random formula payloads as the three municipalities' names and as a rule label: every CSV cell that a
     spreadsheet would read as a formula is neutralised and restore() gives the text back; no workbook cell is a
@@ -446,8 +555,7 @@ SEPARATORS = ["\u2028", "\u2029", "\x0c", "\x0b", "\x85", "\x1c", "\r", "\r\n"]
 
 
 @settings(max_examples=100, **FUZZ)
-@given(spots=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(SEPARATORS)), min_size=1, max_size=4),
-       cr_only=st.booleans())
+@given(spots=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(SEPARATORS)), min_size=1, max_size=4), cr_only=st.booleans())
 def test_odd_line_separators_keep_positions(spots, cr_only):
     """R6.rules with odd separators put into its comments (or every line end turned into a CR), and a name misspelt
     in a formula: the finding's line is the one the parser counts (only a line feed, or a CR of a CR-only file, ends
@@ -473,4 +581,4 @@ def test_odd_line_separators_keep_positions(spots, cr_only):
     (f,) = findings
     shown = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     assert f.source_line == shown[f.span.line - 1]
-    assert f.source_line[f.span.column - 1:].startswith("levy_totl")
+    assert f.source_line[f.span.column - 1 :].startswith("levy_totl")

@@ -35,24 +35,63 @@ def write(ws: Workspace, path: Path, text: str, *, open_it: bool = True) -> str:
 
 FIXES = [
     # (file text, code, message, the fix's new text, the text it replaces)
-    ('ruleset Z1 extends R6\n\ndefine low "低" : bool = collection_rate < 90\n', "bare-number",
-     "the plain number 90 stands beside percent; write 90% (a plain number is a ratio: 1 = 100%)", "90%", "90"),
-    ('ruleset Z1 extends R6\n\ndefine up "上" : percent = previous_rate + 1\n', "bare-number",
-     "the plain number 1 stands beside percent; write 1% (a plain number is a ratio: 1 = 100%)", "1%", "1"),
-    ('ruleset Z1 extends R6\n\ndefine beta "β" : ratio = 1\n', "missing-override",
-     "'beta' is already defined in version R3; write 'override' to replace it or choose another name", "override ", ""),
-    ('ruleset Z1 extends R6\n\ndefine x "x" : yen = levy_totl\n', "unknown-name",
-     "unknown name 'levy_totl'; did you mean 'levy_total'?", "levy_total", "levy_totl"),
-    ('ruleset Z1 extends R6\n\ndefine x "x" : yen = flor(levy_total, 1円)\n', "unknown-function",
-     "unknown function 'flor'; did you mean 'floor'?; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum",
-     "floor", "flor"),
-    ('ruleset Z1 extends R6\n\noverride define levy_totl "x" : yen = 1円\n', "override-unknown",
-     "'levy_totl' overrides nothing: base version R6 has no item of that name; did you mean 'levy_total'?", "levy_total", "levy_totl"),
-    ('ruleset Z1 extends R6\n\noverride summary {\n  total levy_totl\n}\n', "unknown-name",
-     "summary names unknown 'levy_totl'; did you mean 'levy_total'?", "levy_total", "levy_totl"),
+    (
+        'ruleset Z1 extends R6\n\ndefine low "低" : bool = collection_rate < 90\n',
+        "bare-number",
+        "the plain number 90 stands beside percent; write 90% (a plain number is a ratio: 1 = 100%)",
+        "90%",
+        "90",
+    ),
+    (
+        'ruleset Z1 extends R6\n\ndefine up "上" : percent = previous_rate + 1\n',
+        "bare-number",
+        "the plain number 1 stands beside percent; write 1% (a plain number is a ratio: 1 = 100%)",
+        "1%",
+        "1",
+    ),
+    (
+        'ruleset Z1 extends R6\n\ndefine beta "β" : ratio = 1\n',
+        "missing-override",
+        "'beta' is already defined in version R3; write 'override' to replace it or choose another name",
+        "override ",
+        "",
+    ),
+    (
+        'ruleset Z1 extends R6\n\ndefine x "x" : yen = levy_totl\n',
+        "unknown-name",
+        "unknown name 'levy_totl'; did you mean 'levy_total'?",
+        "levy_total",
+        "levy_totl",
+    ),
+    (
+        'ruleset Z1 extends R6\n\ndefine x "x" : yen = flor(levy_total, 1円)\n',
+        "unknown-function",
+        "unknown function 'flor'; did you mean 'floor'?; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum",
+        "floor",
+        "flor",
+    ),
+    (
+        'ruleset Z1 extends R6\n\noverride define levy_totl "x" : yen = 1円\n',
+        "override-unknown",
+        "'levy_totl' overrides nothing: base version R6 has no item of that name; did you mean 'levy_total'?",
+        "levy_total",
+        "levy_totl",
+    ),
+    (
+        "ruleset Z1 extends R6\n\noverride summary {\n  total levy_totl\n}\n",
+        "unknown-name",
+        "summary names unknown 'levy_totl'; did you mean 'levy_total'?",
+        "levy_total",
+        "levy_totl",
+    ),
     ('ruleset Z1\n\ndefne x "x" : ratio = 1\n', "syntax", None, "define", "defne"),
-    ('ruleset Z1\n\ndefine x "x" : ratoi = 1\n', "unknown-unit",
-     "unknown unit 'ratoi'; units are percent, pp, yen, ratio, count, year, bool, text", "ratio", "ratoi"),
+    (
+        'ruleset Z1\n\ndefine x "x" : ratoi = 1\n',
+        "unknown-unit",
+        "unknown unit 'ratoi'; units are percent, pp, yen, ratio, count, year, bool, text",
+        "ratio",
+        "ratoi",
+    ),
 ]
 
 
@@ -68,10 +107,13 @@ def test_each_fixable_finding_has_its_fix(ws, tmp_path, text, code, message, new
     (edit,) = fix.edits
     lines = text.split("\n")
     assert edit.range.start.line == edit.range.end.line
-    replaced = lines[edit.range.start.line][edit.range.start.col:edit.range.end.col]
+    replaced = lines[edit.range.start.line][edit.range.start.col : edit.range.end.col]
     assert (edit.new_text, replaced) == (new, old)
-    fixed = "\n".join(lines[:edit.range.start.line] + [lines[edit.range.start.line][:edit.range.start.col] + new
-                                                        + lines[edit.range.start.line][edit.range.end.col:]] + lines[edit.range.start.line + 1:])
+    fixed = "\n".join(
+        lines[: edit.range.start.line]
+        + [lines[edit.range.start.line][: edit.range.start.col] + new + lines[edit.range.start.line][edit.range.end.col :]]
+        + lines[edit.range.start.line + 1 :]
+    )
     ws.set_text(path, fixed)
     assert [x.code for x in ws.diagnostics(path)] == []
 
@@ -79,26 +121,31 @@ def test_each_fixable_finding_has_its_fix(ws, tmp_path, text, code, message, new
 def test_base_found_next_to_the_file_before_the_shipped_one(ws, tmp_path):
     """A draft R6 next to the file wins over the shipped R6; its problems show on the `extends` line."""
     write(ws, tmp_path / "R6.rules", 'ruleset R6 extends R3\n\ndefine beta "β" : ratio = 1\n', open_it=False)
-    path = write(ws, tmp_path / "R7.rules", 'ruleset R7 extends R6\n')
+    path = write(ws, tmp_path / "R7.rules", "ruleset R7 extends R6\n")
     (d,) = ws.diagnostics(path)
     assert (d.code, d.range) == ("missing-override", Range(Pos(0, 19), Pos(0, 21)))
-    assert d.message == (f"in base version R6 ({tmp_path / 'R6.rules'}:3:8): 'beta' is already defined in version R3; "
-                         "write 'override' to replace it or choose another name")
+    assert d.message == (
+        f"in base version R6 ({tmp_path / 'R6.rules'}:3:8): 'beta' is already defined in version R3; "
+        "write 'override' to replace it or choose another name"
+    )
 
 
 def test_base_with_a_syntax_error(ws, tmp_path):
     write(ws, tmp_path / "A1.rules", 'ruleset A1\n\ndefine x "x" : ratio = = 1\n', open_it=False)
-    path = write(ws, tmp_path / "B1.rules", 'ruleset B1 extends A1\n')
+    path = write(ws, tmp_path / "B1.rules", "ruleset B1 extends A1\n")
     (d,) = ws.diagnostics(path)
     assert d.code == "syntax" and d.range == Range(Pos(0, 19), Pos(0, 21))
     assert d.message.startswith(f"in base version A1 ({tmp_path / 'A1.rules'}:3:24): unexpected '='")
 
 
 def test_unknown_base_lists_the_versions_in_reach(ws, tmp_path):
-    path = write(ws, tmp_path / "B1.rules", 'ruleset B1 extends R5\n')
+    path = write(ws, tmp_path / "B1.rules", "ruleset B1 extends R5\n")
     (d,) = ws.diagnostics(path)
-    assert (d.code, d.message) == ("unknown-base", "version B1 extends unknown version 'R5'; the rules read define R3, R6. "
-                                   "Give the file of version R5 too (--rules FILE or a folder), or correct the name after 'extends'")
+    assert (d.code, d.message) == (
+        "unknown-base",
+        "version B1 extends unknown version 'R5'; the rules read define R3, R6. "
+        "Give the file of version R5 too (--rules FILE or a folder), or correct the name after 'extends'",
+    )
 
 
 def test_hover_on_a_municipal_value_sums_or_ranges(ws):
@@ -109,9 +156,11 @@ def test_hover_on_a_municipal_value_sums_or_ranges(ws):
     session = api.Session.open()
     levies = session.evaluator(session.version("R3")).value("levy_medical", 2021)
     total, lo, hi = int(sum(levies)), int(min(levies)), int(max(levies))
-    assert hover.splitlines()[-1] == (f"値 FY2021 (R3)（計画期間の初年度、合成サンプルデータ (synthetic sample)）: 合計 {total:,}円（62団体、"
-                                      f"最小 {lo:,}円 ～ 最大 {hi:,}円）")
-    hover, _ = ws.hover(path, at(text, "achieved \"", 1))
+    assert hover.splitlines()[-1] == (
+        f"値 FY2021 (R3)（計画期間の初年度、合成サンプルデータ (synthetic sample)）: 合計 {total:,}円（62団体、"
+        f"最小 {lo:,}円 ～ 最大 {hi:,}円）"
+    )
+    hover, _ = ws.hover(path, at(text, 'achieved "', 1))
     assert hover.splitlines()[-1].startswith("値 FY2021 (R3)（計画期間の初年度、合成サンプルデータ (synthetic sample)）: true ")
 
 
@@ -119,7 +168,10 @@ def test_hover_value_waits_for_the_rules_it_needs(ws, tmp_path):
     """An error in the item hovered (or anything below it) stops the value; an error elsewhere does not."""
     text = 'ruleset Z1 extends R6\n\ndefine bad "b" : percent = collection_rate + 1\ndefine fine "f" : ratio = alpha * 2\ndefine worse "w" : percent = bad\n'
     path = write(ws, tmp_path / "Z1.rules", text)
-    assert ws.hover(path, at(text, 'fine "'))[0].splitlines()[-1] == "値 FY2024 (R6)（計画期間の初年度、合成サンプルデータ (synthetic sample)）: 1.72（都全体）"
+    assert (
+        ws.hover(path, at(text, 'fine "'))[0].splitlines()[-1]
+        == "値 FY2024 (R6)（計画期間の初年度、合成サンプルデータ (synthetic sample)）: 1.72（都全体）"
+    )
     assert ws.hover(path, at(text, 'worse "'))[0].splitlines()[-1] == "値 (FY2024 (R6)): bad に誤りがあるため計算しません"
 
 
@@ -134,8 +186,10 @@ def test_hover_on_functions_units_years_and_keys(ws, tmp_path):
 
 
 def test_completion_by_context(ws, tmp_path):
-    text = ('ruleset Z1 extends R6\n  period R7-R9\n\noverride define \n\nschedule s "s" : ratio {\n  \n}\n'
-            'summary {\n  total \n}\ndefine y "y" : percent = collection_rate[\n')
+    text = (
+        'ruleset Z1 extends R6\n  period R7-R9\n\noverride define \n\nschedule s "s" : ratio {\n  \n}\n'
+        'summary {\n  total \n}\ndefine y "y" : percent = collection_rate[\n'
+    )
     path = write(ws, tmp_path / "Z1.rules", text)
     labels = lambda pos: [c.label for c in ws.completions(path, pos)]  # noqa: E731
     overridable = labels(at(text, "override define ", 16))
@@ -149,7 +203,7 @@ def test_completion_by_context(ws, tmp_path):
 
 
 def test_definition_of_a_version_id(ws, tmp_path):
-    text = 'ruleset Z1 extends R6\n'
+    text = "ruleset Z1 extends R6\n"
     path = write(ws, tmp_path / "Z1.rules", text)
     (loc,) = ws.definitions(path, Pos(0, 20))
     assert (loc.path, loc.range) == (str(SHIPPED / "R6.rules"), Range(Pos(3, 8), Pos(3, 10)))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import cli
-from engine.render import needs_neutralising, neutralise, neutralise_column, restore, to_csv
 from engine.data import sample_paths
+from engine.render import needs_neutralising, neutralise, neutralise_column, restore, to_csv
 from engine.versions import default_rules_dir
 
 # Payloads of the spreadsheet-injection guidance: a formula, a DDE call, a formula after + - @, a tab and a CR in front.
@@ -55,9 +55,12 @@ def hostile(tmp_path_factory):
         for old, new in LABELS.items():
             text = text.replace(old, new)
         (d / "rules" / name).write_text(text, encoding="utf-8")
-    (d / "s.yaml").write_text("scenarios:\n"
-                              """  - name: '=HYPERLINK("http://example.invalid","s")'\n    set: {alpha.R7: 0.70}\n"""
-                              """  - name: "'=quoted"\n    set: {alpha.R7: 0.71}\n""", encoding="utf-8")
+    (d / "s.yaml").write_text(
+        "scenarios:\n"
+        """  - name: '=HYPERLINK("http://example.invalid","s")'\n    set: {alpha.R7: 0.70}\n"""
+        """  - name: "'=quoted"\n    set: {alpha.R7: 0.71}\n""",
+        encoding="utf-8",
+    )
     return d
 
 
@@ -133,12 +136,31 @@ def test_the_html_report_escapes_names_and_labels(hostile, capsys):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;=1" in html
 
 
-@pytest.mark.parametrize("text, safe", [
-    ("=1+1", "'=1+1"), ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("'x", "''x"), ("-", "'-"), ("--5", "'--5"),
-    ("-12", "-12"), ("+0.30", "+0.30"), ("-1,234.5", "-1,234.5"), ("-.5", "-.5"), ("-1e5", "-1e5"), ("-3%", "-3%"),
-    ("千代田区", "千代田区"), ("", ""), ("12", "12"), ("a=b", "a=b"), ("−2", "−2"),
-])
+@pytest.mark.parametrize(
+    "text, safe",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("'x", "''x"),
+        ("-", "'-"),
+        ("--5", "'--5"),
+        ("-12", "-12"),
+        ("+0.30", "+0.30"),
+        ("-1,234.5", "-1,234.5"),
+        ("-.5", "-.5"),
+        ("-1e5", "-1e5"),
+        ("-3%", "-3%"),
+        ("千代田区", "千代田区"),
+        ("", ""),
+        ("12", "12"),
+        ("a=b", "a=b"),
+        ("−2", "−2"),
+    ],
+)
 def test_neutralise(text, safe):
     """The cells neutralised (OWASP: = + - @ tab CR in front; and a quote, so that the rule reverses) and those left
     alone: numbers, including signed ones, and text that starts otherwise. restore() undoes neutralise()."""
@@ -170,8 +192,35 @@ def test_the_columnar_csv_writers_neutralise_as_to_csv_does(hostile, capsys, mon
     assert "'=HYPERLINK" in by_column.decode("utf-8-sig")
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "'x", "-", "--5", "-12", "+0.30", "-1,234.5",
-                                  "-.5", "-1e5", "-3%", "千代田区", "", "12", "a=b", "−2", "-１２", "+", "-1.2.3", "-1,23"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=1+1",
+        "+1+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tx",
+        "\rx",
+        "'x",
+        "-",
+        "--5",
+        "-12",
+        "+0.30",
+        "-1,234.5",
+        "-.5",
+        "-1e5",
+        "-3%",
+        "千代田区",
+        "",
+        "12",
+        "a=b",
+        "−2",
+        "-１２",
+        "+",
+        "-1.2.3",
+        "-1,23",
+    ],
+)
 def test_the_columnar_neutralise_is_neutralise(text):
     """engine/columnar/text.neutral (RE2 over a whole column) marks exactly the cells cells.neutralise marks."""
     import pyarrow as pa

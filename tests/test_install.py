@@ -90,7 +90,9 @@ def test_the_wheel_gives_the_checkouts_bytes_from_any_folder(installed, tmp_path
         assert a.returncode == 0, (argv, a.stderr.decode())
     assert (there / "r.html").read_bytes() == (here / "r.html").read_bytes()
     # the shipped files are the package's own, and nothing was written into site-packages
-    assert (purelib / "engine" / "_shipped" / "rules" / "tokyo" / "R6.rules").read_bytes() == (ROOT / "rules" / "tokyo" / "R6.rules").read_bytes()
+    assert (purelib / "engine" / "_shipped" / "rules" / "tokyo" / "R6.rules").read_bytes() == (
+        ROOT / "rules" / "tokyo" / "R6.rules"
+    ).read_bytes()
     written = [p for p in purelib.rglob("*") if p.stat().st_mtime > marker]
     assert written == []
     assert sorted(p.name.split("-")[0] for p in (home / ".cache" / "kokuho-rules").iterdir()) == ["grammar", "rules", "rules"]

@@ -57,8 +57,18 @@ LAYERS: list[tuple[str, ...]] = [
 KNOWN_VIOLATIONS: set[tuple[str, str, str]] = set()
 
 # The names check.py re-exports from ast.py (for the modules and tests that always took them from check).
-VOCABULARY = {"AGGREGATES", "FUNCTIONS", "KEY_NAMES", "ROUNDING_MODES", "another_year", "children", "earlier_year",
-              "item_exprs", "refs", "same_year_refs"}
+VOCABULARY = {
+    "AGGREGATES",
+    "FUNCTIONS",
+    "KEY_NAMES",
+    "ROUNDING_MODES",
+    "another_year",
+    "children",
+    "earlier_year",
+    "item_exprs",
+    "refs",
+    "same_year_refs",
+}
 
 
 # ---- the modules and their imports ---------------------------------------------------------------------
@@ -155,8 +165,13 @@ def private_uses(module: str) -> list[tuple[str, str]]:
                 out.append((target, name))
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in bound
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
             out.append((bound[node.value.id], node.attr))
     return out
 

@@ -30,7 +30,9 @@ def run(capsys, *argv):
 @pytest.fixture
 def tiny(tmp_path):
     """Data for the rule files of these tests: one municipality with a = 5円 in FY2024, an empty prefecture file."""
-    m = write_csv(tmp_path / "m.csv", ["fiscal_year", "code", "name", "a"], [{"fiscal_year": 2024, "code": "131016", "name": "千代田区", "a": 5}])
+    m = write_csv(
+        tmp_path / "m.csv", ["fiscal_year", "code", "name", "a"], [{"fiscal_year": 2024, "code": "131016", "name": "千代田区", "a": 5}]
+    )
     p = write_csv(tmp_path / "p.csv", ["fiscal_year"], [{"fiscal_year": 2024}])
 
     def eval_(rules_text: str, *extra):
@@ -89,8 +91,10 @@ def test_long_chain_of_definitions(capsys, tiny):
     assert run(capsys, "check", argv[2]) == (0, "", "1 rule file checked: no findings (X)\n")
     code, out, err = run(capsys, *argv)
     assert (code, out) == (2, "")
-    assert err.splitlines()[0] == (f"{argv[2]}:3003:8: eval-too-deep: the rules are nested too deeply to evaluate d3000 for FY2024 (R6): "
-                                   "a chain of definitions that use other definitions (or earlier years) is too long")
+    assert err.splitlines()[0] == (
+        f"{argv[2]}:3003:8: eval-too-deep: the rules are nested too deeply to evaluate d3000 for FY2024 (R6): "
+        "a chain of definitions that use other definitions (or earlier years) is too long"
+    )
 
 
 def test_reversed_long_chain_is_checked_without_recursion(tmp_path):
@@ -100,10 +104,13 @@ def test_reversed_long_chain_is_checked_without_recursion(tmp_path):
     assert check([tmp_path / "X.rules"]).findings == []
 
 
-@pytest.mark.parametrize("rhs, reason", [
-    ("x[year + 1]", "x would need data after FY2084"),
-    ("x[year - 1] + 1円", "x would need data before FY1964"),
-])
+@pytest.mark.parametrize(
+    "rhs, reason",
+    [
+        ("x[year + 1]", "x would need data after FY2084"),
+        ("x[year - 1] + 1円", "x would need data before FY1964"),
+    ],
+)
 def test_a_definition_reaching_every_year_stops(capsys, tiny, rhs, reason):
     """x defined from itself in the next (previous) year: without a data bound this recursed forever; now undefined
     with the reason, 60 years beyond the data (FY2024 ± 60)."""
@@ -125,12 +132,19 @@ def test_very_long_rule_file(tmp_path):
     assert check([tmp_path / "X.rules"]).findings == []
 
 
-@pytest.mark.parametrize("rhs, code, message", [
-    ("1" + "0" * 30 + "円", "number-too-long", "a number with 31 digits; the limit is 30"),
-    ("1" + "0" * 10000 + "円", "number-too-long", "a number with 10001 digits; the limit is 30"),
-    ("0." + "0" * 29 + "1円", "number-too-long", "a number with 31 digits; the limit is 30"),
-    ("10**10000円", "syntax", "unexpected '*'; expected 'false', 'true', 'year', (, -, a \"quoted text\", a fiscal year like FY2024, a name, ..."),
-])
+@pytest.mark.parametrize(
+    "rhs, code, message",
+    [
+        ("1" + "0" * 30 + "円", "number-too-long", "a number with 31 digits; the limit is 30"),
+        ("1" + "0" * 10000 + "円", "number-too-long", "a number with 10001 digits; the limit is 30"),
+        ("0." + "0" * 29 + "1円", "number-too-long", "a number with 31 digits; the limit is 30"),
+        (
+            "10**10000円",
+            "syntax",
+            "unexpected '*'; expected 'false', 'true', 'year', (, -, a \"quoted text\", a fiscal year like FY2024, a name, ...",
+        ),
+    ],
+)
 def test_huge_numbers_in_rules(tmp_path, rhs, code, message):
     """Exact fractions of 10,000-digit literals make every later step slow; the parser caps a literal at 30 digits."""
     (tmp_path / "X.rules").write_text(HEAD + f"define b : yen = a + {rhs}\n", encoding="utf-8")
@@ -138,11 +152,14 @@ def test_huge_numbers_in_rules(tmp_path, rhs, code, message):
     assert (f.code, f.message, f.span.line) == (code, message, 3)
 
 
-@pytest.mark.parametrize("cell, message", [
-    ("9" * 10000, "a: a number with 10000 digits; the limit is 30"),
-    ("1e999999999", "a: '1e999999999' is not a plain decimal number"),
-    ("1/3", "a: '1/3' is not a plain decimal number"),
-])
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ("9" * 10000, "a: a number with 10000 digits; the limit is 30"),
+        ("1e999999999", "a: '1e999999999' is not a plain decimal number"),
+        ("1/3", "a: '1/3' is not a plain decimal number"),
+    ],
+)
 def test_huge_numbers_in_data(capsys, tmp_path, cell, message):
     """'1e999999999' used to reach Fraction(), which computes 10**999999999 (a hang); it is refused first, in no time."""
     m = tmp_path / "m.csv"
@@ -165,7 +182,10 @@ def test_long_chain_of_extends(capsys, tmp_path):
     code, out, err = run(capsys, "check", tmp_path)
     assert code == 1
     lines = err.splitlines()
-    assert lines[0] == f"{tmp_path / 'V50.rules'}:1:21: extends-too-deep: version V50 extends a chain of more than 50 versions (V50 -> V49 -> ... -> V0)"
+    assert (
+        lines[0]
+        == f"{tmp_path / 'V50.rules'}:1:21: extends-too-deep: version V50 extends a chain of more than 50 versions (V50 -> V49 -> ... -> V0)"
+    )
     assert lines[-1] == "10 findings in 60 files"
     for i in range(50, 60):
         (tmp_path / f"V{i}.rules").unlink()
@@ -175,15 +195,36 @@ def test_long_chain_of_extends(capsys, tmp_path):
 # ---- rule and data files only compute ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, code, message", [
-    ("import os", "syntax", "unexpected 'import'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ..."),
-    ("exec(\"import os\")", "syntax", "unexpected 'exec'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ..."),
-    ("include \"/etc/passwd\"", "syntax", "unexpected 'include'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ..."),
-    ("define b : text = __import__(\"os\")", "unknown-function",
-     "unknown function '__import__'; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"),
-    ("define b : text = open(\"/etc/passwd\")", "unknown-function",
-     "unknown function 'open'; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum"),
-])
+@pytest.mark.parametrize(
+    "line, code, message",
+    [
+        (
+            "import os",
+            "syntax",
+            "unexpected 'import'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ...",
+        ),
+        (
+            'exec("import os")',
+            "syntax",
+            "unexpected 'exec'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ...",
+        ),
+        (
+            'include "/etc/passwd"',
+            "syntax",
+            "unexpected 'include'; expected 'basis', 'cite', 'define', 'example', 'extends', 'input', 'override', 'period', ...",
+        ),
+        (
+            'define b : text = __import__("os")',
+            "unknown-function",
+            "unknown function '__import__'; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum",
+        ),
+        (
+            'define b : text = open("/etc/passwd")',
+            "unknown-function",
+            "unknown function 'open'; functions are abs, ceil, count, decimals, defined, floor, max, mean, min, percent, ratio, round, sum",
+        ),
+    ],
+)
 def test_rule_files_cannot_run_python(tmp_path, line, code, message):
     """The language has no import, include, exec or file access; its functions are a fixed list of arithmetic."""
     (tmp_path / "X.rules").write_text(f"ruleset X\n{line}\n", encoding="utf-8")
@@ -194,7 +235,9 @@ def test_rule_files_cannot_run_python(tmp_path, line, code, message):
 def test_evaluation_opens_only_its_inputs(capsys, tmp_path, tiny):
     """An audit hook records every file opened and every process or socket started during `kokuho eval`: only the
     given rule and data files (and Python's own modules and caches) are opened, even when the rules name other files."""
-    argv = tiny(HEAD + 'input municipal b "/etc/passwd" : text\n  columns "/etc/hostname"\ndefine c : text = "/etc/shadow"\n', "--columns", "c")
+    argv = tiny(
+        HEAD + 'input municipal b "/etc/passwd" : text\n  columns "/etc/hostname"\ndefine c : text = "/etc/shadow"\n', "--columns", "c"
+    )
     events: list[tuple[str, str]] = []
     active = [True]
 
@@ -245,7 +288,9 @@ def big_data(tmp_path, n: int) -> tuple[Path, Path]:
     for y in (2022, 2023, 2024):
         for i in range(n):
             c5 = f"{10000 + i:05d}"
-            rows.append(municipal_row(y, c5 + str(check_digit(c5)), f"市{i}", collection_rate=f"{80 + i % 20}.{i % 100:02d}", insured=1000 + i))
+            rows.append(
+                municipal_row(y, c5 + str(check_digit(c5)), f"市{i}", collection_rate=f"{80 + i % 20}.{i % 100:02d}", insured=1000 + i)
+            )
     m = write_csv(tmp_path / "m.csv", MUNICIPAL_HEADER, rows)
     p = write_csv(tmp_path / "p.csv", PREFECTURE_HEADER, [prefecture_row(y, levy_medical=10**11) for y in (2022, 2023, 2024)])
     return m, p
@@ -253,7 +298,12 @@ def big_data(tmp_path, n: int) -> tuple[Path, Path]:
 
 KILLED = [
     # (command, municipalities, its arguments, kill moments: None = as soon as the temporary file appears)
-    ("eval", 3000, ["--period", "R4-R6", "--columns", "previous_rate,target_rate,achieved,deficit_status", "--format", "csv"], [None, None, 0.3, 1.0]),
+    (
+        "eval",
+        3000,
+        ["--period", "R4-R6", "--columns", "previous_rate,target_rate,achieved,deficit_status", "--format", "csv"],
+        [None, None, 0.3, 1.0],
+    ),
     ("report", 200, ["--period", "R5-R6"], [None, 1.0]),
 ]
 
@@ -309,7 +359,9 @@ def test_never_writes_over_its_inputs(capsys, tmp_path):
     targets = [m, p, rules / "R6.rules", tmp_path / "rules" / ".." / "m.csv", tmp_path / "hard-link.csv"]
     before = {t: Path(t).read_bytes() for t in targets}
     for t in targets:
-        code, out, err = run(capsys, "eval", "--rules", rules, "--data", m, "--prefecture-data", p, "--version", "R6", "--year", "R6", "--out", t)
+        code, out, err = run(
+            capsys, "eval", "--rules", rules, "--data", m, "--prefecture-data", p, "--version", "R6", "--year", "R6", "--out", t
+        )
         assert (code, out, err) == (2, "", f"out-is-input: --out {t} is one of the input files; refusing to overwrite it\n")
     assert {t: Path(t).read_bytes() for t in targets} == before
 
@@ -330,10 +382,14 @@ def test_output_keeps_the_mode_of_the_file_it_replaces(capsys, tmp_path):
 
 GROWING = [
     # (what, the definition) from FY1965 (the data's FY2024 less 60 years) to FY2024
-    ("a squaring recurrence (digits double every year)",
-     "define sq : count = if year <= FY1965 then 10 else sq[year - 1] * sq[year - 1]\n"),
-    ("a fraction recurrence (numerator and denominator double every year)",
-     "define f : ratio = if year <= FY1965 then 2 else f[year - 1] + 1 / f[year - 1]\n"),
+    (
+        "a squaring recurrence (digits double every year)",
+        "define sq : count = if year <= FY1965 then 10 else sq[year - 1] * sq[year - 1]\n",
+    ),
+    (
+        "a fraction recurrence (numerator and denominator double every year)",
+        "define f : ratio = if year <= FY1965 then 2 else f[year - 1] + 1 / f[year - 1]\n",
+    ),
 ]
 
 
@@ -341,13 +397,30 @@ GROWING = [
 def test_values_growing_without_bound_stop(tmp_path, what, definition):
     """Rules that pass `check` but whose exact values double their digits every year (2^59 digits by FY2024) ran for
     minutes: evaluation stops with value-too-large, exit 2, within 5 s (process start included)."""
-    m = write_csv(tmp_path / "m.csv", ["fiscal_year", "code", "name", "a"], [{"fiscal_year": 2024, "code": "131016", "name": "千代田区", "a": 5}])
+    m = write_csv(
+        tmp_path / "m.csv", ["fiscal_year", "code", "name", "a"], [{"fiscal_year": 2024, "code": "131016", "name": "千代田区", "a": 5}]
+    )
     p = write_csv(tmp_path / "p.csv", ["fiscal_year"], [{"fiscal_year": 2024}])
     (tmp_path / "X.rules").write_text(HEAD + definition, encoding="utf-8")
     name = definition.split()[1]
     assert run_check(tmp_path / "X.rules") == []
-    argv = [sys.executable, str(ROOT / "cli.py"), "eval", "--rules", str(tmp_path / "X.rules"), "--data", str(m), "--prefecture-data", str(p),
-            "--year", "R6", "--columns", name, "--format", "csv"]
+    argv = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "eval",
+        "--rules",
+        str(tmp_path / "X.rules"),
+        "--data",
+        str(m),
+        "--prefecture-data",
+        str(p),
+        "--year",
+        "R6",
+        "--columns",
+        name,
+        "--format",
+        "csv",
+    ]
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=5)
     except subprocess.TimeoutExpired:
@@ -364,10 +437,18 @@ def test_a_value_past_the_int_to_text_limit(capsys, tiny):
     """A value of more than 4,300 digits (87 more digits each year from FY1965) was Python's ValueError, exit 3, in every
     output: the evaluation now stops at 4,000 digits with value-too-large naming the definition and the year, exit 2,
     in every command and format, and nothing is written."""
-    rules = HEAD + 'define g "増加" : yen = if year <= FY1965 then 5円 else g[year - 1] * ' + " * ".join(["100000000000000000000000000000"] * 3) + "\n"
+    rules = (
+        HEAD
+        + 'define g "増加" : yen = if year <= FY1965 then 5円 else g[year - 1] * '
+        + " * ".join(["100000000000000000000000000000"] * 3)
+        + "\n"
+    )
     argv = tiny(rules, "--columns", "g")
     where = f"{argv[2]}:3:8: value-too-large: "
-    expected = where + "g for FY2011 (H23) has more than 4,000 digits as an exact number; round it (or what it adds up) with round(), floor() or ceil()\n"
+    expected = (
+        where
+        + "g for FY2011 (H23) has more than 4,000 digits as an exact number; round it (or what it adds up) with round(), floor() or ceil()\n"
+    )
     for fmt in ("csv", "table", "json", "markdown"):
         assert run(capsys, *argv, "--format", fmt) == (2, "", expected)
     out = argv[2].parent / "g.xlsx"

@@ -8,7 +8,9 @@ import pytest
 
 import cli
 from engine import api, ast, errors, examples, loading
-from engine.check import KEY_NAMES as CHECK_KEY_NAMES, UnitError as CheckUnitError, children as check_children
+from engine.check import KEY_NAMES as CHECK_KEY_NAMES
+from engine.check import UnitError as CheckUnitError
+from engine.check import children as check_children
 from engine.parse import parse_text
 from engine.versions import default_rules_dir
 
@@ -50,8 +52,9 @@ def test_two_different_files_of_one_version_are_still_a_duplicate(tmp_path):
 
 def broken(tmp_path):
     shutil.copy(R3, tmp_path / "R3.rules")
-    (tmp_path / "R6.rules").write_text(R6.read_text(encoding="utf-8").replace("previous_rate + 1.50pp", "previos_rate + 1.50pp", 1),
-                                       encoding="utf-8")
+    (tmp_path / "R6.rules").write_text(
+        R6.read_text(encoding="utf-8").replace("previous_rate + 1.50pp", "previos_rate + 1.50pp", 1), encoding="utf-8"
+    )
     return tmp_path
 
 
@@ -110,12 +113,28 @@ def test_items_know_their_kind_and_keyword():
 
 
 def test_children_and_walk():
-    rf = parse_text("ruleset X\ninput municipal a \"a\" : percent\n"
-                    "define b : percent = if a > 0% then min(a, a[year - 1]) else (b with a = 1%)\n", "x.rules")
+    rf = parse_text(
+        'ruleset X\ninput municipal a "a" : percent\ndefine b : percent = if a > 0% then min(a, a[year - 1]) else (b with a = 1%)\n',
+        "x.rules",
+    )
     e = rf.items[1].expr
     assert [type(c).__name__ for c in ast.children(e)] == ["Binary", "Call", "With"]
     assert ast.children(ast.Ref("a")) == [] and ast.children("not a node") == []
     assert [type(n).__name__ for n in ast.walk(e)] == [
-        "If", "Binary", "Ref", "Number", "Call", "Ref", "AtYear", "Ref", "Binary", "ThisYear", "Number", "With", "Ref", "Number"]
+        "If",
+        "Binary",
+        "Ref",
+        "Number",
+        "Call",
+        "Ref",
+        "AtYear",
+        "Ref",
+        "Binary",
+        "ThisYear",
+        "Number",
+        "With",
+        "Ref",
+        "Number",
+    ]
     assert ast.refs(e) == {"a", "b"} and ast.same_year_refs(rf.items[1]) == {"a", "b"}
     assert check_children is ast.children and CHECK_KEY_NAMES is ast.KEY_NAMES  # still taken from check by older code

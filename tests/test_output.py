@@ -50,13 +50,16 @@ def test_a_long_out_name_is_written(tmp_path, capsys, monkeypatch):
     assert (tmp_path / name).read_bytes().decode("utf-8-sig").startswith("年度,団体コード,団体名,目標収納率,未定義の理由\r\n")
 
 
-@pytest.mark.parametrize("errno_, reason", [
-    (errno.EACCES, "Permission denied (you may not write there; choose another folder)"),
-    (errno.EROFS, "Read-only file system (the disk is read-only; choose another folder)"),
-    (errno.ENOSPC, "No space left on device (the disk is full; make room or choose another disk)"),
-    (errno.EDQUOT, "Disk quota exceeded (your disk quota is used up; make room or choose another disk)"),
-    (errno.EIO, "Input/output error"),
-])
+@pytest.mark.parametrize(
+    "errno_, reason",
+    [
+        (errno.EACCES, "Permission denied (you may not write there; choose another folder)"),
+        (errno.EROFS, "Read-only file system (the disk is read-only; choose another folder)"),
+        (errno.ENOSPC, "No space left on device (the disk is full; make room or choose another disk)"),
+        (errno.EDQUOT, "Disk quota exceeded (your disk quota is used up; make room or choose another disk)"),
+        (errno.EIO, "Input/output error"),
+    ],
+)
 @pytest.mark.parametrize("step", ["mkstemp", "fsync", "replace"])
 def test_system_errors_while_writing(tmp_path, capsys, monkeypatch, errno_, reason, step):
     """Whichever step of the atomic write the system refuses (creating the temporary file, syncing it, renaming it):
@@ -84,7 +87,10 @@ def test_a_folder_without_write_permission(tmp_path, capsys):
         code, out, err = run(capsys, *EVAL, "--out", folder / "r.csv")
     finally:
         folder.chmod(0o755)
-    assert (code, err) == (2, f"unwritable: cannot write {folder / 'r.csv'}: Permission denied (you may not write there; choose another folder)\n")
+    assert (code, err) == (
+        2,
+        f"unwritable: cannot write {folder / 'r.csv'}: Permission denied (you may not write there; choose another folder)\n",
+    )
 
 
 def test_the_folder_is_synced_after_the_rename(tmp_path, monkeypatch):
@@ -121,7 +127,10 @@ def test_stdout_on_a_full_disk(tmp_path):
     """`kokuho eval > /dev/full`: exit 2 with one line (OSError was exit 3)."""
     with open("/dev/full", "w") as full:
         p = subprocess.run([sys.executable, str(ROOT / "cli.py"), *EVAL], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
-    assert (p.returncode, p.stderr) == (2, "unwritable: cannot write the output: No space left on device (the disk is full; make room or choose another disk)\n")
+    assert (p.returncode, p.stderr) == (
+        2,
+        "unwritable: cannot write the output: No space left on device (the disk is full; make room or choose another disk)\n",
+    )
 
 
 # ---- Ctrl-C -----------------------------------------------------------------------------------------------------
@@ -157,8 +166,12 @@ def test_ctrl_c_while_writing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(output, "_replace_atomically", interrupted)
     target = tmp_path / "r.csv"
     code, out, err = run(capsys, *EVAL, "--out", target)
-    assert (code, out, err) == (130, "", f"wrote {target}: R6, FY2025 (R7), 62 municipalities × 1 year, 1 column\n"
-                                         "kokuho: interrupted after writing the output; what was written is complete\n")
+    assert (code, out, err) == (
+        130,
+        "",
+        f"wrote {target}: R6, FY2025 (R7), 62 municipalities × 1 year, 1 column\n"
+        "kokuho: interrupted after writing the output; what was written is complete\n",
+    )
     assert target.read_bytes().decode("utf-8-sig").startswith("年度,団体コード,団体名,目標収納率,未定義の理由\r\n")
     assert os.listdir(tmp_path) == ["r.csv"]
 
@@ -183,8 +196,12 @@ def test_ctrl_c_where_python_cannot_raise(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(api.Session, "evaluate", interrupted)
     target = tmp_path / "r.csv"
     code, out, err = run(capsys, *EVAL, "--out", target)
-    assert (code, out, err) == (130, "", f"wrote {target}: R6, FY2025 (R7), 62 municipalities × 1 year, 1 column\n"
-                                         "kokuho: interrupted after writing the output; what was written is complete\n")
+    assert (code, out, err) == (
+        130,
+        "",
+        f"wrote {target}: R6, FY2025 (R7), 62 municipalities × 1 year, 1 column\n"
+        "kokuho: interrupted after writing the output; what was written is complete\n",
+    )
     assert target.exists()
 
 
@@ -210,12 +227,27 @@ def test_ctrl_c_at_any_moment(tmp_path, moment):
         (rules / f"{v}.rules").write_bytes((ROOT / "rules" / "tokyo" / f"{v}.rules").read_bytes())
     target = tmp_path / "out" / "r.csv"
     target.parent.mkdir()
-    argv = [sys.executable, str(ROOT / "cli.py"), "eval", "--rules", str(rules), "--version", "R6", "--period", "R1-R11", "--format", "csv", "--out", str(target)]
+    argv = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "eval",
+        "--rules",
+        str(rules),
+        "--version",
+        "R6",
+        "--period",
+        "R1-R11",
+        "--format",
+        "csv",
+        "--out",
+        str(target),
+    ]
     subprocess.run(argv, check=True, timeout=300)
     complete = target.read_bytes()
     target.write_bytes(b"previous")
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
+
         def started():  # cli.py's imports (inside its own Ctrl-C guard) have loaded the C parts of json and csv
             try:
                 return p.poll() is not None or "/_json." in Path(f"/proc/{p.pid}/maps").read_text()
@@ -238,8 +270,11 @@ def test_ctrl_c_at_any_moment(tmp_path, moment):
     wrote = [line for line in lines if line.startswith("wrote ")]  # said once the output is complete
     assert wrote in ([], [f"wrote {target}: R6, FY2019-FY2029, 62 municipalities × 11 years, 20 columns"])
     lines = [line for line in lines if line not in wrote]
-    assert (p.returncode, lines) in [(0, []), (130, ["kokuho: interrupted; no output was written"]),
-                                     (130, ["kokuho: interrupted after writing the output; what was written is complete"])]
+    assert (p.returncode, lines) in [
+        (0, []),
+        (130, ["kokuho: interrupted; no output was written"]),
+        (130, ["kokuho: interrupted after writing the output; what was written is complete"]),
+    ]
     assert out == b""
     assert target.read_bytes() == (complete if p.returncode == 0 or "after writing" in err.decode() else b"previous")
     assert not wrote or target.read_bytes() == complete
@@ -252,8 +287,25 @@ def test_ctrl_c_during_a_parallel_sweep(tmp_path, delay):
     """SIGINT to `kokuho sweep --jobs 2` (a terminal sends it to every process of the group): the workers leave it to
     the parent, which stops them; one line, exit 130 (or 0 if done), and no worker left running."""
     out = tmp_path / "sweep-out.csv"
-    argv = [sys.executable, str(ROOT / "cli.py"), "sweep", "--version", "R6", "--period", "R6-R8", "--vary", "alpha.R7=0.50..0.80:0.005",
-            "--vary", "alpha.R8=0.40..0.60:0.02", "--jobs", "2", "--format", "csv", "--out", str(out)]
+    argv = [
+        sys.executable,
+        str(ROOT / "cli.py"),
+        "sweep",
+        "--version",
+        "R6",
+        "--period",
+        "R6-R8",
+        "--vary",
+        "alpha.R7=0.50..0.80:0.005",
+        "--vary",
+        "alpha.R8=0.40..0.60:0.02",
+        "--jobs",
+        "2",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+    ]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         assert _wait_for(lambda: p.poll() is not None or "/_json." in Path(f"/proc/{p.pid}/maps").read_text())
@@ -266,8 +318,11 @@ def test_ctrl_c_during_a_parallel_sweep(tmp_path, delay):
     finally:
         if p.poll() is None:
             p.kill()
-    assert (p.returncode, stderr.decode().splitlines()) in [(0, []), (130, ["kokuho: interrupted; no output was written"]),
-                                                            (130, ["kokuho: interrupted after writing the output; what was written is complete"])]
+    assert (p.returncode, stderr.decode().splitlines()) in [
+        (0, []),
+        (130, ["kokuho: interrupted; no output was written"]),
+        (130, ["kokuho: interrupted after writing the output; what was written is complete"]),
+    ]
     time.sleep(0.5)
     left = [d for d in Path("/proc").iterdir() if d.name.isdigit() and _cmdline(d).find(str(out)) >= 0]
     assert left == []

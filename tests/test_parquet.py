@@ -71,13 +71,20 @@ def test_eval_parquet_holds_the_csv_figures_typed(tmp_path, capsys):
     assert code == 0
     rows = csv_table(text)
     code, _, err = run(capsys, *argv, "--out", tmp_path / "r6.parquet")
-    assert code == 0 and err.strip().endswith("wrote " + str(tmp_path / "r6.parquet") + ": R6, FY2019-FY2029, 62 municipalities × 11 years, 20 columns")
+    assert code == 0 and err.strip().endswith(
+        "wrote " + str(tmp_path / "r6.parquet") + ": R6, FY2019-FY2029, 62 municipalities × 11 years, 20 columns"
+    )
     table = pq.read_table(tmp_path / "r6.parquet")
     schema = table.schema
-    assert (schema.field("fiscal_year").type, schema.field("levy_total").type, schema.field("target_rate").type,
-            schema.field("beta").type, schema.field("achieved").type, schema.field("deficit_status").type) == (
-        pa.int16(), pa.int64(), pa.decimal128(38, 2), pa.decimal128(38, 13), pa.bool_(), pa.string())
-    assert schema.field("target_rate").metadata == {b"unit": b"percent", b"label": "目標収納率".encode("utf-8")}
+    assert (
+        schema.field("fiscal_year").type,
+        schema.field("levy_total").type,
+        schema.field("target_rate").type,
+        schema.field("beta").type,
+        schema.field("achieved").type,
+        schema.field("deficit_status").type,
+    ) == (pa.int16(), pa.int64(), pa.decimal128(38, 2), pa.decimal128(38, 13), pa.bool_(), pa.string())
+    assert schema.field("target_rate").metadata == {b"unit": b"percent", b"label": "目標収納率".encode()}
     assert schema.metadata[b"version"] == b"R6"
     got = table.to_pylist()
     assert len(got) == len(rows) == 62 * 11
@@ -100,7 +107,8 @@ def test_eval_parquet_with_municipalities(tmp_path, capsys):
     assert code == 0
     table = pq.read_table(tmp_path / "two.parquet")
     assert [(r["fiscal_year"], r["code"]) for r in table.select(["fiscal_year", "code"]).to_pylist()] == [
-        (y, c) for y in (2024, 2025, 2026) for c in ("131016", "131024")]
+        (y, c) for y in (2024, 2025, 2026) for c in ("131016", "131024")
+    ]
 
 
 def test_diff_parquet_is_the_csv_table(tmp_path, capsys):
@@ -116,13 +124,20 @@ def test_diff_parquet_is_the_csv_table(tmp_path, capsys):
     assert [{k: ("" if v is None else str(v)) for k, v in r.items()} for r in table.to_pylist()] == rows
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["eval", "--year", "R7", "--format", "parquet"], "parquet-needs-out: --format parquet writes a file: give --out FILE.parquet"),
-    (["eval", "--year", "R7", "--summary", "--out", "s.parquet"],
-     "format-unsupported: kokuho eval --summary cannot write Parquet; it writes .csv, .json, .md, .txt"),
-    (["diff", "R3", "R6", "--year", "R7", "--rules-only", "--out", "d.parquet"],
-     "format-unsupported: kokuho diff writes Parquet for the outcome diff only, not with --summary, --rules-only or --explain"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["eval", "--year", "R7", "--format", "parquet"], "parquet-needs-out: --format parquet writes a file: give --out FILE.parquet"),
+        (
+            ["eval", "--year", "R7", "--summary", "--out", "s.parquet"],
+            "format-unsupported: kokuho eval --summary cannot write Parquet; it writes .csv, .json, .md, .txt",
+        ),
+        (
+            ["diff", "R3", "R6", "--year", "R7", "--rules-only", "--out", "d.parquet"],
+            "format-unsupported: kokuho diff writes Parquet for the outcome diff only, not with --summary, --rules-only or --explain",
+        ),
+    ],
+)
 def test_parquet_usage_errors(tmp_path, monkeypatch, capsys, argv, line):
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, *argv)

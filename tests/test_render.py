@@ -10,16 +10,19 @@ from tabulate import tabulate
 from engine.render import decimal_text, format_display, format_value, to_table
 
 
-@pytest.mark.parametrize("x, places, text", [
-    (Fraction(1847, 20), 2, "92.35"),       # a rate of 92.35% as percent points
-    (Fraction(5), 0, "5"),
-    (Fraction(5), 2, "5.00"),
-    (Fraction(-1, 8), 2, "-0.125"),         # more places when the exact value has them
-    (Fraction(1, 3), 0, "0.333333333333333"),  # not terminating: 15 places, half-even
-    (Fraction(200, 3), 2, "66.666666666666667"),
-    (Fraction(-1, 10**20), 0, "0"),         # rounds to zero: no minus sign
-    (Fraction(12345678901234567, 1000), 0, "12345678901234.567"),
-])
+@pytest.mark.parametrize(
+    "x, places, text",
+    [
+        (Fraction(1847, 20), 2, "92.35"),  # a rate of 92.35% as percent points
+        (Fraction(5), 0, "5"),
+        (Fraction(5), 2, "5.00"),
+        (Fraction(-1, 8), 2, "-0.125"),  # more places when the exact value has them
+        (Fraction(1, 3), 0, "0.333333333333333"),  # not terminating: 15 places, half-even
+        (Fraction(200, 3), 2, "66.666666666666667"),
+        (Fraction(-1, 10**20), 0, "0"),  # rounds to zero: no minus sign
+        (Fraction(12345678901234567, 1000), 0, "12345678901234.567"),
+    ],
+)
 def test_decimal_text_is_exact(x, places, text):
     assert decimal_text(x, places) == text
 
@@ -37,11 +40,15 @@ CELLS = st.sampled_from(["千代田区", "abc", "", "98.10%", "1,234円", "—[1
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
-    st.lists(CELLS, min_size=n, max_size=n),
-    st.lists(st.lists(CELLS, min_size=n, max_size=n), max_size=5),
-    st.lists(st.sampled_from(["left", "right"]), min_size=n, max_size=n),
-)))
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(
+            st.lists(CELLS, min_size=n, max_size=n),
+            st.lists(st.lists(CELLS, min_size=n, max_size=n), max_size=5),
+            st.lists(st.sampled_from(["left", "right"]), min_size=n, max_size=n),
+        )
+    )
+)
 def test_to_table_matches_tabulate_simple(table):
     """to_table draws tabulate's "simple" layout itself (for speed); it must stay byte-identical."""
     header, rows, align = table
@@ -72,7 +79,7 @@ def test_decimal_text_is_the_exact_value(x, places):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.integers(-10**15, 10**15))
+@given(st.integers(-(10**15), 10**15))
 def test_whole_yen_fast_path_matches_the_fraction_path(n):
     """An int and the equal Fraction print the same, with separators: 1,234,567円 and -1,234円."""
     assert format_display(n, "yen") == format_display(Fraction(n, 1) + Fraction(1, 2) - Fraction(1, 2), "yen") == f"{n:,}円"
@@ -96,8 +103,24 @@ def test_percent_examples():
 # Every kind of character a table cell holds, and the ones wcswidth reads together with a
 # neighbour (joiners, variation selectors, combining marks, Indic virama, flags, skin tones).
 WIDTH_CHARS = st.sampled_from(
-    [chr(c) for c in range(0x20, 0x7F)] + list("円％（）〜～・ー—→−…①ｱｶﾞ日本語東京都千代田区αβγΩͰ") +
-    ["\u200d", "\ufe0f", "\ufe0e", "\u3099", "\u0301", "\u0915", "\u094d", "\U0001F600", "\U0001F3FB", "\U0001F1EF", "\U0001F1F5", "\t", "\u00ad"])
+    [chr(c) for c in range(0x20, 0x7F)]
+    + list("円％（）〜～・ー—→−…①ｱｶﾞ日本語東京都千代田区αβγΩͰ")
+    + [
+        "\u200d",
+        "\ufe0f",
+        "\ufe0e",
+        "\u3099",
+        "\u0301",
+        "\u0915",
+        "\u094d",
+        "\U0001f600",
+        "\U0001f3fb",
+        "\U0001f1ef",
+        "\U0001f1f5",
+        "\t",
+        "\u00ad",
+    ]
+)
 
 
 @settings(max_examples=2000, deadline=None)
@@ -148,6 +171,6 @@ def test_the_table_format_is_linear_in_its_undefined_cells(capsys):
         times[period].append(time.perf_counter() - start)
         out = capsys.readouterr().out
     assert min(times["R1-R36"]) < 3 * min(times["R1-R18"])
-    notes = out[out.index("未定義の値 (undefined values):"):].splitlines()[1:]
+    notes = out[out.index("未定義の値 (undefined values):") :].splitlines()[1:]
     assert [line.split("]")[0].strip() for line in notes] == [f"[{i}" for i in range(1, len(notes) + 1)]
     assert len(notes) > 100 and out.count("—[1]") >= 1

@@ -19,9 +19,9 @@ installs chromium and a missing browser is a failure.
 from __future__ import annotations
 
 import base64
-import re
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -36,18 +36,47 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TIMEOUT = 90  # seconds for the whole browser session
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps", "--mute-audio",
-         "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND", "--window-size=1200,1600", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--window-size=1200,1600",
+    "--remote-debugging-pipe",
+]
 CHARTS = ["chart-alpha", "chart-bands", "chart-target", "chart-levy", "chart-deficit"]
 YEARS = [2024, 2025, 2026]  # the bundled R6's target-table period, the report's default
 GROUPS = ["target", "levy", "rates", "other"]
-TABLES = (["table-figures", "table-top-1", "table-top-2", "table-versions", "table-data", "table-rules-1", "table-other-rules"]
-          + [f"table-summary-{k}" for k in (1, 2, 3)] + ["table-distribution"]
-          + [f"table-movers-{y}-{m}-{side}" for y in YEARS for m in ("target", "levy", "net") for side in ("gains", "losses")]
-          + [f"table-muni-{y}-{g}" for y in YEARS for g in GROUPS] + ["table-undefined", "table-citations"])
-SECTIONS = ["overview", "versions", "rules", "other-rules", "summary", "charts", "distribution", "movers", "municipal", "undefined",
-            "citations"]
+TABLES = (
+    ["table-figures", "table-top-1", "table-top-2", "table-versions", "table-data", "table-rules-1", "table-other-rules"]
+    + [f"table-summary-{k}" for k in (1, 2, 3)]
+    + ["table-distribution"]
+    + [f"table-movers-{y}-{m}-{side}" for y in YEARS for m in ("target", "levy", "net") for side in ("gains", "losses")]
+    + [f"table-muni-{y}-{g}" for y in YEARS for g in GROUPS]
+    + ["table-undefined", "table-citations"]
+)
+SECTIONS = [
+    "overview",
+    "versions",
+    "rules",
+    "other-rules",
+    "summary",
+    "charts",
+    "distribution",
+    "movers",
+    "municipal",
+    "undefined",
+    "citations",
+]
 
 # Runs in the page (DevTools evaluation, not a page script: the page's CSP forbids scripts).
 PROBE = r"""
@@ -88,9 +117,14 @@ class Browser:
             os.dup2(to_child_r, 3)
             os.dup2(from_child_w, 4)
 
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     preexec_fn=fds, pass_fds=(3, 4, to_child_r, from_child_w))
+        self.proc = subprocess.Popen(
+            [CHROMIUM, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            pass_fds=(3, 4, to_child_r, from_child_w),
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._buf = b""
@@ -167,16 +201,27 @@ def page(tmp_path_factory):
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network", "Page", "Log", "Runtime"):
             browser.send(f"{domain}.enable", session=session)
-        browser.send("Emulation.setDeviceMetricsOverride", {"width": 1200, "height": 1600, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride", {"width": 1200, "height": 1600, "deviceScaleFactor": 1, "mobile": False}, session=session
+        )
         browser.send("Page.navigate", {"url": url}, session=session)
         browser.wait_event("Page.loadEventFired")
-        probe = json.loads(browser.send("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session)["result"]["value"])
-        shot = browser.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                      "clip": {"x": 0, "y": 0, "width": 1200, "height": min(probe["height"], 16000), "scale": 0.5}},
-                            session=session)
+        probe = json.loads(
+            browser.send("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, session=session)["result"]["value"]
+        )
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": 1200, "height": min(probe["height"], 16000), "scale": 0.5},
+            },
+            session=session,
+        )
         top = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
-        pdf = browser.send("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": False},
-                           session=session)
+        pdf = browser.send(
+            "Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True, "displayHeaderFooter": False}, session=session
+        )
     finally:
         browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -252,8 +297,14 @@ def test_summary_is_page_one(pdf_pages):
     start page 2. A4 portrait."""
     w, h, first = pdf_pages[0]
     assert (round(w), round(h)) == (595, 842)
-    for text in ("国民健康保険運営方針 比較レポート", "概要", "主な変更点", "年度別の主な数値", "変化の大きい団体（FY2024 (R6)）",
-                 "未定義の値: R3 124 件、R6 124 件（理由 1 種類）"):
+    for text in (
+        "国民健康保険運営方針 比較レポート",
+        "概要",
+        "主な変更点",
+        "年度別の主な数値",
+        "変化の大きい団体（FY2024 (R6)）",
+        "未定義の値: R3 124 件、R6 124 件（理由 1 種類）",
+    ):
         assert text in first, text
     assert "目次" not in first
     assert pdf_pages[1][2].lstrip().startswith("目次")

@@ -59,17 +59,26 @@ def test_out_name_chooses_the_format_and_one_line_says_what_it_holds(here, capsy
     assert len(json.loads((here / "r.json").read_text(encoding="utf-8"))["rows"]) == 62
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["eval", "--year", "R7", "--format", "csv", "--out", "r.xlsx"],
-     "format-mismatch: --format csv does not match --out r.xlsx: a .xlsx file is an Excel workbook; drop --format, or name the file r.csv"),
-    (["diff", "R3", "R6", "--year", "R7", "--format", "xlsx", "--out", "d.md"],
-     "format-mismatch: --format xlsx does not match --out d.md: a .md file is markdown; drop --format, or name the file d.xlsx"),
-    (["eval", "--year", "R7", "--out", "r.html"],
-     "format-unsupported: kokuho eval cannot write a web page (HTML) (.html); it writes .txt, .csv, .json, .md, .xlsx, .parquet"),
-    (["report", "--out", "r.csv"], "format-unsupported: kokuho report cannot write CSV (.csv); it writes .html, .xlsx"),
-    (["book", "--out", "r6.xlsx"], "format-unsupported: kokuho book cannot write an Excel workbook (.xlsx); it writes .html"),
-    (["sweep", "--vary", "alpha.FY2025=0.6", "--format", "xlsx"], "xlsx-needs-out: --format xlsx writes a file: give --out FILE.xlsx"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["eval", "--year", "R7", "--format", "csv", "--out", "r.xlsx"],
+            "format-mismatch: --format csv does not match --out r.xlsx: a .xlsx file is an Excel workbook; drop --format, or name the file r.csv",
+        ),
+        (
+            ["diff", "R3", "R6", "--year", "R7", "--format", "xlsx", "--out", "d.md"],
+            "format-mismatch: --format xlsx does not match --out d.md: a .md file is markdown; drop --format, or name the file d.xlsx",
+        ),
+        (
+            ["eval", "--year", "R7", "--out", "r.html"],
+            "format-unsupported: kokuho eval cannot write a web page (HTML) (.html); it writes .txt, .csv, .json, .md, .xlsx, .parquet",
+        ),
+        (["report", "--out", "r.csv"], "format-unsupported: kokuho report cannot write CSV (.csv); it writes .html, .xlsx"),
+        (["book", "--out", "r6.xlsx"], "format-unsupported: kokuho book cannot write an Excel workbook (.xlsx); it writes .html"),
+        (["sweep", "--vary", "alpha.FY2025=0.6", "--format", "xlsx"], "xlsx-needs-out: --format xlsx writes a file: give --out FILE.xlsx"),
+    ],
+)
 def test_a_format_that_contradicts_the_name_or_the_command_is_a_usage_error(here, capsys, argv, line):
     code, out, err = run(capsys, *argv)
     assert (code, out, err.splitlines()) == (2, "", [line])
@@ -80,8 +89,13 @@ def _on_a_terminal(*argv) -> tuple[int, str, str]:
     """Run kokuho with stdout on a pseudo-terminal, as in a staff member's shell."""
     leader, follower = pty.openpty()
     try:
-        p = subprocess.run([sys.executable, str(ROOT / "cli.py"), *argv], stdout=follower, stderr=subprocess.PIPE, timeout=120,
-                           env={**os.environ, "KOKUHO_CONFIG": "off"})
+        p = subprocess.run(
+            [sys.executable, str(ROOT / "cli.py"), *argv],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            env={**os.environ, "KOKUHO_CONFIG": "off"},
+        )
         os.close(follower)
         follower = None
         shown = b""
@@ -105,8 +119,10 @@ def test_a_web_page_is_not_printed_on_a_terminal(command):
     """`kokuho report` on a terminal would print 859 KB of HTML: refused, with the way to write it."""
     code, shown, err = _on_a_terminal(command)
     assert (code, shown) == (2, "")
-    assert err == (f"html-to-terminal: kokuho {command} writes a web page: give --out FILE.html (or redirect it: kokuho {command} ... > FILE.html), "
-                   "then open the file in a browser\n")
+    assert err == (
+        f"html-to-terminal: kokuho {command} writes a web page: give --out FILE.html (or redirect it: kokuho {command} ... > FILE.html), "
+        "then open the file in a browser\n"
+    )
 
 
 def test_a_web_page_may_be_redirected(capsys):
@@ -115,19 +131,32 @@ def test_a_web_page_may_be_redirected(capsys):
     assert code == 0 and out.startswith("<!DOCTYPE html>") and err == ""
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--out", "d.csv"], "wrote d.csv: outcome diff R3 → R6, FY2025 (R7), 62 municipalities, 4 rows"),
-    (["diff", "R3", "R6", "--year", "R7", "--rules-only", "--out", "d.md"], "wrote d.md: rule diff R3 → R6, FY2025 (R7)"),
-    (["diff", "R3", "R6", "--year", "R7", "--summary", "--out", "d.json"], "wrote d.json: diff summary R3 → R6, FY2025 (R7), 62 municipalities"),
-    (["diff", "R3", "R6", "--year", "R7", "--out", "d.xlsx"], "wrote d.xlsx: diff R3 → R6, FY2025 (R7)"),
-    (["explain", "target_rate", "--year", "R7", "-m", "131016", "--out", "x.md"],
-     "wrote x.md: the derivation of target_rate for 131016 千代田区, FY2025, version R6"),
-    (["versions", "--out", "v.csv"], "wrote v.csv: 2 versions"),
-    (["names", "--version", "R3", "--out", "n.csv"], "wrote n.csv: 46 names of R3 (46 pieces)"),
-    (["sweep", "--version", "R6", "--period", "R7", "--vary", "alpha.FY2025=0.6", "--jobs", "1", "--out", "s.xlsx"],
-     "wrote s.xlsx: R6, FY2025 (R7), 2 scenarios"),
-    (["book", "--version", "R3", "--out", "r3.html"], "wrote r3.html: the rule book of R3"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--out", "d.csv"],
+            "wrote d.csv: outcome diff R3 → R6, FY2025 (R7), 62 municipalities, 4 rows",
+        ),
+        (["diff", "R3", "R6", "--year", "R7", "--rules-only", "--out", "d.md"], "wrote d.md: rule diff R3 → R6, FY2025 (R7)"),
+        (
+            ["diff", "R3", "R6", "--year", "R7", "--summary", "--out", "d.json"],
+            "wrote d.json: diff summary R3 → R6, FY2025 (R7), 62 municipalities",
+        ),
+        (["diff", "R3", "R6", "--year", "R7", "--out", "d.xlsx"], "wrote d.xlsx: diff R3 → R6, FY2025 (R7)"),
+        (
+            ["explain", "target_rate", "--year", "R7", "-m", "131016", "--out", "x.md"],
+            "wrote x.md: the derivation of target_rate for 131016 千代田区, FY2025, version R6",
+        ),
+        (["versions", "--out", "v.csv"], "wrote v.csv: 2 versions"),
+        (["names", "--version", "R3", "--out", "n.csv"], "wrote n.csv: 46 names of R3 (46 pieces)"),
+        (
+            ["sweep", "--version", "R6", "--period", "R7", "--vary", "alpha.FY2025=0.6", "--jobs", "1", "--out", "s.xlsx"],
+            "wrote s.xlsx: R6, FY2025 (R7), 2 scenarios",
+        ),
+        (["book", "--version", "R3", "--out", "r3.html"], "wrote r3.html: the rule book of R3"),
+    ],
+)
 def test_every_command_that_writes_a_file_says_what_it_holds(here, capsys, argv, line):
     code, out, err = run(capsys, *argv)
     assert code == 0 and out == ""
@@ -189,10 +218,16 @@ def test_report_tables_of_the_municipalities_asked_for(here, capsys):
     assert sum(r[7] for r in achievers) == 62
 
 
-@pytest.mark.parametrize("argv", [["eval", "--year", "R7"], ["diff", "R3", "R6", "--year", "R7"], ["report", "--period", "R7", "--out", "r.html"]])
+@pytest.mark.parametrize(
+    "argv", [["eval", "--year", "R7"], ["diff", "R3", "R6", "--year", "R7"], ["report", "--period", "R7", "--out", "r.html"]]
+)
 def test_an_unknown_municipality_is_a_usage_error_with_the_closest_name(here, capsys, argv):
     code, out, err = run(capsys, *argv, "-m", "八王子")
-    assert (code, out, err.splitlines()[-1]) == (2, "", "unknown-municipality: no municipality '八王子' in the data; did you mean '八王子市'?")
+    assert (code, out, err.splitlines()[-1]) == (
+        2,
+        "",
+        "unknown-municipality: no municipality '八王子' in the data; did you mean '八王子市'?",
+    )
 
 
 # ---- 3. labels wherever a name is; kokuho names ---------------------------------------------------------------
@@ -206,22 +241,64 @@ def test_labels_are_names(capsys):
     _, a, _ = run(capsys, "explain", "目標収納率", "--year", "R7", "-m", "131016", "--version", "R6")
     _, b, _ = run(capsys, "explain", "target_rate", "--year", "R7", "-m", "131016", "--version", "R6")
     assert a == b
-    _, a, _ = run(capsys, "sweep", "--version", "R6", "--period", "R7", "--vary", "医療費指数反映係数α.R7=0.6", "--totals", "納付金（合計）",
-                  "--jobs", "1", "--format", "csv")
-    _, b, _ = run(capsys, "sweep", "--version", "R6", "--period", "R7", "--vary", "alpha.R7=0.6", "--totals", "levy_total", "--jobs", "1", "--format", "csv")
+    _, a, _ = run(
+        capsys,
+        "sweep",
+        "--version",
+        "R6",
+        "--period",
+        "R7",
+        "--vary",
+        "医療費指数反映係数α.R7=0.6",
+        "--totals",
+        "納付金（合計）",
+        "--jobs",
+        "1",
+        "--format",
+        "csv",
+    )
+    _, b, _ = run(
+        capsys,
+        "sweep",
+        "--version",
+        "R6",
+        "--period",
+        "R7",
+        "--vary",
+        "alpha.R7=0.6",
+        "--totals",
+        "levy_total",
+        "--jobs",
+        "1",
+        "--format",
+        "csv",
+    )
     assert a.replace("医療費指数反映係数α.R7", "alpha.R7") == b
     _, a, _ = run(capsys, "versions", "--year", "R9", "--names", "目標収納率（検討案）")
     assert "target_table" in a and "alpha" not in a
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["eval", "--year", "R7", "--columns", "目標収納"], "unknown-column: version R6 has no definition '目標収納'; did you mean '目標収納率' (target_rate)?"),
-    (["explain", "経過措置", "--year", "R7", "-m", "131016"],
-     "unknown-name: version R6 has no definition, table, schedule or input '経過措置'; did you mean '経過措置額' (relief)?"),
-    (["diff", "R3", "R6", "--year", "R7", "--columns", "納付金(合計"], "unknown-column: neither R3 nor R6 has a definition '納付金(合計'; did you mean '納付金（合計）' (levy_total)?"),
-    (["sweep", "--vary", "医療費指数反映係数.R7=0.6"],
-     "sweep-variation: --vary '医療費指数反映係数.R7=0.6': version R6 has no rule item '医療費指数反映係数'; did you mean '医療費指数反映係数α' (alpha)?"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["eval", "--year", "R7", "--columns", "目標収納"],
+            "unknown-column: version R6 has no definition '目標収納'; did you mean '目標収納率' (target_rate)?",
+        ),
+        (
+            ["explain", "経過措置", "--year", "R7", "-m", "131016"],
+            "unknown-name: version R6 has no definition, table, schedule or input '経過措置'; did you mean '経過措置額' (relief)?",
+        ),
+        (
+            ["diff", "R3", "R6", "--year", "R7", "--columns", "納付金(合計"],
+            "unknown-column: neither R3 nor R6 has a definition '納付金(合計'; did you mean '納付金（合計）' (levy_total)?",
+        ),
+        (
+            ["sweep", "--vary", "医療費指数反映係数.R7=0.6"],
+            "sweep-variation: --vary '医療費指数反映係数.R7=0.6': version R6 has no rule item '医療費指数反映係数'; did you mean '医療費指数反映係数α' (alpha)?",
+        ),
+    ],
+)
 def test_did_you_mean_over_names_and_labels(capsys, argv, line):
     code, out, err = run(capsys, *argv)
     assert (code, out, err.splitlines()[-1]) == (2, "", line)
@@ -236,17 +313,55 @@ def test_kokuho_names(capsys):
     for r in rows[1:]:
         by.setdefault(r[0], []).append(r)
     assert by["target_table"] == [
-        ["target_table", "目標収納率（現行）", "percent", "table", "R3", "up to FY2023 (R5)", "rules/tokyo/R3.rules:59", "第5章 目標収納率（令和３～５年度）"],
-        ["target_table", "目標収納率（検討案）", "percent", "table", "R6", "FY2024-FY2026 (R6-R8)", "rules/tokyo/R6.rules:13", "第5章 目標収納率（令和６～８年度）"]]
-    assert by["collection_rate"] == [["collection_rate", "現年分収納率", "percent", "municipal input", "R3", "every year", "rules/tokyo/R3.rules:13",
-                                      "第5章 現年分収納率"]]
+        [
+            "target_table",
+            "目標収納率（現行）",
+            "percent",
+            "table",
+            "R3",
+            "up to FY2023 (R5)",
+            "rules/tokyo/R3.rules:59",
+            "第5章 目標収納率（令和３～５年度）",
+        ],
+        [
+            "target_table",
+            "目標収納率（検討案）",
+            "percent",
+            "table",
+            "R6",
+            "FY2024-FY2026 (R6-R8)",
+            "rules/tokyo/R6.rules:13",
+            "第5章 目標収納率（令和６～８年度）",
+        ],
+    ]
+    assert by["collection_rate"] == [
+        [
+            "collection_rate",
+            "現年分収納率",
+            "percent",
+            "municipal input",
+            "R3",
+            "every year",
+            "rules/tokyo/R3.rules:13",
+            "第5章 現年分収納率",
+        ]
+    ]
     assert by["standard_collection_rate"][0][2] == "percent"
     _, out, _ = run(capsys, "names", "--version", "R6", "--year", "R9")
     line = next(line for line in out.splitlines() if line.startswith("target_table"))
     assert "区分表" in line and "適用外 (R6 の規定は FY2024-FY2026 (R6-R8))" in line
     _, out, _ = run(capsys, "names", "--version", "R6", "--format", "json")
-    assert json.loads(out)["names"][0] == {"name": "collection_rate", "label": "現年分収納率", "unit": "percent", "kind": "municipal input",
-                                           "version": "R3", "years": "every year", "cite": "第5章 現年分収納率", "file": "rules/tokyo/R3.rules", "line": 13}
+    assert json.loads(out)["names"][0] == {
+        "name": "collection_rate",
+        "label": "現年分収納率",
+        "unit": "percent",
+        "kind": "municipal input",
+        "version": "R3",
+        "years": "every year",
+        "cite": "第5章 現年分収納率",
+        "file": "rules/tokyo/R3.rules",
+        "line": 13,
+    }
     _, out, _ = run(capsys, "names", "--version", "R3", "--format", "markdown")
     assert out.startswith("# R3 東京都国民健康保険運営方針（令和3～5年度） — 名前の一覧: 46 件\n\n| 名前")
 
@@ -260,10 +375,39 @@ def test_headers_are_japanese_by_default_everywhere(capsys):
     _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv", "--headers", "en")
     assert csv_rows(out)[0] == ["fiscal_year", "code", "name", "target_rate", "undefined"]
     _, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv")
-    assert csv_rows(out)[0] == ["年度", "団体コード", "団体名", "名前", "名称", "単位", "R3", "R6", "差", "差の単位", "状態", "原因", "未定義の理由"]
+    assert csv_rows(out)[0] == [
+        "年度",
+        "団体コード",
+        "団体名",
+        "名前",
+        "名称",
+        "単位",
+        "R3",
+        "R6",
+        "差",
+        "差の単位",
+        "状態",
+        "原因",
+        "未定義の理由",
+    ]
     _, en, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "target_rate", "--format", "csv", "--headers", "en")
     assert csv_rows(en)[0][:4] == ["fiscal_year", "code", "name", "definition"] and csv_rows(en)[1:] == csv_rows(out)[1:]
-    _, out, _ = run(capsys, "sweep", "--version", "R6", "--period", "R7", "--vary", "alpha.R7=0.6", "--totals", "levy_total", "--jobs", "1", "--format", "csv")
+    _, out, _ = run(
+        capsys,
+        "sweep",
+        "--version",
+        "R6",
+        "--period",
+        "R7",
+        "--vary",
+        "alpha.R7=0.6",
+        "--totals",
+        "levy_total",
+        "--jobs",
+        "1",
+        "--format",
+        "csv",
+    )
     assert csv_rows(out)[0][:3] == ["シナリオ", "名前", "alpha.R7"]
 
 
@@ -271,10 +415,28 @@ def test_eval_summary_csv_has_numbers_in_columns_of_their_own(capsys):
     """Achievers and municipalities per band are numbers Excel can add up, under Japanese or English headers."""
     _, out, _ = run(capsys, "eval", "--version", "R3", "--year", "2021", "--summary", "--format", "csv")
     rows = csv_rows(out)
-    assert rows[0] == ["年度", "種類", "名前", "名称", "項目", "項目の名称", "値", "単位", "達成自治体数", "自治体数", "未定義の自治体数", "注"]
+    assert rows[0] == [
+        "年度",
+        "種類",
+        "名前",
+        "名称",
+        "項目",
+        "項目の名称",
+        "値",
+        "単位",
+        "達成自治体数",
+        "自治体数",
+        "未定義の自治体数",
+        "注",
+    ]
     bands = [r for r in rows[1:] if r[1] == "bands" and r[4].startswith("[")]
-    assert [(r[4], int(r[8]), int(r[9])) for r in bands] == [("[0%, 85%)", 1, 1), ("[85%, 90%)", 7, 9), ("[90%, 95%)", 17, 28),
-                                                            ("[95%, 97%)", 10, 13), ("[97%, 100%]", 9, 11)]
+    assert [(r[4], int(r[8]), int(r[9])) for r in bands] == [
+        ("[0%, 85%)", 1, 1),
+        ("[85%, 90%)", 7, 9),
+        ("[90%, 95%)", 17, 28),
+        ("[95%, 97%)", 10, 13),
+        ("[97%, 100%]", 9, 11),
+    ]
     tally = [r for r in rows if r[1] == "tally" and r[2] == "deficit_status"]
     assert [(r[4], r[5], r[7]) for r in tally][:1] == [("none", "赤字なし", "count")]
     _, en, _ = run(capsys, "eval", "--version", "R3", "--year", "2021", "--summary", "--format", "csv", "--headers", "en")
@@ -294,25 +456,62 @@ def test_kokuho_toml_lang_en_gives_english_headers(here, capsys, monkeypatch):
 def test_values_are_shown_in_japanese_and_kept_as_they_are_in_csv(capsys):
     """Statuses as R3 labels them, 達成/未達成 (achieved's labels), ○/× for a true/false without labels,
     the standard collection rate as a percent; CSV and --headers en keep the values the rules produce."""
-    argv = ["eval", "--version", "R6", "--year", "R7", "--columns", "standard_collection_rate,achieved,meets_national_average,deficit_status", "-m", "131016"]
+    argv = [
+        "eval",
+        "--version",
+        "R6",
+        "--year",
+        "R7",
+        "--columns",
+        "standard_collection_rate,achieved,meets_national_average,deficit_status",
+        "-m",
+        "131016",
+    ]
     _, out, _ = run(capsys, *argv)
     assert out.splitlines()[4].split() == ["FY2025", "(R7)", "131016", "千代田区", "90.93%", "未達成", "×", "赤字なし"]
     _, out, _ = run(capsys, *argv, "--headers", "en")
-    assert out.splitlines()[2].split() == ["fiscal_year", "code", "name", "standard_collection_rate", "achieved", "meets_national_average", "deficit_status"]
+    assert out.splitlines()[2].split() == [
+        "fiscal_year",
+        "code",
+        "name",
+        "standard_collection_rate",
+        "achieved",
+        "meets_national_average",
+        "deficit_status",
+    ]
     assert out.splitlines()[4].split() == ["FY2025", "(R7)", "131016", "千代田区", "90.93%", "false", "false", "none"]
     _, out, _ = run(capsys, *argv, "--format", "csv")
     assert csv_rows(out)[1] == ["2025", "131016", "千代田区", "90.93", "false", "false", "none", ""]
     _, out, _ = run(capsys, "eval", "--version", "R6", "--year", "R7", "--summary")
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("赤字解消の状況")] == ["50", "3", "6", "3"]
-    assert [line.split(":")[1].split()[0] for line in out.splitlines() if line.startswith("赤字解消の状況")] == ["赤字なし", "目標年次なし", "目標年次内", "目標年次超過"]
+    assert [line.split(":")[1].split()[0] for line in out.splitlines() if line.startswith("赤字解消の状況")] == [
+        "赤字なし",
+        "目標年次なし",
+        "目標年次内",
+        "目標年次超過",
+    ]
 
 
 def test_version_status_and_a_missing_rule_in_japanese(capsys):
     _, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "relief", "-m", "131016")
     lines = out.splitlines()
-    assert lines[2:4] == ["A: R3 東京都国民健康保険運営方針（令和3～5年度） (施行中, FY2021-FY2023 (R3-R5))",
-                          "B: R6 東京都国民健康保険運営方針（改定案） (改定案, FY2024-FY2029 (R6-R11))"]
-    assert lines[9].split() == ["FY2025", "(R7)", "131016", "千代田区", "経過措置額", "(R3", "に規則なし)", "72,699,134円", "R6", "のみ", "[1][2][3]"]
+    assert lines[2:4] == [
+        "A: R3 東京都国民健康保険運営方針（令和3～5年度） (施行中, FY2021-FY2023 (R3-R5))",
+        "B: R6 東京都国民健康保険運営方針（改定案） (改定案, FY2024-FY2029 (R6-R11))",
+    ]
+    assert lines[9].split() == [
+        "FY2025",
+        "(R7)",
+        "131016",
+        "千代田区",
+        "経過措置額",
+        "(R3",
+        "に規則なし)",
+        "72,699,134円",
+        "R6",
+        "のみ",
+        "[1][2][3]",
+    ]
     _, out, _ = run(capsys, "diff", "R3", "R6", "--year", "R7", "--columns", "relief", "-m", "131016", "--headers", "en")
     assert "(no rule in R3)" in out and "(current, FY2021-FY2023 (R3-R5))" in out
     _, out, _ = run(capsys, "versions")
@@ -337,9 +536,20 @@ def test_rule_comparison_in_japanese(capsys):
 
 def test_eval_on_a_terminal_shows_the_versions_screen_set(capsys):
     code, out, err = run(capsys, "eval", "--version", "R6", "--year", "R7")
-    assert out.splitlines()[2].split() == ["年度", "団体コード", "団体名", "前年度の現年分収納率", "目標収納率", "目標収納率の達成", "納付金（合計）", "経過措置後の納付金"]
-    assert err == ("showing 5 of 20 columns (R6's screen set); --columns all shows every one, --columns NAME,... the ones you name "
-                   "(kokuho names lists them)\n")
+    assert out.splitlines()[2].split() == [
+        "年度",
+        "団体コード",
+        "団体名",
+        "前年度の現年分収納率",
+        "目標収納率",
+        "目標収納率の達成",
+        "納付金（合計）",
+        "経過措置後の納付金",
+    ]
+    assert err == (
+        "showing 5 of 20 columns (R6's screen set); --columns all shows every one, --columns NAME,... the ones you name "
+        "(kokuho names lists them)\n"
+    )
     from engine.render import _cell_width
 
     assert max(_cell_width(line) for line in out.splitlines()) <= 140
@@ -420,19 +630,37 @@ def test_a_large_workbook_is_handed_from_the_arrow_reader_to_the_reference(here,
     monkeypatch.setattr(columnar_data, "ARROW_MIN_BYTES", 0)  # as if the workbook were large
     argv = ["eval", "--version", "R6", "--year", "R7", "--format", "csv", "--columns", "all"]
     _, from_csv, _ = run(capsys, *argv)
-    code, from_xlsx, err = run(capsys, *argv, "--data", "m.xlsx", "--prefecture-data", str(ROOT / "data" / "sample" / "tokyo-prefecture.csv"))
+    code, from_xlsx, err = run(
+        capsys, *argv, "--data", "m.xlsx", "--prefecture-data", str(ROOT / "data" / "sample" / "tokyo-prefecture.csv")
+    )
     assert (code, err, from_xlsx) == (0, "", from_csv)
 
 
-@pytest.mark.parametrize("rows, line", [
-    ([["fiscal_year", "code", "name", "collection_rate"], [2024, "131016", "千代田区", "abc"]],
-     "m.xlsx:2:4: data-bad-value: collection_rate: 'abc' is not a number"),
-    ([["# 注記"], [], ["fiscal_year", "code", "name", "collection_rate"], [2024, 131016, "千代田区", 96.5], [], [2024, 131017, "千代田区", 96.5]],
-     "m.xlsx:6:2: data-check-digit: code 131017 has a wrong check digit: expected 131016"),
-])
+@pytest.mark.parametrize(
+    "rows, line",
+    [
+        (
+            [["fiscal_year", "code", "name", "collection_rate"], [2024, "131016", "千代田区", "abc"]],
+            "m.xlsx:2:4: data-bad-value: collection_rate: 'abc' is not a number",
+        ),
+        (
+            [
+                ["# 注記"],
+                [],
+                ["fiscal_year", "code", "name", "collection_rate"],
+                [2024, 131016, "千代田区", 96.5],
+                [],
+                [2024, 131017, "千代田区", 96.5],
+            ],
+            "m.xlsx:6:2: data-check-digit: code 131017 has a wrong check digit: expected 131016",
+        ),
+    ],
+)
 def test_workbook_errors_name_the_rows_excel_shows(here, capsys, rows, line):
     _workbook(here / "m.xlsx", rows)
-    (here / "p.csv").write_text("fiscal_year,levy_medical,levy_support,levy_care,national_income_per_insured\n2024,1,1,1,1\n", encoding="utf-8")
+    (here / "p.csv").write_text(
+        "fiscal_year,levy_medical,levy_support,levy_care,national_income_per_insured\n2024,1,1,1,1\n", encoding="utf-8"
+    )
     code, out, err = run(capsys, "eval", "--version", "R6", "--year", "R6", "--data", "m.xlsx", "--prefecture-data", "p.csv")
     assert (code, err.splitlines()[0]) == (2, line)
 
@@ -444,17 +672,25 @@ def test_a_workbook_named_csv_and_a_sheet_that_is_not_there(here, capsys):
     _, _, err = run(capsys, "eval", "--version", "R6", "--year", "R6", "--data", "m.xlsx#三枚目", "--prefecture-data", "p.csv")
     assert err.splitlines()[0] == "m.xlsx#三枚目:1:1: data-xlsx: the workbook has no sheet '三枚目'; its sheets are: データ, 二枚目"
     _, _, err = run(capsys, "eval", "--version", "R6", "--year", "R6", "--data", "m.csv", "--prefecture-data", "p.csv")
-    assert err.splitlines()[0] == ("m.csv:1:1: data-encoding: the file is an Excel workbook (or another zip archive), not CSV: give it a name "
-                                   "ending .xlsx (file.xlsx, or file.xlsx#sheet for another sheet than the first), or save it from Excel as 'CSV UTF-8'")
+    assert err.splitlines()[0] == (
+        "m.csv:1:1: data-encoding: the file is an Excel workbook (or another zip archive), not CSV: give it a name "
+        "ending .xlsx (file.xlsx, or file.xlsx#sheet for another sheet than the first), or save it from Excel as 'CSV UTF-8'"
+    )
 
 
 def test_an_unquoted_thousands_separator_is_named(here, capsys):
-    (here / "m.csv").write_text("fiscal_year,code,name,collection_rate,insured,income\n2024,131016,千代田区,96.50,10,800,1000000\n", encoding="utf-8")
+    (here / "m.csv").write_text(
+        "fiscal_year,code,name,collection_rate,insured,income\n2024,131016,千代田区,96.50,10,800,1000000\n", encoding="utf-8"
+    )
     (here / "p.csv").write_text("fiscal_year,levy_medical\n2024,1\n", encoding="utf-8")
     _, _, err = run(capsys, "eval", "--version", "R6", "--year", "R6", "--data", "m.csv", "--prefecture-data", "p.csv")
-    assert err.splitlines()[0] == ('m.csv:2:1: data-row-length: row has 7 cells but the header has 6; 10,800 (from column 5) looks like a number '
-                                   'with a thousands separator that is not in quotes: write it as "10,800" or as 10800')
-    (here / "m.csv").write_text("fiscal_year,code,name,collection_rate,insured,income\n2024,131016,千代田区,96.50,10,800\n", encoding="utf-8")
+    assert err.splitlines()[0] == (
+        "m.csv:2:1: data-row-length: row has 7 cells but the header has 6; 10,800 (from column 5) looks like a number "
+        'with a thousands separator that is not in quotes: write it as "10,800" or as 10800'
+    )
+    (here / "m.csv").write_text(
+        "fiscal_year,code,name,collection_rate,insured,income\n2024,131016,千代田区,96.50,10,800\n", encoding="utf-8"
+    )
     _, _, err = run(capsys, "eval", "--version", "R6", "--year", "R6", "--data", "m.csv", "--prefecture-data", "p.csv")
     assert "thousands" not in err  # 10 and 800 in their own columns: nothing to explain
 
@@ -475,12 +711,19 @@ scenarios:
 def test_a_key_both_set_and_varied_is_an_error(here, capsys):
     (here / "s.yaml").write_text(SCENARIOS, encoding="utf-8")
     code, out, err = run(capsys, "sweep", "--scenarios", "s.yaml")
-    assert (code, out, err) == (2, "", "s.yaml:7:21: sweep-file: scenario '緩やか' sets alpha.R7, which vary: varies too (alpha.FY2025); "
-                                       "a key is either set by a scenario or varied, not both\n")
+    assert (code, out, err) == (
+        2,
+        "",
+        "s.yaml:7:21: sweep-file: scenario '緩やか' sets alpha.R7, which vary: varies too (alpha.FY2025); "
+        "a key is either set by a scenario or varied, not both\n",
+    )
     (here / "s.yaml").write_text(SCENARIOS.replace("vary:\n  alpha.FY2025: [0.60, 0.70]\n", ""), encoding="utf-8")
     code, out, err = run(capsys, "sweep", "--scenarios", "s.yaml", "--vary", "alpha[令和7年度]=0.5")
-    assert (code, err) == (2, "sweep-variation: --vary 'alpha[令和7年度]': scenario '緩やか' of s.yaml sets alpha.R7; "
-                              "a key is either set by a scenario or varied, not both\n")
+    assert (code, err) == (
+        2,
+        "sweep-variation: --vary 'alpha[令和7年度]': scenario '緩やか' of s.yaml sets alpha.R7; "
+        "a key is either set by a scenario or varied, not both\n",
+    )
     code, out, err = run(capsys, "sweep", "--version", "R6", "--vary", "alpha.R7=0.5", "--vary", "alpha.FY2025=0.6")
     assert (code, err) == (2, "sweep-variation: 'alpha.FY2025' is varied twice; give all its values in one --vary\n")
 

@@ -45,12 +45,34 @@ def two_towns(tmp_path):
     """
     rows = []
     for year, rate_a, rate_b in ((2023, "92.00", "96.00"), (2024, "93.00", "96.50")):
-        rows.append(municipal_row(year, *A, collection_rate=rate_a, insured=100, income=100000000, insured_40_64=30,
-                                  income_40_64=40000000, medical_index="1.2000"))
-        rows.append(municipal_row(year, *B, collection_rate=rate_b, insured=100, income=100000000, insured_40_64=30,
-                                  income_40_64=40000000, medical_index="0.8000"))
-    prefecture = [prefecture_row(y, levy_medical=1000000, levy_support=300000, levy_care=100000,
-                                 national_income_per_insured=1000000) for y in (2023, 2024)]
+        rows.append(
+            municipal_row(
+                year,
+                *A,
+                collection_rate=rate_a,
+                insured=100,
+                income=100000000,
+                insured_40_64=30,
+                income_40_64=40000000,
+                medical_index="1.2000",
+            )
+        )
+        rows.append(
+            municipal_row(
+                year,
+                *B,
+                collection_rate=rate_b,
+                insured=100,
+                income=100000000,
+                insured_40_64=30,
+                income_40_64=40000000,
+                medical_index="0.8000",
+            )
+        )
+    prefecture = [
+        prefecture_row(y, levy_medical=1000000, levy_support=300000, levy_care=100000, national_income_per_insured=1000000)
+        for y in (2023, 2024)
+    ]
     m = write_csv(tmp_path / "m.csv", MUNICIPAL_HEADER, rows)
     p = write_csv(tmp_path / "p.csv", PREFECTURE_HEADER, prefecture)
     return m, p
@@ -174,21 +196,42 @@ def test_undefined_totals_carry_their_reason(rules, two_towns):
 
 BAD_VARIATIONS = [
     ("alpha=0.5", "--vary 'alpha=0.5': 'alpha' is a schedule: give the fiscal year, e.g. alpha.FY2025"),
-    ("alpha.FY2025", "--vary 'alpha.FY2025': a variation is TARGET=VALUES, e.g. alpha.FY2025=0.60,0.65 or target_table[90%,95%).increment=0.30pp"),
+    (
+        "alpha.FY2025",
+        "--vary 'alpha.FY2025': a variation is TARGET=VALUES, e.g. alpha.FY2025=0.60,0.65 or target_table[90%,95%).increment=0.30pp",
+    ),
     ("alhpa.FY2025=0.5", "--vary 'alhpa.FY2025=0.5': version R6 has no rule item 'alhpa'; did you mean 'alpha'?"),
     ("alpha.FY20x=0.5", "--vary 'alpha.FY20x=0.5': 'FY20x' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
     ("beta.FY2024=1", "--vary 'beta.FY2024=1': 'beta' is a definition, not a schedule: only a schedule has a value per fiscal year"),
-    ("levy_total=5", "--vary 'levy_total=5': 'levy_total' is not a constant: its formula is not a single number; vary a schedule entry, a band, or a constant definition"),
-    ("target_table=1", "--vary 'target_table=1': 'target_table' is a band table: name a band and a part, e.g. target_table[90%,95%).increment"),
-    ("target_table[90%,96%).increment=0.3pp", "--vary 'target_table[90%,96%).increment=0.3pp': target_table has no band [90%,96%); its bands are "
-     "[0%, 85%), [85%, 90%), [90%, 95%), [95%, 97%), [97%, 99%), [99%, 100%]"),
-    ("target_table[97%,99%).increment=0.3pp", "--vary 'target_table[97%,99%).increment=0.3pp': band [97%, 99%) of target_table has no increment "
-     "to vary: its result is not '… + a number'; vary its .result instead"),
+    (
+        "levy_total=5",
+        "--vary 'levy_total=5': 'levy_total' is not a constant: its formula is not a single number; vary a schedule entry, a band, or a constant definition",
+    ),
+    (
+        "target_table=1",
+        "--vary 'target_table=1': 'target_table' is a band table: name a band and a part, e.g. target_table[90%,95%).increment",
+    ),
+    (
+        "target_table[90%,96%).increment=0.3pp",
+        "--vary 'target_table[90%,96%).increment=0.3pp': target_table has no band [90%,96%); its bands are "
+        "[0%, 85%), [85%, 90%), [90%, 95%), [95%, 97%), [97%, 99%), [99%, 100%]",
+    ),
+    (
+        "target_table[97%,99%).increment=0.3pp",
+        "--vary 'target_table[97%,99%).increment=0.3pp': band [97%, 99%) of target_table has no increment "
+        "to vary: its result is not '… + a number'; vary its .result instead",
+    ),
     ("alpha.FY2025=0.6,,0.7", "--vary 'alpha.FY2025=0.6,,0.7': an empty value in the list"),
     ("alpha.FY2025=abc", "--vary 'alpha.FY2025=abc': 'abc' is not a value like 0.60, 60%, 0.30pp or 1000円"),
     ("alpha.FY2025=0.9..0.5:0.1", "--vary 'alpha.FY2025=0.9..0.5:0.1': a range ends (0.5) before it starts (0.9)"),
-    ("alpha.FY2025=0.5..0.7:0.1pp", "--vary 'alpha.FY2025=0.5..0.7:0.1pp': a range's start, end and step must have the same unit, not 0.5, 0.7 and 0.1pp"),
-    ("target_table[90%,95%).result=previous_rate +", "--vary 'target_table[90%,95%).result=previous_rate +': 'previous_rate +' is not an expression"),
+    (
+        "alpha.FY2025=0.5..0.7:0.1pp",
+        "--vary 'alpha.FY2025=0.5..0.7:0.1pp': a range's start, end and step must have the same unit, not 0.5, 0.7 and 0.1pp",
+    ),
+    (
+        "target_table[90%,95%).result=previous_rate +",
+        "--vary 'target_table[90%,95%).result=previous_rate +': 'previous_rate +' is not an expression",
+    ),
 ]
 
 
@@ -201,10 +244,16 @@ def test_bad_variations_say_what_is_wrong(rules, spec, message):
     assert (f.code, f.message) == ("sweep-variation", message)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("alpha.FY2025=60%", "scenario 1 (alpha.FY2025=60%) does not check: schedule 'alpha' is ratio but the value for FY2025 is percent"),
-    ("target_table[90%,95%).hi=98%", "scenario 1 (target_table[90%,95%).hi=98%) does not check: band [98%, 97%) is empty: its lower end is not below its upper end"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("alpha.FY2025=60%", "scenario 1 (alpha.FY2025=60%) does not check: schedule 'alpha' is ratio but the value for FY2025 is percent"),
+        (
+            "target_table[90%,95%).hi=98%",
+            "scenario 1 (target_table[90%,95%).hi=98%) does not check: band [98%, 97%) is empty: its lower end is not below its upper end",
+        ),
+    ],
+)
 def test_scenarios_that_break_the_rules_are_refused(rules, spec, message):
     """A varied version is checked like a rule file: a unit error or an empty band stops the sweep."""
     version = rules.version("R6")
@@ -217,11 +266,31 @@ def test_scenarios_that_break_the_rules_are_refused(rules, spec, message):
 def test_scenario_file_named_scenarios_and_vary(rules, two_towns, tmp_path, capsys):
     """A YAML file: its version and period, one named scenario crossed with a 2-value variation -> rows 0..2."""
     f = tmp_path / "s.yaml"
-    f.write_text("version: R6\nperiod: R6\nvary:\n  relief_ratio.FY2024: [1.00, 0.50]\nscenarios:\n"
-                 "  - name: 緩やか\n    set:\n      alpha.FY2024: 0.50\n", encoding="utf-8")
+    f.write_text(
+        "version: R6\nperiod: R6\nvary:\n  relief_ratio.FY2024: [1.00, 0.50]\nscenarios:\n"
+        "  - name: 緩やか\n    set:\n      alpha.FY2024: 0.50\n",
+        encoding="utf-8",
+    )
     m, p = two_towns
-    rc = cli.main(["sweep", "--scenarios", str(f), "--data", str(m), "--prefecture-data", str(p), "--format", "csv", "--headers", "en",
-                   "--totals", "relief,net_levy", "--movers", "0"])
+    rc = cli.main(
+        [
+            "sweep",
+            "--scenarios",
+            str(f),
+            "--data",
+            str(m),
+            "--prefecture-data",
+            str(p),
+            "--format",
+            "csv",
+            "--headers",
+            "en",
+            "--totals",
+            "relief,net_levy",
+            "--movers",
+            "0",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     # relief = floor(50,000 * ratio): 1.00 -> 50,000, 0.50 -> 25,000; net = 1,400,000 - relief.
@@ -234,13 +303,22 @@ def test_scenario_file_named_scenarios_and_vary(rules, two_towns, tmp_path, caps
     )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("vary:\n  alpha.FY2024: [0.5]\nscenario: []\n", "s.yaml:3:11: sweep-file: unknown key 'scenario'; a scenario file has period, scenarios, vary, version"),
-    ("scenarios:\n  - set: {alpha.FY2024: 0.5}\n", "s.yaml:2:5: sweep-file: a scenario needs a name"),
-    ("scenarios:\n  - name: x\n    set: {alpha.FY2024: [0.5, 0.6]}\n", "s.yaml:3:25: sweep-file: alpha.FY2024 must be a single value"),
-    ("vary:\n  alpha: [0.5]\n", "s.yaml:2:10: sweep-variation: vary 'alpha': 'alpha' is a schedule: give the fiscal year, e.g. alpha.FY2025"),
-    ("vary: [1, 2\n", "s.yaml:2:1: sweep-file: not a readable YAML scenario file: expected ',' or ']', but got '<stream end>'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "vary:\n  alpha.FY2024: [0.5]\nscenario: []\n",
+            "s.yaml:3:11: sweep-file: unknown key 'scenario'; a scenario file has period, scenarios, vary, version",
+        ),
+        ("scenarios:\n  - set: {alpha.FY2024: 0.5}\n", "s.yaml:2:5: sweep-file: a scenario needs a name"),
+        ("scenarios:\n  - name: x\n    set: {alpha.FY2024: [0.5, 0.6]}\n", "s.yaml:3:25: sweep-file: alpha.FY2024 must be a single value"),
+        (
+            "vary:\n  alpha: [0.5]\n",
+            "s.yaml:2:10: sweep-variation: vary 'alpha': 'alpha' is a schedule: give the fiscal year, e.g. alpha.FY2025",
+        ),
+        ("vary: [1, 2\n", "s.yaml:2:1: sweep-file: not a readable YAML scenario file: expected ',' or ']', but got '<stream end>'"),
+    ],
+)
 def test_bad_scenario_files(rules, tmp_path, capsys, text, message):
     """A scenario file's mistakes point at file:line:col with what was expected; exit code 2."""
     f = tmp_path / "s.yaml"
@@ -270,7 +348,9 @@ def test_variation_values_are_ast_numbers_not_floats(rules):
     """Values keep their text and exact value: 0.65 stays 13/20 with the text '0.65' (never 0.65000000000000002)."""
     var = make_variation("alpha.FY2025", ["0.65", "65%"], rules.version("R6"), where="--vary")
     assert [(type(v), v.value, v.unit, v.text) for v in var.values] == [
-        (ast.Number, Fraction(13, 20), "number", "0.65"), (ast.Number, Fraction(13, 20), "percent", "65%")]
+        (ast.Number, Fraction(13, 20), "number", "0.65"),
+        (ast.Number, Fraction(13, 20), "percent", "65%"),
+    ]
 
 
 # The exact messages asserted above, one per code, for the error catalogue (docs/errors.md, tests/test_errors.py).

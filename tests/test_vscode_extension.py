@@ -46,7 +46,9 @@ def rules(grammar: dict) -> list[dict]:
 
 
 def all_regexes(grammar: dict):
-    for key, rule in [("patterns", p) for p in grammar["patterns"]] + [(k, p) for k, r in grammar["repository"].items() for p in r["patterns"]]:
+    for key, rule in [("patterns", p) for p in grammar["patterns"]] + [
+        (k, p) for k, r in grammar["repository"].items() for p in r["patterns"]
+    ]:
         stack = [rule]
         while stack:
             r = stack.pop()
@@ -85,7 +87,7 @@ def tokenize(line: str) -> list[tuple[str, str]]:
         else:
             e = re.compile(r["end"]).search(line, m.end())
             stop = e.end() if e else len(line)
-            out.append((line[m.start():stop], r["name"]))
+            out.append((line[m.start() : stop], r["name"]))
             pos = stop
     return out
 
@@ -129,42 +131,98 @@ def test_every_keyword_of_the_language_has_a_scope():
 
 def test_shipped_rule_lines_are_coloured():
     """Lines of rules/tokyo, Japanese text included, scoped token by token."""
-    assert tokenize('ruleset R6 extends R3') == [
-        ("ruleset", "keyword.declaration.ruleset.kokuho"), ("R6", "entity.name.namespace.version.kokuho"),
-        ("extends", "keyword.declaration.extends.kokuho"), ("R3", "entity.name.namespace.version.kokuho")]
+    assert tokenize("ruleset R6 extends R3") == [
+        ("ruleset", "keyword.declaration.ruleset.kokuho"),
+        ("R6", "entity.name.namespace.version.kokuho"),
+        ("extends", "keyword.declaration.extends.kokuho"),
+        ("R3", "entity.name.namespace.version.kokuho"),
+    ]
     assert tokenize('override table target_table "目標収納率（検討案）" : percent over previous_rate') == [
-        ("override", "storage.modifier.override.kokuho"), ("table", "keyword.declaration.item.kokuho"),
-        ("target_table", "entity.name.function.item.kokuho"), ('"目標収納率（検討案）"', "string.quoted.double.kokuho"),
-        (":", "punctuation.separator.unit.kokuho"), ("percent", "support.type.unit.kokuho"), ("over", "keyword.other.clause.kokuho"),
-        ("previous_rate", "variable.other.name.kokuho")]
+        ("override", "storage.modifier.override.kokuho"),
+        ("table", "keyword.declaration.item.kokuho"),
+        ("target_table", "entity.name.function.item.kokuho"),
+        ('"目標収納率（検討案）"', "string.quoted.double.kokuho"),
+        (":", "punctuation.separator.unit.kokuho"),
+        ("percent", "support.type.unit.kokuho"),
+        ("over", "keyword.other.clause.kokuho"),
+        ("previous_rate", "variable.other.name.kokuho"),
+    ]
     assert tokenize('  band [85%, 90%)   "85%以上90%未満"  => previous_rate + 1.00pp  "前年度実績＋1.00pp"') == [
-        ("band", "keyword.other.clause.kokuho"), ("[", "punctuation.section.brackets.kokuho"), ("85%", "constant.numeric.percent.kokuho"),
-        (",", "punctuation.separator.comma.kokuho"), ("90%", "constant.numeric.percent.kokuho"), (")", "punctuation.section.parens.kokuho"),
-        ('"85%以上90%未満"', "string.quoted.double.kokuho"), ("=>", "keyword.operator.arrow.kokuho"), ("previous_rate", "variable.other.name.kokuho"),
-        ("+", "keyword.operator.arithmetic.kokuho"), ("1.00pp", "constant.numeric.pp.kokuho"), ('"前年度実績＋1.00pp"', "string.quoted.double.kokuho")]
+        ("band", "keyword.other.clause.kokuho"),
+        ("[", "punctuation.section.brackets.kokuho"),
+        ("85%", "constant.numeric.percent.kokuho"),
+        (",", "punctuation.separator.comma.kokuho"),
+        ("90%", "constant.numeric.percent.kokuho"),
+        (")", "punctuation.section.parens.kokuho"),
+        ('"85%以上90%未満"', "string.quoted.double.kokuho"),
+        ("=>", "keyword.operator.arrow.kokuho"),
+        ("previous_rate", "variable.other.name.kokuho"),
+        ("+", "keyword.operator.arithmetic.kokuho"),
+        ("1.00pp", "constant.numeric.pp.kokuho"),
+        ('"前年度実績＋1.00pp"', "string.quoted.double.kokuho"),
+    ]
     assert tokenize('define relief "経過措置額" : yen = floor(levy_increase * relief_ratio, 1円)  # 切り捨て') == [
-        ("define", "keyword.declaration.item.kokuho"), ("relief", "entity.name.function.item.kokuho"), ('"経過措置額"', "string.quoted.double.kokuho"),
-        (":", "punctuation.separator.unit.kokuho"), ("yen", "support.type.unit.kokuho"), ("=", "keyword.operator.assignment.kokuho"),
-        ("floor", "support.function.builtin.kokuho"), ("(", "punctuation.section.parens.kokuho"), ("levy_increase", "variable.other.name.kokuho"),
-        ("*", "keyword.operator.arithmetic.kokuho"), ("relief_ratio", "variable.other.name.kokuho"), (",", "punctuation.separator.comma.kokuho"),
-        ("1円", "constant.numeric.yen.kokuho"), (")", "punctuation.section.parens.kokuho"), ("# 切り捨て", "comment.line.number-sign.kokuho")]
-    assert tokenize("  period 令和6～11年度") == [("period", "keyword.other.clause.kokuho"), ("令和6～11年度", "constant.other.year.kokuho")]
-    assert tokenize('  FY2030..:  0     「α＝０」') == [
-        ("FY2030", "constant.other.year.kokuho"), ("..", "keyword.operator.range.kokuho"), (":", "punctuation.separator.colon.kokuho"),
-        ("0", "constant.numeric.kokuho"), ("「α＝０」", "string.quoted.other.japanese.kokuho")]
-    assert tokenize("  = if deficit = 0円 then \"none\" elif year <= deficit_target_year[year - 1] then 1,000,000円 else true") == [
-        ("=", "keyword.operator.assignment.kokuho"), ("if", "keyword.control.conditional.kokuho"), ("deficit", "variable.other.name.kokuho"),
-        ("=", "keyword.operator.assignment.kokuho"), ("0円", "constant.numeric.yen.kokuho"), ("then", "keyword.control.conditional.kokuho"),
-        ('"none"', "string.quoted.double.kokuho"), ("elif", "keyword.control.conditional.kokuho"), ("year", "variable.language.year.kokuho"),
-        ("<=", "keyword.operator.comparison.kokuho"), ("deficit_target_year", "variable.other.name.kokuho"), ("[", "punctuation.section.brackets.kokuho"),
-        ("year", "variable.language.year.kokuho"), ("-", "keyword.operator.arithmetic.kokuho"), ("1", "constant.numeric.kokuho"),
-        ("]", "punctuation.section.brackets.kokuho"), ("then", "keyword.control.conditional.kokuho"), ("1,000,000円", "constant.numeric.yen.kokuho"),
-        ("else", "keyword.control.conditional.kokuho"), ("true", "constant.language.kokuho")]
+        ("define", "keyword.declaration.item.kokuho"),
+        ("relief", "entity.name.function.item.kokuho"),
+        ('"経過措置額"', "string.quoted.double.kokuho"),
+        (":", "punctuation.separator.unit.kokuho"),
+        ("yen", "support.type.unit.kokuho"),
+        ("=", "keyword.operator.assignment.kokuho"),
+        ("floor", "support.function.builtin.kokuho"),
+        ("(", "punctuation.section.parens.kokuho"),
+        ("levy_increase", "variable.other.name.kokuho"),
+        ("*", "keyword.operator.arithmetic.kokuho"),
+        ("relief_ratio", "variable.other.name.kokuho"),
+        (",", "punctuation.separator.comma.kokuho"),
+        ("1円", "constant.numeric.yen.kokuho"),
+        (")", "punctuation.section.parens.kokuho"),
+        ("# 切り捨て", "comment.line.number-sign.kokuho"),
+    ]
+    assert tokenize("  period 令和6～11年度") == [
+        ("period", "keyword.other.clause.kokuho"),
+        ("令和6～11年度", "constant.other.year.kokuho"),
+    ]
+    assert tokenize("  FY2030..:  0     「α＝０」") == [
+        ("FY2030", "constant.other.year.kokuho"),
+        ("..", "keyword.operator.range.kokuho"),
+        (":", "punctuation.separator.colon.kokuho"),
+        ("0", "constant.numeric.kokuho"),
+        ("「α＝０」", "string.quoted.other.japanese.kokuho"),
+    ]
+    assert tokenize('  = if deficit = 0円 then "none" elif year <= deficit_target_year[year - 1] then 1,000,000円 else true') == [
+        ("=", "keyword.operator.assignment.kokuho"),
+        ("if", "keyword.control.conditional.kokuho"),
+        ("deficit", "variable.other.name.kokuho"),
+        ("=", "keyword.operator.assignment.kokuho"),
+        ("0円", "constant.numeric.yen.kokuho"),
+        ("then", "keyword.control.conditional.kokuho"),
+        ('"none"', "string.quoted.double.kokuho"),
+        ("elif", "keyword.control.conditional.kokuho"),
+        ("year", "variable.language.year.kokuho"),
+        ("<=", "keyword.operator.comparison.kokuho"),
+        ("deficit_target_year", "variable.other.name.kokuho"),
+        ("[", "punctuation.section.brackets.kokuho"),
+        ("year", "variable.language.year.kokuho"),
+        ("-", "keyword.operator.arithmetic.kokuho"),
+        ("1", "constant.numeric.kokuho"),
+        ("]", "punctuation.section.brackets.kokuho"),
+        ("then", "keyword.control.conditional.kokuho"),
+        ("1,000,000円", "constant.numeric.yen.kokuho"),
+        ("else", "keyword.control.conditional.kokuho"),
+        ("true", "constant.language.kokuho"),
+    ]
     assert tokenize("四捨五入 + 切り捨て額") == [  # a Japanese rounding mode, and a name that merely starts like one
-        ("四捨五入", "support.constant.rounding.kokuho"), ("+", "keyword.operator.arithmetic.kokuho"), ("切り捨て額", "variable.other.name.kokuho")]
+        ("四捨五入", "support.constant.rounding.kokuho"),
+        ("+", "keyword.operator.arithmetic.kokuho"),
+        ("切り捨て額", "variable.other.name.kokuho"),
+    ]
     assert tokenize("input municipal 収納率 : percent") == [
-        ("input", "keyword.declaration.input.kokuho"), ("municipal", "storage.type.scope.kokuho"), ("収納率", "entity.name.variable.input.kokuho"),
-        (":", "punctuation.separator.unit.kokuho"), ("percent", "support.type.unit.kokuho")]
+        ("input", "keyword.declaration.input.kokuho"),
+        ("municipal", "storage.type.scope.kokuho"),
+        ("収納率", "entity.name.variable.input.kokuho"),
+        (":", "punctuation.separator.unit.kokuho"),
+        ("percent", "support.type.unit.kokuho"),
+    ]
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the client script's syntax is not checked")

@@ -46,7 +46,9 @@ def errors(path) -> list[str]:
     return [f.render().splitlines()[0] for f in e.value.findings]
 
 
-def a_workspace(tmp_path: Path, toml: str = 'rules = ["rules"]\ndata = "data/m.csv"\nprefecture-data = "data/p.csv"\nversion = "R6"\nlang = "ja"\n') -> Path:
+def a_workspace(
+    tmp_path: Path, toml: str = 'rules = ["rules"]\ndata = "data/m.csv"\nprefecture-data = "data/p.csv"\nversion = "R6"\nlang = "ja"\n'
+) -> Path:
     """A folder with a kokuho.toml, a copy of the shipped rules in rules/ and the sample data as data/m.csv, data/p.csv."""
     ws = tmp_path / "ws"
     for p in shipped.rules_dir().glob("*.rules"):
@@ -77,7 +79,8 @@ def test_no_file_anywhere_means_built_in_defaults(tmp_path):
     config = workspace.current(tmp_path)
     assert (config.path, config.values) == (None, {})
     assert {k: (s.value, s.source) for k, s in workspace.settings(config, {}).items()} == {
-        k: (None, "built-in default") for k in ("rules", "data", "prefecture-data", "version", "lang")}
+        k: (None, "built-in default") for k in ("rules", "data", "prefecture-data", "version", "lang")
+    }
 
 
 def test_kokuho_config_env_names_a_file_or_turns_the_search_off(tmp_path):
@@ -99,7 +102,11 @@ def test_kokuho_config_env_names_a_file_or_turns_the_search_off(tmp_path):
 def test_paths_are_relative_to_the_file_and_shown_relative_to_the_working_directory(tmp_path, monkeypatch):
     ws = a_workspace(tmp_path, 'rules = ["rules", "rules/R6.rules"]\ndata = "./data/m.csv"\nprefecture-data = "data/../data/p.csv"\n')
     config = workspace.load(ws / "kokuho.toml")
-    assert config.values == {"rules": [ws / "rules", ws / "rules" / "R6.rules"], "data": ws / "data" / "m.csv", "prefecture-data": ws / "data" / "p.csv"}
+    assert config.values == {
+        "rules": [ws / "rules", ws / "rules" / "R6.rules"],
+        "data": ws / "data" / "m.csv",
+        "prefecture-data": ws / "data" / "p.csv",
+    }
     (ws / "sub" / "deeper").mkdir(parents=True)
     monkeypatch.chdir(ws / "sub" / "deeper")
     shown = {k: (s.value, s.source) for k, s in workspace.settings(workspace.current(), {}).items()}
@@ -135,18 +142,33 @@ def test_precedence_flag_then_file_then_default(tmp_path):
 def test_fill_sets_what_the_command_line_left_out(tmp_path, monkeypatch):
     ws = a_workspace(tmp_path)
     monkeypatch.chdir(ws)
-    names = {"rules": ("rules", None), "data": ("data", None), "prefecture-data": ("prefecture_data", None),
-             "version": ("version", None), "lang": ("headers", "en")}
+    names = {
+        "rules": ("rules", None),
+        "data": ("data", None),
+        "prefecture-data": ("prefecture_data", None),
+        "version": ("version", None),
+        "lang": ("headers", "en"),
+    }
     options = {"rules": None, "data": None, "prefecture_data": None, "version": "R3", "headers": None, "year": "R7"}
     workspace.fill(options, names)
-    assert options == {"rules": ["rules"], "data": "data/m.csv", "prefecture_data": "data/p.csv", "version": "R3", "headers": "ja", "year": "R7"}
+    assert options == {
+        "rules": ["rules"],
+        "data": "data/m.csv",
+        "prefecture_data": "data/p.csv",
+        "version": "R3",
+        "headers": "ja",
+        "year": "R7",
+    }
     options = {"rules": None, "data": None, "prefecture_data": None, "version": None, "headers": None}
     workspace.fill(options, names, workspace.Config())
     assert options == {"rules": None, "data": None, "prefecture_data": None, "version": None, "headers": "en"}
 
 
 def test_unknown_keys_say_did_you_mean_with_their_place(tmp_path):
-    path = write(tmp_path / "kokuho.toml", 'rule = ["rules"]\n# the data\nprefecture_data = "p.csv"\n  "Version" = "R6"\nlanguage = "ja"\ncolour = "red"\n')
+    path = write(
+        tmp_path / "kokuho.toml",
+        'rule = ["rules"]\n# the data\nprefecture_data = "p.csv"\n  "Version" = "R6"\nlanguage = "ja"\ncolour = "red"\n',
+    )
     assert errors(path) == [
         "kokuho.toml:1:1: config-unknown-key: unknown key 'rule' in kokuho.toml; did you mean 'rules'?",
         "kokuho.toml:3:1: config-unknown-key: unknown key 'prefecture_data' in kokuho.toml; did you mean 'prefecture-data'?",
@@ -164,14 +186,24 @@ def test_a_table_is_not_a_key_of_kokuho_toml(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("text, line", [
-    ('version = R9\n', "kokuho.toml:1:11: config-syntax: kokuho.toml is not valid TOML: Invalid value "
-                       "(text and paths are written in double quotes, like \"R9\"; lists in brackets, like [\"rules\"])"),
-    ('version = "R6" x\n', "kokuho.toml:1:16: config-syntax: kokuho.toml is not valid TOML: Expected newline or end of document after a statement"),
-    ('# settings\nrules = ["rules"\nversion = "R9"\n', "kokuho.toml:3:1: config-syntax: kokuho.toml is not valid TOML: Unclosed array"),
-    ('lang = "ja"\nlang = "en"\n', "kokuho.toml:2:12: config-syntax: kokuho.toml is not valid TOML: Cannot overwrite a value"),
-    ('version = "R6"\nlang = "ja', "kokuho.toml:2:11: config-syntax: kokuho.toml is not valid TOML: Unterminated string"),
-], ids=["unquoted", "two values", "unclosed list", "key twice", "unterminated at the end"])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        (
+            "version = R9\n",
+            "kokuho.toml:1:11: config-syntax: kokuho.toml is not valid TOML: Invalid value "
+            '(text and paths are written in double quotes, like "R9"; lists in brackets, like ["rules"])',
+        ),
+        (
+            'version = "R6" x\n',
+            "kokuho.toml:1:16: config-syntax: kokuho.toml is not valid TOML: Expected newline or end of document after a statement",
+        ),
+        ('# settings\nrules = ["rules"\nversion = "R9"\n', "kokuho.toml:3:1: config-syntax: kokuho.toml is not valid TOML: Unclosed array"),
+        ('lang = "ja"\nlang = "en"\n', "kokuho.toml:2:12: config-syntax: kokuho.toml is not valid TOML: Cannot overwrite a value"),
+        ('version = "R6"\nlang = "ja', "kokuho.toml:2:11: config-syntax: kokuho.toml is not valid TOML: Unterminated string"),
+    ],
+    ids=["unquoted", "two values", "unclosed list", "key twice", "unterminated at the end"],
+)
 def test_bad_toml_is_an_error_at_its_position(tmp_path, text, line):
     assert errors(write(tmp_path / "kokuho.toml", text)) == [line]
 
@@ -184,15 +216,31 @@ def test_the_file_must_be_utf8_a_bom_is_fine(tmp_path):
     assert workspace.load(path).values == {"version": "R6"}
 
 
-@pytest.mark.parametrize("text, line", [
-    ('lang = "fr"\n', "kokuho.toml:1:8: config-value: 'lang' is \"ja\" or \"en\", not \"fr\""),
-    ('version = 9\n', "kokuho.toml:1:11: config-value: 'version' is a version id, like \"R9\", not a number"),
-    ('version = ""\n', "kokuho.toml:1:11: config-value: 'version' is a version id, like \"R9\", not \"\""),
-    ('rules = []\n', "kokuho.toml:1:9: config-value: 'rules' is a path or a list of paths, like [\"rules\", \"R9.rules\"], not an empty list"),
-    ('rules = ["rules", 3]\n', "kokuho.toml:1:9: config-value: 'rules' is a path or a list of paths, like [\"rules\", \"R9.rules\"], not a list of a number, texts"),
-    ('data = true\nprefecture-data = "p.csv"\n', "kokuho.toml:1:8: config-value: 'data' is the path of a file, like \"data/municipal.csv\", not true"),
-    ('data = "m.csv"\n', "kokuho.toml:1:1: config-value: 'data' needs 'prefecture-data' beside it: give both data files, or neither for the bundled sample"),
-], ids=["lang", "version number", "version empty", "rules empty", "rules mixed", "data bool", "data alone"])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ('lang = "fr"\n', 'kokuho.toml:1:8: config-value: \'lang\' is "ja" or "en", not "fr"'),
+        ("version = 9\n", "kokuho.toml:1:11: config-value: 'version' is a version id, like \"R9\", not a number"),
+        ('version = ""\n', 'kokuho.toml:1:11: config-value: \'version\' is a version id, like "R9", not ""'),
+        (
+            "rules = []\n",
+            'kokuho.toml:1:9: config-value: \'rules\' is a path or a list of paths, like ["rules", "R9.rules"], not an empty list',
+        ),
+        (
+            'rules = ["rules", 3]\n',
+            'kokuho.toml:1:9: config-value: \'rules\' is a path or a list of paths, like ["rules", "R9.rules"], not a list of a number, texts',
+        ),
+        (
+            'data = true\nprefecture-data = "p.csv"\n',
+            "kokuho.toml:1:8: config-value: 'data' is the path of a file, like \"data/municipal.csv\", not true",
+        ),
+        (
+            'data = "m.csv"\n',
+            "kokuho.toml:1:1: config-value: 'data' needs 'prefecture-data' beside it: give both data files, or neither for the bundled sample",
+        ),
+    ],
+    ids=["lang", "version number", "version empty", "rules empty", "rules mixed", "data bool", "data alone"],
+)
 def test_bad_values_are_errors_at_the_value(tmp_path, text, line):
     assert errors(write(tmp_path / "kokuho.toml", text)) == [line]
 
@@ -202,20 +250,35 @@ def test_a_missing_path_is_reported_where_it_is_written_when_used(tmp_path, monk
     monkeypatch.chdir(ws)
     code, out, err = run(capsys, "check")
     assert (code, out) == (2, "")
-    assert err == ("kokuho.toml:3:3: config-path: 'rules' names R9.rules, which does not exist (paths are relative to the folder of kokuho.toml)\n"
-                   '      "R9.rules",\n'
-                   "      ^\n")  # check reads no data: only the rules are looked for
+    assert err == (
+        "kokuho.toml:3:3: config-path: 'rules' names R9.rules, which does not exist (paths are relative to the folder of kokuho.toml)\n"
+        '      "R9.rules",\n'
+        "      ^\n"
+    )  # check reads no data: only the rules are looked for
     code, _, err = run(capsys, "eval", "--year", "R7", "--rules", "rules")
     assert code == 2
-    assert err.splitlines()[0] == "kokuho.toml:6:19: config-path: 'prefecture-data' names data/nope.csv, which does not exist (paths are relative to the folder of kokuho.toml)"
-    code, out, _ = run(capsys, "eval", "--year", "R7", "--rules", "rules", "--prefecture-data", "data/p.csv", "--columns", "target_rate", "--format", "csv")
+    assert (
+        err.splitlines()[0]
+        == "kokuho.toml:6:19: config-path: 'prefecture-data' names data/nope.csv, which does not exist (paths are relative to the folder of kokuho.toml)"
+    )
+    code, out, _ = run(
+        capsys, "eval", "--year", "R7", "--rules", "rules", "--prefecture-data", "data/p.csv", "--columns", "target_rate", "--format", "csv"
+    )
     assert code == 0 and out.count("\n") == 63
 
 
 def test_key_places_skip_lists_strings_and_comments():
-    text = ('# rules = "not a key"\nrules = [\n  "a",  # version = "no"\n  "b[",\n]\nnote = """\nlang = "no"\n"""\n'
-            "'quoted key' = 1\n\"data\" = \"m.csv\"\n[table]\nversion = 1\n")
-    assert workspace.key_places(text) == {"rules": (2, 1, 9), "note": (6, 1, 8), "quoted key": (9, 1, 16), "data": (10, 1, 10), "table": (11, 1, 1)}
+    text = (
+        '# rules = "not a key"\nrules = [\n  "a",  # version = "no"\n  "b[",\n]\nnote = """\nlang = "no"\n"""\n'
+        '\'quoted key\' = 1\n"data" = "m.csv"\n[table]\nversion = 1\n'
+    )
+    assert workspace.key_places(text) == {
+        "rules": (2, 1, 9),
+        "note": (6, 1, 8),
+        "quoted key": (9, 1, 16),
+        "data": (10, 1, 10),
+        "table": (11, 1, 1),
+    }
 
 
 # ---- the command line in a workspace -------------------------------------------------------------------
@@ -225,15 +288,38 @@ def test_commands_in_a_workspace_need_no_other_flag(tmp_path, monkeypatch, capsy
     ws = a_workspace(tmp_path, 'rules = ["rules"]\ndata = "data/m.csv"\nprefecture-data = "data/p.csv"\nversion = "R3"\nlang = "ja"\n')
     monkeypatch.chdir(ws)
     _, inside, _ = run(capsys, "eval", "--year", "R7", "--format", "csv", "--columns", "alpha,levy_medical")
-    assert inside.splitlines()[:2] == ["\ufeff年度,団体コード,団体名,医療費指数反映係数α,納付金（医療分）,未定義の理由", "2025,131016,千代田区,1,1979454997,"]
+    assert inside.splitlines()[:2] == [
+        "\ufeff年度,団体コード,団体名,医療費指数反映係数α,納付金（医療分）,未定義の理由",
+        "2025,131016,千代田区,1,1979454997,",
+    ]
     # the same as every flag given by hand, from another folder
     monkeypatch.chdir(tmp_path)
-    _, by_hand, _ = run(capsys, "eval", "--year", "R7", "--format", "csv", "--columns", "alpha,levy_medical", "--rules", "ws/rules",
-                        "--data", "ws/data/m.csv", "--prefecture-data", "ws/data/p.csv", "--version", "R3", "--headers", "ja")
+    _, by_hand, _ = run(
+        capsys,
+        "eval",
+        "--year",
+        "R7",
+        "--format",
+        "csv",
+        "--columns",
+        "alpha,levy_medical",
+        "--rules",
+        "ws/rules",
+        "--data",
+        "ws/data/m.csv",
+        "--prefecture-data",
+        "ws/data/p.csv",
+        "--version",
+        "R3",
+        "--headers",
+        "ja",
+    )
     assert inside == by_hand
     # flags win over the file
     monkeypatch.chdir(ws / "rules")
-    _, flags, _ = run(capsys, "eval", "--year", "R7", "--format", "csv", "--columns", "alpha,levy_medical", "--version", "R6", "--headers", "en")
+    _, flags, _ = run(
+        capsys, "eval", "--year", "R7", "--format", "csv", "--columns", "alpha,levy_medical", "--version", "R6", "--headers", "en"
+    )
     assert flags.splitlines()[:2] == ["\ufefffiscal_year,code,name,alpha,levy_medical,undefined", "2025,131016,千代田区,0.71,2070328915,"]
     code, _, err = run(capsys, "check")
     assert (code, err) == (0, "2 rule files checked: no findings (R3, R6)\n")
@@ -245,15 +331,17 @@ def test_kokuho_config_shows_each_value_and_where_it_came_from(tmp_path, monkeyp
     monkeypatch.chdir(ws / "sub")
     code, out, err = run(capsys, "config", "--version", "R3")
     assert (code, err) == (0, "")
-    assert out == ("settings file: ../kokuho.toml\n"
-                   "\n"
-                   "setting          value          from\n"
-                   "---------------  -------------  ------------------------\n"
-                   "rules            ../rules       ../kokuho.toml:1\n"
-                   "data             ../data/m.csv  ../kokuho.toml:2\n"
-                   "prefecture-data  ../data/p.csv  ../kokuho.toml:3\n"
-                   "version          R3             command line (--version)\n"
-                   "lang             ja             ../kokuho.toml:5\n")
+    assert out == (
+        "settings file: ../kokuho.toml\n"
+        "\n"
+        "setting          value          from\n"
+        "---------------  -------------  ------------------------\n"
+        "rules            ../rules       ../kokuho.toml:1\n"
+        "data             ../data/m.csv  ../kokuho.toml:2\n"
+        "prefecture-data  ../data/p.csv  ../kokuho.toml:3\n"
+        "version          R3             command line (--version)\n"
+        "lang             ja             ../kokuho.toml:5\n"
+    )
 
 
 def test_kokuho_config_without_a_file_shows_the_built_in_defaults(tmp_path, monkeypatch, capsys):
@@ -266,7 +354,10 @@ def test_kokuho_config_without_a_file_shows_the_built_in_defaults(tmp_path, monk
     assert rows["rules"].split() == ["rules", str(shipped.rules_dir()), "built-in", "default"]
     assert rows["data"].split() == ["data", str(shipped.sample_dir() / "tokyo-municipal.csv"), "built-in", "default"]
     assert rows["version"].split() == ["version", "the", "newest", "version", "built-in", "default"]
-    assert " ".join(rows["lang"].split()) == "lang each command's own: eval --headers ja, diff --headers ja, names --headers ja, report --lang ja, sweep --headers ja built-in default"
+    assert (
+        " ".join(rows["lang"].split())
+        == "lang each command's own: eval --headers ja, diff --headers ja, names --headers ja, report --lang ja, sweep --headers ja built-in default"
+    )
 
 
 def test_kokuho_config_reports_every_problem_of_the_file(tmp_path, monkeypatch, capsys):
@@ -276,7 +367,7 @@ def test_kokuho_config_reports_every_problem_of_the_file(tmp_path, monkeypatch, 
     assert (code, out) == (2, "")
     assert [line for line in err.splitlines() if line.startswith("kokuho.toml")] == [
         "kokuho.toml:1:1: config-unknown-key: unknown key 'rule' in kokuho.toml; did you mean 'rules'?",
-        "kokuho.toml:2:8: config-value: 'lang' is \"ja\" or \"en\", not \"fr\"",
+        'kokuho.toml:2:8: config-value: \'lang\' is "ja" or "en", not "fr"',
     ]
 
 
@@ -285,10 +376,12 @@ def test_version_shows_the_package_and_the_shipped_rules(capsys):
         cli.main(["--version"])
     out = capsys.readouterr().out
     assert e.value.code == 0
-    assert out == (f"kokuho-rules {shipped.package_version()}\n"
-                   "shipped rules (rules/tokyo):\n"
-                   "  R3  東京都国民健康保険運営方針（令和3～5年度）  [current, FY2021-FY2023 (R3-R5)]\n"
-                   "  R6  東京都国民健康保険運営方針（改定案）  [proposed, FY2024-FY2029 (R6-R11), extends R3]\n")
+    assert out == (
+        f"kokuho-rules {shipped.package_version()}\n"
+        "shipped rules (rules/tokyo):\n"
+        "  R3  東京都国民健康保険運営方針（令和3～5年度）  [current, FY2021-FY2023 (R3-R5)]\n"
+        "  R6  東京都国民健康保険運営方針（改定案）  [proposed, FY2024-FY2029 (R6-R11), extends R3]\n"
+    )
 
 
 def test_the_shipped_files_are_found_in_the_checkout():
@@ -299,23 +392,33 @@ def test_the_shipped_files_are_found_in_the_checkout():
 # ---- kokuho init ---------------------------------------------------------------------------------------
 
 
-INIT_FILES = ["kokuho.toml", "rules/R3.rules", "rules/R6.rules", "rules/R9.rules", "data/README.md", "data/tokyo-municipal.csv", "data/tokyo-prefecture.csv"]
+INIT_FILES = [
+    "kokuho.toml",
+    "rules/R3.rules",
+    "rules/R6.rules",
+    "rules/R9.rules",
+    "data/README.md",
+    "data/tokyo-municipal.csv",
+    "data/tokyo-prefecture.csv",
+]
 
 
 def test_init_makes_a_workspace_that_works_with_no_other_flag(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "init", "ws")
     assert (code, out) == (0, "")
-    assert err == ("made the workspace ws:\n"
-                   "  kokuho.toml                settings: the rules, the data, the default version and the language\n"
-                   "  rules/R3.rules             shipped rules (a copy): the base to extend\n"
-                   "  rules/R6.rules             shipped rules (a copy): the base to extend\n"
-                   "  rules/R9.rules             your revision (extends R6): edit this file\n"
-                   "  data/README.md             about the sample data\n"
-                   "  data/tokyo-municipal.csv   synthetic sample data: replace with your own\n"
-                   "  data/tokyo-prefecture.csv  synthetic sample data: replace with your own\n"
-                   "next: cd ws && kokuho check && kokuho eval --year R7\n"
-                   "then: edit rules/R9.rules; kokuho check; kokuho test; kokuho diff R6 R9 --year R9; kokuho report --out report.html\n")
+    assert err == (
+        "made the workspace ws:\n"
+        "  kokuho.toml                settings: the rules, the data, the default version and the language\n"
+        "  rules/R3.rules             shipped rules (a copy): the base to extend\n"
+        "  rules/R6.rules             shipped rules (a copy): the base to extend\n"
+        "  rules/R9.rules             your revision (extends R6): edit this file\n"
+        "  data/README.md             about the sample data\n"
+        "  data/tokyo-municipal.csv   synthetic sample data: replace with your own\n"
+        "  data/tokyo-prefecture.csv  synthetic sample data: replace with your own\n"
+        "next: cd ws && kokuho check && kokuho eval --year R7\n"
+        "then: edit rules/R9.rules; kokuho check; kokuho test; kokuho diff R6 R9 --year R9; kokuho report --out report.html\n"
+    )
     ws = tmp_path / "ws"
     assert sorted(str(p.relative_to(ws).as_posix()) for p in ws.rglob("*") if p.is_file()) == sorted(INIT_FILES)
     for name in ("R3.rules", "R6.rules"):
@@ -325,8 +428,12 @@ def test_init_makes_a_workspace_that_works_with_no_other_flag(tmp_path, monkeypa
     assert (ws / "kokuho.toml").read_bytes() == (ROOT / "engine" / "templates" / "starter-kokuho.toml").read_bytes()
     assert (ws / "rules" / "R9.rules").read_bytes() == (ROOT / "engine" / "templates" / "starter-R9.rules").read_bytes()
     assert workspace.load(ws / "kokuho.toml").values == {
-        "rules": [ws / "rules"], "data": ws / "data" / "tokyo-municipal.csv", "prefecture-data": ws / "data" / "tokyo-prefecture.csv",
-        "version": "R9", "lang": "ja"}
+        "rules": [ws / "rules"],
+        "data": ws / "data" / "tokyo-municipal.csv",
+        "prefecture-data": ws / "data" / "tokyo-prefecture.csv",
+        "version": "R9",
+        "lang": "ja",
+    }
 
     monkeypatch.chdir(ws)
     assert run(capsys, "check")[::2] == (0, "3 rule files checked: no findings (R3, R6, R9)\n")
@@ -375,7 +482,11 @@ def test_init_never_writes_into_a_folder_in_use(tmp_path, monkeypatch, capsys):
     write(tmp_path / "ws" / "notes.txt", "mine")
     write(tmp_path / "file", "x")
     code, out, err = run(capsys, "init", "ws")
-    assert (code, out, err) == (2, "", "init-exists: ws already exists and is not empty; kokuho init makes a new folder: give another name\n")
+    assert (code, out, err) == (
+        2,
+        "",
+        "init-exists: ws already exists and is not empty; kokuho init makes a new folder: give another name\n",
+    )
     assert [p.name for p in (tmp_path / "ws").iterdir()] == ["notes.txt"]
     assert run(capsys, "init", "file")[2] == "init-exists: file is a file; kokuho init makes a new folder: give another name\n"
 
@@ -457,7 +568,9 @@ def test_workspace_doc_shows_real_outputs(tmp_path):
 
     ran = 0
     for block, actual in _walk_doc(tmp_path):
-        assert actual == expected_output(block), f"docs/{WORKSPACE_DOC}:{block.line}: {block.first} (refresh: python tests/test_workspace.py --update)"
+        assert actual == expected_output(block), (
+            f"docs/{WORKSPACE_DOC}:{block.line}: {block.first} (refresh: python tests/test_workspace.py --update)"
+        )
         ran += 1
     assert ran >= 8
 
@@ -482,7 +595,7 @@ def _update() -> int:
     for block, actual in reversed(results):
         new = block.first + "\n" + actual + "\n"
         changed += normalise(new) != normalise(block.body)
-        text = text[: block.start] + new + text[block.end:]
+        text = text[: block.start] + new + text[block.end :]
     path.write_text(text, encoding="utf-8")
     print(f"docs/{WORKSPACE_DOC}: {changed} output(s) changed", file=sys.stderr)
     return 0

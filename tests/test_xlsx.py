@@ -68,14 +68,31 @@ def test_eval_values_and_formats_match_csv(r6_book, capsys):
     ws = wb["団体別"]
     table = csv_table(capsys, "eval", "--version", "R6", *PERIOD)
     names = table[0][3:-1]
-    units = {"previous_rate": "percent", "target_rate": "percent", "achieved": "bool", "meets_national_average": "bool", "alpha": "ratio",
-             "beta": "ratio", "levy_medical": "yen", "levy_total": "yen", "relief": "yen", "net_levy": "yen", "income_rate_medical": "percent",
-             "per_capita_medical": "yen", "deficit": "yen", "deficit_status": "text"}
+    units = {
+        "previous_rate": "percent",
+        "target_rate": "percent",
+        "achieved": "bool",
+        "meets_national_average": "bool",
+        "alpha": "ratio",
+        "beta": "ratio",
+        "levy_medical": "yen",
+        "levy_total": "yen",
+        "relief": "yen",
+        "net_levy": "yen",
+        "income_rate_medical": "percent",
+        "per_capita_medical": "yen",
+        "deficit": "yen",
+        "deficit_status": "text",
+    }
     formats = {"percent": "0.00%", "yen": "#,##0", "bool": "General", "text": "General"}
     checked = 0
     for row, values in zip(ws.iter_rows(min_row=2), table[1:]):
         year, code, name = values[:3]
-        assert [row[0].value, row[1].value, row[2].value] == [{"2024": "FY2024 (R6)", "2025": "FY2025 (R7)", "2026": "FY2026 (R8)"}[year], code, name]
+        assert [row[0].value, row[1].value, row[2].value] == [
+            {"2024": "FY2024 (R6)", "2025": "FY2025 (R7)", "2026": "FY2026 (R8)"}[year],
+            code,
+            name,
+        ]
         for k, n in enumerate(names):
             cell, text = row[3 + k], values[3 + k]
             unit = units.get(n)
@@ -112,8 +129,13 @@ def test_eval_summary_sheet_reproduces_the_seed_table(tmp_path):
     assert cli.main(["eval", "--version", "R3", "--year", "2021", "--format", "xlsx", "--out", str(path)]) == 0
     ws = openpyxl.load_workbook(path)["集計"]
     bands = [(r[2].value, r[3].value, r[5].value, r[6].value) for r in ws.iter_rows(min_row=2) if r[1].value == "区分別の目標収納率の達成"]
-    assert bands == [("85%未満", "[0%, 85%)", 1, 1), ("85%以上90%未満", "[85%, 90%)", 7, 9), ("90%以上95%未満", "[90%, 95%)", 17, 28),
-                     ("95%以上97%未満", "[95%, 97%)", 10, 13), ("97%以上100%以下", "[97%, 100%]", 9, 11)]
+    assert bands == [
+        ("85%未満", "[0%, 85%)", 1, 1),
+        ("85%以上90%未満", "[85%, 90%)", 7, 9),
+        ("90%以上95%未満", "[90%, 95%)", 17, 28),
+        ("95%以上97%未満", "[95%, 97%)", 10, 13),
+        ("97%以上100%以下", "[97%, 100%]", 9, 11),
+    ]
     totals = {r[2].value: r[4] for r in ws.iter_rows(min_row=2) if r[1].value == "合計"}
     assert totals["納付金（合計）"].number_format == "#,##0" and isinstance(totals["納付金（合計）"].value, int)
 
@@ -139,12 +161,15 @@ def test_same_inputs_same_bytes(tmp_path, r6_book):
     assert (props.created.year, props.modified.year) == (2000, 2000)
 
 
-@pytest.mark.parametrize("argv", [
-    ["eval", "--format", "xlsx"],
-    ["diff", "R3", "R6", "--format", "xlsx"],
-    ["report", "--format", "xlsx"],
-    ["eval", "--format", "xlsx", "--out", "-"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["eval", "--format", "xlsx"],
+        ["diff", "R3", "R6", "--format", "xlsx"],
+        ["report", "--format", "xlsx"],
+        ["eval", "--format", "xlsx", "--out", "-"],
+    ],
+)
 def test_xlsx_needs_out(capsys, argv):
     """A workbook is never written to the terminal: exit 2 and say what to do."""
     code, out, err = run(capsys, *argv)
@@ -160,7 +185,19 @@ def test_diff_workbook(tmp_path):
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["集計", "団体別", "規則の比較", "未定義の値"]
     ws = wb["団体別"]
-    assert [c.value for c in ws[1]] == ["年度", "団体コード", "団体名", "項目", "名前", "R3", "R6", "差 (R6−R3)", "状態", "原因", "未定義の理由"]
+    assert [c.value for c in ws[1]] == [
+        "年度",
+        "団体コード",
+        "団体名",
+        "項目",
+        "名前",
+        "R3",
+        "R6",
+        "差 (R6−R3)",
+        "状態",
+        "原因",
+        "未定義の理由",
+    ]
     row = next(r for r in ws.iter_rows(min_row=2) if r[1].value == "133825" and r[4].value == "target_rate")
     assert [row[5].value, row[6].value, row[7].value, row[8].value] == [1, 0.99, -1, "changed"]
     assert (row[5].number_format, row[7].number_format) == ("0.00%", '+0.00"pp";-0.00"pp";0.00"pp"')

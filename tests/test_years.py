@@ -5,18 +5,38 @@ import pytest
 from engine.years import Period, YearFormatError, parse_period, parse_year
 
 
-@pytest.mark.parametrize("text, year", [
-    ("FY2024", 2024), ("2024", 2024), ("R6", 2024), ("令和6年度", 2024), ("令和6", 2024),
-    ("Ｒ６", 2024), ("令和元年度", 2019), ("H30", 2018), ("平成30年度", 2018), ("fy2030", 2030), ("R12", 2030),
-])
+@pytest.mark.parametrize(
+    "text, year",
+    [
+        ("FY2024", 2024),
+        ("2024", 2024),
+        ("R6", 2024),
+        ("令和6年度", 2024),
+        ("令和6", 2024),
+        ("Ｒ６", 2024),
+        ("令和元年度", 2019),
+        ("H30", 2018),
+        ("平成30年度", 2018),
+        ("fy2030", 2030),
+        ("R12", 2030),
+    ],
+)
 def test_year_forms(text, year):
     assert parse_year(text).value == year
 
 
-@pytest.mark.parametrize("text, first, last", [
-    ("R6-R8", 2024, 2026), ("FY2024..FY2026", 2024, 2026), ("令和6～8年度", 2024, 2026),
-    ("2024-2026", 2024, 2026), ("令和6年度～令和8年度", 2024, 2026), ("R6-8", 2024, 2026), ("R7", 2025, 2025),
-])
+@pytest.mark.parametrize(
+    "text, first, last",
+    [
+        ("R6-R8", 2024, 2026),
+        ("FY2024..FY2026", 2024, 2026),
+        ("令和6～8年度", 2024, 2026),
+        ("2024-2026", 2024, 2026),
+        ("令和6年度～令和8年度", 2024, 2026),
+        ("R6-8", 2024, 2026),
+        ("R7", 2025, 2025),
+    ],
+)
 def test_period_forms(text, first, last):
     assert parse_period(text) == Period(first, last)
 
@@ -26,10 +46,13 @@ def test_both_forms_in_output():
     assert parse_period("R6-R8").both == "FY2024-FY2026 (R6-R8)"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("FY24", "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
-    ("next year", "'next year' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FY24", "'FY24' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+        ("next year", "'next year' is not a fiscal year; a fiscal year looks like FY2024, 2024, R6 or 令和6年度"),
+    ],
+)
 def test_bad_year(text, message):
     with pytest.raises(YearFormatError) as e:
         parse_year(text)

@@ -39,13 +39,27 @@ PREFECTURE_CSV = OUT_DIR / "tokyo-prefecture.csv"
 README = OUT_DIR / "README.md"
 
 MUNICIPAL_COLUMNS = [
-    "fiscal_year", "code", "name", "collection_rate", "insured", "households",
-    "income", "insured_40_64", "income_40_64", "medical_index",
-    "deficit_transfer", "advance_appropriation", "deficit_target_year",
+    "fiscal_year",
+    "code",
+    "name",
+    "collection_rate",
+    "insured",
+    "households",
+    "income",
+    "insured_40_64",
+    "income_40_64",
+    "medical_index",
+    "deficit_transfer",
+    "advance_appropriation",
+    "deficit_target_year",
 ]
 PREFECTURE_COLUMNS = [
-    "fiscal_year", "levy_medical", "levy_support", "levy_care",
-    "national_income_per_insured", "national_collection_rate",
+    "fiscal_year",
+    "levy_medical",
+    "levy_support",
+    "levy_care",
+    "national_income_per_insured",
+    "national_collection_rate",
 ]
 
 # ---------------------------------------------------------------------------
@@ -129,10 +143,10 @@ SEED_ACHIEVERS = [1, 7, 17, 10, 9]  # FY2021, 44 of 62
 
 # FY2020 rates pinned on band edges (tests of the half-open bands).
 FY2020_PINNED = {
-    "131130": 8500,   # 渋谷区 exactly 85.00 -> [85,90)
-    "131229": 9000,   # 葛飾区 exactly 90.00 -> [90,95)
-    "132276": 9500,   # 羽村市 exactly 95.00 -> [95,97)
-    "134210": 9700,   # 小笠原村 exactly 97.00 -> [97,100]
+    "131130": 8500,  # 渋谷区 exactly 85.00 -> [85,90)
+    "131229": 9000,  # 葛飾区 exactly 90.00 -> [90,95)
+    "132276": 9500,  # 羽村市 exactly 95.00 -> [95,97)
+    "134210": 9700,  # 小笠原村 exactly 97.00 -> [97,100]
     "133825": 10000,  # 御蔵島村 100.00
 }
 # FY2021 edge cases: an achiever exactly on its target, a miss by 0.01 pt.
@@ -142,20 +156,20 @@ FY2021_MISS_BY_ONE = ["131075"]  # 墨田区 (band [85,90)), must be a non-achie
 # R6 scenarios: FY2022, FY2023, FY2024 rates (hundredths), set deliberately.
 R6_SCENARIOS = {
     # FY2023 in [97,99), FY2022 higher -> R6 target = FY2023 rate (same as R3)
-    "133051": ("97-99, FY2022 higher", 9840, 9785, 9810),    # 日の出町: achieves
-    "133086": ("97-99, FY2022 higher", 9910, 9820, 9790),    # 奥多摩町: misses
-    "133647": ("97-99, FY2022 higher", 9805, 9730, 9730),    # 神津島村: achieves (tie)
+    "133051": ("97-99, FY2022 higher", 9840, 9785, 9810),  # 日の出町: achieves
+    "133086": ("97-99, FY2022 higher", 9910, 9820, 9790),  # 奥多摩町: misses
+    "133647": ("97-99, FY2022 higher", 9805, 9730, 9730),  # 神津島村: achieves (tie)
     # FY2023 in [97,99), FY2022 lower -> R6 target = FY2022 rate (easier than R3)
-    "133035": ("97-99, FY2022 lower", 9650, 9700, 9680),     # 瑞穂町: R6 yes, R3 no
-    "133639": ("97-99, FY2022 lower", 9760, 9845, 9800),     # 新島村: R6 yes, R3 no
-    "134015": ("97-99, FY2022 lower", 9710, 9790, 9695),     # 八丈町: misses both
+    "133035": ("97-99, FY2022 lower", 9650, 9700, 9680),  # 瑞穂町: R6 yes, R3 no
+    "133639": ("97-99, FY2022 lower", 9760, 9845, 9800),  # 新島村: R6 yes, R3 no
+    "134015": ("97-99, FY2022 lower", 9710, 9790, 9695),  # 八丈町: misses both
     # FY2023 in [97,99), FY2022 equal
-    "134210": ("97-99, FY2022 equal", 9830, 9830, 9831),     # 小笠原村: achieves
+    "134210": ("97-99, FY2022 equal", 9830, 9830, 9831),  # 小笠原村: achieves
     # FY2023 in [99,100] -> R6 target 99.00, R3 target = FY2023 rate
-    "133078": ("99-100", 9960, 9900, 9900),                  # 檜原村: both (edge 99.00)
-    "133621": ("99-100", 10000, 9940, 9910),                 # 利島村: R6 yes, R3 no
-    "133825": ("99-100", 10000, 10000, 10000),               # 御蔵島村: both
-    "134023": ("99-100", 9980, 9912, 9890),                  # 青ヶ島村: misses both
+    "133078": ("99-100", 9960, 9900, 9900),  # 檜原村: both (edge 99.00)
+    "133621": ("99-100", 10000, 9940, 9910),  # 利島村: R6 yes, R3 no
+    "133825": ("99-100", 10000, 10000, 10000),  # 御蔵島村: both
+    "134023": ("99-100", 9980, 9912, 9890),  # 青ヶ島村: misses both
 }
 
 # Deficit scenarios. transfer: (shape, per-insured yen at FY2018 size, first FY,
@@ -163,43 +177,53 @@ R6_SCENARIOS = {
 # million yen (a sub-million jitter is added) or None; target: 赤字解消目標年度.
 DEFICITS = {
     # in plan: declining transfers, zero after the target year
-    "131113": dict(note="in plan to FY2029", target=2029,
-                   transfer=("decline", 9000, 2018, 2029), advance=None),  # 大田区
-    "131199": dict(note="in plan to FY2026", target=2026,
-                   transfer=("decline", 11000, 2018, 2026), advance=None),  # 板橋区
-    "131211": dict(note="in plan to FY2027", target=2027,
-                   transfer=("decline", 14000, 2018, 2027), advance=None),  # 足立区
-    "132012": dict(note="in plan to FY2025", target=2025,
-                   transfer=("decline", 6000, 2018, 2025), advance=None),  # 八王子市
+    "131113": dict(note="in plan to FY2029", target=2029, transfer=("decline", 9000, 2018, 2029), advance=None),  # 大田区
+    "131199": dict(note="in plan to FY2026", target=2026, transfer=("decline", 11000, 2018, 2026), advance=None),  # 板橋区
+    "131211": dict(note="in plan to FY2027", target=2027, transfer=("decline", 14000, 2018, 2027), advance=None),  # 足立区
+    "132012": dict(note="in plan to FY2025", target=2025, transfer=("decline", 6000, 2018, 2025), advance=None),  # 八王子市
     # overdue: transfers continue after the target year
-    "131148": dict(note="overdue from FY2024 (target FY2023, flat)", target=2023,
-                   transfer=("flat", 8000, 2018, 2029), advance=None),  # 中野区
-    "132136": dict(note="overdue FY2023-FY2027 (target FY2022)", target=2022,
-                   transfer=("decline", 7000, 2018, 2027), advance=None),  # 東村山市
-    "131172": dict(note="in plan FY2024-25, overdue FY2026-27 (target FY2025)",
-                   target=2025, transfer=("decline", 10000, 2018, 2027),
-                   advance=None),  # 北区
-    "132187": dict(note="overdue FY2025 (target FY2024); 繰上充用金 decreasing",
-                   target=2024, transfer=("decline", 8000, 2018, 2025),
-                   advance=[320, 300, 270, 240, 200, 160, 110, 60, 0, 0, 0, 0]),  # 福生市
+    "131148": dict(
+        note="overdue from FY2024 (target FY2023, flat)", target=2023, transfer=("flat", 8000, 2018, 2029), advance=None
+    ),  # 中野区
+    "132136": dict(
+        note="overdue FY2023-FY2027 (target FY2022)", target=2022, transfer=("decline", 7000, 2018, 2027), advance=None
+    ),  # 東村山市
+    "131172": dict(
+        note="in plan FY2024-25, overdue FY2026-27 (target FY2025)", target=2025, transfer=("decline", 10000, 2018, 2027), advance=None
+    ),  # 北区
+    "132187": dict(
+        note="overdue FY2025 (target FY2024); 繰上充用金 decreasing",
+        target=2024,
+        transfer=("decline", 8000, 2018, 2025),
+        advance=[320, 300, 270, 240, 200, 160, 110, 60, 0, 0, 0, 0],
+    ),  # 福生市
     # no plan: deficit without a target year
-    "131237": dict(note="no plan (flat transfers, no target year)", target=None,
-                   transfer=("flat", 6000, 2018, 2029), advance=None),  # 江戸川区
-    "132225": dict(note="no plan (new transfers from FY2022)", target=None,
-                   transfer=("flat", 5000, 2022, 2029), advance=None),  # 東久留米市
+    "131237": dict(
+        note="no plan (flat transfers, no target year)", target=None, transfer=("flat", 6000, 2018, 2029), advance=None
+    ),  # 江戸川区
+    "132225": dict(
+        note="no plan (new transfers from FY2022)", target=None, transfer=("flat", 5000, 2022, 2029), advance=None
+    ),  # 東久留米市
     # resolved
-    "131067": dict(note="resolved: transfers FY2018-2020, target FY2020", target=2020,
-                   transfer=("decline", 9000, 2018, 2020), advance=None),  # 台東区
+    "131067": dict(
+        note="resolved: transfers FY2018-2020, target FY2020", target=2020, transfer=("decline", 9000, 2018, 2020), advance=None
+    ),  # 台東区
     # 繰上充用金 only
-    "133612": dict(note="繰上充用金 rising FY2020-2025 then falling; target FY2027",
-                   target=2027, transfer=None,
-                   advance=[0, 0, 25, 52, 80, 104, 121, 130, 118, 90, 40, 0]),  # 大島町
-    "133817": dict(note="繰上充用金 rising from FY2022; no plan", target=None,
-                   transfer=None,
-                   advance=[0, 0, 0, 0, 8, 17, 27, 36, 46, 55, 63, 72]),  # 三宅村
-    "134015": dict(note="繰上充用金 decreasing only (no credit: deficit 0); target FY2026",
-                   target=2026, transfer=None,
-                   advance=[150, 135, 120, 105, 90, 75, 60, 40, 20, 0, 0, 0]),  # 八丈町
+    "133612": dict(
+        note="繰上充用金 rising FY2020-2025 then falling; target FY2027",
+        target=2027,
+        transfer=None,
+        advance=[0, 0, 25, 52, 80, 104, 121, 130, 118, 90, 40, 0],
+    ),  # 大島町
+    "133817": dict(
+        note="繰上充用金 rising from FY2022; no plan", target=None, transfer=None, advance=[0, 0, 0, 0, 8, 17, 27, 36, 46, 55, 63, 72]
+    ),  # 三宅村
+    "134015": dict(
+        note="繰上充用金 decreasing only (no credit: deficit 0); target FY2026",
+        target=2026,
+        transfer=None,
+        advance=[150, 135, 120, 105, 90, 75, 60, 40, 20, 0, 0, 0],
+    ),  # 八丈町
 }
 
 # National average 現年分収納率 (percent). Status from shared/data/national-collection-rates.tsv.
@@ -341,8 +365,8 @@ def build_municipal(rng: random.Random):
     rates = make_rates(rng)
     rows = []
     for code, name, kind, ins24, inc_pc, _band in MUNICIPALITIES:
-        decline = frac(rng.randint(100, 200))        # insured falls 1-2 %/yr
-        growth = frac(rng.randint(50, 200))          # income per insured +0.5-2 %/yr
+        decline = frac(rng.randint(100, 200))  # insured falls 1-2 %/yr
+        growth = frac(rng.randint(50, 200))  # income per insured +0.5-2 %/yr
         hh_ratio = rng.randint(6000, 7000)
         n4064_ratio = rng.randint(3300, 3700)
         i4064_ratio = rng.randint(4200, 4800)
@@ -351,10 +375,8 @@ def build_municipal(rng: random.Random):
         per_year = {}
         for y in YEARS:
             k = y - BASE_YEAR
-            insured = to_int(Decimal(ins24) * (1 - decline) ** k
-                             * (1 + frac(rng.randint(-30, 30))))
-            pc = (Decimal(inc_pc) * 1000 * (1 + growth) ** k
-                  * (1 + frac(rng.randint(-150, 150))))
+            insured = to_int(Decimal(ins24) * (1 - decline) ** k * (1 + frac(rng.randint(-30, 30))))
+            pc = Decimal(inc_pc) * 1000 * (1 + growth) ** k * (1 + frac(rng.randint(-150, 150)))
             income = to_int(Decimal(insured) * pc) + rng.randint(0, 99_999)
             households = to_int(Decimal(insured) * frac(hh_ratio + rng.randint(-50, 50)))
             n4064 = to_int(Decimal(insured) * frac(n4064_ratio + rng.randint(-50, 50)))
@@ -365,21 +387,23 @@ def build_municipal(rng: random.Random):
         transfer, advance, target = deficit_series(rng, code, per_year[2018][0])
         for y in YEARS:
             insured, households, income, n4064, i4064, mi = per_year[y]
-            rows.append({
-                "fiscal_year": str(y),
-                "code": code,
-                "name": name,
-                "collection_rate": fmt_rate(rates[code][y]) if y in RATE_YEARS else "",
-                "insured": str(insured),
-                "households": str(households),
-                "income": str(income),
-                "insured_40_64": str(n4064),
-                "income_40_64": str(i4064),
-                "medical_index": fmt_index(mi),
-                "deficit_transfer": str(transfer[y]),
-                "advance_appropriation": str(advance[y]),
-                "deficit_target_year": str(target) if target is not None else "",
-            })
+            rows.append(
+                {
+                    "fiscal_year": str(y),
+                    "code": code,
+                    "name": name,
+                    "collection_rate": fmt_rate(rates[code][y]) if y in RATE_YEARS else "",
+                    "insured": str(insured),
+                    "households": str(households),
+                    "income": str(income),
+                    "insured_40_64": str(n4064),
+                    "income_40_64": str(i4064),
+                    "medical_index": fmt_index(mi),
+                    "deficit_transfer": str(transfer[y]),
+                    "advance_appropriation": str(advance[y]),
+                    "deficit_target_year": str(target) if target is not None else "",
+                }
+            )
     rows.sort(key=lambda r: (r["fiscal_year"], r["code"]))
     return rows
 
@@ -399,22 +423,22 @@ def build_prefecture(rng: random.Random):
         nat_income[y] = nat_income[y - 1] * (1 + frac(rng.randint(40, 150)))
     rows = []
     for y in YEARS:
-        rows.append({
-            "fiscal_year": str(y),
-            "levy_medical": str(levy["medical"][y]),
-            "levy_support": str(levy["support"][y]),
-            "levy_care": str(levy["care"][y]),
-            "national_income_per_insured": str(to_int(nat_income[y])),
-            "national_collection_rate": NATIONAL_RATES[y][0],
-        })
+        rows.append(
+            {
+                "fiscal_year": str(y),
+                "levy_medical": str(levy["medical"][y]),
+                "levy_support": str(levy["support"][y]),
+                "levy_care": str(levy["care"][y]),
+                "national_income_per_insured": str(to_int(nat_income[y])),
+                "national_collection_rate": NATIONAL_RATES[y][0],
+            }
+        )
     return rows
 
 
 MUNICIPAL_HEADER = [
-    "SYNTHETIC sample data - NOT real figures. Generated by tools/make_sample_data.py"
-    " (seed 20240401); plausible in size only.",
-    "Tokyo NHI per municipality and fiscal year FY2018-FY2029; collection_rate is empty"
-    " for FY2026-FY2029 (future years unknown).",
+    "SYNTHETIC sample data - NOT real figures. Generated by tools/make_sample_data.py (seed 20240401); plausible in size only.",
+    "Tokyo NHI per municipality and fiscal year FY2018-FY2029; collection_rate is empty for FY2026-FY2029 (future years unknown).",
     "Built in: FY2020 rate bands 1/9/28/13/11 and FY2021 achievers 1/7/17/10/9 (44 of 62)"
     " under the current rule as in the policy seed; see data/sample/README.md.",
     "Regenerate: python tools/make_sample_data.py",
@@ -424,11 +448,10 @@ MUNICIPAL_HEADER = [
 def prefecture_header() -> list[str]:
     def years(status):
         return " ".join(str(y) for y, (_v, s) in NATIONAL_RATES.items() if s == status)
+
     return [
-        "SYNTHETIC sample data - NOT real figures. Generated by tools/make_sample_data.py"
-        " (seed 20240401); plausible in size only.",
-        "levy_* (納付金算定基礎額) and national_income_per_insured are synthetic;"
-        " FY2024 levy total about 462.1 bn yen.",
+        "SYNTHETIC sample data - NOT real figures. Generated by tools/make_sample_data.py (seed 20240401); plausible in size only.",
+        "levy_* (納付金算定基礎額) and national_income_per_insured are synthetic; FY2024 levy total about 462.1 bn yen.",
         "national_collection_rate (全国平均現年分収納率): verified in a public source for"
         f" FY {years('verified')}; unverified recollections for FY {years('unverified')};"
         f" invented placeholders for FY {years('placeholder')}.",
@@ -477,8 +500,7 @@ def check(rows: list[dict], prefecture: list[dict]) -> dict:
     counts, hits = [0] * 5, [0] * 5
     for code in codes:
         r20, r21 = rate(2020, code), rate(2021, code)
-        b = next(i for i, (lo, hi) in enumerate(bands)
-                 if lo <= r20 < hi or (i == 4 and lo <= r20 <= hi))
+        b = next(i for i, (lo, hi) in enumerate(bands) if lo <= r20 < hi or (i == 4 and lo <= r20 <= hi))
         counts[b] += 1
         if r21 >= r20 + incr[b]:
             hits[b] += 1
@@ -499,8 +521,7 @@ def check(rows: list[dict], prefecture: list[dict]) -> dict:
             kind, t6 = "top", D("99.00")
         r6[kind].append(code)
         r6_rows.append((code, kind, r22, r23, r24, r23, t6, r24 >= r23, r24 >= t6))
-    label_kind = {"97-99, FY2022 higher": "higher", "97-99, FY2022 lower": "lower",
-                  "97-99, FY2022 equal": "equal", "99-100": "top"}
+    label_kind = {"97-99, FY2022 higher": "higher", "97-99, FY2022 lower": "lower", "97-99, FY2022 equal": "equal", "99-100": "top"}
     for code, (label, *_v) in R6_SCENARIOS.items():
         assert code in r6[label_kind[label]], (code, label)
 
@@ -512,14 +533,12 @@ def check(rows: list[dict], prefecture: list[dict]) -> dict:
             rise = int(r["advance_appropriation"]) - int(prev["advance_appropriation"])
             deficit = int(r["deficit_transfer"]) + max(0, rise)
             target = int(r["deficit_target_year"]) if r["deficit_target_year"] else None
-            status[(y, code)] = ("none" if deficit == 0 else "no plan" if target is None
-                                 else "in plan" if y <= target else "overdue")
-    with_transfer = [c for c in codes
-                     if any(int(by[(y, c)]["deficit_transfer"]) > 0 for y in YEARS)]
+            status[(y, code)] = "none" if deficit == 0 else "no plan" if target is None else "in plan" if y <= target else "overdue"
+    with_transfer = [c for c in codes if any(int(by[(y, c)]["deficit_transfer"]) > 0 for y in YEARS)]
     assert 10 <= len(with_transfer) <= 15, with_transfer
     assert sorted(DEFICITS) == sorted(
-        c for c in codes if any(int(by[(y, c)]["deficit_transfer"]) > 0
-                                or int(by[(y, c)]["advance_appropriation"]) > 0 for y in YEARS))
+        c for c in codes if any(int(by[(y, c)]["deficit_transfer"]) > 0 or int(by[(y, c)]["advance_appropriation"]) > 0 for y in YEARS)
+    )
     for s in ("none", "no plan", "in plan", "overdue"):
         assert any(status[(y, c)] == s for c in codes for y in (2024, 2025, 2026)), s
 
@@ -534,10 +553,20 @@ def check(rows: list[dict], prefecture: list[dict]) -> dict:
     p24 = next(p for p in prefecture if p["fiscal_year"] == "2024")
     levy24 = sum(int(p24[k]) for k in ("levy_medical", "levy_support", "levy_care"))
     assert levy24 == 462_100_000_000
-    return dict(rows=len(rows), prefecture_rows=len(prefecture), counts=counts, hits=hits,
-                r6=r6, r6_rows=r6_rows, status=status, with_transfer=with_transfer,
-                wavg={y: wavg(y) for y in RATE_YEARS}, ins24=ins24, levy24=levy24,
-                pinned=sorted(FY2020_PINNED))
+    return dict(
+        rows=len(rows),
+        prefecture_rows=len(prefecture),
+        counts=counts,
+        hits=hits,
+        r6=r6,
+        r6_rows=r6_rows,
+        status=status,
+        with_transfer=with_transfer,
+        wavg={y: wavg(y) for y in RATE_YEARS},
+        ins24=ins24,
+        levy24=levy24,
+        pinned=sorted(FY2020_PINNED),
+    )
 
 
 NAME = {m[0]: m[1] for m in MUNICIPALITIES}
@@ -551,8 +580,7 @@ def summary_lines(f: dict) -> list[str]:
     return [
         f"rows: {f['rows']} municipal, {f['prefecture_rows']} prefecture",
         f"FY2024 insured total: {f['ins24']:,}; levy total: {f['levy24']:,} yen",
-        "insured-weighted mean rate: "
-        + ", ".join(f"FY{y} {v}" for y, v in f["wavg"].items()),
+        "insured-weighted mean rate: " + ", ".join(f"FY{y} {v}" for y, v in f["wavg"].items()),
         f"FY2020 bands {f['counts']}; FY2021 achievers {f['hits']} ({sum(f['hits'])} of 62)",
         f"FY2023 in [97,99), FY2022 higher: {names(f['r6']['higher'])}",
         f"FY2023 in [97,99), FY2022 lower: {names(f['r6']['lower'])}",
@@ -625,21 +653,21 @@ def write_readme(path: Path, f: dict) -> None:
     for label, n, h in zip(BAND_LABELS, f["counts"], f["hits"]):
         out.append(f"| {label} | {n} | {h} |")
     out.append(f"| total | {sum(f['counts'])} | {sum(f['hits'])} |\n")
-    out.append("Edge cases: FY2020 rates exactly on band edges — "
-               + ", ".join(f"{NAME[c]} {fmt_rate(FY2020_PINNED[c])}" for c in f["pinned"])
-               + f"; FY2021 rate exactly equal to the target (achieved): "
-               f"{names(FY2021_EXACT_TARGET)}; missed by 0.01 pt: {names(FY2021_MISS_BY_ONE)}.\n")
+    out.append(
+        "Edge cases: FY2020 rates exactly on band edges — "
+        + ", ".join(f"{NAME[c]} {fmt_rate(FY2020_PINNED[c])}" for c in f["pinned"])
+        + f"; FY2021 rate exactly equal to the target (achieved): "
+        f"{names(FY2021_EXACT_TARGET)}; missed by 0.01 pt: {names(FY2021_MISS_BY_ONE)}.\n"
+    )
     out.append("## Built-in pattern: FY2024 targets in the R6 bands [97,99) and [99,100]\n")
     out.append("Every municipality with an FY2023 rate of 97% or more. R3 target = FY2023 rate;")
     out.append("R6 target = min(FY2022, FY2023) in [97,99), 99.00 in [99,100].\n")
     out.append("| code | name | FY2022 | FY2023 | FY2024 | case | R3 target / achieved | R6 target / achieved |")
     out.append("|---|---|---|---|---|---|---|---|")
-    case = {"higher": "[97,99), FY2022 higher", "lower": "[97,99), FY2022 lower",
-            "equal": "[97,99), FY2022 equal", "top": "[99,100]"}
+    case = {"higher": "[97,99), FY2022 higher", "lower": "[97,99), FY2022 lower", "equal": "[97,99), FY2022 equal", "top": "[99,100]"}
     yn = {True: "yes", False: "no"}
     for code, kind, r22, r23, r24, t3, t6, a3, a6 in f["r6_rows"]:
-        out.append(f"| {code} | {NAME[code]} | {r22} | {r23} | {r24} | {case[kind]} | "
-                   f"{t3} / {yn[a3]} | {t6} / {yn[a6]} |")
+        out.append(f"| {code} | {NAME[code]} | {r22} | {r23} | {r24} | {case[kind]} | {t3} / {yn[a3]} | {t6} / {yn[a6]} |")
     out.append("")
     out.append("## Deficit scenarios (解消・削減すべき赤字)\n")
     out.append("deficit = deficit_transfer + increase of advance_appropriation (a decrease gives no")
@@ -666,8 +694,7 @@ def main() -> int:
     write_csv(MUNICIPAL_CSV, MUNICIPAL_HEADER, MUNICIPAL_COLUMNS, rows)
     write_csv(PREFECTURE_CSV, prefecture_header(), PREFECTURE_COLUMNS, prefecture)
     write_readme(README, facts)
-    print("wrote " + ", ".join(str(p.relative_to(REPO))
-                               for p in (MUNICIPAL_CSV, PREFECTURE_CSV, README)))
+    print("wrote " + ", ".join(str(p.relative_to(REPO)) for p in (MUNICIPAL_CSV, PREFECTURE_CSV, README)))
     for line in summary_lines(facts):
         print("  " + line)
     return 0

@@ -197,7 +197,7 @@ class Lin:
         self._N = None
 
     @classmethod
-    def of(cls, col: IntCol, den: int = 1) -> "Lin":
+    def of(cls, col: IntCol, den: int = 1) -> Lin:
         lin = cls(((1, col),), den)
         return lin
 
@@ -240,9 +240,10 @@ class Lin:
 
     def nonneg(self) -> bool:
         return all(c >= 0 and (col is None or col.known_nonneg()) for c, col in self.terms) or (
-            self.small() is not None and self.small().minv() >= 0)
+            self.small() is not None and self.small().minv() >= 0
+        )
 
-    def scaled(self, p: int, q: int) -> "Lin":
+    def scaled(self, p: int, q: int) -> Lin:
         """This times p/q (q > 0)."""
         terms = [(c * p, col) for c, col in self.terms]
         den = self.den * q
@@ -252,7 +253,7 @@ class Lin:
             den //= g
         return Lin(terms, den)
 
-    def collapsed(self) -> "Lin":
+    def collapsed(self) -> Lin:
         """One int64 term when the numerators fit: keeps later products small."""
         if len(self.terms) == 1 and self.terms[0][1] is not None:
             return self
@@ -456,7 +457,6 @@ def is_number(v) -> bool:
     return (type(v) is Fraction) or (type(v) is int)
 
 
-
 def isint_of(v) -> bool:
     return type(v) is int or (type(v) is Num and v.isint)
 
@@ -567,7 +567,12 @@ def small_of(v):
 
 
 CMP = {
-    "=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -590,7 +595,7 @@ def int_round(P, Q: int, mode: str):
     raise ValueError(mode)  # pragma: no cover - the checker allows only the modes above
 
 
-def float_round_proved(x: "Num", s: Fraction, mode: str):
+def float_round_proved(x: Num, s: Fraction, mode: str):
     """round(x / s) per mode in float64, and for each row whether the bound proves it.
 
     With q = fl(f / fl(s)), the exact quotient X = x / s satisfies |q - X| <= |q| k1 + k2
@@ -676,7 +681,7 @@ def float_round_scalar_bound(f, sf: float, mode: str, nonneg: bool, B: float):
     return out, ok
 
 
-def magnitude(x: "Num") -> float:
+def magnitude(x: Num) -> float:
     """An upper bound of max |f| without a pass when the value is a Lin; else max |f|."""
     if x.lin is not None:
         den = x.lin.den
@@ -708,4 +713,3 @@ def band_unit(t: ast.Table) -> str:
 
 def defined_mask(rid, n):
     return np.ones(n, dtype=bool) if rid is None else (rid < 0)
-

@@ -42,8 +42,19 @@ class ColumnData:
     and `prefecture_row_of(year)` give the (file, line) a value came from.
     """
 
-    def __init__(self, municipalities, municipal, prefecture, years, *, sources=(), row_counts=None, warnings=(),
-                 dataset: Dataset | None = None, provenance=None):
+    def __init__(
+        self,
+        municipalities,
+        municipal,
+        prefecture,
+        years,
+        *,
+        sources=(),
+        row_counts=None,
+        warnings=(),
+        dataset: Dataset | None = None,
+        provenance=None,
+    ):
         self.municipalities = tuple(municipalities)
         self.n = len(self.municipalities)
         self.municipal = municipal
@@ -57,17 +68,25 @@ class ColumnData:
         self._index: dict | None = None
 
     @classmethod
-    def from_dataset(cls, ds: Dataset, inputs: dict | None = None) -> "ColumnData":
+    def from_dataset(cls, ds: Dataset, inputs: dict | None = None) -> ColumnData:
         """Convert a validated Dataset (exact Fractions per cell) into columns."""
         municipal = {}
         for field, per_year in ds.municipal.items():
             unit = inputs[field].unit if inputs and field in inputs else None
             municipal[field] = {y: column_from_values(col, unit) for y, col in per_year.items()}
-        return cls(ds.municipalities, municipal, ds.prefecture, ds.years, sources=ds.sources, row_counts=ds.row_counts,
-                   warnings=ds.warnings, dataset=ds)
+        return cls(
+            ds.municipalities,
+            municipal,
+            ds.prefecture,
+            ds.years,
+            sources=ds.sources,
+            row_counts=ds.row_counts,
+            warnings=ds.warnings,
+            dataset=ds,
+        )
 
     @classmethod
-    def load(cls, municipal_path, prefecture_path, inputs: dict) -> "ColumnData":
+    def load(cls, municipal_path, prefecture_path, inputs: dict) -> ColumnData:
         """Read and validate both data files against the version's input declarations."""
         try:
             return _load(cls, str(municipal_path), str(prefecture_path), inputs)
@@ -82,8 +101,9 @@ class ColumnData:
             for field, per_year in self.municipal.items():
                 municipal[field] = {y: values_from_column(c) for y, c in per_year.items()}
             # Rows provenance stays here (row_of): the reference evaluator never asks for it.
-            self._dataset = Dataset(self.municipalities, municipal, self.prefecture, {}, {}, self.years, self.sources,
-                                    self.row_counts, self.warnings)
+            self._dataset = Dataset(
+                self.municipalities, municipal, self.prefecture, {}, {}, self.years, self.sources, self.row_counts, self.warnings
+            )
         return self._dataset
 
     def index_of(self, key: str) -> int | None:
@@ -227,20 +247,24 @@ def _read_csv(raw: bytes, path: str, m_inputs: dict) -> _Table:
         raise _Irregular from None
     fields = _mapping(header, line, path, m_inputs)
     names = [f"c{i}" for i in range(len(header))]
-    sample = _sample(body[start: start + 65536], delimiter, len(header))
+    sample = _sample(body[start : start + 65536], delimiter, len(header))
     typed = {}
     for i, f in enumerate(fields):
         unit = _unit(f, m_inputs)
-        typed[names[i]] = _arrow_type(pa, unit, [r[i] for r in sample]) if unit in NUMERIC_UNITS and f not in reference.KEY_COLUMNS else pa.string()
+        typed[names[i]] = (
+            _arrow_type(pa, unit, [r[i] for r in sample]) if unit in NUMERIC_UNITS and f not in reference.KEY_COLUMNS else pa.string()
+        )
     strings = {n: pa.string() for n in names}
     attempts = [typed, strings] if typed != strings else [strings]
     table = None
     while table is None and attempts:
         try:
-            table = pcsv.read_csv(pa.py_buffer(memoryview(body)[start:]), read_options=pcsv.ReadOptions(column_names=names),
-                                  parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-                                  convert_options=pcsv.ConvertOptions(column_types=attempts[0], strings_can_be_null=False,
-                                                                      quoted_strings_can_be_null=False))
+            table = pcsv.read_csv(
+                pa.py_buffer(memoryview(body)[start:]),
+                read_options=pcsv.ReadOptions(column_names=names),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
+                convert_options=pcsv.ConvertOptions(column_types=attempts[0], strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             if encoding == "utf-8" and not bom and not _is_utf8(body[start:]):
                 encoding = "cp932"  # an ASCII header over CP932 rows: data.py decodes the whole file as CP932
@@ -264,7 +288,7 @@ def _header_line(body: bytes):
     pos, line = 0, 1
     while True:
         end = body.find(b"\n", pos)
-        text_line = body[pos: end if end >= 0 else len(body)]
+        text_line = body[pos : end if end >= 0 else len(body)]
         if text_line.strip() and not text_line.lstrip().startswith(b"#"):
             return line, text_line, (end + 1 if end >= 0 else len(body))
         if end < 0:
@@ -486,8 +510,16 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
         municipal[field] = per_year
     municipalities = tuple(Municipality(codes[k], nm) for k, nm in zip(order.tolist(), first_name.to_pylist()))
     provenance = _Provenance(mpath, table, municipalities, m_years, row_index, prow_of)
-    return cls(municipalities, municipal, prefecture, years, sources=(mpath, ppath), row_counts={mpath: rows, ppath: p_count},
-               provenance=provenance, warnings=provenance.missing_row_warnings())
+    return cls(
+        municipalities,
+        municipal,
+        prefecture,
+        years,
+        sources=(mpath, ppath),
+        row_counts={mpath: rows, ppath: p_count},
+        provenance=provenance,
+        warnings=provenance.missing_row_warnings(),
+    )
 
 
 def _encode(col):
@@ -509,8 +541,8 @@ def _valid_codes(distinct) -> bool:
         return True
     if not A.all_(A.matches(distinct, "^[0-9]{6}$")):
         return False
-    offsets = np.frombuffer(distinct.buffers()[1], dtype=np.int32)[distinct.offset: distinct.offset + len(distinct) + 1]
-    digits = np.frombuffer(distinct.buffers()[2], dtype=np.uint8)[offsets[0]: offsets[-1]].reshape(-1, 6).astype(np.int64) - 48
+    offsets = np.frombuffer(distinct.buffers()[1], dtype=np.int32)[distinct.offset : distinct.offset + len(distinct) + 1]
+    digits = np.frombuffer(distinct.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 6).astype(np.int64) - 48
     total = digits[:, :5] @ np.array([6, 5, 4, 3, 2], dtype=np.int64)
     return bool(((11 - total % 11) % 10 == digits[:, 5]).all())
 
@@ -522,9 +554,9 @@ def _has_odd(col) -> bool:
 
 
 def _as_string(col):
-    from . import arrow as A
-
     import pyarrow as pa
+
+    from . import arrow as A
 
     return col if pa.types.is_string(col.type) else A.cast(col, pa.string())
 
@@ -611,8 +643,8 @@ def _places(d: int) -> int:
 def _decimal_ints(pa, col) -> np.ndarray:
     """decimal128 values as their unscaled int64 integers (exact), or irregular when one does not fit."""
     parts = []
-    for chunk in (col.chunks if hasattr(col, "chunks") else [col]):
-        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[2 * chunk.offset: 2 * (chunk.offset + len(chunk))].reshape(-1, 2)
+    for chunk in col.chunks if hasattr(col, "chunks") else [col]:
+        words = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[2 * chunk.offset : 2 * (chunk.offset + len(chunk))].reshape(-1, 2)
         low, high = words[:, 0], words[:, 1]
         if not np.array_equal(high, np.where(low < 0, -1, 0)) or (np.abs(low) >= INT_LIMIT).any():
             raise _Irregular
@@ -625,7 +657,7 @@ def _checked_number(values: np.ndarray, missing: np.ndarray, places: int, unit: 
     data.check_plausible's (signed: a cell of the column was written with a % sign)."""
     present = ~missing
     if not checked:
-        if places > MAX_DIGITS or (present & (np.abs(values) >= 10**min(MAX_DIGITS, 18))).any():
+        if places > MAX_DIGITS or (present & (np.abs(values) >= 10 ** min(MAX_DIGITS, 18))).any():
             raise _Irregular
         if unit == "percent" and (present & ((values < 0) | (values > 100 * 10**places))).any():
             raise _Irregular  # a rate outside 0-100
@@ -686,8 +718,9 @@ class _Provenance:
             if missing:
                 short.append((i, m, missing))
         lines = {i: self.line(int(first[i])) for i, _, _ in short[: reference.MAX_FINDINGS]}
-        return reference.missing_row_findings([(m, missing, lines[i]) for i, m, missing in short[: reference.MAX_FINDINGS]],
-                                              len(short), self.path, lo, hi)
+        return reference.missing_row_findings(
+            [(m, missing, lines[i]) for i, m, missing in short[: reference.MAX_FINDINGS]], len(short), self.path, lo, hi
+        )
 
 
 def _read_prefecture(ppath: str, p_inputs: dict):
@@ -722,7 +755,14 @@ def _read_prefecture(ppath: str, p_inputs: dict):
     for field, decl in p_inputs.items():
         signed = field in pcol and any(cells[pcol[field]].rstrip().endswith(("%", "％")) for _, cells in rows)
         years = list(prefecture[field])
-        if reference.check_plausible(field, decl.unit, [prefecture[field][y] for y in years], [prow_of[y][1] for y in years],
-                                     path=ppath, column=1, percent_sign=signed):
+        if reference.check_plausible(
+            field,
+            decl.unit,
+            [prefecture[field][y] for y in years],
+            [prow_of[y][1] for y in years],
+            path=ppath,
+            column=1,
+            percent_sign=signed,
+        ):
             raise _Irregular  # the reference reports it
     return prefecture, prow_of, len(rows)

@@ -15,14 +15,14 @@ import numpy as np
 
 from .. import ast
 from ..ast import ROUNDING_MODES
+from ..data import Dataset
 from ..evaluate import band_unit, with_override
-from ..values import format_value as show_value
 from ..resolve import Resolver, Sharing
-from ..values import MAX_VALUE_BITS, Undefined, TooManyDigits, as_year, is_undef, same
+from ..values import MAX_VALUE_BITS, TooManyDigits, Undefined, as_year, is_undef, same
+from ..values import format_value as show_value
 from ..versions import Version
 from ..years import FiscalYear
 from .columns import BoolCol, IntCol, Lin, Num, ObjCol, Reasons, first_rid, first_seen, is_col, is_number, scaled_pair
-from ..data import Dataset
 from .data import ColumnData
 from .ops import ColumnOps
 
@@ -49,12 +49,12 @@ class ColumnEvaluator(Resolver):
         self._python_overrides: dict = {}
 
     @classmethod
-    def sharing_with(cls, other: "ColumnEvaluator", version: Version) -> "ColumnEvaluator":
+    def sharing_with(cls, other: ColumnEvaluator, version: Version) -> ColumnEvaluator:
         """An evaluator of another version over other's data that takes what both compute alike from other (a diff's B)."""
         return cls(version, other.data, share=Sharing.between_versions(other, version))
 
     @classmethod
-    def for_scenario(cls, parent: "ColumnEvaluator", version: Version, changed) -> "ColumnEvaluator":
+    def for_scenario(cls, parent: ColumnEvaluator, version: Version, changed) -> ColumnEvaluator:
         """A variation of parent's version (changed: the names whose items differ), reusing parent's other values."""
         return cls(version, parent.data, share=Sharing.for_scenario(parent, changed))
 
@@ -380,6 +380,7 @@ class ColumnEvaluator(Resolver):
             return lambda year, ov: self.ops.aggregate(f, arg(year, ov))
         args = [self._compile(a, owner) for a in (e.args[:2] if f == "round" else e.args)]
         if f in ("min", "max"):
+
             def run_minmax(year, ov):
                 vals = [a(year, ov) for a in args]
                 out = vals[0]
@@ -432,7 +433,9 @@ class ColumnEvaluator(Resolver):
             fy = FiscalYear(year).both
             kv = keys.exact_rows(no_band) if type(keys) is Num else [self.ops.to_python(keys)[i] for i in no_band]
             for i, k in zip(no_band.tolist(), kv):
-                rid[i] = self.reasons.plain(f"{show_value(k, band_unit(t))} falls in no band of {t.name} for {self.data.municipalities[i]} in {fy}")
+                rid[i] = self.reasons.plain(
+                    f"{show_value(k, band_unit(t))} falls in no band of {t.name} for {self.data.municipalities[i]} in {fy}"
+                )
         used = first_seen(choice)
         results = {j: self.run(t.bands[j].result, owner, year, ov) for j in used}
         return self.ops.select(choice, rid, results)

@@ -19,9 +19,41 @@ import numpy as np
 
 from ..values import BINARY, MAX_VALUE_BITS, Undefined, exact_sum, is_undef, map1, map2, round_to
 from ..years import FiscalYear
-from .columns import (CMP, INT_LIMIT, SLACK, STATS, TINY, U, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, bits_after, defined_mask,
-                      err_of, exact_fn, first_rid, float_round_proved, fview, int_col, int_round, int_sum, is_col, is_number, isint_of,
-                      lin_add, lin_mul, lin_of, max_abs, nonneg_of, scaled_pair, size_bits, up)
+from .columns import (
+    CMP,
+    INT_LIMIT,
+    SLACK,
+    STATS,
+    TINY,
+    BoolCol,
+    IntCol,
+    Lin,
+    Num,
+    ObjCol,
+    Reasons,
+    U,
+    bits_after,
+    defined_mask,
+    err_of,
+    exact_fn,
+    first_rid,
+    float_round_proved,
+    fview,
+    int_col,
+    int_round,
+    int_sum,
+    is_col,
+    is_number,
+    isint_of,
+    lin_add,
+    lin_mul,
+    lin_of,
+    max_abs,
+    nonneg_of,
+    scaled_pair,
+    size_bits,
+    up,
+)
 
 
 class ColumnOps:
@@ -66,7 +98,6 @@ class ColumnOps:
             return tuple(vals)
         rl = rid.tolist()
         return tuple(reasons.undefined(r, i) if r >= 0 else x for i, (x, r) in enumerate(zip(vals, rl)))
-
 
     def entry(self, v, i: int):
         """Municipality i's entry of a value in the reference's form (a prefecture value as it is)."""
@@ -226,7 +257,10 @@ class ColumnOps:
             s = Fraction(nb)
             lin = lin_of(na)
             if lin is not None:
-                return Num(rid, lin.scaled(s.denominator, s.numerator).collapsed() if s > 0 else lin.scaled(-s.denominator, -s.numerator).collapsed())
+                return Num(
+                    rid,
+                    lin.scaled(s.denominator, s.numerator).collapsed() if s > 0 else lin.scaled(-s.denominator, -s.numerator).collapsed(),
+                )
             return self.mul(a, 1 / s)
         # Division by a column: zero divisors become undefined; the quotient is an Approx.
         fb, rb, ab, nnb = fview(nb)
@@ -428,8 +462,9 @@ class ColumnOps:
         if not is_col(a) and not is_col(b):
             return map2(fn, a, b)
         na, nb = self.num_view(a), self.num_view(b)
-        rid = first_rid(getattr(a, "rid", None) if is_col(a) else self.scalar_rid(a),
-                         getattr(b, "rid", None) if is_col(b) else self.scalar_rid(b))
+        rid = first_rid(
+            getattr(a, "rid", None) if is_col(a) else self.scalar_rid(a), getattr(b, "rid", None) if is_col(b) else self.scalar_rid(b)
+        )
         if type(a) is Undefined or type(b) is Undefined:
             return BoolCol(np.zeros(self.n, dtype=bool), rid)
         if na is not None and nb is not None:
@@ -518,7 +553,11 @@ class ColumnOps:
         s = Fraction(step)
         lin = x.lin
         small = lin.small() if lin is not None else None
-        if small is not None and small.maxabs() * s.denominator * 2 + lin.den * s.numerator < INT_LIMIT and lin.den * s.numerator * 2 < INT_LIMIT:
+        if (
+            small is not None
+            and small.maxabs() * s.denominator * 2 + lin.den * s.numerator < INT_LIMIT
+            and lin.den * s.numerator * 2 < INT_LIMIT
+        ):
             # q = N * s.den / (den * s.num): integer arithmetic, exact.
             P = small.v * s.denominator if s.denominator != 1 else small.v
             Q = lin.den * s.numerator
@@ -631,8 +670,7 @@ class ColumnOps:
                         cats.append(x)
                     lut.append(cats.index(x))
                 luts.append(np.array(lut, dtype=np.int64))
-            arrays = [np.full(n, lut[0], dtype=np.int64) if isinstance(live[j], str) else lut[live[j].codes]
-                      for j, lut in zip(order, luts)]
+            arrays = [np.full(n, lut[0], dtype=np.int64) if isinstance(live[j], str) else lut[live[j].codes] for j, lut in zip(order, luts)]
             return ObjCol(None, rid_out, codes=np.choose(idx, arrays) if len(arrays) > 1 else arrays[0], cats=cats)
         if kinds == {"obj"} and all(type(v) is ObjCol or isinstance(v, str) for v in live.values()):
             arrays = []
@@ -704,7 +742,10 @@ class ColumnOps:
             if c in py:
                 v = py[c]
                 arr[i] = v[i] if isinstance(v, tuple) else v
-        wrapped = self.wrap(tuple(self.reasons.undefined(int(rid[i]), i) if rid is not None and rid[i] >= 0 else
-                                   (arr[i] if not is_undef(arr[i]) else arr[i]) for i in range(n)))
+        wrapped = self.wrap(
+            tuple(
+                self.reasons.undefined(int(rid[i]), i) if rid is not None and rid[i] >= 0 else (arr[i] if not is_undef(arr[i]) else arr[i])
+                for i in range(n)
+            )
+        )
         return wrapped
-

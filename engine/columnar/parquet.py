@@ -38,8 +38,9 @@ def eval_parquet(result, only=None) -> bytes:
         meta = {"unit": unit, "label": result.label(c)}
         fields.append(pa.field(c, kind, metadata={k: v.encode("utf-8") for k, v in meta.items()}))
     fields.append(pa.field("undefined", pa.string()))
-    schema = pa.schema(fields, metadata={"version": result.version.id.encode("utf-8"),
-                                         "title": (result.version.header.title or "").encode("utf-8")})
+    schema = pa.schema(
+        fields, metadata={"version": result.version.id.encode("utf-8"), "title": (result.version.header.title or "").encode("utf-8")}
+    )
     sink = pa.BufferOutputStream()
     codes = pa.array([m.code for m in ms], type=pa.string())
     names = pa.array([m.name for m in ms], type=pa.string())
@@ -47,10 +48,14 @@ def eval_parquet(result, only=None) -> bytes:
     with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
         per = max(1, ROW_GROUP_ROWS // max(n, 1))
         for start in range(0, len(result.years), per):
-            years = result.years[start: start + per]
+            years = result.years[start : start + per]
             per_year = [result.values(y) for y in years]
             every = A.array(np.tile(np.arange(n), len(years)))
-            arrays = [A.cast(A.array(np.repeat(np.array(years, dtype=np.int64), n)), pa.int16()), A.take(codes, every), A.take(names, every)]
+            arrays = [
+                A.cast(A.array(np.repeat(np.array(years, dtype=np.int64), n)), pa.int16()),
+                A.take(codes, every),
+                A.take(names, every),
+            ]
             reasons = []
             for c, unit, kind in zip(cols, units, kinds):
                 values = [v[c] for v in per_year]
@@ -142,8 +147,11 @@ def diff_parquet(csv: bytes) -> bytes:
     body = csv[3:] if csv.startswith(b"\xef\xbb\xbf") else csv
     header = next(csv_module.reader([body.split(b"\r\n", 1)[0].decode("utf-8")]))
     names = [f"c{k}" for k in range(len(header))]
-    table = pcsv.read_csv(pa.py_buffer(body), read_options=pcsv.ReadOptions(skip_rows=1, column_names=names),
-                          convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True))
+    table = pcsv.read_csv(
+        pa.py_buffer(body),
+        read_options=pcsv.ReadOptions(skip_rows=1, column_names=names),
+        convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in names}, strings_can_be_null=True),
+    )
     arrays = [A.cast(table.column(0), pa.int16())] + [table.column(k) for k in range(1, len(names))]
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_arrays(arrays, names=header), sink, compression="zstd")

@@ -18,8 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..cells import NUMBER_PATTERN
-from ..values import MAX_DECIMALS, format_value
-from ..values import Undefined, terminating_places
+from ..values import MAX_DECIMALS, Undefined, format_value, terminating_places
 from . import arrow as A
 from .columns import INT_LIMIT, BoolCol, IntCol, Lin, Num, ObjCol, Reasons, is_col
 
@@ -147,7 +146,7 @@ def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
     start = 0
     for pieces, count in zip(templates, counts.tolist()):
         special = special or any(p is not None and _SPECIAL_CHARS.intersection(p) for p in pieces)
-        these = order[start: start + count]
+        these = order[start : start + count]
         start += count
         if None in pieces:
             named = True
@@ -160,8 +159,9 @@ def undefined_texts(parts, reasons: Reasons, who: pa.Array, rows: int):
     return texts, special or (named and A.any_(A.matches(who, _SPECIAL)))
 
 
-def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int,
-             quoted: bool):
+def csv_rows(
+    year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int, quoted: bool
+):
     """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as jobs in order:
     each a function of no arguments that gives a year's lines as bytes. The cells are: year, code, name, the
     cells (arrays over the rows: texts as format_value writes them, or int64), then the `undefined` column
@@ -187,16 +187,30 @@ def csv_rows(year_texts: list, cells: list, parts: list, reasons: Reasons, codes
         years = A.take(pa.array(year_texts, type=pa.string()), A.array(np.repeat(np.arange(len(year_texts)), n)))
         texts = [csv_cells(c) if pa.types.is_string(c.type) else A.fill_null(A.cast(c, pa.string()), "") for c in cells]
         undefined = neutral(undefined)
-        lines = csv_lines([years, csv_cells(A.take(codes, every)), csv_cells(A.take(names, every)), *texts, csv_cells(undefined) if special else undefined])
+        lines = csv_lines(
+            [
+                years,
+                csv_cells(A.take(codes, every)),
+                csv_cells(A.take(names, every)),
+                *texts,
+                csv_cells(undefined) if special else undefined,
+            ]
+        )
         yield lambda: lines
         return
     for y, year in enumerate(year_texts):
         base = y * n
-        g = groups[base: base + n]
+        g = groups[base : base + n]
         counts = np.bincount(g, minlength=len(templates))
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
-        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells, neutral(_undefined_cell(templates[main], who, n))]
+        columns = [
+            A.fill_null(pa.nulls(n, pa.string()), year),
+            codes,
+            names,
+            *year_cells,
+            neutral(_undefined_cell(templates[main], who, n)),
+        ]
         if counts[main] == n:
             yield functools.partial(_year_lines, columns)
             continue
@@ -230,11 +244,11 @@ def _year_lines(columns, own=None, others=None):
     prev = 0
     for j, r in enumerate(others.tolist()):
         if r > prev:
-            pieces.append(lines[main_at[prev]: main_at[r]])
-        pieces.append(other_lines[own_at[j]: own_at[j + 1]])
+            pieces.append(lines[main_at[prev] : main_at[r]])
+        pieces.append(other_lines[own_at[j] : own_at[j + 1]])
         prev = r + 1
     if prev < n:
-        pieces.append(lines[main_at[prev]: main_at[n]])
+        pieces.append(lines[main_at[prev] : main_at[n]])
     return b"".join(pieces)
 
 
@@ -243,8 +257,11 @@ def _write_csv(columns) -> memoryview:
     import pyarrow.csv as pcsv
 
     sink = pa.BufferOutputStream()
-    pcsv.write_csv(pa.table(columns, names=[f"c{k}" for k in range(len(columns))]), sink,
-                   pcsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"))
+    pcsv.write_csv(
+        pa.table(columns, names=[f"c{k}" for k in range(len(columns))]),
+        sink,
+        pcsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"),
+    )
     return memoryview(sink.getvalue())
 
 
@@ -257,10 +274,10 @@ def _line_offsets(columns) -> list:
     total = np.full(len(columns[0]), len(columns) + 1, dtype=np.int64)  # commas and the line end
     for c in columns:
         if pa.types.is_string(c.type):
-            off = np.frombuffer(c.buffers()[1], dtype=np.int32)[c.offset: c.offset + len(c) + 1]
+            off = np.frombuffer(c.buffers()[1], dtype=np.int32)[c.offset : c.offset + len(c) + 1]
             total += np.diff(off)
         else:  # int64: its decimal digits, a minus sign, nothing where null
-            v = np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset: c.offset + len(c)]
+            v = np.frombuffer(c.buffers()[1], dtype=np.int64)[c.offset : c.offset + len(c)]
             digits = np.searchsorted(_POWERS_OF_TEN, np.abs(v), side="right") + 1 + (v < 0)
             if c.null_count:
                 digits = np.where(A.call("is_valid", c).to_numpy(zero_copy_only=False), digits, 0)
@@ -281,8 +298,8 @@ def _text_buffer(lines):
         lines = lines.combine_chunks()
     if not len(lines):
         return b""
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset: lines.offset + len(lines) + 1]
-    return memoryview(lines.buffers()[2])[int(offsets[0]): int(offsets[-1])]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
 
 
 def _row_groups(matrix: np.ndarray) -> np.ndarray:
@@ -427,4 +444,3 @@ def csv_lines(cells: list) -> bytes:
     last = A.join(cells[-1], "\r\n")
     lines = A.join(*cells[:-1], last, sep=",") if len(cells) > 1 else last
     return bytes(_text_buffer(lines))
-

@@ -14,16 +14,14 @@ import numpy as np
 
 from .. import ast
 from ..ast import AGGREGATES, KEY_NAMES, children
-from ..format import expression_text as expr_text
 from ..columnar import ColumnEvaluator
 from ..columnar.columns import BoolCol, is_col
 from ..evaluate import with_override
+from ..format import expression_text as expr_text
 from ..values import MAX_YEAR_DEPTH, is_undef
 from ..versions import NotInForce
 from ..years import FiscalYear
-
 from .common import band_core, band_desc, band_result, differs, entry_for, item_core, item_kind, loc, named, row_mask, show_field
-
 
 ALL = -1  # "every municipality": inside sum(), mean(), count() and for prefecture values
 
@@ -43,8 +41,14 @@ class Cause:
     b: ast.Span | None = None
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "fiscal_year": self.year, "text": self.text,
-                "a": loc(self.a) if self.a else None, "b": loc(self.b) if self.b else None}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "fiscal_year": self.year,
+            "text": self.text,
+            "a": loc(self.a) if self.a else None,
+            "b": loc(self.b) if self.b else None,
+        }
 
 
 class CauseFinder:
@@ -111,7 +115,7 @@ class CauseFinder:
             hit = self._joined[key] = self._intern(self._sigs[x] + self._sigs[y])
         return hit
 
-    def _cat(self, rows, parts) -> "np.ndarray | int":
+    def _cat(self, rows, parts) -> np.ndarray | int:
         """Per row in rows, the parts' causes one after another (each part an id for every row, or an array over n)."""
         acc = 0
         for p in parts:
@@ -141,7 +145,7 @@ class CauseFinder:
             acc[rows] = joined[inv]
         return acc
 
-    def _pick(self, rows, groups) -> "np.ndarray | int":
+    def _pick(self, rows, groups) -> np.ndarray | int:
         """One array over n from (rows of a group, that group's ids) pairs; rows outside every group get 0."""
         out = np.zeros(self.n, dtype=np.int64)
         for grows, sig in groups:
@@ -231,9 +235,26 @@ class CauseFinder:
             present = ib if ia is None else ia
             item = present.item if isinstance(present, NotInForce) else present
             if ia is None:
-                out = [self._intern([Cause("added", name, year, f"{named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)])]
+                out = [
+                    self._intern(
+                        [Cause("added", name, year, f"{named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
+                    )
+                ]
             else:
-                out = [self._intern([Cause("removed", name, year, f"{named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)])]
+                out = [
+                    self._intern(
+                        [
+                            Cause(
+                                "removed",
+                                name,
+                                year,
+                                f"{named(name, item)}: removed in {self.b.id} (was {loc(item.span)})",
+                                item.span,
+                                None,
+                            )
+                        ]
+                    )
+                ]
             if root and not isinstance(present, NotInForce):
                 out.append(self._vitem(present, "a" if ib is None else "b", name, year, ova, ovb, rows))
             return self._cat(rows, out)
@@ -244,14 +265,22 @@ class CauseFinder:
             gone, there = (ia, ib) if nia else (ib, ia)
             there_v = self.b if nia else self.a
             text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {named(name, there)} in force ({loc(there.span)})"
-            out = [self._intern([Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)])]
+            out = [
+                self._intern([Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)])
+            ]
             if root:
                 out.append(self._vitem(there, "b" if nia else "a", name, year, ova, ovb, rows))
             return self._cat(rows, out)
         if type(ia) is not type(ib):
             text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
-            return self._cat(rows, [self._intern([Cause("kind", name, year, text, ia.span, ib.span)]),
-                                    self._vitem(ia, "a", name, year, ova, ovb, rows), self._vitem(ib, "b", name, year, ova, ovb, rows)])
+            return self._cat(
+                rows,
+                [
+                    self._intern([Cause("kind", name, year, text, ia.span, ib.span)]),
+                    self._vitem(ia, "a", name, year, ova, ovb, rows),
+                    self._vitem(ib, "b", name, year, ova, ovb, rows),
+                ],
+            )
         if isinstance(ia, ast.InputDecl):
             if item_core(ia) == item_core(ib):
                 return 0
@@ -260,21 +289,44 @@ class CauseFinder:
                 x, y = getattr(ia, field), getattr(ib, field)
                 if x != y:
                     what.append(f"{field} {show_field(x)} → {show_field(y)}")
-            return self._intern([Cause("input", name, year, f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)])
+            return self._intern(
+                [
+                    Cause(
+                        "input",
+                        name,
+                        year,
+                        f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})",
+                        ia.span,
+                        ib.span,
+                    )
+                ]
+            )
         if isinstance(ia, ast.Definition):
             if item_core(ia) == item_core(ib):
                 return self._vexpr(ia.expr, year, ova, ovb, rows, "ab")
             unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            return self._cat(rows, [self._intern([Cause("formula", name, year, text, ia.span, ib.span)]),
-                                    self._vexpr(ia.expr, year, ova, ovb, rows, "a"), self._vexpr(ib.expr, year, ova, ovb, rows, "b")])
+            text = (
+                f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            )
+            return self._cat(
+                rows,
+                [
+                    self._intern([Cause("formula", name, year, text, ia.span, ib.span)]),
+                    self._vexpr(ia.expr, year, ova, ovb, rows, "a"),
+                    self._vexpr(ib.expr, year, ova, ovb, rows, "b"),
+                ],
+            )
         if isinstance(ia, ast.Schedule):
             ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
                 return self._vexpr(ea.value, year, ova, ovb, rows, "ab")
             ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
             tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
-            out = [self._intern([Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)])]
+            out = [
+                self._intern(
+                    [Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)]
+                )
+            ]
             if ea:
                 out.append(self._vexpr(ea.value, year, ova, ovb, rows, "a"))
             if eb:
@@ -316,7 +368,20 @@ class CauseFinder:
         if ta.key == tb.key:
             parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "ab"))
         else:
-            parts.append(self._intern([Cause("key", name, year, f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span)]))
+            parts.append(
+                self._intern(
+                    [
+                        Cause(
+                            "key",
+                            name,
+                            year,
+                            f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})",
+                            ta.span,
+                            tb.span,
+                        )
+                    ]
+                )
+            )
             parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "a"))
             parts.append(self._vexpr(tb.key, year, ova, ovb, rows, "b"))
         ca, cb = self._choices("a", name, year, ova)[rows], self._choices("b", name, year, ovb)[rows]
@@ -332,8 +397,20 @@ class CauseFinder:
             if ba is None or bb is None:
                 missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
                 there = bb if ba is None else ba
-                out.append(self._intern([Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
-                                               ba.span if ba else ta.span, bb.span if bb else tb.span)]))
+                out.append(
+                    self._intern(
+                        [
+                            Cause(
+                                "no-band",
+                                name,
+                                year,
+                                f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
+                                ba.span if ba else ta.span,
+                                bb.span if bb else tb.span,
+                            )
+                        ]
+                    )
+                )
             else:
                 out.append(self._intern(band_causes(name, year, ta, tb, ba, bb)))
             if ba is not None and bb is not None and ba.result == bb.result:
@@ -355,8 +432,13 @@ class CauseFinder:
         if plan is None or plan[0] is not e:
             plan = self._plans[id(e)] = (e, ref_plan(e))
         if plan[1] is not None:  # no if / [year] / with inside: the names it refers to, in order
-            return self._cat(rows, [self._intern(self._node(name, year, ova, ovb, ALL)) if inside_aggregate else self._vnode(name, year, ova, ovb, rows)
-                                    for name, inside_aggregate in plan[1]])
+            return self._cat(
+                rows,
+                [
+                    self._intern(self._node(name, year, ova, ovb, ALL)) if inside_aggregate else self._vnode(name, year, ova, ovb, rows)
+                    for name, inside_aggregate in plan[1]
+                ],
+            )
         if isinstance(e, ast.Ref):
             return self._vnode(e.name, year, ova, ovb, rows)
         if isinstance(e, ast.AtYear):
@@ -525,7 +607,11 @@ class CauseFinder:
             return out
         if type(ia) is not type(ib):
             text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
-            return [Cause("kind", name, year, text, ia.span, ib.span)] + self._item(ia, "a", name, year, ova, ovb) + self._item(ib, "b", name, year, ova, ovb)
+            return (
+                [Cause("kind", name, year, text, ia.span, ib.span)]
+                + self._item(ia, "a", name, year, ova, ovb)
+                + self._item(ib, "b", name, year, ova, ovb)
+            )
         if isinstance(ia, ast.InputDecl):
             if item_core(ia) == item_core(ib):
                 return []
@@ -534,13 +620,28 @@ class CauseFinder:
                 x, y = getattr(ia, field), getattr(ib, field)
                 if x != y:
                     what.append(f"{field} {show_field(x)} → {show_field(y)}")
-            return [Cause("input", name, year, f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})", ia.span, ib.span)]
+            return [
+                Cause(
+                    "input",
+                    name,
+                    year,
+                    f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})",
+                    ia.span,
+                    ib.span,
+                )
+            ]
         if isinstance(ia, ast.Definition):
             if item_core(ia) == item_core(ib):
                 return self._expr(ia.expr, year, ova, ovb, ALL, "ab")
             unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            return [Cause("formula", name, year, text, ia.span, ib.span)] + self._expr(ia.expr, year, ova, ovb, ALL, "a") + self._expr(ib.expr, year, ova, ovb, ALL, "b")
+            text = (
+                f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+            )
+            return (
+                [Cause("formula", name, year, text, ia.span, ib.span)]
+                + self._expr(ia.expr, year, ova, ovb, ALL, "a")
+                + self._expr(ib.expr, year, ova, ovb, ALL, "b")
+            )
         if isinstance(ia, ast.Schedule):
             ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
@@ -578,7 +679,16 @@ class CauseFinder:
         if ta.key == tb.key:
             out += self._expr(ta.key, year, ova, ovb, ALL, "ab")
         else:
-            out.append(Cause("key", name, year, f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})", ta.span, tb.span))
+            out.append(
+                Cause(
+                    "key",
+                    name,
+                    year,
+                    f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})",
+                    ta.span,
+                    tb.span,
+                )
+            )
             out += self._expr(ta.key, year, ova, ovb, ALL, "a") + self._expr(tb.key, year, ova, ovb, ALL, "b")
         ca, cb = self._choices("a", name, year, ova), self._choices("b", name, year, ovb)
         for ia_, ib_ in np.unique(np.stack([ca, cb], axis=1), axis=0).tolist():  # (-1: no band) sorts first, as None did
@@ -589,8 +699,16 @@ class CauseFinder:
             if ba is None or bb is None:
                 missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
                 there = bb if ba is None else ba
-                out.append(Cause("no-band", name, year, f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
-                                 ba.span if ba else ta.span, bb.span if bb else tb.span))
+                out.append(
+                    Cause(
+                        "no-band",
+                        name,
+                        year,
+                        f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
+                        ba.span if ba else ta.span,
+                        bb.span if bb else tb.span,
+                    )
+                )
             else:
                 out += band_causes(name, year, ta, tb, ba, bb)
             if ba is not None and bb is not None and ba.result == bb.result:
@@ -699,6 +817,7 @@ def band_causes(name: str, year: int, ta: ast.Table, tb: ast.Table, ba: ast.Band
     A band both tables share (same bounds, same result) is no cause even when the municipality
     moved into it: then the key moved, and the key's own causes say why.
     """
+
     def twin(band, table):  # the band of `table` with the same bounds, if any
         return next((x for x in table.bands if band_core(x)[:4] == band_core(band)[:4]), None)
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from ..ast import KEY_NAMES
 from ..versions import Version
-
 from .outcome import compare, render_outcome
-from .summary import render_diff_summary, summarise
 from .rules import compare_rules, render_rules
-
+from .summary import render_diff_summary, summarise
 
 # ---- one call for the command line ------------------------------------------------------
 
@@ -20,12 +18,29 @@ def diff_columns(a: Version, b: Version, text) -> tuple[str, ...] | None:
     texts = split_list(text)
     if not texts or (len(texts) == 1 and texts[0].lower() in ("all", "すべて", "全部")):
         return None
-    return tuple(resolve_names(texts, [b, a], code="unknown-column", message=lambda t: f"neither {a.id} nor {b.id} has a definition '{t}'",
-                               extra=KEY_NAMES))
+    return tuple(
+        resolve_names(
+            texts, [b, a], code="unknown-column", message=lambda t: f"neither {a.id} nor {b.id} has a definition '{t}'", extra=KEY_NAMES
+        )
+    )
 
 
-def run(session, a: Version, b: Version, years, *, columns=None, show_all=False, min_change=None,
-        top=None, summary=False, rules_only=False, fmt="table", headers="ja", municipalities=None) -> tuple[str, bool, str]:
+def run(
+    session,
+    a: Version,
+    b: Version,
+    years,
+    *,
+    columns=None,
+    show_all=False,
+    min_change=None,
+    top=None,
+    summary=False,
+    rules_only=False,
+    fmt="table",
+    headers="ja",
+    municipalities=None,
+) -> tuple[str, bool, str]:
     """`kokuho diff A B`: the rendered text, whether anything differs (for --exit-code) and what it holds, in a line.
 
     The versions and the fiscal years (a list) are the command line's, resolved once (api.years_asked,

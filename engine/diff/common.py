@@ -15,13 +15,12 @@ import attrs
 import numpy as np
 
 from .. import ast
-from ..format import expression_text as expr_text
 from ..columnar import ColumnEvaluator
 from ..display import status_text
+from ..format import expression_text as expr_text
 from ..render import format_display
 from ..versions import Version
 from ..years import Period
-
 
 ZERO = Fraction(0)
 
@@ -126,7 +125,9 @@ def heading(d, what: str, fmt: str, lang: str = "ja") -> str:
     lines = [f"# {title}" if fmt == "markdown" else title, ""]
     for tag, v in (("A", a), ("B", b)):
         period = v.header.plan_period.both if v.header.plan_period else ("計画期間なし" if lang == "ja" else "no plan period")
-        lines.append(f"{'- ' if fmt == 'markdown' else ''}{tag}: {v.id} {v.header.title or ''} ({status_text(v.header.status, lang)}, {period})")
+        lines.append(
+            f"{'- ' if fmt == 'markdown' else ''}{tag}: {v.id} {v.header.title or ''} ({status_text(v.header.status, lang)}, {period})"
+        )
     return "\n".join(lines) + "\n\n"
 
 

@@ -16,19 +16,17 @@ import numpy as np
 
 from .. import ast
 from ..ast import KEY_NAMES
-from ..errors import UsageError, did_you_mean, finding
 from ..columnar import ColumnEvaluator
 from ..columnar.columns import INT_LIMIT, IntCol, Lin, Num, is_col, scaled_pair
+from ..display import value_text
+from ..errors import UsageError, did_you_mean, finding
+from ..render import ARROW_MIN_CELLS, format_display, format_value, to_csv, to_json, to_markdown, to_table
 from ..results import default_columns
 from ..values import is_undef
-from ..display import value_text
-from ..render import ARROW_MIN_CELLS, format_display, format_value, to_csv, to_json, to_markdown, to_table
 from ..versions import Version
 from ..years import FiscalYear
-
-from .common import difference_unit, differs, heading, row_mask, signed, version_doc
 from .causes import Cause, CauseFinder
-
+from .common import difference_unit, differs, heading, row_mask, signed, version_doc
 
 # ---- the outcome diff -------------------------------------------------------------------
 
@@ -91,8 +89,11 @@ class Delta:
         if threshold is None or not len(rows):
             return out
         have = self.defined[rows]
-        if self.num is not None and int(np.abs(self.num[rows]).max()) * threshold.denominator < INT_LIMIT \
-                and threshold.numerator * self.den < INT_LIMIT:
+        if (
+            self.num is not None
+            and int(np.abs(self.num[rows]).max()) * threshold.denominator < INT_LIMIT
+            and threshold.numerator * self.den < INT_LIMIT
+        ):
             big = np.abs(self.num[rows]) * threshold.denominator >= threshold.numerator * self.den
             return np.where(have, big, True)
         for k, i in enumerate(rows.tolist()):
@@ -151,8 +152,17 @@ class OutcomeDiff:
         blk = self.blocks[k]
         ops = self.ev_a.ops
         causes = self.finder.signature(int(blk.sig[i])) if blk.sig is not None else ()
-        return Change(blk.year, self.municipalities[i], blk.name, blk.unit, ops.entry(blk.va, i), ops.entry(blk.vb, i),
-                      STATUS[int(blk.status[i])], blk.delta.at(i), causes)
+        return Change(
+            blk.year,
+            self.municipalities[i],
+            blk.name,
+            blk.unit,
+            ops.entry(blk.va, i),
+            ops.entry(blk.vb, i),
+            STATUS[int(blk.status[i])],
+            blk.delta.at(i),
+            causes,
+        )
 
     def movers(self, name: str, year: int, top: int) -> tuple[Change, ...]:
         """The `top` largest nonzero changes of a name in a year (largest |B - A| first, then code order)."""
@@ -220,8 +230,20 @@ def _check_columns(a: Version, b: Version, columns) -> tuple[str, ...]:
     return tuple(columns)
 
 
-def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show_all: bool = False,
-            min_change=None, top: int | None = None, only=None, causes: bool = True) -> OutcomeDiff:
+def compare(
+    a: Version,
+    b: Version,
+    data_a,
+    data_b,
+    years,
+    columns=None,
+    *,
+    show_all: bool = False,
+    min_change=None,
+    top: int | None = None,
+    only=None,
+    causes: bool = True,
+) -> OutcomeDiff:
     """Evaluate A and B over the same data and list the changes with their causes.
 
     Rows are ordered by definition (in column order), then by absolute change (largest
@@ -239,8 +261,12 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
     # What B shares with A is computed once (over the same data: the same columns).
     ev_b = ColumnEvaluator.sharing_with(ev_a, b) if data_b is data_a or data_b is ev_a.data else ColumnEvaluator(b, data_b)
     if tuple(m.code for m in ev_a.data.municipalities) != tuple(m.code for m in ev_b.data.municipalities):
-        raise UsageError(finding("data-mismatch", f"the data read for {a.id} and for {b.id} list different municipalities; "
-                                 "their input declarations must read the same rows"))
+        raise UsageError(
+            finding(
+                "data-mismatch",
+                f"the data read for {a.id} and for {b.id} list different municipalities; their input declarations must read the same rows",
+            )
+        )
     finder = CauseFinder(ev_a, ev_b)
     n = ev_a.n
     units = {c: getattr(b.items.get(c) or a.items.get(c), "unit", "text") for c in columns}
@@ -266,8 +292,22 @@ def compare(a: Version, b: Version, data_a, data_b, years, columns=None, *, show
             changed_total += len(rows)
     mask = None if only is None else row_mask(n, np.asarray(only, dtype=np.int64))
     order, shown_changed = _shown_order(blocks, columns, thresholds, show_all, top, mask)
-    return OutcomeDiff(a, b, tuple(years), columns, tuple(blocks), order, len(blocks) * n, changed_total, shown_changed,
-                       ev_a.data.municipalities, ev_a, ev_b, finder, None if only is None else tuple(only))
+    return OutcomeDiff(
+        a,
+        b,
+        tuple(years),
+        columns,
+        tuple(blocks),
+        order,
+        len(blocks) * n,
+        changed_total,
+        shown_changed,
+        ev_a.data.municipalities,
+        ev_a,
+        ev_b,
+        finder,
+        None if only is None else tuple(only),
+    )
 
 
 def _undefined_mask(v, n: int) -> np.ndarray:
@@ -400,9 +440,12 @@ def _shown_note(d: OutcomeDiff, lang: str) -> str:
     note = f"{compared:,} 件中 {changed:,} 件の値が異なります" if ja else f"{changed} of {compared} values differ"
     if d.only is not None:
         total = len(d.municipalities)
-        note += (f" (-m で選んだ {len(d.only)} 団体; 都全体 {total} 団体では {d.compared:,} 件中 {d.changed:,} 件)" if ja
-                 else f" for the {len(d.only)} {'municipality' if len(d.only) == 1 else 'municipalities'} chosen with -m"
-                      f" (over the whole prefecture, {total} municipalities: {d.changed} of {d.compared})")
+        note += (
+            f" (-m で選んだ {len(d.only)} 団体; 都全体 {total} 団体では {d.compared:,} 件中 {d.changed:,} 件)"
+            if ja
+            else f" for the {len(d.only)} {'municipality' if len(d.only) == 1 else 'municipalities'} chosen with -m"
+            f" (over the whole prefecture, {total} municipalities: {d.changed} of {d.compared})"
+        )
     hidden = compared - changed
     if len(d.rows) != changed:
         parts = []
@@ -420,7 +463,21 @@ def _shown_note(d: OutcomeDiff, lang: str) -> str:
     return note + ("。\n\n" if ja else ".\n\n")
 
 
-OUTCOME_CSV_HEADER_JA = ["年度", "団体コード", "団体名", "名前", "名称", "単位", None, None, "差", "差の単位", "状態", "原因", "未定義の理由"]
+OUTCOME_CSV_HEADER_JA = [
+    "年度",
+    "団体コード",
+    "団体名",
+    "名前",
+    "名称",
+    "単位",
+    None,
+    None,
+    "差",
+    "差の単位",
+    "状態",
+    "原因",
+    "未定義の理由",
+]
 
 
 def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
@@ -431,13 +488,18 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
     """
     lang = "en" if headers == "en" else "ja"
     if fmt == "json":
-        return to_json({
-            "a": version_doc(d.a), "b": version_doc(d.b),
-            "years": [FiscalYear(y).both for y in d.years],
-            "compared": d.compared, "changed": d.changed, "shown": len(d.rows),
-            **({"municipalities_shown": [d.municipalities[i].code for i in d.only]} if d.only is not None else {}),
-            "rows": [row_doc(d, r) for r in d.rows],
-        })
+        return to_json(
+            {
+                "a": version_doc(d.a),
+                "b": version_doc(d.b),
+                "years": [FiscalYear(y).both for y in d.years],
+                "compared": d.compared,
+                "changed": d.changed,
+                "shown": len(d.rows),
+                **({"municipalities_shown": [d.municipalities[i].code for i in d.only]} if d.only is not None else {}),
+                "rows": [row_doc(d, r) for r in d.rows],
+            }
+        )
     if fmt == "csv":
         data = outcome_csv(d).decode("utf-8")
         if lang == "ja":  # the same cells under Japanese headers
@@ -459,9 +521,18 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
     rows = []
     for r in d.rows:
         refs = dict.fromkeys(f"[{causes.setdefault(c.text, len(causes) + 1)}]" for c in r.causes)
-        rows.append([FiscalYear(r.year).both, r.municipality.code, r.municipality.name, d.label(r.name) if lang == "ja" else r.name,
-                     side_cell(d, r.a, r.unit, notes, r.name, d.a, lang), side_cell(d, r.b, r.unit, notes, r.name, d.b, lang),
-                     _delta_cell(d, r, lang), "".join(refs)])
+        rows.append(
+            [
+                FiscalYear(r.year).both,
+                r.municipality.code,
+                r.municipality.name,
+                d.label(r.name) if lang == "ja" else r.name,
+                side_cell(d, r.a, r.unit, notes, r.name, d.a, lang),
+                side_cell(d, r.b, r.unit, notes, r.name, d.b, lang),
+                _delta_cell(d, r, lang),
+                "".join(refs),
+            ]
+        )
     align = ["left", "left", "left", "left", "right", "right", "right", "left"]
     out += (to_markdown if md else to_table)(header, rows, align)
     if causes:
@@ -476,16 +547,42 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
 
 def outcome_csv(d: OutcomeDiff) -> bytes:
     """render_outcome's CSV (UTF-8 with BOM), written from the blocks' columns: the shown rows in order."""
-    header = ["fiscal_year", "code", "name", "definition", "label", "unit", d.a.id, d.b.id, "difference", "difference_unit", "status", "causes", "undefined"]
+    header = [
+        "fiscal_year",
+        "code",
+        "name",
+        "definition",
+        "label",
+        "unit",
+        d.a.id,
+        d.b.id,
+        "difference",
+        "difference_unit",
+        "status",
+        "causes",
+        "undefined",
+    ]
     if len(d.order) * len(header) < ARROW_MIN_CELLS or not len(d.order):  # small: written row by row, without importing Arrow
         rows = []
         for r in d.rows:
             undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
-            rows.append([str(r.year), r.municipality.code, r.municipality.name, r.name, d.label(r.name), r.unit,
-                         format_value(r.a, r.unit), format_value(r.b, r.unit),
-                         format_value(r.delta, difference_unit(r.unit)) if r.delta is not None else "",
-                         difference_unit(r.unit) if r.delta is not None else "", r.status,
-                         " | ".join(c.text for c in r.causes), undefined])
+            rows.append(
+                [
+                    str(r.year),
+                    r.municipality.code,
+                    r.municipality.name,
+                    r.name,
+                    d.label(r.name),
+                    r.unit,
+                    format_value(r.a, r.unit),
+                    format_value(r.b, r.unit),
+                    format_value(r.delta, difference_unit(r.unit)) if r.delta is not None else "",
+                    difference_unit(r.unit) if r.delta is not None else "",
+                    r.status,
+                    " | ".join(c.text for c in r.causes),
+                    undefined,
+                ]
+            )
         return to_csv(header, rows).encode("utf-8")
     import pyarrow as pa
 
@@ -511,24 +608,49 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
         m = len(at)
 
         def repeated(x):
-            return A.fill_null(pa.nulls(m, pa.string()), x)
+            return A.fill_null(pa.nulls(m, pa.string()), x)  # noqa: B023 (called within this iteration)
 
         delta_unit = difference_unit(blk.unit)
         defined = A.array(blk.delta.defined)
         if blk.delta.num is not None:
-            dtext = text.value_texts(Num(None, Lin.of(IntCol(np.ascontiguousarray(blk.delta.num)), blk.delta.den)), delta_unit, n, ev.to_python)
+            dtext = text.value_texts(
+                Num(None, Lin.of(IntCol(np.ascontiguousarray(blk.delta.num)), blk.delta.den)), delta_unit, n, ev.to_python
+            )
         else:
             dtext = pa.array([format_value(x, delta_unit) if x is not None else "" for x in blk.delta.values], type=pa.string())
         dtext = A.if_else(defined, dtext, "")
         sig = blk.sig if blk.sig is not None else np.zeros(n, dtype=np.int64)
         cause_texts = pa.array([" | ".join(c.text for c in finder.signature(j)) for j in range(int(sig.max()) + 1)], type=pa.string())
-        undefined, _ = text.undefined_texts([(d.a.id, text.rid_column([blk.va], n, reasons)), (d.b.id, text.rid_column([blk.vb], n, reasons))],
-                                            reasons, who, n)
-        whole = [codes, names, text.value_texts(blk.va, blk.unit, n, ev.to_python), text.value_texts(blk.vb, blk.unit, n, ev.to_python),
-                 dtext, A.if_else(defined, delta_unit, ""), A.take(statuses, A.array(blk.status.astype(np.int64))),
-                 A.take(cause_texts, A.array(sig)), undefined]  # one entry per municipality: the shown rows are taken
+        undefined, _ = text.undefined_texts(
+            [(d.a.id, text.rid_column([blk.va], n, reasons)), (d.b.id, text.rid_column([blk.vb], n, reasons))], reasons, who, n
+        )
+        whole = [
+            codes,
+            names,
+            text.value_texts(blk.va, blk.unit, n, ev.to_python),
+            text.value_texts(blk.vb, blk.unit, n, ev.to_python),
+            dtext,
+            A.if_else(defined, delta_unit, ""),
+            A.take(statuses, A.array(blk.status.astype(np.int64))),
+            A.take(cause_texts, A.array(sig)),
+            undefined,
+        ]  # one entry per municipality: the shown rows are taken
         code, name, va, vb, dt, du, st, cs, un = (A.take(c, rows) for c in whole)
-        cells = [repeated(str(blk.year)), code, name, repeated(blk.name), repeated(d.label(blk.name)), repeated(blk.unit), va, vb, dt, du, st, cs, un]
+        cells = [
+            repeated(str(blk.year)),
+            code,
+            name,
+            repeated(blk.name),
+            repeated(d.label(blk.name)),
+            repeated(blk.unit),
+            va,
+            vb,
+            dt,
+            du,
+            st,
+            cs,
+            un,
+        ]
         for col, c in zip(columns, cells):
             col.append(c)
     where = np.empty(len(d.order), dtype=np.int64)
@@ -540,9 +662,13 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
 
 def row_doc(d: OutcomeDiff, r: Change) -> dict:
     return {
-        "fiscal_year": r.year, "fiscal_year_label": FiscalYear(r.year).both,
-        "code": r.municipality.code, "name": r.municipality.name,
-        "definition": r.name, "label": d.label(r.name), "unit": r.unit,
+        "fiscal_year": r.year,
+        "fiscal_year_label": FiscalYear(r.year).both,
+        "code": r.municipality.code,
+        "name": r.municipality.name,
+        "definition": r.name,
+        "label": d.label(r.name),
+        "unit": r.unit,
         "a": None if is_undef(r.a) else format_value(r.a, r.unit),
         "b": None if is_undef(r.b) else format_value(r.b, r.unit),
         "difference": format_value(r.delta, difference_unit(r.unit)) if r.delta is not None else None,

@@ -11,15 +11,25 @@ import functools
 import attrs
 
 from .. import ast
-from ..format import expression_text as expr_text
 from ..display import rule_word
+from ..format import expression_text as expr_text
 from ..render import to_csv, to_json, to_markdown, to_table
 from ..versions import NotInForce, Version
 from ..years import FiscalYear, Period
-
-from .common import (band_core, band_result, entry_for, heading, item_core, item_kind, loc, named, same_item, show_field, summary_lines,
-                     version_doc)
-
+from .common import (
+    band_core,
+    band_result,
+    entry_for,
+    heading,
+    item_core,
+    item_kind,
+    loc,
+    named,
+    same_item,
+    show_field,
+    summary_lines,
+    version_doc,
+)
 
 # ---- the rule diff ------------------------------------------------------------------------
 
@@ -109,6 +119,7 @@ def _runs(years, key):
 
 def align_bands(ta: ast.Table | None, tb: ast.Table | None) -> tuple[BandRow, ...]:
     """Rows of two tables side by side: bands with the same lower end share a row."""
+
     def lower(b):
         return (b.lo.value, 0 if b.lo_closed else 1)
 
@@ -140,7 +151,10 @@ def compare_rules(a: Version, b: Version, years) -> RulesDiff:
         item = b.items.get(name) or a.items.get(name)
         if isinstance(item, (ast.Example, ast.Summary)):
             continue
-        for ys, _ in _runs(years, lambda y: (_state(a.at(y).lookup(name)), _state(b.at(y).lookup(name)), _from(a, y, name), _from(b, y, name))):
+        for ys, _ in _runs(
+            years,
+            lambda y: (_state(a.at(y).lookup(name)), _state(b.at(y).lookup(name)), _from(a, y, name), _from(b, y, name)),  # noqa: B023 (called within this iteration)
+        ):
             la, lb = a.at(ys[0]).lookup(name), b.at(ys[0]).lookup(name)
             fa, fb = _from(a, ys[0], name), _from(b, ys[0], name)
             if la is None and lb is None:
@@ -185,7 +199,9 @@ def compare_rules(a: Version, b: Version, years) -> RulesDiff:
                 continue
             label = getattr(_unwrap(lb) or _unwrap(la), "label", None) or name
             schedules.append(ScheduleRow(name, label, y, ea, eb, _absent(a, name, la, y, ea), _absent(b, name, lb, y, eb)))
-    return RulesDiff(a, b, years, tuple(tables), tuple(schedules), tuple(definitions), tuple(inputs), tuple(_meta(a, b)), tuple(_summary_changes(a, b)))
+    return RulesDiff(
+        a, b, years, tuple(tables), tuple(schedules), tuple(definitions), tuple(inputs), tuple(_meta(a, b)), tuple(_summary_changes(a, b))
+    )
 
 
 def _unwrap(x):
@@ -228,9 +244,13 @@ def _change(a, b, la, lb) -> str | None:
 def _meta(a: Version, b: Version) -> list[MetaChange]:
     out = []
     ha, hb = a.header, b.header
-    for field, x, z in (("title", ha.title, hb.title), ("status", ha.status, hb.status),
-                        ("period", ha.plan_period.both if ha.plan_period else "", hb.plan_period.both if hb.plan_period else ""),
-                        ("basis", ha.basis, hb.basis), ("cite", ha.cite, hb.cite)):
+    for field, x, z in (
+        ("title", ha.title, hb.title),
+        ("status", ha.status, hb.status),
+        ("period", ha.plan_period.both if ha.plan_period else "", hb.plan_period.both if hb.plan_period else ""),
+        ("basis", ha.basis, hb.basis),
+        ("cite", ha.cite, hb.cite),
+    ):
         if (x or "") != (z or ""):
             out.append(MetaChange("ruleset", field, x or "", z or "", ha.span, hb.span))
     for name, ia in a.items.items():
@@ -296,7 +316,7 @@ def render_rules(rd: RulesDiff, fmt: str, *, headers: str = "ja") -> str:
         ta, tb = _unwrap(t.a), _unwrap(t.b)
         title = f"{h2}区分表 {t.name} — {_years_text(t.years)}"
         out.append(title + f" ({w(t.change)})\n")
-        for side, x, v in (("A", t.a, a), ("B", t.b, b)):
+        for _side, x, v in (("A", t.a, a), ("B", t.b, b)):
             if x is None:
                 out.append(f"{v.id}: no {t.name}\n")
             elif isinstance(x, NotInForce):
@@ -314,8 +334,17 @@ def render_rules(rd: RulesDiff, fmt: str, *, headers: str = "ja") -> str:
         for r in t.rows:
             if not show_a or not show_b:
                 r = attrs.evolve(r, a=r.a if show_a else None, b=r.b if show_b else None)
-            rows.append([r.a.label or "" if r.a else "", r.a.interval if r.a else "", band_result(r.a) if r.a else "",
-                         r.b.label or "" if r.b else "", r.b.interval if r.b else "", band_result(r.b) if r.b else "", w(r.change)])
+            rows.append(
+                [
+                    r.a.label or "" if r.a else "",
+                    r.a.interval if r.a else "",
+                    band_result(r.a) if r.a else "",
+                    r.b.label or "" if r.b else "",
+                    r.b.interval if r.b else "",
+                    band_result(r.b) if r.b else "",
+                    w(r.change),
+                ]
+            )
         out.append(tab(head, rows))
         spans = []
         if show_a:
@@ -328,8 +357,15 @@ def render_rules(rd: RulesDiff, fmt: str, *, headers: str = "ja") -> str:
         head = ["項目", "年度", a.id, b.id, "行"]
         rows = []
         for s in rd.schedules:
-            rows.append([f"{s.name} ({s.label})", FiscalYear(s.year).both, _entry_text(s.a, s.a_note), _entry_text(s.b, s.b_note),
-                         " → ".join(x for x in (loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else "") if x)])
+            rows.append(
+                [
+                    f"{s.name} ({s.label})",
+                    FiscalYear(s.year).both,
+                    _entry_text(s.a, s.a_note),
+                    _entry_text(s.b, s.b_note),
+                    " → ".join(x for x in (loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else "") if x),
+                ]
+            )
         out.append(tab(head, rows, ["left", "left", "right", "right", "left"]))
     if rd.definitions:
         out.append(f"{h2}定義 (definitions)\n")
@@ -398,22 +434,70 @@ def _rules_flat(rd: RulesDiff) -> list[list[str]]:
     for t in rd.tables:
         ys = _years_text(t.years)
         for k, r in enumerate(t.rows, 1):
+
             def cell(band):
                 return f"{band.label or ''} {band.interval} => {band_result(band)}".strip() if band else ""
-            flat.append(["table", t.name, ys, f"band {k}", r.change or "same", cell(r.a), cell(r.b),
-                         loc(r.a.span) if r.a else "", loc(r.b.span) if r.b else ""])
+
+            flat.append(
+                [
+                    "table",
+                    t.name,
+                    ys,
+                    f"band {k}",
+                    r.change or "same",
+                    cell(r.a),
+                    cell(r.b),
+                    loc(r.a.span) if r.a else "",
+                    loc(r.b.span) if r.b else "",
+                ]
+            )
         for tag, x in ((a.id, t.a), (b.id, t.b)):
             if isinstance(x, NotInForce):
-                flat.append(["table", t.name, ys, "in force", t.change, x.reason if tag == a.id else "", x.reason if tag == b.id else "", "", ""])
+                flat.append(
+                    ["table", t.name, ys, "in force", t.change, x.reason if tag == a.id else "", x.reason if tag == b.id else "", "", ""]
+                )
     for s in rd.schedules:
-        flat.append(["schedule", s.name, FiscalYear(s.year).both, s.label, "changed" if s.a and s.b else ("added" if s.b else "removed"),
-                     _entry_text(s.a, s.a_note), _entry_text(s.b, s.b_note), loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else ""])
+        flat.append(
+            [
+                "schedule",
+                s.name,
+                FiscalYear(s.year).both,
+                s.label,
+                "changed" if s.a and s.b else ("added" if s.b else "removed"),
+                _entry_text(s.a, s.a_note),
+                _entry_text(s.b, s.b_note),
+                loc(s.a.span) if s.a else "",
+                loc(s.b.span) if s.b else "",
+            ]
+        )
     for dd in rd.definitions:
-        flat.append(["definition", dd.name, _years_text(dd.years), getattr(_unwrap(dd.b) or _unwrap(dd.a), "label", "") or "", dd.change,
-                     _formula_cell(dd.a), _formula_cell(dd.b), loc(_unwrap(dd.a).span) if dd.a else "", loc(_unwrap(dd.b).span) if dd.b else ""])
+        flat.append(
+            [
+                "definition",
+                dd.name,
+                _years_text(dd.years),
+                getattr(_unwrap(dd.b) or _unwrap(dd.a), "label", "") or "",
+                dd.change,
+                _formula_cell(dd.a),
+                _formula_cell(dd.b),
+                loc(_unwrap(dd.a).span) if dd.a else "",
+                loc(_unwrap(dd.b).span) if dd.b else "",
+            ]
+        )
     for i in rd.inputs:
-        flat.append(["input", i.name, _years_text(i.years), "", i.change, _input_text(i.a), _input_text(i.b),
-                     loc(_unwrap(i.a).span) if i.a else "", loc(_unwrap(i.b).span) if i.b else ""])
+        flat.append(
+            [
+                "input",
+                i.name,
+                _years_text(i.years),
+                "",
+                i.change,
+                _input_text(i.a),
+                _input_text(i.b),
+                loc(_unwrap(i.a).span) if i.a else "",
+                loc(_unwrap(i.b).span) if i.b else "",
+            ]
+        )
     for m in rd.meta:
         flat.append(["meta", m.name, "", m.field, "changed", m.a, m.b, loc(m.a_span), loc(m.b_span)])
     for kind, added, removed in rd.summary:
@@ -442,16 +526,46 @@ def _rules_doc(rd: RulesDiff) -> dict:
         return d
 
     def entry(e, note):
-        return None if e is None and note is None else ({"value": expr_text(e.value), "wording": e.wording, "line": loc(e.span)} if e else {"value": None, "note": note})
+        return (
+            None
+            if e is None and note is None
+            else ({"value": expr_text(e.value), "wording": e.wording, "line": loc(e.span)} if e else {"value": None, "note": note})
+        )
 
     return {
-        "a": version_doc(rd.a), "b": version_doc(rd.b), "years": [FiscalYear(y).both for y in rd.years],
-        "tables": [{"name": t.name, "years": _years_text(t.years), "change": t.change, "a": side(t.a, t.a_from), "b": side(t.b, t.b_from),
-                    "rows": [{"a": band(r.a), "b": band(r.b), "change": r.change} for r in t.rows]} for t in rd.tables],
-        "schedules": [{"name": s.name, "label": s.label, "fiscal_year": s.year, "fiscal_year_label": FiscalYear(s.year).both,
-                       "a": entry(s.a, s.a_note), "b": entry(s.b, s.b_note)} for s in rd.schedules],
-        "definitions": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)} for x in rd.definitions],
-        "inputs": [{"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)} for x in rd.inputs],
+        "a": version_doc(rd.a),
+        "b": version_doc(rd.b),
+        "years": [FiscalYear(y).both for y in rd.years],
+        "tables": [
+            {
+                "name": t.name,
+                "years": _years_text(t.years),
+                "change": t.change,
+                "a": side(t.a, t.a_from),
+                "b": side(t.b, t.b_from),
+                "rows": [{"a": band(r.a), "b": band(r.b), "change": r.change} for r in t.rows],
+            }
+            for t in rd.tables
+        ],
+        "schedules": [
+            {
+                "name": s.name,
+                "label": s.label,
+                "fiscal_year": s.year,
+                "fiscal_year_label": FiscalYear(s.year).both,
+                "a": entry(s.a, s.a_note),
+                "b": entry(s.b, s.b_note),
+            }
+            for s in rd.schedules
+        ],
+        "definitions": [
+            {"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)}
+            for x in rd.definitions
+        ],
+        "inputs": [
+            {"name": x.name, "years": _years_text(x.years), "change": x.change, "a": side(x.a, x.a_from), "b": side(x.b, x.b_from)}
+            for x in rd.inputs
+        ],
         "meta": [{"name": m.name, "field": m.field, "a": m.a, "b": m.b, "a_line": loc(m.a_span), "b_line": loc(m.b_span)} for m in rd.meta],
         "summary": [{"line": kind, "added": list(added), "removed": list(removed)} for kind, added, removed in rd.summary],
     }

@@ -12,14 +12,12 @@ import attrs
 
 from .. import ast
 from ..columnar import ColumnEvaluator
-from ..values import is_undef
 from ..render import format_display, format_value, to_csv, to_json, to_markdown, to_table
+from ..values import is_undef
 from ..versions import NotInForce, Version
 from ..years import FiscalYear
-
 from .common import difference_unit, heading, signed, summary_lines, version_doc
 from .outcome import OutcomeDiff, row_doc, side_cell, value_cell
-
 
 # ---- the only rule names this module knows ------------------------------------------------
 # Everything else comes from the versions' `summary` blocks. These conventional names are a
@@ -156,7 +154,9 @@ def _band_moves(v: Version, ev: ColumnEvaluator, table: str, year: int, kinds: l
     rows = []
     for idx, band in enumerate(item.bands):
         members = [k for c, k in zip(choices, kinds) if c == idx]
-        rows.append((band.interval, band.label or "", len(members)) + tuple(members.count(k) for k in ("rises", "falls", "stays", "undefined")))
+        rows.append(
+            (band.interval, band.label or "", len(members)) + tuple(members.count(k) for k in ("rises", "falls", "stays", "undefined"))
+        )
     loose = [k for c, k in zip(choices, kinds) if c is None]
     if loose:
         rows.append(("(no band)", "", len(loose)) + tuple(loose.count(k) for k in ("rises", "falls", "stays", "undefined")))
@@ -194,8 +194,21 @@ def _part_shift(d: OutcomeDiff, name: str, year: int) -> PartShift:
             residual_delta = Fraction(rb) - Fraction(ra)
     else:
         residual = None
-    return PartShift(name, d.label(name), _total(ca), _total(cb), raised, raised_sum, lowered, lowered_sum, stays, undefined,
-                     raised_sum + lowered_sum, residual, residual_delta)
+    return PartShift(
+        name,
+        d.label(name),
+        _total(ca),
+        _total(cb),
+        raised,
+        raised_sum,
+        lowered,
+        lowered_sum,
+        stays,
+        undefined,
+        raised_sum + lowered_sum,
+        residual,
+        residual_delta,
+    )
 
 
 def _total(col):
@@ -218,19 +231,49 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                 for bm in s.by_band:
                     for interval, label, count, *ks in bm.rows:
                         counts = ", ".join(f"{k} {v}" for k, v in zip(("rises", "falls", "stays", "undefined"), ks))
-                        flat.append([fy, f"target_by_band_{bm.version}", s.target, f"{interval} {label}".strip(), "", "", str(count), "; ".join(x for x in (counts, bm.note) if x)])
+                        flat.append(
+                            [
+                                fy,
+                                f"target_by_band_{bm.version}",
+                                s.target,
+                                f"{interval} {label}".strip(),
+                                "",
+                                "",
+                                str(count),
+                                "; ".join(x for x in (counts, bm.note) if x),
+                            ]
+                        )
             if s.achievement is not None:
                 for k, v in zip(("both", "gained", "lost", "neither", "undefined"), s.achievement):
                     flat.append([fy, "achievement", s.flag, k, "", "", str(v), ""])
             for p in s.parts:
                 res = "" if p.residual_delta is None or is_undef(p.residual_delta) else format_value(p.residual_delta, "yen")
-                flat.append([fy, "total", p.name, p.label, format_value(p.total_a, "yen"), format_value(p.total_b, "yen"),
-                             f"raised {p.raised} {format_value(p.raised_sum, 'yen')}; lowered {p.lowered} {format_value(p.lowered_sum, 'yen')}; net {format_value(p.net, 'yen')}; stays {p.stays}; undefined {p.undefined}",
-                             f"{p.residual} change {res}" if p.residual else ""])
+                flat.append(
+                    [
+                        fy,
+                        "total",
+                        p.name,
+                        p.label,
+                        format_value(p.total_a, "yen"),
+                        format_value(p.total_b, "yen"),
+                        f"raised {p.raised} {format_value(p.raised_sum, 'yen')}; lowered {p.lowered} {format_value(p.lowered_sum, 'yen')}; net {format_value(p.net, 'yen')}; stays {p.stays}; undefined {p.undefined}",
+                        f"{p.residual} change {res}" if p.residual else "",
+                    ]
+                )
             for name, rows in s.movers:
                 for r in rows:
-                    flat.append([fy, "mover", name, f"{r.municipality.code} {r.municipality.name}", format_value(r.a, r.unit), format_value(r.b, r.unit),
-                                 format_value(r.delta, difference_unit(r.unit)), ""])
+                    flat.append(
+                        [
+                            fy,
+                            "mover",
+                            name,
+                            f"{r.municipality.code} {r.municipality.name}",
+                            format_value(r.a, r.unit),
+                            format_value(r.b, r.unit),
+                            format_value(r.delta, difference_unit(r.unit)),
+                            "",
+                        ]
+                    )
         header = ["fiscal_year", "section", "name", "item", "a", "b", "value", "note"]
         if fmt == "csv":
             return to_csv(["年度", "種類", "名前", "項目", d.a.id, d.b.id, "値", "注"] if lang == "ja" else header, flat)
@@ -249,7 +292,10 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
             out.append(f"上がる (rises) {r}, 下がる (falls) {f}, 変わらない (stays) {st}, 未定義 (undefined) {u}; 計 {r + f + st + u}\n")
             for bm in s.by_band:
                 head = ["区分", "前年度の現年分収納率", "団体数", "上がる", "下がる", "変わらない", "未定義"]
-                rows = [[label or interval, "" if interval == "(no band)" else interval, str(count)] + [str(k) for k in ks] for interval, label, count, *ks in bm.rows]
+                rows = [
+                    [label or interval, "" if interval == "(no band)" else interval, str(count)] + [str(k) for k in ks]
+                    for interval, label, count, *ks in bm.rows
+                ]
                 rows.append(["計", "", str(sum(x[2] for x in bm.rows))] + [str(sum(x[3 + j] for x in bm.rows)) for j in range(4)])
                 out.append(f"{bm.version} の区分 ({bm.label})" + (f" — {bm.note}" if bm.note else "") + "\n")
                 out.append(tab(head, rows, ["left", "left", "right", "right", "right", "right", "right"]))
@@ -257,30 +303,74 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
             both, gained, lost, neither, undefined = s.achievement
             out.append(f"{'### ' if md else ''}{d.label(s.flag)}の変化\n")
             head = ["", "団体数"]
-            rows = [["両方で達成 (both)", str(both)], [f"{d.b.id}でのみ達成 (gained)", str(gained)], [f"{d.a.id}でのみ達成 (lost)", str(lost)],
-                    ["どちらも未達成 (neither)", str(neither)], ["未定義 (undefined)", str(undefined)], ["計", str(sum(s.achievement))]]
+            rows = [
+                ["両方で達成 (both)", str(both)],
+                [f"{d.b.id}でのみ達成 (gained)", str(gained)],
+                [f"{d.a.id}でのみ達成 (lost)", str(lost)],
+                ["どちらも未達成 (neither)", str(neither)],
+                ["未定義 (undefined)", str(undefined)],
+                ["計", str(sum(s.achievement))],
+            ]
             out.append(tab(head, rows, ["left", "right"]))
         if s.parts:
             out.append(f"{'### ' if md else ''}合計の変化 (totals)\n")
-            head = ["項目", f"{d.a.id} 計", f"{d.b.id} 計", "増 (団体)", "増額計", "減 (団体)", "減額計", "差引", "端数調整額の差", "変化なし", "未定義"]
+            head = [
+                "項目",
+                f"{d.a.id} 計",
+                f"{d.b.id} 計",
+                "増 (団体)",
+                "増額計",
+                "減 (団体)",
+                "減額計",
+                "差引",
+                "端数調整額の差",
+                "変化なし",
+                "未定義",
+            ]
             rows = []
             notes: dict[str, int] = {}
             for p in s.parts:
                 res = "" if p.residual is None else (value_cell(p.residual_delta, "yen", notes) if p.residual_delta is not None else "")
                 if p.residual_delta is not None and not is_undef(p.residual_delta):
                     res = signed(p.residual_delta, "yen") if p.residual_delta else "0円"
-                rows.append([p.label, side_cell(d, p.total_a, "yen", notes, p.name, d.a, lang), side_cell(d, p.total_b, "yen", notes, p.name, d.b, lang),
-                             str(p.raised), signed(p.raised_sum, "yen"),
-                             str(p.lowered), signed(p.lowered_sum, "yen"), signed(p.net, "yen"), res, str(p.stays), str(p.undefined)])
+                rows.append(
+                    [
+                        p.label,
+                        side_cell(d, p.total_a, "yen", notes, p.name, d.a, lang),
+                        side_cell(d, p.total_b, "yen", notes, p.name, d.b, lang),
+                        str(p.raised),
+                        signed(p.raised_sum, "yen"),
+                        str(p.lowered),
+                        signed(p.lowered_sum, "yen"),
+                        signed(p.net, "yen"),
+                        res,
+                        str(p.stays),
+                        str(p.undefined),
+                    ]
+                )
             out.append(tab(head, rows, ["left"] + ["right"] * 10))
-            out.append("差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n")
+            out.append(
+                "差引 + 端数調整額の差 = 算定基礎額の差 (0 when the total to allocate is the same): floor() remainders move between the municipalities and the residual.\n"
+            )
             uniq = list(notes)
             if uniq:
-                out.append(("未定義の値 (undefined values):\n" if not md else "未定義の値 (undefined values):\n\n") + "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1)))
+                out.append(
+                    ("未定義の値 (undefined values):\n" if not md else "未定義の値 (undefined values):\n\n")
+                    + "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
+                )
         for name, rows in s.movers:
             out.append(f"{'### ' if md else ''}変化の大きい団体: {d.label(name)}\n")
             head = ["団体コード", "団体名", d.a.id, d.b.id, "差"]
-            body = [[r.municipality.code, r.municipality.name, format_display(r.a, r.unit), format_display(r.b, r.unit), signed(r.delta, difference_unit(r.unit))] for r in rows]
+            body = [
+                [
+                    r.municipality.code,
+                    r.municipality.name,
+                    format_display(r.a, r.unit),
+                    format_display(r.b, r.unit),
+                    signed(r.delta, difference_unit(r.unit)),
+                ]
+                for r in rows
+            ]
             out.append(tab(head, body, ["left", "left", "right", "right", "right"]))
         out.append("")
     return "\n".join(out)
@@ -291,21 +381,48 @@ def _summary_doc(d: OutcomeDiff, s: YearDiffSummary) -> dict:
         return None if v is None or is_undef(v) else format_value(v, "yen")
 
     return {
-        "fiscal_year": s.year, "fiscal_year_label": FiscalYear(s.year).both, "municipalities": s.municipalities,
-        "target": None if s.moves is None else {
-            "name": s.target, "label": d.label(s.target),
+        "fiscal_year": s.year,
+        "fiscal_year_label": FiscalYear(s.year).both,
+        "municipalities": s.municipalities,
+        "target": None
+        if s.moves is None
+        else {
+            "name": s.target,
+            "label": d.label(s.target),
             **dict(zip(("rises", "falls", "stays", "undefined"), s.moves)),
-            "by_band": [{"version": bm.version, "table_label": bm.label, "note": bm.note,
-                         "bands": [dict(zip(("interval", "label", "municipalities", "rises", "falls", "stays", "undefined"), row)) for row in bm.rows]}
-                        for bm in s.by_band],
+            "by_band": [
+                {
+                    "version": bm.version,
+                    "table_label": bm.label,
+                    "note": bm.note,
+                    "bands": [
+                        dict(zip(("interval", "label", "municipalities", "rises", "falls", "stays", "undefined"), row)) for row in bm.rows
+                    ],
+                }
+                for bm in s.by_band
+            ],
         },
-        "achievement": None if s.achievement is None else {"name": s.flag, **dict(zip(("both", "gained", "lost", "neither", "undefined"), s.achievement))},
-        "totals": [{
-            "name": p.name, "label": p.label, "a": money(p.total_a), "b": money(p.total_b),
-            "undefined_reason": {k: v.reason for k, v in (("a", p.total_a), ("b", p.total_b)) if is_undef(v)},
-            "raised": p.raised, "raised_sum": money(p.raised_sum), "lowered": p.lowered, "lowered_sum": money(p.lowered_sum),
-            "net": money(p.net), "stays": p.stays, "undefined": p.undefined,
-            "residual": p.residual, "residual_change": money(p.residual_delta),
-        } for p in s.parts],
+        "achievement": None
+        if s.achievement is None
+        else {"name": s.flag, **dict(zip(("both", "gained", "lost", "neither", "undefined"), s.achievement))},
+        "totals": [
+            {
+                "name": p.name,
+                "label": p.label,
+                "a": money(p.total_a),
+                "b": money(p.total_b),
+                "undefined_reason": {k: v.reason for k, v in (("a", p.total_a), ("b", p.total_b)) if is_undef(v)},
+                "raised": p.raised,
+                "raised_sum": money(p.raised_sum),
+                "lowered": p.lowered,
+                "lowered_sum": money(p.lowered_sum),
+                "net": money(p.net),
+                "stays": p.stays,
+                "undefined": p.undefined,
+                "residual": p.residual,
+                "residual_change": money(p.residual_delta),
+            }
+            for p in s.parts
+        ],
         "largest_movers": [{"name": name, "label": d.label(name), "rows": [row_doc(d, r) for r in rows]} for name, rows in s.movers],
     }

@@ -21,11 +21,47 @@ from __future__ import annotations
 
 from .charts import FONTS, draw_charts, figure_svg, matplotlib_setup
 from .measures import TOP_MOVERS, Measure, distribution, movers
-from .model import (COLUMN_GROUPS, FULL_TABLES_MAX, REPORT_NAMES, DataFile, Report, build_report, column_label, column_unit, default_versions,
-                    report_columns, report_years, result_blocks, target_period)
+from .model import (
+    COLUMN_GROUPS,
+    FULL_TABLES_MAX,
+    REPORT_NAMES,
+    DataFile,
+    Report,
+    build_report,
+    column_label,
+    column_unit,
+    default_versions,
+    report_columns,
+    report_years,
+    result_blocks,
+    target_period,
+)
 from .page import render_html
 from .text import text_table, ui_text
 
-__all__ = ["COLUMN_GROUPS", "FONTS", "FULL_TABLES_MAX", "REPORT_NAMES", "TOP_MOVERS", "DataFile", "Measure", "Report", "build_report",
-           "column_label", "column_unit", "default_versions", "distribution", "draw_charts", "figure_svg", "matplotlib_setup", "movers",
-           "render_html", "report_columns", "report_years", "result_blocks", "target_period", "text_table", "ui_text"]
+__all__ = [
+    "COLUMN_GROUPS",
+    "FONTS",
+    "FULL_TABLES_MAX",
+    "REPORT_NAMES",
+    "TOP_MOVERS",
+    "DataFile",
+    "Measure",
+    "Report",
+    "build_report",
+    "column_label",
+    "column_unit",
+    "default_versions",
+    "distribution",
+    "draw_charts",
+    "figure_svg",
+    "matplotlib_setup",
+    "movers",
+    "render_html",
+    "report_columns",
+    "report_years",
+    "result_blocks",
+    "target_period",
+    "text_table",
+    "ui_text",
+]

@@ -16,21 +16,29 @@ import numpy as np
 
 from .. import ast
 from ..columnar.columns import is_col
-from ..values import Undefined, is_undef
 from ..render import format_display
 from ..summary import summarise
+from ..values import Undefined, is_undef
 from ..years import FiscalYear
-
-from .model import bands_line, column_label, Report, REPORT_NAMES, undefined_count
 from .measures import measures
-
+from .model import REPORT_NAMES, Report, bands_line, column_label, undefined_count
 
 BAR_CHART_MAX = 100  # up to this many municipalities the target and levy charts have a bar (and a label) per municipality
 HIST_BINS = 30
 
 # The fonts named in the page and the charts, tried in order by the reader's browser.
-FONTS = ["IPAexGothic", "IPAPGothic", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Hiragino Kaku Gothic ProN",
-         "Yu Gothic", "Meiryo", "IPAGothic", "DejaVu Sans"]
+FONTS = [
+    "IPAexGothic",
+    "IPAPGothic",
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "Hiragino Sans",
+    "Hiragino Kaku Gothic ProN",
+    "Yu Gothic",
+    "Meiryo",
+    "IPAGothic",
+    "DejaVu Sans",
+]
 COLOR_A = "#8c8c8c"
 COLOR_B = "#1f5fa8"
 YEAR_COLORS = ("#1f5fa8", "#e08a1e", "#3a9a4a", "#b0413e", "#7a5ba8", "#8c6d31")
@@ -50,14 +58,14 @@ def figure_svg(fig, prefix: str) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
     s = buf.getvalue()
-    s = s[s.index("<svg"):]
+    s = s[s.index("<svg") :]
     s = re.sub(r"<metadata>.*?</metadata>\s*", "", s, flags=re.S)
     s = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", s)
     s = s.replace("xlink:href=", "href=")
     ids = set(re.findall(r'\bid="([^"]+)"', s))
     s = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', s)
     s = re.sub(r'(url\(#|href="#)([^)"]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(0), s)
-    s = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r'<svg \1', s, count=1)
+    s = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", s, count=1)
     return s.replace("<svg ", f'<svg class="chart" role="img" aria-labelledby="{prefix}-title" ', 1).strip() + "\n"
 
 
@@ -103,8 +111,13 @@ def draw_charts(rep: Report, t: dict, ms: list | None = None) -> list[tuple[str,
         target, levy = ("target", t["chart_target"], _chart_target), ("levy", t["chart_levy"], _chart_levy)
     with warnings.catch_warnings(), matplotlib.rc_context(rc):
         warnings.simplefilter("ignore")
-        for cid, title, fn in (("alpha", t["chart_alpha"], _chart_alpha), ("bands", t["chart_bands"], _chart_bands),
-                               target, levy, ("deficit", t["chart_deficit"], _chart_deficit)):
+        for cid, title, fn in (
+            ("alpha", t["chart_alpha"], _chart_alpha),
+            ("bands", t["chart_bands"], _chart_bands),
+            target,
+            levy,
+            ("deficit", t["chart_deficit"], _chart_deficit),
+        ):
             drawn = fn(rep, t, Figure)
             if drawn is None:
                 continue
@@ -142,9 +155,25 @@ def _chart_alpha(rep: Report, t: dict, Figure):
             xs.append(k)
             ys.append(_float(x))
             if v is rep.b:
-                ax.annotate(format_display(x, "ratio"), (k, _float(x)), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7, color=color)
-        ax.plot(xs, ys, marker=marker, color=color, label=f"{v.id} {column_label(rep, name)}", linewidth=1.5, markersize=4,
-                linestyle="--" if v is rep.a else "-")
+                ax.annotate(
+                    format_display(x, "ratio"),
+                    (k, _float(x)),
+                    textcoords="offset points",
+                    xytext=(0, 5),
+                    ha="center",
+                    fontsize=7,
+                    color=color,
+                )
+        ax.plot(
+            xs,
+            ys,
+            marker=marker,
+            color=color,
+            label=f"{v.id} {column_label(rep, name)}",
+            linewidth=1.5,
+            markersize=4,
+            linestyle="--" if v is rep.a else "-",
+        )
     ax.set_xticks(range(len(rep.span)), _year_ticks(rep.span), fontsize=7)
     ax.set_ylim(-0.08, 1.18)
     ax.set_xlim(-0.5, len(rep.span) - 0.5)
@@ -163,7 +192,9 @@ def _chart_bands(rep: Report, t: dict, Figure):
     summaries = {v.id: summarise(res) for v, res, line in lines if line}
     n_years = len(rep.years)
     fig = Figure(figsize=(7.0, 0.4 + 1.75 * n_years))
-    fig.subplots_adjust(left=0.17, right=0.97, top=1 - 0.25 / (0.4 + 1.75 * n_years), bottom=0.35 / (0.4 + 1.75 * n_years), wspace=0.55, hspace=0.55)
+    fig.subplots_adjust(
+        left=0.17, right=0.97, top=1 - 0.25 / (0.4 + 1.75 * n_years), bottom=0.35 / (0.4 + 1.75 * n_years), wspace=0.55, hspace=0.55
+    )
     n_munis = len(rep.result_b.evaluator.data.municipalities)
     for row, y in enumerate(rep.years):
         for col, (v, res, line) in enumerate(lines):
@@ -182,7 +213,9 @@ def _chart_bands(rep: Report, t: dict, Figure):
             flag_undefined = undefined_count(res.evaluator.fast(flag, y), n_munis)
             labels = [b.label for b in counts]
             pos = list(range(len(counts)))[::-1]
-            ax.barh(pos, [b.municipalities for b in counts], color="#c9d7ea" if v is rep.b else "#dddddd", height=0.7, label=t["municipalities"])
+            ax.barh(
+                pos, [b.municipalities for b in counts], color="#c9d7ea" if v is rep.b else "#dddddd", height=0.7, label=t["municipalities"]
+            )
             ax.barh(pos, [b.achieved for b in counts], color=COLOR_B if v is rep.b else COLOR_A, height=0.4, label=t["achieved_bar"])
             for p, b in zip(pos, counts):
                 shown = f"{b.achieved} / {b.municipalities}" if flag_undefined < n_munis else f"– / {b.municipalities}"
@@ -285,12 +318,24 @@ def _chart_levy(rep: Report, t: dict, Figure):
             per.append((d / p, (e / p) if e is not None else None, ms[i]))
         per.sort(key=lambda r: (r[0], r[2].code))
         xs = range(len(per))
-        ax.bar(xs, [_float(r[0]) for r in per], color=COLOR_B, width=0.75,
-               label=f"{column_label(rep, levy)} ({rep.b.id}) − {column_label(rep, levy)} ({rep.a.id})")
+        ax.bar(
+            xs,
+            [_float(r[0]) for r in per],
+            color=COLOR_B,
+            width=0.75,
+            label=f"{column_label(rep, levy)} ({rep.b.id}) − {column_label(rep, levy)} ({rep.a.id})",
+        )
         if net_b:
             pts = [(x, _float(r[1])) for x, r in zip(xs, per) if r[1] is not None]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none", marker="D", markersize=2.4, color="#e08a1e",
-                    label=f"{column_label(rep, net_b)} ({rep.b.id}) − {column_label(rep, net_a)} ({rep.a.id})")
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle="none",
+                marker="D",
+                markersize=2.4,
+                color="#e08a1e",
+                label=f"{column_label(rep, net_b)} ({rep.b.id}) − {column_label(rep, net_a)} ({rep.a.id})",
+            )
         ax.axhline(0, color="#333333", linewidth=0.6)
         ax.set_xticks(list(xs), [r[2].name for r in per], rotation=90, fontsize=5.5)
         ax.set_xlim(-0.6, max(len(per), 1) - 0.4)
@@ -332,7 +377,7 @@ def _hist(rep: Report, t: dict, Figure, series_of, xlabel: str):
         both = np.concatenate(values)
         lo, hi = float(both.min()), float(both.max())
         edges = np.linspace(lo - 0.5, hi + 0.5, 2) if lo == hi else np.linspace(lo, hi, HIST_BINS + 1)
-        for j, (vals, label, kind, _) in enumerate(series):
+        for _j, (vals, label, kind, _) in enumerate(series):
             counts, _ = np.histogram(vals, edges)
             if kind == "bar":
                 ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=COLOR_B, label=label, linewidth=0)
@@ -357,8 +402,13 @@ def _chart_target_hist(rep: Report, t: dict, Figure, ms):
     by = {m.year: m for m in ms if m.key == "target"}
     if not by:
         return None
-    return _hist(rep, t, Figure, lambda y: [(_floats(by[y]) * 100, "", "bar", int(len(by[y].defined) - by[y].defined.sum()))] if y in by else [],
-                 f"{rep.b.id} − {rep.a.id} ({t['pp']})")
+    return _hist(
+        rep,
+        t,
+        Figure,
+        lambda y: [(_floats(by[y]) * 100, "", "bar", int(len(by[y].defined) - by[y].defined.sum()))] if y in by else [],
+        f"{rep.b.id} − {rep.a.id} ({t['pp']})",
+    )
 
 
 def _chart_levy_hist(rep: Report, t: dict, Figure, ms):
@@ -401,7 +451,7 @@ def _chart_deficit(rep: Report, t: dict, Figure):
     order = _status_order(rep, name, order) + ([None] if None in values else [])
     fig = Figure(figsize=(7.0, 2.7))
     fig.subplots_adjust(left=0.08, right=0.8, top=0.9, bottom=0.2, wspace=0.25)
-    for k, (v, res) in enumerate(sides):
+    for k, (v, _res) in enumerate(sides):
         ax = fig.add_subplot(1, len(sides), k + 1)
         title = f"{rep.a.id}, {rep.b.id}" if shared else v.id
         ax.set_title(title, fontsize=8, loc="left")
@@ -416,7 +466,9 @@ def _chart_deficit(rep: Report, t: dict, Figure):
         ax.set_ylabel(t["municipalities"], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
         if k == len(sides) - 1:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False, title=column_label(rep, name), title_fontsize=7)
+            ax.legend(
+                loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False, title=column_label(rep, name), title_fontsize=7
+            )
     return fig, None
 
 

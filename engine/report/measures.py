@@ -12,13 +12,11 @@ import attrs
 import numpy as np
 
 from ..columnar.columns import Num, is_col, scaled_pair
-from ..values import Undefined, is_undef
 from ..render import format_display
+from ..values import Undefined, is_undef
 from ..years import FiscalYear
-
-from .model import column_label, column_unit, Report, REPORT_NAMES, result_blocks
+from .model import REPORT_NAMES, Report, column_label, column_unit, result_blocks
 from .text import signed_text, yen_text
-
 
 TOP_MOVERS = 10  # gains and losses listed per measure and year
 QUANTILES = (0, 10, 25, 50, 75, 90, 100)  # nearest-rank percentiles of each distribution
@@ -72,6 +70,7 @@ def _delta_parts(delta, n: int):
 
 def _difference(ev, va, vb, n: int):
     """(num, den, defined) of vb - va for two values of different names (the net levy beside A's levy)."""
+
     def ok(v):
         if is_col(v):
             return np.ones(n, dtype=bool) if v.rid is None else v.rid < 0
@@ -112,7 +111,13 @@ def _per_person(num, den, defined, persons, ev, n: int):
         big = int(np.abs(num).max()) if len(num) else 0
         if big * pden < 2**62 and int(p_safe.max() if len(p_safe) else 1) * den < 2**62:
             return num * pden, p_safe * den, defined, p, pden
-    return num.astype(object) * pden, p_safe.astype(object) * (den if not isinstance(den, np.ndarray) else den.astype(object)), defined, p, pden
+    return (
+        num.astype(object) * pden,
+        p_safe.astype(object) * (den if not isinstance(den, np.ndarray) else den.astype(object)),
+        defined,
+        p,
+        pden,
+    )
 
 
 def measures(rep: Report, t: dict) -> list[Measure]:
@@ -126,8 +131,11 @@ def measures(rep: Report, t: dict) -> list[Measure]:
         blk = blocks.get((y, target))
         if blk is not None and target in rep.a.items and target in rep.b.items and blk.numeric:
             num, den, defined = _delta_parts(blk.delta, n)
-            out.append(Measure("target", y, t["measure_target"].format(label=column_label(rep, target)), "pp", False, target, target,
-                               num, den, defined))
+            out.append(
+                Measure(
+                    "target", y, t["measure_target"].format(label=column_label(rep, target)), "pp", False, target, target, num, den, defined
+                )
+            )
         if insured not in rep.b.items:
             continue
         persons = ev_b.fast(insured, y)
@@ -186,10 +194,10 @@ def _ranked(num, den, rows, descending: bool = False):
         r = r.copy()
         edges = np.flatnonzero(np.diff(np.concatenate(([0], close.astype(np.int8), [0]))))
         for s, e in zip(edges[0::2].tolist(), edges[1::2].tolist()):
-            seg = r[s:e + 1]
+            seg = r[s : e + 1]
             if not np.any(num[seg]):
                 continue  # all zero: already in code order
-            r[s:e + 1] = sorted(seg.tolist(), key=lambda i: (sign * Fraction(int(num[i]), int(den if common else den[i])), i))
+            r[s : e + 1] = sorted(seg.tolist(), key=lambda i: (sign * Fraction(int(num[i]), int(den if common else den[i])), i))
     return r
 
 
@@ -204,9 +212,17 @@ def distribution(m: Measure, t: dict) -> dict:
     for p in QUANTILES:
         rank = max(1, -(-p * k // 100)) if k else 0
         qs.append(m.show(m.at(int(ordered[rank - 1]))) if k else "—")
-    out = {"title": m.title, "year": FiscalYear(m.year).both, "n": k, "up": int(np.count_nonzero(positive)),
-           "down": int(np.count_nonzero(negative)), "same": int(k - np.count_nonzero(positive) - np.count_nonzero(negative)),
-           "undefined": int(len(m.defined) - k), "quantiles": qs, "whole": ""}
+    out = {
+        "title": m.title,
+        "year": FiscalYear(m.year).both,
+        "n": k,
+        "up": int(np.count_nonzero(positive)),
+        "down": int(np.count_nonzero(negative)),
+        "same": int(k - np.count_nonzero(positive) - np.count_nonzero(negative)),
+        "undefined": int(len(m.defined) - k),
+        "quantiles": qs,
+        "whole": "",
+    }
     if m.per_person and m.persons is not None and k:
         persons = Fraction(int(m.persons[rows].astype(object).sum()), m.persons_den)
         if persons:
@@ -219,8 +235,9 @@ def movers(rep: Report, m: Measure, top: int) -> tuple[list, list]:
     rows = np.intersect1d(np.flatnonzero(m.defined), rep.shown)
     up = rows[m.num[rows] > 0]
     down = rows[m.num[rows] < 0]
-    return [mover_row(rep, m, int(i)) for i in m.ranked(up, descending=True)[:top]], \
-           [mover_row(rep, m, int(i)) for i in m.ranked(down)[:top]]
+    return [mover_row(rep, m, int(i)) for i in m.ranked(up, descending=True)[:top]], [
+        mover_row(rep, m, int(i)) for i in m.ranked(down)[:top]
+    ]
 
 
 def mover_row(rep: Report, m: Measure, i: int) -> dict:
@@ -243,6 +260,14 @@ def mover_tables(rep: Report, t: dict, ms: list[Measure]) -> list[dict]:
     out = []
     for m in ms:
         gains, losses = movers(rep, m, TOP_MOVERS)
-        out.append({"id": f"movers-{m.year}-{m.key}", "title": m.title, "year": FiscalYear(m.year).both, "per_person": m.per_person,
-                    "gains": gains, "losses": losses})
+        out.append(
+            {
+                "id": f"movers-{m.year}-{m.key}",
+                "title": m.title,
+                "year": FiscalYear(m.year).both,
+                "per_person": m.per_person,
+                "gains": gains,
+                "losses": losses,
+            }
+        )
     return out

@@ -15,14 +15,13 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from ..errors import UsageError, finding
 from ..columnar.columns import is_col
+from ..errors import UsageError, finding
 from ..results import EvalResult, default_columns
-from ..values import Undefined, is_undef
 from ..summary import summarise
+from ..values import Undefined, is_undef
 from ..versions import Version
 from ..years import FiscalYear, Period
-
 
 # The rule names the charts and the per-municipality tables look for. The rules are data, so
 # these are a convention, not policy: a version without one of them just loses that chart
@@ -38,8 +37,10 @@ REPORT_NAMES = {
 COLUMN_GROUPS = (
     ("target", ("previous_rate", "target_rate", "achieved", "meets_national_average")),
     ("levy", ("levy_medical", "levy_support", "levy_care", "levy_total", "relief", "net_levy")),
-    ("rates", ("income_rate_medical", "per_capita_medical", "income_rate_support", "per_capita_support",
-               "income_rate_care", "per_capita_care")),
+    (
+        "rates",
+        ("income_rate_medical", "per_capita_medical", "income_rate_support", "per_capita_support", "income_rate_care", "per_capita_care"),
+    ),
     ("other", ()),  # every other municipal column
 )
 
@@ -107,7 +108,12 @@ def default_versions(session, b: Version, base: str | None) -> tuple[Version, Ve
     if base is None:
         if b.header.extends is None:
             others = ", ".join(v for v in session.ruleset.version_ids if v != b.id) or "none"
-            raise UsageError(finding("no-base", f"version {b.id} extends no version: give --base, the version to compare it with (the rules define: {others})"))
+            raise UsageError(
+                finding(
+                    "no-base",
+                    f"version {b.id} extends no version: give --base, the version to compare it with (the rules define: {others})",
+                )
+            )
         base = b.header.extends
     a = session.version(base)
     if a.id == b.id:

@@ -14,18 +14,25 @@ import numpy as np
 
 from .. import ast
 from ..columnar.columns import is_col
-from ..values import Undefined, is_undef
 from ..render import format_value
 from ..summary import summarise
+from ..values import Undefined, is_undef
 from ..versions import NotInForce, Piece, Version
 from ..years import FiscalYear, Period
-
-from .model import (bands_line, column_groups, column_label, column_unit, Report, report_columns, REPORT_NAMES, result_blocks,
-                    undefined_count)
+from .charts import FONTS, draw_charts
+from .measures import TOP_MOVERS, Measure, distribution, measures, mover_tables, movers
+from .model import (
+    REPORT_NAMES,
+    Report,
+    bands_line,
+    column_groups,
+    column_label,
+    column_unit,
+    report_columns,
+    result_blocks,
+    undefined_count,
+)
 from .text import display_value, pct_text, signed_text, ui_text
-from .measures import distribution, Measure, measures, mover_tables, movers, TOP_MOVERS
-from .charts import draw_charts, FONTS
-
 
 SUMMARY_MOVERS = 3  # of the largest movers of each measure (measures.TOP_MOVERS), the one-page summary shows the first
 SUMMARY_YEARS = 4  # years on the one-page summary (the first three and the last of a longer period)
@@ -54,8 +61,16 @@ class UndefinedGroups:
     def _group(self, key) -> dict:
         g = self.groups.get(key)
         if g is None:
-            g = self.groups[key] = {"n": len(self.groups) + 1, "key": key, "versions": [], "years": [], "items": [],
-                                    "count": 0, "mask": None, "whole": False}
+            g = self.groups[key] = {
+                "n": len(self.groups) + 1,
+                "key": key,
+                "versions": [],
+                "years": [],
+                "items": [],
+                "count": 0,
+                "mask": None,
+                "whole": False,
+            }
         return g
 
     def _add(self, g: dict, version: str, year: int, label: str, count: int, rows=None) -> None:
@@ -102,7 +117,7 @@ class UndefinedGroups:
             who = str(self.ms[int(rows[0])])
             at = text.find(who)
             if at >= 0:
-                return ("m", text[:at], text[at + len(who):])
+                return ("m", text[:at], text[at + len(who) :])
         return ("s", text)
 
     def note(self, reason: str, version: str, year: int, label: str) -> int:
@@ -135,11 +150,20 @@ class UndefinedGroups:
                 listed = idx if count <= LIST_ALL else idx[:LIST_FIRST]
                 munis = [str(self.ms[i]) for i in listed.tolist()]
                 more = count - len(listed)
-            out.append({"n": g["n"], "reason": reason, "version": ", ".join(g["versions"]),
-                        "year": ", ".join(FiscalYear(y).both for y in sorted(g["years"])), "item": t["sep"].join(g["items"]),
-                        "count": f"{g['count']:,}", "munis_count": t["municipality_count"].format(n=f"{count:,}") if count else "",
-                        "munis": t["sep"].join(munis), "more": t["more_munis"].format(n=f"{more:,}") if more else "",
-                        "whole": t["prefecture_value"] if g["whole"] else ""})
+            out.append(
+                {
+                    "n": g["n"],
+                    "reason": reason,
+                    "version": ", ".join(g["versions"]),
+                    "year": ", ".join(FiscalYear(y).both for y in sorted(g["years"])),
+                    "item": t["sep"].join(g["items"]),
+                    "count": f"{g['count']:,}",
+                    "munis_count": t["municipality_count"].format(n=f"{count:,}") if count else "",
+                    "munis": t["sep"].join(munis),
+                    "more": t["more_munis"].format(n=f"{more:,}") if more else "",
+                    "whole": t["prefecture_value"] if g["whole"] else "",
+                }
+            )
         return out
 
 
@@ -212,8 +236,15 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
             for c in names:
                 only = None if in_a[c] and in_b[c] else (rep.b.id if in_b[c] else rep.a.id)
                 unit = column_unit(rep, c)
-                header.append({"label": column_label(rep, c), "name": c, "only": only, "diff": c in diff_cols,
-                               "pct": c in diff_cols and unit not in ("percent", "pp")})
+                header.append(
+                    {
+                        "label": column_label(rep, c),
+                        "name": c,
+                        "only": only,
+                        "diff": c in diff_cols,
+                        "pct": c in diff_cols and unit not in ("percent", "pp"),
+                    }
+                )
             lb = _band_names(rep.result_b.evaluator, line_b[0], y, rep.b) if band and line_b else None
             la = _band_names(rep.result_a.evaluator, line_a[0], y, rep.a) if band and line_a else None
             values = {}
@@ -229,10 +260,13 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
                     b_ = (lb[i] if lb else None) or "—"
                     a_ = (la[i] if la else None) or "—"
                     chg = a_ != b_
-                    cells.append(f'<td class="text{" chg" if chg else ""}" data-col="band" data-b="{_esc(b_ if b_ != "—" else "")}" '
-                                 f'data-a="{_esc(a_ if a_ != "—" else "")}">{_esc(b_)}'
-                                 + (f'<span class="a">{_esc(a_)}</span>' if chg else "") + "</td>")
-                for h in header[1 if band else 0:]:
+                    cells.append(
+                        f'<td class="text{" chg" if chg else ""}" data-col="band" data-b="{_esc(b_ if b_ != "—" else "")}" '
+                        f'data-a="{_esc(a_ if a_ != "—" else "")}">{_esc(b_)}'
+                        + (f'<span class="a">{_esc(a_)}</span>' if chg else "")
+                        + "</td>"
+                    )
+                for h in header[1 if band else 0 :]:
                     c = h["name"]
                     unit = column_unit(rep, c)
                     pa, pb, blk = values[c]
@@ -259,8 +293,17 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
                             cells.append(f'<td class="num d">{pct_text(d, va) if d else ""}</td>')
                 cells.append("</tr>")
                 rows.append(Markup("".join(cells)))
-            out.append({"year": FiscalYear(y).both, "year_value": y, "group": key, "title": t["group_" + key], "header": header,
-                        "rows": rows, "changed": t["changed_count"].format(n=changed, m=total)})
+            out.append(
+                {
+                    "year": FiscalYear(y).both,
+                    "year_value": y,
+                    "group": key,
+                    "title": t["group_" + key],
+                    "header": header,
+                    "rows": rows,
+                    "changed": t["changed_count"].format(n=changed, m=total),
+                }
+            )
     return out
 
 
@@ -307,11 +350,28 @@ def summary_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[dic
 
         if flag_a or flag_b:
             (xa, ha), (xb, hb) = achievers(ya, rep.result_a, flag_a), achievers(yb, rep.result_b, flag_b)
-            rows.append({"label": t["achieved_total"], "a": xa or "", "b": xb or "", "changed": xa != xb,
-                         "diff": f"{hb - ha:+d}" if ha is not None and hb is not None and ha != hb else "",
-                         "name": "achievers", "a_raw": xa or "", "b_raw": xb or ""})
-        lines_a = {(kind, name, label): (raw, unit) for kind, name, label, display, raw, unit in ya.lines if kind in ("total", "show") and raw is not None}
-        lines_b = {(kind, name, label): (raw, unit) for kind, name, label, display, raw, unit in yb.lines if kind in ("total", "show") and raw is not None}
+            rows.append(
+                {
+                    "label": t["achieved_total"],
+                    "a": xa or "",
+                    "b": xb or "",
+                    "changed": xa != xb,
+                    "diff": f"{hb - ha:+d}" if ha is not None and hb is not None and ha != hb else "",
+                    "name": "achievers",
+                    "a_raw": xa or "",
+                    "b_raw": xb or "",
+                }
+            )
+        lines_a = {
+            (kind, name, label): (raw, unit)
+            for kind, name, label, display, raw, unit in ya.lines
+            if kind in ("total", "show") and raw is not None
+        }
+        lines_b = {
+            (kind, name, label): (raw, unit)
+            for kind, name, label, display, raw, unit in yb.lines
+            if kind in ("total", "show") and raw is not None
+        }
         keys = list(lines_b) + [k for k in lines_a if k not in lines_b]
         for k in keys:
             kind, name, label = k
@@ -348,15 +408,32 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
     runs = [x for x in rep.rules.tables if x.name == name]
     if not runs:
         ta, tb = rep.a.at(rep.years[0]).lookup(name), rep.b.at(rep.years[0]).lookup(name)
-        runs = [diff.ItemDiff(name, "table", rep.years, ta, tb, "", diff.align_bands(
-            ta if isinstance(ta, ast.Table) else None, tb if isinstance(tb, ast.Table) else None))]
+        runs = [
+            diff.ItemDiff(
+                name,
+                "table",
+                rep.years,
+                ta,
+                tb,
+                "",
+                diff.align_bands(ta if isinstance(ta, ast.Table) else None, tb if isinstance(tb, ast.Table) else None),
+            )
+        ]
     out = []
     for run in runs:
         sides = []
         for v, x in ((rep.a, run.a), (rep.b, run.b)):
             table = x if isinstance(x, ast.Table) else None
             item = x.item if isinstance(x, NotInForce) else x
-            period = (item.effective.both if getattr(item, "effective", None) else (v.header.period_text or (v.header.plan_period.both if v.header.plan_period else ""))) if item else ""
+            period = (
+                (
+                    item.effective.both
+                    if getattr(item, "effective", None)
+                    else (v.header.period_text or (v.header.plan_period.both if v.header.plan_period else ""))
+                )
+                if item
+                else ""
+            )
             piece = v.at(run.years[0]).piece(name)  # a revision keeps its base's table before its own years
             shown = v.id
             if isinstance(piece, Piece) and len(v.pieces(name)) > 1:
@@ -365,9 +442,18 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
                     shown = t["piece_from"].format(version=v.id, origin=piece.version)
             counts = rep.seed_rows.get(v.id)
             achieved_year = FiscalYear(counts[0]).both if counts and table is not None and _same_bands(table, counts[1]) else None
-            sides.append({"version": shown, "label": getattr(item, "label", None) or name, "period": period, "in_force": table is not None,
-                          "reason": x.reason if isinstance(x, NotInForce) else (None if x is not None else f"{t['no_table']} ({v.id})"),
-                          "achieved_year": achieved_year, "counts": counts[1] if achieved_year else None, "table": table})
+            sides.append(
+                {
+                    "version": shown,
+                    "label": getattr(item, "label", None) or name,
+                    "period": period,
+                    "in_force": table is not None,
+                    "reason": x.reason if isinstance(x, NotInForce) else (None if x is not None else f"{t['no_table']} ({v.id})"),
+                    "achieved_year": achieved_year,
+                    "counts": counts[1] if achieved_year else None,
+                    "table": table,
+                }
+            )
         rows = []
         for r in run.rows:
             row = {"change": r.change, "change_text": _change_text(r.change, t)}
@@ -380,10 +466,22 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
                     idx = side["table"].bands.index(band)
                     c = side["counts"][idx]
                     ach = f"{c.achieved} / {c.municipalities}"
-                row[key] = {"label": band.label or band.interval, "interval": band.interval,
-                            "wording": band.wording or diff.expr_text(band.result), "achieved": ach}
+                row[key] = {
+                    "label": band.label or band.interval,
+                    "interval": band.interval,
+                    "wording": band.wording or diff.expr_text(band.result),
+                    "achieved": ach,
+                }
             rows.append(row)
-        out.append({"years": Period(run.years[0], run.years[-1]).both, "change": _change_text(run.change, t), "a": sides[0], "b": sides[1], "rows": rows})
+        out.append(
+            {
+                "years": Period(run.years[0], run.years[-1]).both,
+                "change": _change_text(run.change, t),
+                "a": sides[0],
+                "b": sides[1],
+                "rows": rows,
+            }
+        )
     return out
 
 
@@ -401,7 +499,7 @@ def _span_text(p) -> str:
 def _change_text(change: str, t: dict) -> str:
     """diff's words for a change ('bounds, result'), in the page's language."""
     if change.startswith("not in force in ") and "not_in_force_in" in t["changes"]:
-        return t["changes"]["not_in_force_in"].format(version=change[len("not in force in "):])
+        return t["changes"]["not_in_force_in"].format(version=change[len("not in force in ") :])
     return ", ".join(t["changes"].get(w, w) for w in change.split(", ")) if change else ""
 
 
@@ -416,8 +514,9 @@ def other_rule_changes(rep: Report) -> list[dict]:
     rd = rep.rules
     out = []
     for s in rd.schedules:
-        out.append({"item": f"{s.label} ({s.name})", "year": FiscalYear(s.year).both,
-                    "a": _entry(s.a, s.a_note), "b": _entry(s.b, s.b_note)})
+        out.append(
+            {"item": f"{s.label} ({s.name})", "year": FiscalYear(s.year).both, "a": _entry(s.a, s.a_note), "b": _entry(s.b, s.b_note)}
+        )
     for d in rd.definitions:
         item = (d.b.item if isinstance(d.b, NotInForce) else d.b) or (d.a.item if isinstance(d.a, NotInForce) else d.a)
         label = getattr(item, "label", None)
@@ -432,7 +531,7 @@ def other_rule_changes(rep: Report) -> list[dict]:
                 return diff.expr_text(x.expr)
             if isinstance(x, ast.Schedule):
                 return "; ".join(f"{e.years_text or e.years}: {diff.expr_text(e.value)}" for e in x.entries)
-            return d.change
+            return d.change  # noqa: B023 (called within this iteration)
 
         out.append({"item": f"{label} ({d.name})" if label else d.name, "year": years, "a": formula(d.a), "b": formula(d.b)})
     return out
@@ -456,8 +555,16 @@ def citations(rep: Report) -> list[dict]:
         h = v.header
         if (v.id, "ruleset") not in seen:
             seen.add((v.id, "ruleset"))
-            out.append({"versions": v.id, "name": v.id, "label": h.title or "", "kind": "ruleset", "cite": " / ".join(x for x in (h.basis, h.cite) if x),
-                        "line": loc(h.span)})
+            out.append(
+                {
+                    "versions": v.id,
+                    "name": v.id,
+                    "label": h.title or "",
+                    "kind": "ruleset",
+                    "cite": " / ".join(x for x in (h.basis, h.cite) if x),
+                    "line": loc(h.span),
+                }
+            )
     for name in list(dict.fromkeys(list(rep.b.items) + list(rep.a.items))):
         items = [(v, v.items.get(name)) for v in (rep.a, rep.b)]
         groups: dict = {}
@@ -467,7 +574,16 @@ def citations(rep: Report) -> list[dict]:
             groups.setdefault(id(item), (item, []))[1].append(v.id)
         for item, vids in groups.values():
             kind = {ast.InputDecl: "input", ast.Definition: "define", ast.Table: "table", ast.Schedule: "schedule"}.get(type(item), "")
-            out.append({"versions": ", ".join(vids), "name": name, "label": item.label or "", "kind": kind, "cite": item.cite, "line": loc(item.span)})
+            out.append(
+                {
+                    "versions": ", ".join(vids),
+                    "name": name,
+                    "label": item.label or "",
+                    "kind": kind,
+                    "cite": item.cite,
+                    "line": loc(item.span),
+                }
+            )
     return out
 
 
@@ -494,8 +610,9 @@ def what_changes(rep: Report, t: dict) -> list[str]:
     by_name: dict = {}
     for s in rd.schedules:
         by_name.setdefault((s.name, s.label), []).append(
-            f"{FiscalYear(s.year).both} {diff.expr_text(s.a.value) if s.a else '—'} → {diff.expr_text(s.b.value) if s.b else '—'}")
-    for (name, label), changes in by_name.items():
+            f"{FiscalYear(s.year).both} {diff.expr_text(s.a.value) if s.a else '—'} → {diff.expr_text(s.b.value) if s.b else '—'}"
+        )
+    for (_name, label), changes in by_name.items():
         out.append(t["schedule_change"].format(label=label, changes=t["sep"].join(changes)))
     kinds: dict = {"added": [], "removed": [], "changed": []}
     for d in rd.definitions:
@@ -517,7 +634,7 @@ def key_figures(rep: Report, t: dict, ms: list[Measure], summaries: list[dict]) 
     how many municipalities pay more or less per person."""
     years = list(rep.years)
     if len(years) > SUMMARY_YEARS:
-        years = years[:SUMMARY_YEARS - 1] + years[-1:]
+        years = years[: SUMMARY_YEARS - 1] + years[-1:]
     by = {(m.year, m.key): m for m in ms}
     out = []
     for y in years:
@@ -529,7 +646,9 @@ def key_figures(rep: Report, t: dict, ms: list[Measure], summaries: list[dict]) 
         m = by.get((y, "target"))
         if m is not None:
             d = distribution(m, t)
-            text = t["moves_up_down"].format(up=d["up"], down=d["down"], same=d["same"]) + (t["moves_undefined"].format(n=d["undefined"]) if d["undefined"] else "")
+            text = t["moves_up_down"].format(up=d["up"], down=d["down"], same=d["same"]) + (
+                t["moves_undefined"].format(n=d["undefined"]) if d["undefined"] else ""
+            )
             rows.append({"label": t["target_moves"], "span": text})
         for r in s["rows"]:
             if r["name"] in (REPORT_NAMES["levy"], REPORT_NAMES["net_levy"]):
@@ -539,7 +658,9 @@ def key_figures(rep: Report, t: dict, ms: list[Measure], summaries: list[dict]) 
             if m is None:
                 continue
             d = distribution(m, t)
-            text = t["levy_up_down"].format(up=d["up"], down=d["down"], same=d["same"]) + (t["moves_undefined"].format(n=d["undefined"]) if d["undefined"] else "")
+            text = t["levy_up_down"].format(up=d["up"], down=d["down"], same=d["same"]) + (
+                t["moves_undefined"].format(n=d["undefined"]) if d["undefined"] else ""
+            )
             if d["whole"]:
                 text += t["whole_text"].format(x=d["whole"])
             rows.append({"label": t["levy_moves"].format(what=m.title), "span": text})
@@ -574,15 +695,25 @@ def header(rep: Report, t: dict) -> dict:
     versions = []
     for role, v in ((t["role_a"], rep.a), (t["role_b"], rep.b)):
         h = v.header
-        versions.append({"role": role, "id": v.id, "title": h.title or "", "status": h.status or "",
-                         "period": (h.plan_period.both if h.plan_period else "") + (f"（{h.period_text}）" if h.period_text else ""),
-                         "basis": h.basis or "", "file": Path(v.file.path).name if getattr(v.file, "path", None) else ""})
+        versions.append(
+            {
+                "role": role,
+                "id": v.id,
+                "title": h.title or "",
+                "status": h.status or "",
+                "period": (h.plan_period.both if h.plan_period else "") + (f"（{h.period_text}）" if h.period_text else ""),
+                "basis": h.basis or "",
+                "file": Path(v.file.path).name if getattr(v.file, "path", None) else "",
+            }
+        )
     return {
         "title": f"{rep.a.id} → {rep.b.id}",
         "period": Period(rep.years[0], rep.years[-1]).both,
         "versions": versions,
-        "files": [{"role": f.role, "path": f.path, "rows": f.rows, "sha256": f.sha256[:16], "notes": list(f.notes),
-                   "synthetic": f.synthetic} for f in rep.files],
+        "files": [
+            {"role": f.role, "path": f.path, "rows": f.rows, "sha256": f.sha256[:16], "notes": list(f.notes), "synthetic": f.synthetic}
+            for f in rep.files
+        ],
         "synthetic": rep.synthetic,
     }
 
@@ -609,22 +740,52 @@ def render_html(rep: Report, *, lang: str = "ja") -> str:
     sections = [("overview", t["overview"]), ("versions", t["details"]), ("rules", t["rule_diff"])]
     if other:
         sections.append(("other-rules", t["other_rules"]))
-    sections += [("summary", t["summary"]), ("charts", t["charts"]), ("distribution", t["distribution"]), ("movers", t["movers"]),
-                 ("municipal", t["per_municipality"]), ("undefined", t["undefined_values"]), ("citations", t["citations"])]
+    sections += [
+        ("summary", t["summary"]),
+        ("charts", t["charts"]),
+        ("distribution", t["distribution"]),
+        ("movers", t["movers"]),
+        ("municipal", t["per_municipality"]),
+        ("undefined", t["undefined_values"]),
+        ("citations", t["citations"]),
+    ]
     undefined_rows = undefined.rows(t)
     parts = [t["undefined_part"].format(version=v, n=f"{undefined.per_version.get(v, 0):,}") for v in (rep.a.id, rep.b.id)]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / "templates")),
-                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent.parent / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     page = env.get_template("report.html.j2").render(
-        t=t, head=header(rep, t), rule_tables=rules, other_rules=other,
-        summaries=summaries, charts=charts, tables=tables, undefined=undefined_rows, citations=citations(rep),
-        a=rep.a.id, b=rep.b.id, fonts=Markup(", ".join(f"'{f}'" for f in FONTS) + ", sans-serif"),
-        sections=sections, changes=what_changes(rep, t), figures=key_figures(rep, t, ms, summaries),
-        top=overview_movers(rep, t, ms), selection=selection_note(rep, t), full_tables=rep.full_tables,
+        t=t,
+        head=header(rep, t),
+        rule_tables=rules,
+        other_rules=other,
+        summaries=summaries,
+        charts=charts,
+        tables=tables,
+        undefined=undefined_rows,
+        citations=citations(rep),
+        a=rep.a.id,
+        b=rep.b.id,
+        fonts=Markup(", ".join(f"'{f}'" for f in FONTS) + ", sans-serif"),
+        sections=sections,
+        changes=what_changes(rep, t),
+        figures=key_figures(rep, t, ms, summaries),
+        top=overview_movers(rep, t, ms),
+        selection=selection_note(rep, t),
+        full_tables=rep.full_tables,
         scaled_note=None if rep.full_tables else t["scaled_note"].format(n=f"{len(rep.shown):,}"),
-        distributions=[distribution(m, t) for m in ms], movers=mover_tables(rep, t, ms),
-        per_person=any(m.per_person for m in ms), top_n=TOP_MOVERS, n=f"{rep.n:,}",
-        undefined_summary=t["undefined_summary"].format(parts=t["sep"].join(parts), g=len(undefined_rows)) if undefined_rows else t["undefined_none"],
+        distributions=[distribution(m, t) for m in ms],
+        movers=mover_tables(rep, t, ms),
+        per_person=any(m.per_person for m in ms),
+        top_n=TOP_MOVERS,
+        n=f"{rep.n:,}",
+        undefined_summary=t["undefined_summary"].format(parts=t["sep"].join(parts), g=len(undefined_rows))
+        if undefined_rows
+        else t["undefined_none"],
     )
     return page

@@ -13,7 +13,6 @@ from pathlib import Path
 from ..errors import UsageError, finding
 from ..render import format_display
 
-
 # The page's own words in each language it has, keyed as the template and this package read them.
 TEXT_FILE = Path(__file__).resolve().parent.parent / "templates" / "report-text.json"
 
