@@ -1486,6 +1486,30 @@ def test_eval_csv_columnar_writer_writes_the_same_bytes(data, choice):
     assert out[1].startswith("\ufeff".encode()) and out[1].count(b"\r\n") >= len(data.municipalities) * len(years) + 1
 
 
+def test_eval_csv_text_column_undefined_throughout():
+    """Found by the property above: a text value undefined in every row and year stacked as a number column (int64,
+    all empty), which the formula guard and the quoting test took for strings (ArrowNotImplementedError)."""
+    import engine.render
+    from engine.results import evaluate
+
+    municipal = {f: {2019: (None,)} for f in ("rate", "amount", "people", "index", "target_year", "status", "flag")}
+    data = Dataset((Municipality("100005", "千代田区"),), municipal, {"total": {}, "national_rate": {}, "factor": {}}, {}, {}, (2019,), ())
+    version = RuleSet([parse_text(K_TEXT, "K.rules")]).version("K")
+    out = [
+        written(
+            lambda: b"".join(engine.render.eval_csv_chunks(evaluate(version, data, [2018, 2019], ["label"]), headers="en")),
+            engine.render,
+            "ARROW_MIN_CELLS",
+            columnar,
+        )
+        for columnar in (True, False)
+    ]
+    assert out[0] == out[1]
+    lines = out[0].decode("utf-8-sig").split("\r\n")
+    assert lines[0] == "fiscal_year,code,name,label,undefined"
+    assert [line.split(",")[:4] for line in lines[1:3]] == [["2018", "100005", "千代田区", ""], ["2019", "100005", "千代田区", ""]]
+
+
 @PROPERTY
 @given(data=k_datasets(), choice=st.data())
 def test_outcome_csv_columnar_writer_writes_the_same_bytes(data, choice):

@@ -339,7 +339,7 @@ def column_texts(values: list, unit: str, n: int, ev) -> pa.Array:
 
 def needs_quoting(texts) -> bool:
     """Whether any string holds a comma, a quote or a line break (csv.writer would quote it)."""
-    return A.any_(A.matches(texts, _SPECIAL))
+    return texts.type == pa.string() and A.any_(A.matches(texts, _SPECIAL))
 
 
 def stack(values: list, n: int, reasons: Reasons):
@@ -423,6 +423,8 @@ _WHOLE_NUMBER = f"^(?:{NUMBER_PATTERN})$"
 def neutral(texts: pa.Array) -> pa.Array:
     """cells.neutralise over a column of text cells: a ' in front of those a spreadsheet would take for a formula
     (names, labels and text values come from data and rule files; negative numbers are left alone)."""
+    if texts.type != pa.string():  # whole numbers handed over as int64 (a text column undefined throughout stacks so)
+        return texts
     starts = A.matches(texts, _FORMULA_START)
     if not A.any_(starts):
         return texts
