@@ -61,5 +61,5 @@ def run(
     if summary:
         what = f"diff summary {a.id} → {b.id}, {years_text(years)}, {municipalities_text(None, len(d.municipalities))}"
         return render_diff_summary(d, summarise(d, top=top, movers=cols), fmt, headers=headers), d.shown_changed > 0, what
-    what = f"outcome diff {a.id} → {b.id}, {years_text(years)}, {who}, {len(d.rows):,} rows"
+    what = f"outcome diff {a.id} → {b.id}, {years_text(years)}, {who}, {len(d.order):,} rows"  # counted, not built: the CSV is written from columns
     return render_outcome(d, fmt, headers=headers), d.shown_changed > 0, what
