@@ -26,6 +26,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
+from .display import reason_text, version_labels
 from .examples import EXPECT_UNDEFINED, ExampleRun, run_example
 from .format import expression_text
 from .versions import RuleSet, Version
@@ -316,7 +317,7 @@ def _item_view(bi: BookItem, book: Book, names: set[str]) -> dict:
             {"kind": t["summary_kinds"].get(line.kind, line.kind), "names": _linked(", ".join(line.names), names)} for line in item.lines
         ]
     if isinstance(item, ast.Example):
-        view["example"] = _example_view(item, book.runs.get(bi.name), names)
+        view["example"] = _example_view(item, book.runs.get(bi.name), names, version_labels(book.version))
     pieces = book.version.pieces(bi.name) if bi.change != "removed" else ()
     if len(pieces) > 1:  # a revision that takes over from a year: which statement is in force in which years
         view["history"] = [
@@ -487,7 +488,7 @@ def _schedule_chart(bi: BookItem, book: Book, base: ast.Schedule | None):
     return svg, (TEXT["not_plotted"] if skipped else None)
 
 
-def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> dict:
+def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str], labels: dict) -> dict:
     from markupsafe import Markup, escape
 
     columns: list[tuple[str, int | None]] = []
@@ -518,7 +519,7 @@ def _example_view(ex: ast.Example, run: ExampleRun | None, names: set[str]) -> d
                     "expected": expected,
                     "actual": _shown(o.actual, o.unit),
                     "passed": o.passed,
-                    "reason": o.actual.reason if hasattr(o.actual, "reason") else (o.problem or ""),
+                    "reason": reason_text(o.actual.reason, "ja", labels) if hasattr(o.actual, "reason") else (o.problem or ""),
                 }
             )
     problems = [f"{m}" for _, m, _ in run.problems] if run is not None else []

@@ -5,15 +5,21 @@ Display tables (table, markdown, the report, workbooks' text) show a rule's valu
 "達成", false = "未達成"`), a true/false value without labels as ○/×, a version's status as
 施行中/改定案/決定, and the words of a rule comparison (区分表, 区分1, 変更なし) in Japanese. With
 `en` they are the values themselves (true/false, "none") and English words. Machine outputs
-(CSV cells, JSON values) always keep the values the rules produce.
+(CSV cells, JSON values) always keep the values the rules produce. The reason of an undefined
+value is shown the same way: in Japanese (templates/reason-text.json) in display tables, as the
+evaluator wrote it in English in CSV and JSON.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from fractions import Fraction
+from pathlib import Path
 
 from .values import Undefined, format_value, grouped, is_undef
+from .years import FiscalYear, YearFormatError, parse_period
 
 LANGS = ("ja", "en")
 TRUTH = {True: "○", False: "×"}
@@ -107,3 +113,81 @@ def rule_word(word: str, lang: str = "ja") -> str:
     if ", " in word:
         return "・".join(rule_word(w, lang) for w in word.split(", "))
     return RULE_WORDS.get(word, word)
+
+
+# ---- undefined reasons ----------------------------------------------------------------------
+
+REASON_FILE = Path(__file__).resolve().parent / "templates" / "reason-text.json"
+# What each field of a reason's English pattern matches; the text around the fields is literal.
+_REASON_FIELDS = {
+    "fy": r"FY\d{4}(?: \([RH]\d+\))?",
+    "covers": r".+",
+    "muni": r".+?",
+    "name": r"[^\s']+",
+    "label": r".+?",
+    "input": r".+?",
+    "version": r"\S+?",
+    "key": r".+?",
+}
+
+
+@functools.cache
+def _reason_patterns() -> list[tuple[re.Pattern, str]]:
+    out = []
+    for entry in json.loads(REASON_FILE.read_text(encoding="utf-8"))["reasons"]:
+        parts = re.split(r"\{(\w+)\}", entry["en"])  # literal, field, literal, field, ...
+        regex = "".join(re.escape(x) if i % 2 == 0 else f"(?P<{x}>{_REASON_FIELDS[x]})" for i, x in enumerate(parts))
+        out.append((re.compile(regex), entry["ja"]))
+    return out
+
+
+def version_labels(version) -> dict[str, str]:
+    """Each name of a version that has a label -> the label (for reason_text)."""
+    return {name: item.label for name, item in version.items.items() if getattr(item, "label", None)}
+
+
+def reason_text(reason: str, lang: str = "ja", labels=None) -> str:
+    """An undefined value's reason as a display shows it: in English as written (en), in Japanese
+    (ja) by the first template of templates/reason-text.json matching it whole, names shown by
+    their labels (labels: name -> label). A rule's own text matches no template and stays as is."""
+    if lang != "ja":
+        return reason
+    labels = labels or {}
+    for regex, ja in _reason_patterns():
+        m = regex.fullmatch(reason)
+        if m:
+            return ja.format(**{k: _reason_field(k, v, labels) for k, v in m.groupdict().items()})
+    return reason
+
+
+MUNI_MARK = "\x00"  # stands for the municipality while a reason around one is translated
+
+
+def reason_template(before: str, after: str, lang: str = "ja", labels=None) -> tuple[str, str]:
+    """A reason written around a municipality ('no FY2026 collection rate for ', '') in a display's
+    language, as the text (before, after) the municipality."""
+    shown = reason_text(f"{before}{MUNI_MARK}{after}", lang, labels)
+    head, mark, tail = shown.partition(MUNI_MARK)
+    return (head, tail) if mark else (before, after)
+
+
+def known_reason(reason: str) -> bool:
+    """Whether a reason has a Japanese template (the text of a rule's own `undefined` has none)."""
+    return any(regex.fullmatch(reason) for regex, _ in _reason_patterns())
+
+
+def _reason_field(field: str, text: str, labels) -> str:
+    if field == "fy":
+        return FiscalYear(int(text[2:6])).japanese
+    if field == "covers":
+        if text == "every year":
+            return "全年度"
+        try:
+            return parse_period(text.split(" (")[0], allow_open=True).japanese
+        except YearFormatError:
+            return text
+    if field == "name":
+        return labels.get(text, text)
+    if field == "input":
+        return labels.get(text.replace(" ", "_"), text)
+    return text

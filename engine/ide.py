@@ -25,6 +25,7 @@ import attrs
 from . import ast
 from .ast import FUNCTIONS, KEY_NAMES, ROUNDING_MODES
 from .check import Checker
+from .display import version_labels
 from .errors import Finding, KokuhoError, closest, finding
 from .versions import RULE_SUFFIX, RuleSet, Version, default_rules_dir
 from .years import FiscalYear, YearFormatError, parse_year
@@ -514,7 +515,7 @@ class Workspace:
             fy = parse_year(name)
         except YearFormatError:
             return None
-        return f"**{name}** — 年度: {fy.both}（{_reiwa(fy.value)}）", rng
+        return f"**{name}** — 年度: {fy.both}（{fy.japanese}）", rng
 
     def _item_hover(self, a: Analysis, name: str, item) -> str:
         from .format import expression_text
@@ -589,7 +590,7 @@ class Workspace:
             return f"値 ({fy.both}): 計算できません — {e.findings[0].message}"
         except RecursionError:
             return f"値 ({fy.both}): 計算できません — the rules are nested too deeply"
-        return f"値 {fy.both}（{why}、{data_name}）: {_summarise_value(value, item.unit, ev.data)}"
+        return f"値 {fy.both}（{why}、{data_name}）: {_summarise_value(value, item.unit, version_labels(a.version))}"
 
     def _evaluator(self, a: Analysis):
         """An evaluator of the analysed version over the workspace's data, kept while the texts it was built from are unchanged."""
@@ -762,8 +763,8 @@ class Workspace:
         out = []
         for k, y in enumerate(sorted(set(years))):
             fy = FiscalYear(y)
-            out.append(Completion(fy.wareki, "year", f"{fy} {_reiwa(y)}", sort=f"1{k:03d}"))
-            out.append(Completion(str(fy), "year", f"{fy.wareki} {_reiwa(y)}", sort=f"2{k:03d}"))
+            out.append(Completion(fy.wareki, "year", f"{fy} {fy.japanese}", sort=f"1{k:03d}"))
+            out.append(Completion(str(fy), "year", f"{fy.wareki} {fy.japanese}", sort=f"2{k:03d}"))
         return out
 
 
@@ -846,10 +847,6 @@ def _kind(item) -> str:
     return item.kind
 
 
-def _reiwa(year: int) -> str:
-    return f"令和{year - 2018}年度" if year > 2018 else f"平成{year - 1988}年度"
-
-
 def _next_char(text: str, rng: Range) -> str:
     line = lines_of(text)[rng.end.line]
     rest = line[rng.end.col :].lstrip()
@@ -889,20 +886,21 @@ def _block_kind(text: str, pos: Pos) -> str | None:
     return None
 
 
-def _summarise_value(value, unit: str, data) -> str:
+def _summarise_value(value, unit: str, labels: dict) -> str:
     """A hover's one-line value: a prefecture value as it is; a municipal one as its total, range or counts."""
     from fractions import Fraction
 
+    from .display import reason_text
     from .explain import show
     from .render import format_display
     from .values import is_undef
 
     if not isinstance(value, tuple):
-        return f"{show(value, unit)}" + (f"（{value.reason}）" if is_undef(value) else "") + "（都全体）"
+        return f"{show(value, unit)}" + (f"（{reason_text(value.reason, 'ja', labels)}）" if is_undef(value) else "") + "（都全体）"
     n = len(value)
     known = [v for v in value if not is_undef(v)]
     undefined = n - len(known)
-    tail = f"（未定義 {undefined}団体: {next(v for v in value if is_undef(v)).reason}）" if undefined else ""
+    tail = f"（未定義 {undefined}団体: {reason_text(next(v for v in value if is_undef(v)).reason, 'ja', labels)}）" if undefined else ""
     if not known:
         return f"{n}団体すべて未定義" + tail
     if unit == "bool":

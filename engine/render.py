@@ -12,7 +12,7 @@ import io
 import json
 
 from .cells import FORMULA_START, NUMBER_PATTERN, needs_neutralising, neutralise, neutralise_column, restore  # noqa: F401 - re-exported
-from .display import format_display, unit_suffix, value_text  # noqa: F401 - re-exported: values as people read them
+from .display import format_display, reason_text, unit_suffix, value_text, version_labels  # noqa: F401 - re-exported: values as people read them
 from .values import MAX_DECIMALS, Undefined, ValueTooLarge, check_printable, decimal_text, format_value, grouped, int_text, is_undef  # noqa: F401 - re-exported: how values are written
 
 # Below this many cells a table is written value by value: importing Arrow (about 0.1 s) would cost
@@ -237,7 +237,7 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     head = f"# {title}\n\n" if fmt == "markdown" else f"{title}\n\n"
     chosen = selected_count(result)
     tail = f"\n{note(chosen, len(result.municipalities), lang)}\n" if chosen is not None else ""
-    return head + body + tail + _render_notes(list(notes), fmt)
+    return head + body + tail + _render_notes(list(notes), fmt, lang, version_labels(result.version))
 
 
 def eval_csv_header(result, headers: str = "ja") -> list[str]:
@@ -310,13 +310,14 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
             yield pending.popleft().result()
 
 
-def _render_notes(notes: list[str], fmt: str) -> str:
+def _render_notes(notes: list[str], fmt: str, lang: str, labels: dict) -> str:
+    """The numbered reasons below a display table, in its language (display.reason_text)."""
     uniq = list(dict.fromkeys(notes))
     if not uniq:
         return ""
     lines = ["", "未定義の値 (undefined values):" if fmt != "markdown" else "\n## 未定義の値 (undefined values)\n"]
     for i, reason in enumerate(uniq, 1):
-        lines.append(f"{'- ' if fmt == 'markdown' else '  '}[{i}] {reason}")
+        lines.append(f"{'- ' if fmt == 'markdown' else '  '}[{i}] {reason_text(reason, lang, labels)}")
     return "\n".join(lines) + "\n"
 
 
@@ -438,13 +439,14 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
         },
     }[lang]
     name_of = result.label if lang == "ja" else (lambda n: n)
+    labels = version_labels(result.version)
     for s in summaries:
         fy = FiscalYear(s.year)
         out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} {word['title']}\n")
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if isinstance(counts, Undefined):
-                out.append(f"{name_of(table)}: {counts.reason}\n")
+                out.append(f"{name_of(table)}: {reason_text(counts.reason, lang, labels)}\n")
                 continue
             piece = s.tables.get(table)
             item = piece.item if piece is not None else result.version.items[table]
@@ -479,6 +481,6 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
         if rows:
             out.append((to_markdown if md else to_table)([word["item"], word["value"]], rows, ["left", "right"]))
         if notes:
-            out.append(_render_notes(notes, fmt))
+            out.append(_render_notes(notes, fmt, lang, labels))
         out.append("")
     return "\n".join(out)

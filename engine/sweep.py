@@ -752,9 +752,13 @@ def _largest(changes, k, municipalities) -> tuple:
 # ---- rendering -------------------------------------------------------------------------------------
 
 
-def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", display: bool = False) -> tuple[list[str], list[list[str]]]:
+def table(
+    result: SweepResult, *, per_year: bool = False, headers: str = "ja", display: bool = False, readers: bool | None = None
+) -> tuple[list[str], list[list[str]]]:
     """The result as a header and rows of text: plain figures (1400000) for csv and json, figures
-    for people (1,400,000円) with display, as the table and markdown formats show them."""
+    for people (1,400,000円) with display, as the table and markdown formats show them. Undefined
+    reasons are in the headers' language where people read them (readers; by default with display)."""
+    from .display import version_labels
     from .render import format_display, format_value
 
     show = (lambda x, u: format_display(x, u, undefined="")) if display else format_value
@@ -762,6 +766,7 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
     plan = result.plan
     v = plan.version
     label = (lambda n: getattr(v.items.get(n), "label", None) or n) if headers == "ja" else (lambda n: n)
+    lang, labels = ("ja" if headers == "ja" and (display if readers is None else readers) else "en"), version_labels(v)
     unit = lambda n: getattr(v.items.get(n), "unit", "ratio")  # noqa: E731
     years = plan.years
     span = _period_text(years)
@@ -798,21 +803,22 @@ def table(result: SweepResult, *, per_year: bool = False, headers: str = "ja", d
         if per_year:
             for y, vals, yearly in zip(years, r.per_year, r.by_year):
                 cells = [show(x, unit(n)) for n, x in zip(plan.totals, vals)]
-                rows.append(lead + [FiscalYear(y).both] + cells + tail_of(*yearly) + [_reasons(vals)])
+                rows.append(lead + [FiscalYear(y).both] + cells + tail_of(*yearly) + [_reasons(vals, lang, labels)])
         else:
             cells = [show(x, unit(n)) for n, x in zip(plan.totals, r.totals)]
-            rows.append(lead + cells + tail + [_reasons(r.totals)])
+            rows.append(lead + cells + tail + [_reasons(r.totals, lang, labels)])
     return head, rows
 
 
-def _reasons(values) -> str:
+def _reasons(values, lang: str, labels: dict) -> str:
+    from .display import reason_text
     from .values import is_undef
 
     seen = []
     for x in values:
         if is_undef(x) and x.reason not in seen:
             seen.append(x.reason)
-    return "; ".join(seen)
+    return "; ".join(reason_text(r, lang, labels) for r in seen)
 
 
 def _signed(x, unit: str, display: bool = False) -> str:
@@ -861,7 +867,7 @@ def sweep_workbook(result, *, per_year: bool = False, headers: str = "ja") -> by
     from .xlsx import Sheet, V, workbook
 
     plan = result.plan
-    head, rows = table(result, per_year=per_year, headers=headers)
+    head, rows = table(result, per_year=per_year, headers=headers, readers=True)
     first = 2 + len(plan.variations) + (1 if per_year else 0)
     units = [getattr(plan.version.items.get(n), "unit", "ratio") for n in plan.totals]
     raw = [vals for r in result.rows for vals in (r.per_year if per_year else (r.totals,))]

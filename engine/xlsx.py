@@ -21,6 +21,7 @@ from fractions import Fraction
 import attrs
 
 from .cells import MAX_CELL_TEXT
+from .display import reason_text, version_labels
 from .render import decimal_text, format_display, restore
 from .results import EvalResult
 from .summary import summarise
@@ -132,19 +133,34 @@ def _fixed_zip_times(data: bytes) -> bytes:
 # ---- evaluation ------------------------------------------------------------------------------
 
 
-def _reasons(names, values) -> str:
-    return "; ".join(f"{n}: {v.reason}" for n, v in zip(names, values) if is_undef(v))
+# A workbook is read by people: its reasons are in Japanese (display.reason_text), names by their labels.
+
+
+def _reasons(names, values, labels: dict) -> str:
+    return "; ".join(f"{n}: {reason_text(v.reason, 'ja', labels)}" for n, v in zip(names, values) if is_undef(v))
 
 
 def summary_rows(result: EvalResult) -> list[tuple]:
     """年度 | 種類 | 項目 | 範囲 | 値 | 達成自治体数 | 自治体数 | 未定義の理由, from the version's summary block."""
     rows = []
+    labels = version_labels(result.version)
     for s in summarise(result):
         fy = FiscalYear(s.year).both
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if is_undef(counts):
-                rows.append((fy, f"区分別の{result.label(flag)}", result.label(table), None, None, None, None, counts.reason))
+                rows.append(
+                    (
+                        fy,
+                        f"区分別の{result.label(flag)}",
+                        result.label(table),
+                        None,
+                        None,
+                        None,
+                        None,
+                        reason_text(counts.reason, "ja", labels),
+                    )
+                )
                 continue
             unknown = sum(1 for x in result.evaluator.column(flag, s.year) if is_undef(x))
             for b in counts:
@@ -178,7 +194,7 @@ def summary_rows(result: EvalResult) -> list[tuple]:
             if raw is None:
                 continue
             value = V(raw, "count" if kind == "tally" else unit)
-            rows.append((fy, what, label, None, value, None, None, raw.reason if is_undef(raw) else None))
+            rows.append((fy, what, label, None, value, None, None, reason_text(raw.reason, "ja", labels) if is_undef(raw) else None))
     return rows
 
 
@@ -191,14 +207,15 @@ def eval_sheets(result: EvalResult) -> list[Sheet]:
     header = ("年度", "団体コード", "団体名") + tuple(result.label(c) for c in cols) + ("未定義の理由",)
     rows = []
     undefined = []
+    labels = version_labels(result.version)
     for r in result.rows:
         fy = FiscalYear(r.year).both
         cells = [fy, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             cells.append(V(v, result.unit(c)))
             if is_undef(v):
-                undefined.append((fy, r.municipality.code, r.municipality.name, result.label(c), c, v.reason))
-        cells.append(_reasons(cols, r.values) or None)
+                undefined.append((fy, r.municipality.code, r.municipality.name, result.label(c), c, reason_text(v.reason, "ja", labels)))
+        cells.append(_reasons(cols, r.values, labels) or None)
         rows.append(tuple(cells))
     return [
         Sheet(SUMMARY, SUMMARY_HEADER, tuple(summary_rows(result)), 1),
@@ -236,10 +253,11 @@ def outcome_sheets(d) -> list[Sheet]:
     """団体別 (each compared value under A and B, B - A, status, causes) and 未定義の値."""
     a, b = d.a.id, d.b.id
     header = ("年度", "団体コード", "団体名", "項目", "名前", a, b, f"差 ({b}−{a})", "状態", "原因", "未定義の理由")
+    labels = {**version_labels(d.a), **version_labels(d.b)}
     rows, undefined = [], []
     for r in d.rows:
         fy = FiscalYear(r.year).both
-        reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, r.a), (b, r.b)) if is_undef(v))
+        reasons = "; ".join(f"{tag}: {reason_text(v.reason, 'ja', labels)}" for tag, v in ((a, r.a), (b, r.b)) if is_undef(v))
         rows.append(
             (
                 fy,
@@ -255,8 +273,12 @@ def outcome_sheets(d) -> list[Sheet]:
                 reasons or None,
             )
         )
+    shown: dict[str, str] = {}  # a reason shared by many values is translated once
     for tag, year, m, name, reason in d.undefined_values():
-        undefined.append((tag, FiscalYear(year).both, m.code, m.name, d.label(name), name, reason))
+        text = shown.get(reason)
+        if text is None:
+            text = shown[reason] = reason_text(reason, "ja", labels)
+        undefined.append((tag, FiscalYear(year).both, m.code, m.name, d.label(name), name, text))
     return [
         Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
         Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
@@ -266,6 +288,7 @@ def outcome_sheets(d) -> list[Sheet]:
 def diff_summary_sheet(d, summaries) -> Sheet:
     """Per year: target moves (overall and by band), achievement changes, totals and their shifts, largest movers."""
     a, b = d.a.id, d.b.id
+    labels = {**version_labels(d.a), **version_labels(d.b)}
     rows = []
     for s in summaries:
         fy = FiscalYear(s.year).both
@@ -283,7 +306,7 @@ def diff_summary_sheet(d, summaries) -> Sheet:
                             None,
                             None,
                             V(count, "count"),
-                            "; ".join(x for x in (note, bm.note) if x),
+                            "; ".join(x for x in (note, bm.note and reason_text(bm.note, "ja", labels)) if x),
                         )
                     )
         if s.achievement is not None:
@@ -294,7 +317,9 @@ def diff_summary_sheet(d, summaries) -> Sheet:
                 f"増 {p.raised} 団体 {format_display(p.raised_sum, 'yen')}, 減 {p.lowered} 団体 {format_display(p.lowered_sum, 'yen')}, "
                 f"変化なし {p.stays}, 未定義 {p.undefined}"
             )
-            reasons = "; ".join(f"{tag}: {v.reason}" for tag, v in ((a, p.total_a), (b, p.total_b)) if is_undef(v))
+            reasons = "; ".join(
+                f"{tag}: {reason_text(v.reason, 'ja', labels)}" for tag, v in ((a, p.total_a), (b, p.total_b)) if is_undef(v)
+            )
             rows.append(
                 (
                     fy,
@@ -529,6 +554,7 @@ def _report_municipal_sheet(rep):
     blocks = result_blocks(rep)
     ev = rep.result_b.evaluator
     reasons = ev.reasons
+    labels, shown = {**version_labels(rep.a), **version_labels(rep.b)}, None
     ms = ev.data.municipalities
     rows = rep.shown
     header = ["年度", "団体コード", "団体名"]
@@ -579,7 +605,8 @@ def _report_municipal_sheet(rep):
                     made.append(("num", texts, _num_format(col.lin.den if _terminates(col.lin.den) else None, du), du))
             else:
                 made.append(("num", _pct_texts(blk, blk.va, rows, ev), PCT_FORMAT, "ratio"))
-        texts, _ = undefined_texts(parts, reasons, who, len(rows))
+        shown = reasons.translated("ja", labels, shown)
+        texts, _ = undefined_texts(parts, shown, who, len(rows))
         made.append(("str", A.if_else(A.call("equal", texts, ""), pa.scalar(None, pa.string()), texts), None, "text"))
         chunks.append(made)
     widths = [0] * len(header)
@@ -643,7 +670,7 @@ def _report_undefined_sheet(rep):
     rid = np.concatenate(rids).astype(np.int64)
     order = np.lexsort((key[:, 3], key[:, 2], key[:, 1], key[:, 0]))
     key, rid = key[order], rid[order]
-    entries = reasons.entries
+    entries = reasons.translated("ja", {**version_labels(rep.a), **version_labels(rep.b)}).entries
     pre = pa.array([e[1] for e in entries], type=pa.string())
     suf = pa.array([e[2] if e[0] == "m" else "" for e in entries], type=pa.string())
     is_m = np.array([e[0] == "m" for e in entries], dtype=bool)

@@ -43,6 +43,12 @@ class FiscalYear:
         """Both forms, as outputs show them: 'FY2024 (R6)'."""
         return f"{self} ({self.wareki})"
 
+    @property
+    def japanese(self) -> str:
+        """The year as Japanese text reads it: 令和6年度, 令和元年度, 平成30年度 (2018年度 before Heisei)."""
+        era, n = _era(self.value)
+        return f"{era}{'元' if n == 1 else n}年度" if era else f"{self.value}年度"
+
 
 @attrs.frozen
 class Period:
@@ -86,6 +92,32 @@ class Period:
                 return FiscalYear(self.first).both
             return f"FY{self.first}-FY{self.last} ({FiscalYear(self.first).wareki}-{FiscalYear(self.last).wareki})"
         return str(self)
+
+    @property
+    def japanese(self) -> str:
+        """令和6～8年度 (one era), 平成30年度～令和2年度, 令和12年度以降, 令和5年度まで, 全年度."""
+        if self.first is None and self.last is None:
+            return "全年度"
+        if self.first is None:
+            return f"{FiscalYear(self.last).japanese}まで"
+        if self.last is None:
+            return f"{FiscalYear(self.first).japanese}以降"
+        a, b = FiscalYear(self.first).japanese, FiscalYear(self.last).japanese
+        if self.first == self.last:
+            return a
+        (era_a, _), (era_b, n) = _era(self.first), _era(self.last)
+        if era_a and era_a == era_b:
+            return f"{a[:-2]}～{'元' if n == 1 else n}年度"
+        return f"{a}～{b}"
+
+
+def _era(year: int) -> tuple[str, int]:
+    """(era, its year) of a fiscal year: ('令和', 6) for FY2024; ('', 0) before Heisei."""
+    if year > REIWA_BASE:
+        return "令和", year - REIWA_BASE
+    if year > HEISEI_BASE:
+        return "平成", year - HEISEI_BASE
+    return "", 0
 
 
 # Digits are ASCII after NFKC (full-width ２０２４ becomes 2024); other scripts' digits (٢٠٢٤) are refused.

@@ -77,7 +77,7 @@ def test_undefined_values_grouped_by_reason(page):
     table = table[: table.index("</table>")]
     assert table.count("<tr") == 1 + 1
     assert (
-        '<tr id="u1"><td>u1</td><td>no FY2026 collection rate for 〔団体〕</td><td>R3, R6</td><td>FY2026 (R8)</td>'
+        '<tr id="u1"><td>u1</td><td>〔団体〕の令和8年度の現年分収納率がありません</td><td>R3, R6</td><td>FY2026 (R8)</td>'
         '<td>目標収納率の達成、全国平均以上</td><td class="num">248</td><td class="munis">62 団体: 131016 千代田区、131024 中央区、'
     ) in table
     assert table.count("、13") == 61 and "134210 小笠原村</td></tr>" in table
@@ -316,7 +316,7 @@ def test_large_undefined_grouped_with_municipalities(large):
     table = table[: table.index("</table>")]
     rows = re.findall(r'<tr id="u\d+">(.*?)</tr>', table)
     assert rows and all("〔団体〕" in r or "団体:" not in r for r in rows)
-    fy2026 = next(r for r in rows if "no FY2026 collection rate for 〔団体〕" in r)
+    fy2026 = next(r for r in rows if "〔団体〕の令和8年度の現年分収納率がありません" in r)
     assert "400 団体: " in fy2026 and fy2026.count("合成市") == 20 and "ほか 380 団体（全件はワークブックの「未定義の値」シート）" in fy2026
 
 

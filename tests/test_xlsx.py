@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from fractions import Fraction
 from html.parser import HTMLParser
 
@@ -14,6 +15,7 @@ import pytest
 
 import cli
 from engine import api
+from engine.display import reason_text, version_labels
 from engine.xlsx import text_width
 
 PERIOD = ["--period", "R6-R8"]
@@ -63,8 +65,9 @@ def test_eval_sheets_headers_and_layout(r6_book, capsys):
 
 def test_eval_values_and_formats_match_csv(r6_book, capsys):
     """Every cell of 団体別 equals the CSV value: rates stored as ratios with 0.00%, yen as integers with #,##0,
-    booleans as booleans, an undefined value as an empty cell whose reason is in 未定義の理由 exactly as in the CSV."""
+    booleans as booleans, an undefined value as an empty cell whose reason is in 未定義の理由 as in the CSV, in Japanese."""
     wb = openpyxl.load_workbook(r6_book)
+    labels = version_labels(api.Session.open().version("R6"))
     ws = wb["団体別"]
     table = csv_table(capsys, "eval", "--version", "R6", *PERIOD)
     names = table[0][3:-1]
@@ -109,7 +112,10 @@ def test_eval_values_and_formats_match_csv(r6_book, capsys):
                 if unit in formats:
                     assert cell.number_format == formats[unit], (n, cell.number_format)
                 checked += 1
-        assert (row[-1].value or "") == values[-1]
+        # the workbook is read by people: the CSV's reasons, each in Japanese (engine/display.reason_text)
+        shown = [f"{n}: {reason_text(r, 'ja', labels)}" for n, r in (x.split(": ", 1) for x in re.split(r"; (?=\w+: )", values[-1]) if x)]
+        assert (row[-1].value or "") == "; ".join(shown)
+        assert values[-1] == "" or "がありません" in row[-1].value
     assert checked > 186 * 8
 
 
@@ -119,7 +125,14 @@ def test_eval_undefined_sheet_lists_every_undefined_value(r6_book):
     ws = openpyxl.load_workbook(r6_book)["未定義の値"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
     assert len(rows) == 124
-    assert rows[0] == ["FY2026 (R8)", "131016", "千代田区", "目標収納率の達成", "achieved", "no FY2026 collection rate for 131016 千代田区"]
+    assert rows[0] == [
+        "FY2026 (R8)",
+        "131016",
+        "千代田区",
+        "目標収納率の達成",
+        "achieved",
+        "131016 千代田区の令和8年度の現年分収納率がありません",
+    ]
     assert {r[4] for r in rows} == {"achieved", "meets_national_average"}
 
 

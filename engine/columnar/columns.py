@@ -23,6 +23,7 @@ from functools import reduce
 import numpy as np
 
 from .. import ast
+from ..display import reason_template, reason_text
 from ..values import Undefined
 
 U = 2.0**-53  # unit roundoff of float64
@@ -71,6 +72,16 @@ class Reasons:
         if e[0] == "s":
             return e[1]
         return f"{e[1]}{self.municipalities[row]}{e[2]}"
+
+    def translated(self, lang: str, labels: dict, done: Reasons | None = None) -> Reasons:
+        """The same ids with the texts as a display in `lang` shows them (display.reason_text); `done`,
+        an earlier translation of this table, is extended with the entries added since."""
+        if lang != "ja":
+            return self
+        out = done if done is not None else Reasons(self.municipalities)
+        for e in self.entries[len(out.entries) :]:
+            out.entries.append(("s", reason_text(e[1], lang, labels)) if e[0] == "s" else ("m", *reason_template(e[1], e[2], lang, labels)))
+        return out
 
     def undefined(self, rid: int, row: int) -> Undefined:
         e = self.entries[rid]

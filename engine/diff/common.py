@@ -16,13 +16,21 @@ import numpy as np
 
 from .. import ast
 from ..columnar import ColumnEvaluator
-from ..display import status_text
+from ..display import reason_text, status_text, version_labels
 from ..format import expression_text as expr_text
 from ..render import format_display
 from ..versions import Version
 from ..years import Period
 
 ZERO = Fraction(0)
+
+
+def undefined_notes(d, notes, md: bool, lang: str) -> str:
+    """The numbered reasons of a diff's undefined values ([u1] ...), in the output's language; names
+    shown by B's labels, else A's."""
+    labels = {**version_labels(d.a), **version_labels(d.b)}
+    return "".join(f"{'- ' if md else '  '}[u{k}] {reason_text(reason, lang, labels)}\n" for k, reason in enumerate(notes, 1))
+
 
 # ---- small helpers ----------------------------------------------------------------------
 

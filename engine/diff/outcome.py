@@ -26,7 +26,7 @@ from ..values import is_undef
 from ..versions import Version
 from ..years import FiscalYear
 from .causes import Cause, CauseFinder
-from .common import difference_unit, differs, heading, row_mask, signed, version_doc
+from .common import difference_unit, differs, heading, row_mask, signed, undefined_notes, version_doc
 
 # ---- the outcome diff -------------------------------------------------------------------
 
@@ -541,7 +541,7 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
     uniq = list(notes)
     if uniq:
         out += "\n" + ("## 未定義の値 (undefined values)\n\n" if md else "未定義の値 (undefined values):\n")
-        out += "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
+        out += undefined_notes(d, uniq, md, lang)
     return out
 
 

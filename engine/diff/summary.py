@@ -12,11 +12,12 @@ import attrs
 
 from .. import ast
 from ..columnar import ColumnEvaluator
+from ..display import reason_text, version_labels
 from ..render import format_display, format_value, to_csv, to_json, to_markdown, to_table
 from ..values import is_undef
 from ..versions import NotInForce, Version
 from ..years import FiscalYear
-from .common import difference_unit, heading, signed, summary_lines, version_doc
+from .common import difference_unit, heading, signed, summary_lines, undefined_notes, version_doc
 from .outcome import OutcomeDiff, row_doc, side_cell, value_cell
 
 # ---- the only rule names this module knows ------------------------------------------------
@@ -297,7 +298,8 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                     for interval, label, count, *ks in bm.rows
                 ]
                 rows.append(["計", "", str(sum(x[2] for x in bm.rows))] + [str(sum(x[3 + j] for x in bm.rows)) for j in range(4)])
-                out.append(f"{bm.version} の区分 ({bm.label})" + (f" — {bm.note}" if bm.note else "") + "\n")
+                note = reason_text(bm.note, lang, {**version_labels(d.a), **version_labels(d.b)}) if bm.note else ""
+                out.append(f"{bm.version} の区分 ({bm.label})" + (f" — {note}" if note else "") + "\n")
                 out.append(tab(head, rows, ["left", "left", "right", "right", "right", "right", "right"]))
         if s.achievement is not None:
             both, gained, lost, neither, undefined = s.achievement
@@ -356,7 +358,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
             if uniq:
                 out.append(
                     ("未定義の値 (undefined values):\n" if not md else "未定義の値 (undefined values):\n\n")
-                    + "".join(f"{'- ' if md else '  '}[u{k}] {reason}\n" for k, reason in enumerate(uniq, 1))
+                    + undefined_notes(d, uniq, md, lang)
                 )
         for name, rows in s.movers:
             out.append(f"{'### ' if md else ''}変化の大きい団体: {d.label(name)}\n")

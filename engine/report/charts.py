@@ -22,6 +22,7 @@ from ..values import Undefined, is_undef
 from ..years import FiscalYear
 from .measures import measures
 from .model import REPORT_NAMES, Report, bands_line, column_label, undefined_count
+from .text import reason_shown
 
 BAR_CHART_MAX = 100  # up to this many municipalities the target and levy charts have a bar (and a label) per municipality
 HIST_BINS = 30
@@ -207,7 +208,7 @@ def _chart_bands(rep: Report, t: dict, Figure):
             counts = summaries[v.id][row].bands.get(table)
             if counts is None or is_undef(counts):
                 ax.axis("off")
-                reason = counts.reason if counts is not None else t["not_in_force"]
+                reason = reason_shown(counts.reason, rep, t) if counts is not None else t["not_in_force"]
                 ax.text(0, 0.5, _wrap(reason, 34), fontsize=7, va="center", ha="left", transform=ax.transAxes, color="#555555")
                 continue
             flag_undefined = undefined_count(res.evaluator.fast(flag, y), n_munis)

@@ -32,7 +32,7 @@ from .model import (
     result_blocks,
     undefined_count,
 )
-from .text import display_value, pct_text, signed_text, ui_text
+from .text import display_value, pct_text, reason_shown, signed_text, ui_text
 
 SUMMARY_MOVERS = 3  # of the largest movers of each measure (measures.TOP_MOVERS), the one-page summary shows the first
 SUMMARY_YEARS = 4  # years on the one-page summary (the first three and the last of a longer period)
@@ -50,6 +50,7 @@ class UndefinedGroups:
     """
 
     def __init__(self, rep: Report):
+        self.rep = rep
         ev = rep.result_b.evaluator
         self.reasons = ev.reasons
         self.ms = ev.data.municipalities
@@ -142,7 +143,7 @@ class UndefinedGroups:
         out = []
         for g in self.groups.values():
             key = g["key"]
-            reason = key[1] if key[0] == "s" else f"{key[1]}{t['muni_placeholder']}{key[2]}"
+            reason = reason_shown(key[1] if key[0] == "s" else f"{key[1]}{t['muni_placeholder']}{key[2]}", self.rep, t)
             munis, more, count = [], 0, 0
             if g["mask"] is not None:
                 idx = np.flatnonzero(g["mask"])
@@ -448,7 +449,9 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
                     "label": getattr(item, "label", None) or name,
                     "period": period,
                     "in_force": table is not None,
-                    "reason": x.reason if isinstance(x, NotInForce) else (None if x is not None else f"{t['no_table']} ({v.id})"),
+                    "reason": reason_shown(x.reason, rep, t)
+                    if isinstance(x, NotInForce)
+                    else (None if x is not None else f"{t['no_table']} ({v.id})"),
                     "achieved_year": achieved_year,
                     "counts": counts[1] if achieved_year else None,
                     "table": table,

@@ -10,6 +10,7 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+from ..display import reason_text, version_labels
 from ..errors import UsageError, finding
 from ..render import format_display
 
@@ -31,6 +32,11 @@ def ui_text(lang: str) -> dict:
     if lang not in table:
         raise UsageError(finding("bad-lang", f"--lang {lang}: the report is in {' or '.join(table)}"))
     return table[lang]
+
+
+def reason_shown(reason: str, rep, t: dict) -> str:
+    """An undefined value's reason in the page's language, names by B's labels, else A's."""
+    return reason_text(reason, t["lang"], {**version_labels(rep.a), **version_labels(rep.b)})
 
 
 def display_value(v, unit: str, t: dict) -> str:
