@@ -141,9 +141,9 @@ def _reason_patterns() -> list[tuple[re.Pattern, str]]:
     return out
 
 
-def version_labels(version) -> dict[str, str]:
-    """Each name of a version that has a label -> the label (for reason_text)."""
-    return {name: item.label for name, item in version.items.items() if getattr(item, "label", None)}
+def version_labels(*versions) -> dict[str, str]:
+    """Each name with a label in the versions -> the label, a later version's winning (for reason_text)."""
+    return {name: item.label for v in versions for name, item in v.items.items() if getattr(item, "label", None)}
 
 
 def reason_text(reason: str, lang: str = "ja", labels=None) -> str:

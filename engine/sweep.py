@@ -766,7 +766,8 @@ def table(
     plan = result.plan
     v = plan.version
     label = (lambda n: getattr(v.items.get(n), "label", None) or n) if headers == "ja" else (lambda n: n)
-    lang, labels = ("ja" if headers == "ja" and (display if readers is None else readers) else "en"), version_labels(v)
+    readers = display if readers is None else readers
+    lang, labels = ("ja" if headers == "ja" and readers else "en"), version_labels(v)
     unit = lambda n: getattr(v.items.get(n), "unit", "ratio")  # noqa: E731
     years = plan.years
     span = _period_text(years)

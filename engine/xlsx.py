@@ -253,7 +253,7 @@ def outcome_sheets(d) -> list[Sheet]:
     """団体別 (each compared value under A and B, B - A, status, causes) and 未定義の値."""
     a, b = d.a.id, d.b.id
     header = ("年度", "団体コード", "団体名", "項目", "名前", a, b, f"差 ({b}−{a})", "状態", "原因", "未定義の理由")
-    labels = {**version_labels(d.a), **version_labels(d.b)}
+    labels = version_labels(d.a, d.b)
     rows, undefined = [], []
     for r in d.rows:
         fy = FiscalYear(r.year).both
@@ -288,7 +288,7 @@ def outcome_sheets(d) -> list[Sheet]:
 def diff_summary_sheet(d, summaries) -> Sheet:
     """Per year: target moves (overall and by band), achievement changes, totals and their shifts, largest movers."""
     a, b = d.a.id, d.b.id
-    labels = {**version_labels(d.a), **version_labels(d.b)}
+    labels = version_labels(d.a, d.b)
     rows = []
     for s in summaries:
         fy = FiscalYear(s.year).both
@@ -554,7 +554,7 @@ def _report_municipal_sheet(rep):
     blocks = result_blocks(rep)
     ev = rep.result_b.evaluator
     reasons = ev.reasons
-    labels, shown = {**version_labels(rep.a), **version_labels(rep.b)}, None
+    labels, shown = version_labels(rep.a, rep.b), None
     ms = ev.data.municipalities
     rows = rep.shown
     header = ["年度", "団体コード", "団体名"]
@@ -670,7 +670,7 @@ def _report_undefined_sheet(rep):
     rid = np.concatenate(rids).astype(np.int64)
     order = np.lexsort((key[:, 3], key[:, 2], key[:, 1], key[:, 0]))
     key, rid = key[order], rid[order]
-    entries = reasons.translated("ja", {**version_labels(rep.a), **version_labels(rep.b)}).entries
+    entries = reasons.translated("ja", version_labels(rep.a, rep.b)).entries
     pre = pa.array([e[1] for e in entries], type=pa.string())
     suf = pa.array([e[2] if e[0] == "m" else "" for e in entries], type=pa.string())
     is_m = np.array([e[0] == "m" for e in entries], dtype=bool)

@@ -28,7 +28,7 @@ ZERO = Fraction(0)
 def undefined_notes(d, notes, md: bool, lang: str) -> str:
     """The numbered reasons of a diff's undefined values ([u1] ...), in the output's language; names
     shown by B's labels, else A's."""
-    labels = {**version_labels(d.a), **version_labels(d.b)}
+    labels = version_labels(d.a, d.b)
     return "".join(f"{'- ' if md else '  '}[u{k}] {reason_text(reason, lang, labels)}\n" for k, reason in enumerate(notes, 1))
 
 

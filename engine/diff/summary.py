@@ -298,7 +298,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
                     for interval, label, count, *ks in bm.rows
                 ]
                 rows.append(["計", "", str(sum(x[2] for x in bm.rows))] + [str(sum(x[3 + j] for x in bm.rows)) for j in range(4)])
-                note = reason_text(bm.note, lang, {**version_labels(d.a), **version_labels(d.b)}) if bm.note else ""
+                note = reason_text(bm.note, lang, version_labels(d.a, d.b)) if bm.note else ""
                 out.append(f"{bm.version} の区分 ({bm.label})" + (f" — {note}" if note else "") + "\n")
                 out.append(tab(head, rows, ["left", "left", "right", "right", "right", "right", "right"]))
         if s.achievement is not None:

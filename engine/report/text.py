@@ -36,7 +36,7 @@ def ui_text(lang: str) -> dict:
 
 def reason_shown(reason: str, rep, t: dict) -> str:
     """An undefined value's reason in the page's language, names by B's labels, else A's."""
-    return reason_text(reason, t["lang"], {**version_labels(rep.a), **version_labels(rep.b)})
+    return reason_text(reason, t["lang"], version_labels(rep.a, rep.b))
 
 
 def display_value(v, unit: str, t: dict) -> str:
