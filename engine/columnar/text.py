@@ -204,21 +204,15 @@ def csv_rows(
         counts = np.bincount(g, minlength=len(templates))
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
-        columns = [
-            A.fill_null(pa.nulls(n, pa.string()), year),
-            codes,
-            names,
-            *year_cells,
-            neutral(_undefined_cell(templates[main], who, n)),
-        ]
+        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells]
         if counts[main] == n:
-            yield functools.partial(_year_lines, columns)
+            yield functools.partial(_year_lines, columns, templates[main], who)
             continue
         # The rows of the other groups: lines of their own, put in the place of theirs in the year's lines,
         # so the long undefined texts are not copied again.
         others = np.flatnonzero(g != main)
         idx = A.array(others)
-        mine = [A.take(c, idx) for c in columns[:-1]]
+        mine = [A.take(c, idx) for c in columns]
         who_others = A.take(who, idx)
         texts, at = [], []
         for h in np.unique(g[others]).tolist():
@@ -226,12 +220,14 @@ def csv_rows(
             texts.append(neutral(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h))))
             at.append(rows_h)
         own = [*mine, A.take(pa.concat_arrays(texts), A.array(np.argsort(np.concatenate(at), kind="stable")))]
-        yield functools.partial(_year_lines, columns, own, others)
+        yield functools.partial(_year_lines, columns, templates[main], who, own, others)
 
 
-def _year_lines(columns, own=None, others=None):
-    """A year's CSV lines: Arrow's CSV writer over `columns`, with the lines of the rows `others` replaced by
-    those written from `own` (their byte offsets follow from the cells' lengths)."""
+def _year_lines(columns, pieces, who, own=None, others=None):
+    """A year's CSV lines: Arrow's CSV writer over `columns` and the undefined texts of the year's main group
+    (pieces around who, joined here: the longest column, made on the writer's thread), with the lines of the
+    rows `others` replaced by those written from `own` (their byte offsets follow from the cells' lengths)."""
+    columns = [*columns, neutral(_undefined_cell(pieces, who, len(who)))]
     lines = _write_csv(columns)
     if own is None:
         return lines
