@@ -306,10 +306,10 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
             for job in text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
                 pending.append(writer.submit(job))
                 while len(pending) > 2:
-                    yield pending.popleft().result()
+                    yield from pending.popleft().result()
             result.release()
         while pending:
-            yield pending.popleft().result()
+            yield from pending.popleft().result()
 
 
 def _render_notes(notes: list[str], fmt: str) -> str:

@@ -163,7 +163,7 @@ def csv_rows(
     year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int, quoted: bool
 ):
     """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as jobs in order:
-    each a function of no arguments that gives a year's lines as bytes. The cells are: year, code, name, the
+    each a function of no arguments that gives a year's lines as a list of byte buffers. The cells are: year, code, name, the
     cells (arrays over the rows: texts as format_value writes them, or int64), then the `undefined` column
     from parts. codes, names and who ('code name', as reasons name a municipality) are per municipality;
     quoted: whether a code, a name or a text cell holds a comma, a quote or a line break. Names and text
@@ -174,8 +174,8 @@ def csv_rows(
     in. When nothing needs CSV quoting (no comma, quote or line break in a name, a text value or a reason),
     Arrow's CSV writer writes each year's table; else the cells are quoted where needed and joined.
 
-    Everything that reads the evaluation is done here; a job only runs Arrow's CSV writer and puts the lines
-    together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
+    Everything that reads the evaluation is done here; a job only joins the main group's undefined texts, runs
+    Arrow's CSV writer and puts the lines together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
     it evaluates the next years.
     """
     rows = n * len(year_texts)
@@ -196,7 +196,7 @@ def csv_rows(
                 csv_cells(undefined) if special else undefined,
             ]
         )
-        yield lambda: lines
+        yield lambda: [lines]
         return
     for y, year in enumerate(year_texts):
         base = y * n
@@ -223,19 +223,18 @@ def csv_rows(
         yield functools.partial(_year_lines, columns, templates[main], who, own, others)
 
 
-def _year_lines(columns, pieces, who, own=None, others=None):
-    """A year's CSV lines: Arrow's CSV writer over `columns` and the undefined texts of the year's main group
+def _year_lines(columns, pieces, who, own=None, others=None) -> list:
+    """A year's CSV lines, as pieces of buffers in order (not joined: a copy less of the longest output): Arrow's CSV writer over `columns` and the undefined texts of the year's main group
     (pieces around who, joined here: the longest column, made on the writer's thread), with the lines of the
     rows `others` replaced by those written from `own` (their byte offsets follow from the cells' lengths)."""
     columns = [*columns, neutral(_undefined_cell(pieces, who, len(who)))]
-    lines = _write_csv(columns)
+    main_at = _line_offsets(columns)
+    lines = _write_csv(columns, main_at[-1])
     if own is None:
-        return lines
+        return [lines]
     n = len(columns[0])
-    main_at, own_at = _line_offsets(columns), _line_offsets(own)
-    other_lines = _write_csv(own)
-    if main_at[-1] != len(lines) or own_at[-1] != len(other_lines):  # pragma: no cover - a writer that writes otherwise
-        raise AssertionError("CSV line lengths do not add up")
+    own_at = _line_offsets(own)
+    other_lines = _write_csv(own, own_at[-1])
     pieces = []
     prev = 0
     for j, r in enumerate(others.tolist()):
@@ -245,20 +244,24 @@ def _year_lines(columns, pieces, who, own=None, others=None):
         prev = r + 1
     if prev < n:
         pieces.append(lines[main_at[prev] : main_at[n]])
-    return b"".join(pieces)
+    return pieces
 
 
-def _write_csv(columns) -> memoryview:
-    """Arrow's CSV writer over columns that need no quoting: CRLF lines, no header, nulls as empty cells."""
+def _write_csv(columns, size: int) -> memoryview:
+    """Arrow's CSV writer over columns that need no quoting: CRLF lines, no header, nulls as empty cells, into a
+    buffer of the lines' exact size (_line_offsets)."""
     import pyarrow.csv as pcsv
 
-    sink = pa.BufferOutputStream()
+    buf = pa.allocate_buffer(size)
+    sink = pa.FixedSizeBufferWriter(buf)
     pcsv.write_csv(
         pa.table(columns, names=[f"c{k}" for k in range(len(columns))]),
         sink,
         pcsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"),
     )
-    return memoryview(sink.getvalue())
+    if sink.tell() != size:  # pragma: no cover - a writer that writes otherwise
+        raise AssertionError("CSV line lengths do not add up")
+    return memoryview(buf)
 
 
 _POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
