@@ -163,7 +163,7 @@ def csv_rows(
     year_texts: list, cells: list, parts: list, reasons: Reasons, codes: pa.Array, names: pa.Array, who: pa.Array, n: int, quoted: bool
 ):
     """The CSV lines of len(year_texts) years of n municipalities (year by year, code order), as jobs in order:
-    each a function of no arguments that gives a year's lines as bytes. The cells are: year, code, name, the
+    each a function of no arguments that gives a year's lines as a list of byte buffers. The cells are: year, code, name, the
     cells (arrays over the rows: texts as format_value writes them, or int64), then the `undefined` column
     from parts. codes, names and who ('code name', as reasons name a municipality) are per municipality;
     quoted: whether a code, a name or a text cell holds a comma, a quote or a line break. Names and text
@@ -174,8 +174,8 @@ def csv_rows(
     in. When nothing needs CSV quoting (no comma, quote or line break in a name, a text value or a reason),
     Arrow's CSV writer writes each year's table; else the cells are quoted where needed and joined.
 
-    Everything that reads the evaluation is done here; a job only runs Arrow's CSV writer and puts the lines
-    together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
+    Everything that reads the evaluation is done here; a job only joins the main group's undefined texts, runs
+    Arrow's CSV writer and puts the lines together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
     it evaluates the next years.
     """
     rows = n * len(year_texts)
@@ -196,7 +196,7 @@ def csv_rows(
                 csv_cells(undefined) if special else undefined,
             ]
         )
-        yield lambda: lines
+        yield lambda: [lines]
         return
     for y, year in enumerate(year_texts):
         base = y * n
@@ -204,21 +204,15 @@ def csv_rows(
         counts = np.bincount(g, minlength=len(templates))
         main = int(counts.argmax())
         year_cells = [c.slice(base, n) for c in cells]
-        columns = [
-            A.fill_null(pa.nulls(n, pa.string()), year),
-            codes,
-            names,
-            *year_cells,
-            neutral(_undefined_cell(templates[main], who, n)),
-        ]
+        columns = [A.fill_null(pa.nulls(n, pa.string()), year), codes, names, *year_cells]
         if counts[main] == n:
-            yield functools.partial(_year_lines, columns)
+            yield functools.partial(_year_lines, columns, templates[main], who)
             continue
         # The rows of the other groups: lines of their own, put in the place of theirs in the year's lines,
         # so the long undefined texts are not copied again.
         others = np.flatnonzero(g != main)
         idx = A.array(others)
-        mine = [A.take(c, idx) for c in columns[:-1]]
+        mine = [A.take(c, idx) for c in columns]
         who_others = A.take(who, idx)
         texts, at = [], []
         for h in np.unique(g[others]).tolist():
@@ -226,20 +220,21 @@ def csv_rows(
             texts.append(neutral(_undefined_cell(templates[h], A.take(who_others, A.array(rows_h)), len(rows_h))))
             at.append(rows_h)
         own = [*mine, A.take(pa.concat_arrays(texts), A.array(np.argsort(np.concatenate(at), kind="stable")))]
-        yield functools.partial(_year_lines, columns, own, others)
+        yield functools.partial(_year_lines, columns, templates[main], who, own, others)
 
 
-def _year_lines(columns, own=None, others=None):
-    """A year's CSV lines: Arrow's CSV writer over `columns`, with the lines of the rows `others` replaced by
-    those written from `own` (their byte offsets follow from the cells' lengths)."""
-    lines = _write_csv(columns)
+def _year_lines(columns, pieces, who, own=None, others=None) -> list:
+    """A year's CSV lines, as pieces of buffers in order (not joined: a copy less of the longest output): Arrow's CSV writer over `columns` and the undefined texts of the year's main group
+    (pieces around who, joined here: the longest column, made on the writer's thread), with the lines of the
+    rows `others` replaced by those written from `own` (their byte offsets follow from the cells' lengths)."""
+    columns = [*columns, neutral(_undefined_cell(pieces, who, len(who)))]
+    main_at = _line_offsets(columns)
+    lines = _write_csv(columns, main_at[-1])
     if own is None:
-        return lines
+        return [lines]
     n = len(columns[0])
-    main_at, own_at = _line_offsets(columns), _line_offsets(own)
-    other_lines = _write_csv(own)
-    if main_at[-1] != len(lines) or own_at[-1] != len(other_lines):  # pragma: no cover - a writer that writes otherwise
-        raise AssertionError("CSV line lengths do not add up")
+    own_at = _line_offsets(own)
+    other_lines = _write_csv(own, own_at[-1])
     pieces = []
     prev = 0
     for j, r in enumerate(others.tolist()):
@@ -249,20 +244,24 @@ def _year_lines(columns, own=None, others=None):
         prev = r + 1
     if prev < n:
         pieces.append(lines[main_at[prev] : main_at[n]])
-    return b"".join(pieces)
+    return pieces
 
 
-def _write_csv(columns) -> memoryview:
-    """Arrow's CSV writer over columns that need no quoting: CRLF lines, no header, nulls as empty cells."""
+def _write_csv(columns, size: int) -> memoryview:
+    """Arrow's CSV writer over columns that need no quoting: CRLF lines, no header, nulls as empty cells, into a
+    buffer of the lines' exact size (_line_offsets)."""
     import pyarrow.csv as pcsv
 
-    sink = pa.BufferOutputStream()
+    buf = pa.allocate_buffer(size)
+    sink = pa.FixedSizeBufferWriter(buf)
     pcsv.write_csv(
         pa.table(columns, names=[f"c{k}" for k in range(len(columns))]),
         sink,
         pcsv.WriteOptions(include_header=False, quoting_style="none", eol="\r\n"),
     )
-    return memoryview(sink.getvalue())
+    if sink.tell() != size:  # pragma: no cover - a writer that writes otherwise
+        raise AssertionError("CSV line lengths do not add up")
+    return memoryview(buf)
 
 
 _POWERS_OF_TEN = np.array([10**k for k in range(1, 19)], dtype=np.int64)
