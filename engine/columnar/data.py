@@ -557,6 +557,10 @@ def _has_odd(col) -> bool:
     for chunk in col.chunks if hasattr(col, "chunks") else [col]:
         if not len(chunk):
             continue
+        if not pa.types.is_string(chunk.type):  # not 32-bit offsets (large_string): string by string
+            if A.any_(A.matches(chunk, _ODD_CHARS)):
+                return True
+            continue
         offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)[[chunk.offset, chunk.offset + len(chunk)]]
         if offsets[0] == offsets[1]:  # empty strings only (there may be no data buffer)
             continue
