@@ -250,7 +250,7 @@ def eval_csv_header(result, headers: str = "ja") -> list[str]:
 def eval_csv_rows(result, *, headers: str = "ja") -> bytes:
     """eval_csv_chunks's CSV for the rows of `result.rows` only (the municipalities -m chose), value by value."""
     rows = [
-        [str(r.year), r.municipality.code, r.municipality.name]
+        [f"{r.year:d}", r.municipality.code, r.municipality.name]
         + [format_value(v, result.unit(c)) for c, v in zip(result.columns, r.values)]
         + [_undefined_text(result, r)]
         for r in result.rows
@@ -301,7 +301,7 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
                     cells[-1] = text.neutral(cells[-1])
                     quoted = quoted or text.needs_quoting(cells[-1])
                 reasons.append((c, text.rid_column(values, n, ev.reasons)))
-            for job in text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
+            for job in text.csv_rows([f"{y:d}" for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
                 pending.append(writer.submit(job))
                 while len(pending) > 2:
                     yield pending.popleft().result()
@@ -349,7 +349,7 @@ def summary_records(result, summaries) -> list[list]:
 
     flat = []
     for s in summaries:
-        fy = str(s.year)
+        fy = f"{s.year:d}"
         for table, counts in s.bands.items():
             label = result.label(table)
             if isinstance(counts, Undefined):

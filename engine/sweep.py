@@ -139,7 +139,7 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
         if not isinstance(item, ast.Schedule):
             raise _error(where, whole, f"'{name}' is a {_kind(item)}, not a schedule: only a schedule has a value per fiscal year")
         try:
-            year = parse_year(year_text).value
+            year = int(parse_year(year_text))
         except YearFormatError as e:
             raise _error(where, whole, str(e)) from None
         values, texts = _values(value_texts, where, whole)

@@ -568,7 +568,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
             undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
             rows.append(
                 [
-                    str(r.year),
+                    f"{r.year:d}",
                     r.municipality.code,
                     r.municipality.name,
                     r.name,
@@ -637,7 +637,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
         ]  # one entry per municipality: the shown rows are taken
         code, name, va, vb, dt, du, st, cs, un = (A.take(c, rows) for c in whole)
         cells = [
-            repeated(str(blk.year)),
+            repeated(f"{blk.year:d}"),
             code,
             name,
             repeated(blk.name),

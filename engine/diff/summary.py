@@ -225,7 +225,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
     if fmt in ("csv", "json"):
         flat = []
         for s in summaries:
-            fy = str(s.year)
+            fy = f"{s.year:d}"
             if s.moves is not None:
                 for k, v in zip(("rises", "falls", "stays", "undefined"), s.moves):
                     flat.append([fy, "target", s.target, k, "", "", str(v), ""])

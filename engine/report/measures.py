@@ -262,7 +262,7 @@ def mover_tables(rep: Report, t: dict, ms: list[Measure]) -> list[dict]:
         gains, losses = movers(rep, m, TOP_MOVERS)
         out.append(
             {
-                "id": f"movers-{m.year}-{m.key}",
+                "id": f"movers-{m.year:d}-{m.key}",
                 "title": m.title,
                 "year": FiscalYear(m.year).both,
                 "per_person": m.per_person,

@@ -296,8 +296,8 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
                 rows.append(Markup("".join(cells)))
             out.append(
                 {
-                    "year": FiscalYear(y).both,
-                    "year_value": y,
+                    "year": y.both,
+                    "year_value": f"{y:d}",  # the table's id and data-year
                     "group": key,
                     "title": t["group_" + key],
                     "header": header,
