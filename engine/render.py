@@ -175,14 +175,12 @@ def _naming_the_value(render):
 
 def _too_large_in(result) -> str:
     """'x of 131016 千代田区 in FY2030 (R12)': the first value of the result that cannot be written, else ''."""
-    from .years import FiscalYear
-
     for r in result.rows:
         for c, v in zip(result.columns, r.values):
             try:
                 format_value(v, result.unit(c))
             except ValueTooLarge:
-                return f"{c} of {r.municipality} in {FiscalYear(r.year).both}"
+                return f"{c} of {r.municipality} in {r.year.both}"
     return ""
 
 
@@ -194,13 +192,12 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     names and the values themselves. CSV and JSON cells are always the values themselves.
     """
     from .selection import note, selected_count
-    from .years import FiscalYear
 
     cols = result.columns
     if fmt == "json":
         doc = {
             "version": result.version.id,
-            "years": [FiscalYear(y).both for y in result.years],
+            "years": [y.both for y in result.years],
             "columns": [{"name": c, "label": result.label(c), "unit": result.unit(c)} for c in cols],
             "rows": [
                 {
@@ -224,7 +221,7 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     rows = []
     notes: dict[str, int] = {}  # reason -> its footnote number, in order of first use
     for r in result.rows:
-        cells = [FiscalYear(r.year).both, r.municipality.code, r.municipality.name]
+        cells = [r.year.both, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             if is_undef(v):
                 cells.append(f"—[{notes.setdefault(v.reason, len(notes) + 1)}]")
@@ -402,7 +399,6 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
     for reading, values as display.py shows them in the language of `headers`.
     """
     from .selection import selected_count, whole_note
-    from .years import FiscalYear
 
     lang = "en" if headers == "en" else "ja"
     if fmt in ("csv", "json"):
@@ -441,8 +437,7 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
     name_of = result.label if lang == "ja" else (lambda n: n)
     labels = version_labels(result.version)
     for s in summaries:
-        fy = FiscalYear(s.year)
-        out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} {word['title']}\n")
+        out.append(f"{'## ' if md else ''}{s.year.both} — {result.version.id} {word['title']}\n")
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if isinstance(counts, Undefined):
