@@ -488,7 +488,7 @@ def cmd_versions(args) -> int:
     write_output(render_listing(listing, args.format), args.out)
     _wrote(
         args,
-        f"{len(listing.versions)} version{'s' if len(listing.versions) != 1 else ''}" + (f" in FY{listing.year}" if listing.year else ""),
+        f"{len(listing.versions)} version{'s' if len(listing.versions) != 1 else ''}" + (f" in {listing.year}" if listing.year else ""),
     )
     return 0
 
@@ -705,7 +705,7 @@ def _diff_explain(session, args) -> int:
     else:
         text = "\n".join(texts)
     write_output(text, args.out, inputs=session.input_paths)
-    _wrote(args, f"{args.explain} under {args.a} and {args.b}, FY{year}, {len(pairs)} derivation{'s' if len(pairs) != 1 else ''}")
+    _wrote(args, f"{args.explain} under {args.a} and {args.b}, {year}, {len(pairs)} derivation{'s' if len(pairs) != 1 else ''}")
     return 1 if args.exit_code and any(not explain.same_value(xa.root.value, xb.root.value) for xa, xb in pairs) else 0
 
 
@@ -724,7 +724,7 @@ def cmd_explain(args) -> int:
     _print_warnings(session)
     write_output(explain.render_explanations(xs, args.format), args.out, inputs=session.input_paths)
     who = ", ".join(str(x.municipality) for x in xs if x.municipality is not None) or "the prefecture"
-    _wrote(args, f"the derivation of {xs[0].name} for {who}, FY{year}, version {version.id}")
+    _wrote(args, f"the derivation of {xs[0].name} for {who}, {year}, version {version.id}")
     return 0
 
 

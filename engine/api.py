@@ -53,8 +53,8 @@ def years_asked(year: str | None = None, period: str | None = None) -> FiscalYea
     return None
 
 
-def _year_list(asked: FiscalYear | Period) -> list[int]:
-    return [asked.value] if isinstance(asked, FiscalYear) else asked.years()
+def _year_list(asked: FiscalYear | Period) -> list[FiscalYear]:
+    return [asked] if isinstance(asked, FiscalYear) else asked.years()
 
 
 def versions(rules=None, *, year: str | None = None, version: str | None = None, names=None):
@@ -75,13 +75,12 @@ def versions(rules=None, *, year: str | None = None, version: str | None = None,
     if version is not None:
         ruleset.version(version)  # an unknown version is a usage error
     asked = years_asked(year)
-    y = asked.value if asked is not None else None
     if names:
         from .lookup import resolve_names
 
         among = [ruleset.version(v) for v in ([version] if version else ruleset.version_ids)]
         names = resolve_names(names, among, code="unknown-column", message=lambda n: f"no version has an item '{n}'")
-    return list_versions(ruleset, year=y, version=version, names=names)
+    return list_versions(ruleset, year=asked, version=version, names=names)
 
 
 def split_names(text: str | None) -> list[str] | None:
@@ -142,9 +141,10 @@ class Session:
             self._data[key] = ColumnData.load(self.data_paths[0], self.data_paths[1], version.inputs())
         return self._data[key]
 
-    def years(self, version: Version, asked: FiscalYear | Period | None = None) -> list[int]:
-        """The fiscal years asked (years_asked: --year or --period), by default the version's plan period, as a list;
-        an error when the data covers none of them."""
+    def years(self, version: Version, asked: FiscalYear | Period | None = None) -> list[FiscalYear]:
+        """The fiscal years asked (years_asked: --year or --period), by default the version's plan period, as a list
+        of FiscalYears, which the command passes on to what it evaluates and shows; an error when the data covers
+        none of them."""
         try:
             if asked is not None:
                 years = _year_list(asked)
@@ -156,7 +156,7 @@ class Session:
             raise UsageError(finding("bad-year", str(e))) from None
         covered = self.data_for(version).years
         if covered and not any(covered[0] <= y <= covered[-1] for y in years):
-            asked = f"FY{years[0]}" if len(years) == 1 else f"FY{years[0]}-FY{years[-1]}"
+            asked = f"{years[0]}" if len(years) == 1 else f"{years[0]}-{years[-1]}"
             raise UsageError(finding("year-outside-data", f"no data for {asked}; the data covers FY{covered[0]}-FY{covered[-1]}"))
         return years
 

@@ -584,7 +584,7 @@ class Checker:
             if missing:
                 self.add(
                     "schedule-gap",
-                    f"schedule '{s.name}' has no value for {', '.join(f'FY{y}' for y in missing)} of the plan period {period.both}",
+                    f"schedule '{s.name}' has no value for {', '.join(str(y) for y in missing)} of the plan period {period.both}",
                     s.span,
                 )
 

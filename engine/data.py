@@ -419,7 +419,7 @@ def parse_value(text: str, unit: str) -> Fraction | int | str:
         t = unicodedata.normalize("NFKC", t)
     if unit == "year":
         try:
-            return parse_year(t).value
+            return int(parse_year(t))
         except YearFormatError as e:
             raise ValueError(str(e)) from None
     if unit == "bool":
@@ -521,7 +521,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
             continue
         ytext = cells[col_of["fiscal_year"]]
         try:
-            year = parse_year(ytext).value
+            year = int(parse_year(ytext))
         except YearFormatError as e:
             findings.append(finding("data-bad-year", str(e), ast.Span(mpath, lineno, col_of["fiscal_year"] + 1)))
             continue
@@ -595,7 +595,7 @@ def load(municipal_path, prefecture_path, inputs: dict[str, ast.InputDecl]) -> D
             )
             continue
         try:
-            year = parse_year(cells[pcol["fiscal_year"]]).value
+            year = int(parse_year(cells[pcol["fiscal_year"]]))
         except YearFormatError as e:
             findings.append(finding("data-bad-year", str(e), ast.Span(ppath, lineno, pcol["fiscal_year"] + 1)))
             continue

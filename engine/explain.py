@@ -98,7 +98,7 @@ class Explanation:
     version: str
     version_title: str | None
     name: str
-    year: int
+    year: FiscalYear
     municipality: object  # data.Municipality or None for a prefecture value
     root: Node
     depth: int | None
@@ -512,11 +512,13 @@ def _decl_source(item) -> Source:
 def explain(
     ev: ColumnEvaluator, name: str, year: int, index: int | None = None, *, depth: int | None = None, full: bool = False
 ) -> Explanation:
-    """The derivation of `name` in `year` for municipality number `index` (None: a prefecture value)."""
+    """The derivation of `name` in `year` for municipality number `index` (None: a prefecture value).
+
+    The year may be a plain int (a library caller's); the Explanation's is a FiscalYear, as outputs show it."""
     ex = _Explainer(ev, index, depth, full, year)
     root = ex.name(name, year, (), 0)
     m = ev.data.municipalities[index] if index is not None else None
-    return Explanation(ev.version.id, ev.version.header.title, name, year, m, root, depth, full)
+    return Explanation(ev.version.id, ev.version.header.title, name, FiscalYear(year), m, root, depth, full)
 
 
 def explain_for(
@@ -563,7 +565,7 @@ def explain_for(
 
 def heading(x: Explanation) -> str:
     who = str(x.municipality) if x.municipality is not None else "the prefecture"
-    return f"{x.name} for {who}, {FiscalYear(x.year).both}, version {x.version}"
+    return f"{x.name} for {who}, {x.year.both}, version {x.version}"
 
 
 def _headline(n: Node, *, md: bool = False) -> str:
@@ -658,7 +660,7 @@ def explanation_json(x: Explanation) -> dict:
     return {
         "version": x.version,
         "name": x.name,
-        "fiscal_year": FiscalYear(x.year).both,
+        "fiscal_year": x.year.both,
         "municipality": None if m is None else {"code": m.code, "name": m.name},
         "depth": x.depth,
         "full": x.full,
@@ -687,7 +689,7 @@ def render_explanation(x: Explanation, fmt: str = "text") -> str:
         return render_text(x)
     except ValueTooLarge:
         where = f" for {x.municipality}" if x.municipality is not None else ""
-        raise ValueTooLarge(f"a step of the derivation of {x.name}{where} in {FiscalYear(x.year).both}") from None
+        raise ValueTooLarge(f"a step of the derivation of {x.name}{where} in {x.year.both}") from None
 
 
 # ---- two versions side by side (kokuho diff A B --explain NAME) --------------------------------
@@ -736,7 +738,7 @@ def render_side_by_side(xa: Explanation, xb: Explanation, fmt: str = "text", *, 
         d = vb - va
         delta = f"; {xb.version} - {xa.version} = {'+' if d > 0 else ''}{show(d, 'pp' if unit == 'percent' else unit)}"
     head = (
-        f"{xa.name} for {xa.municipality or 'the prefecture'}, {FiscalYear(xa.year).both}: "
+        f"{xa.name} for {xa.municipality or 'the prefecture'}, {xa.year.both}: "
         f"{xa.version} {show(va, xa.root.unit)} → {xb.version} {show(vb, unit)}{delta}"
     )
     if fmt == "markdown":

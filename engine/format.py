@@ -264,9 +264,9 @@ class _Source:
             elif t.type == "YEARSPEC" and before[-1:] == ["EFFECTIVE"]:
                 self._remember(("effective", parse_period(t.text, allow_open=True)), t.text)
             elif t.type == "YEARSPEC" and before in (["NAME", "YEAR"], ["STRING", "YEAR"]):  # example NAME "label" year Y
-                self._remember(("example-year", parse_year(t.text).value), t.text)
+                self._remember(("example-year", int(parse_year(t.text))), t.text)
             elif t.type == "YEAR_LIT" and before[-1:] == ["LSQB"]:  # an example's name[year] = value
-                self._remember(("year", parse_year(t.text).value), t.text)
+                self._remember(("year", int(parse_year(t.text))), t.text)
 
     def _remember(self, key, text: str) -> None:
         self._spellings.setdefault(key, deque()).append(text)

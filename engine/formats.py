@@ -8,6 +8,7 @@ binary file is never printed on a terminal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import UsageError, finding
@@ -93,13 +94,14 @@ def choose(command: str, explicit: str | None, out: str | None, supported, defau
 # ---- what a written file holds -----------------------------------------------------------------
 
 
-def years_text(years) -> str:
+def years_text(years: Iterable[FiscalYear]) -> str:
+    """A command's years in its 'wrote' line: 'FY2024 (R6)', 'FY2024-FY2026', 'FY2024, FY2026'."""
     years = sorted(years)
     if not years:
         return "no years"
     if len(years) == 1:
-        return FiscalYear(years[0]).both
-    return f"FY{years[0]}-FY{years[-1]}" if years == list(range(years[0], years[-1] + 1)) else ", ".join(f"FY{y}" for y in years)
+        return years[0].both
+    return f"{years[0]}-{years[-1]}" if years == list(range(years[0], years[-1] + 1)) else ", ".join(str(y) for y in years)
 
 
 def count(n: int, one: str, many: str | None = None) -> str:

@@ -44,13 +44,13 @@ class VersionRow:
 
 @attrs.frozen
 class Listing:
-    year: int | None
+    year: FiscalYear | None
     default: str  # the version a command uses without --version (for the year, when one is given)
     why: str
     versions: tuple[VersionRow, ...]
 
 
-def list_versions(ruleset: RuleSet, *, year: int | None = None, version: str | None = None, names=None) -> Listing:
+def list_versions(ruleset: RuleSet, *, year: FiscalYear | None = None, version: str | None = None, names=None) -> Listing:
     """Every version (or the one asked for), newest last; with a year, each item's piece in force then
     (every input, definition, table and schedule, or those named)."""
     from .explain import shown_path
@@ -116,7 +116,7 @@ def render_listing(listing: Listing, fmt: str = "table") -> str:
     """The listing as table | markdown | csv | json."""
     from .render import to_csv, to_json, to_markdown, to_table
 
-    fy = FiscalYear(listing.year).both if listing.year is not None else None
+    fy = listing.year.both if listing.year is not None else None
     if fmt == "json":
         return to_json(_doc(listing))
     if fmt == "csv":
@@ -176,7 +176,7 @@ def _doc(listing: Listing) -> dict:
         }
 
     return {
-        "fiscal_year": FiscalYear(listing.year).both if listing.year is not None else None,
+        "fiscal_year": listing.year.both if listing.year is not None else None,
         "default_version": {"id": listing.default, "why": listing.why},
         "versions": [
             {

@@ -45,7 +45,7 @@ class NameRow:
 class NameListing:
     version: str
     title: str | None
-    year: int | None
+    year: FiscalYear | None
     rows: tuple[NameRow, ...]
 
     @property
@@ -65,17 +65,16 @@ def list_names(ruleset: RuleSet, *, version: str | None = None, year: FiscalYear
     The rules and the year (api.years_asked of --year) are the command line's, read once."""
     from .explain import shown_path
 
-    y = year.value if year is not None else None
-    vid = version or ruleset.default_version([y] if y is not None else None)[0]
+    vid = version or ruleset.default_version([year] if year is not None else None)[0]
     v = ruleset.version(vid)
     rows = []
     for name, newest in v.items.items():
         if _kind(newest) is None:
             continue  # the summary and examples are not names of values
-        if y is None:
+        if year is None:
             pieces = v.pieces(name)
         else:
-            p = v.at(y).piece(name)
+            p = v.at(year).piece(name)
             if not isinstance(p, Piece):
                 item = p.item
                 named = next((x for x in v.pieces(name) if x.item is item), None)
@@ -102,7 +101,7 @@ def list_names(ruleset: RuleSet, *, version: str | None = None, year: FiscalYear
                     name, item.label, item.unit, _kind(item), p.version, p.years_text, item.cite, shown_path(item.span.file), item.span.line
                 )
             )
-    return NameListing(v.id, v.header.title, y, tuple(rows))
+    return NameListing(v.id, v.header.title, year, tuple(rows))
 
 
 def _cells(r: NameRow, lang: str) -> list[str]:
@@ -128,7 +127,7 @@ def render_names(listing: NameListing, fmt: str = "table", *, headers: str = "ja
         return to_json(
             {
                 "version": listing.version,
-                "fiscal_year": FiscalYear(listing.year).both if listing.year is not None else None,
+                "fiscal_year": listing.year.both if listing.year is not None else None,
                 "names": [attrs.asdict(r) for r in listing.rows],
             }
         )
@@ -138,7 +137,7 @@ def render_names(listing: NameListing, fmt: str = "table", *, headers: str = "ja
             [[r.name, r.label or "", r.unit, r.kind, r.version or "", r.years, f"{r.file}:{r.line}", r.cite or ""] for r in listing.rows],
         )
     md = fmt == "markdown"
-    when = f", {FiscalYear(listing.year).both}" if listing.year is not None else ""
+    when = f", {listing.year.both}" if listing.year is not None else ""
     title = f"{listing.version} {listing.title or ''}".strip()
     head = f"{title} — 名前の一覧{when}: {listing.count} 件" if lang == "ja" else f"{title} — names{when}: {listing.count}"
     foot = (
@@ -152,5 +151,5 @@ def render_names(listing: NameListing, fmt: str = "table", *, headers: str = "ja
 
 def describe(listing: NameListing) -> str:
     """What a written listing holds, in one line."""
-    when = f" in FY{listing.year}" if listing.year is not None else ""
+    when = f" in {listing.year}" if listing.year is not None else ""
     return f"{listing.count} names of {listing.version}{when} ({len(listing.rows)} pieces)"

@@ -465,7 +465,7 @@ class _ToAst(Transformer):
 
     def _year(self, tok: Token) -> int:
         try:
-            return parse_year(str(tok)).value
+            return int(parse_year(str(tok)))
         except YearFormatError as e:
             self._fail("bad-year", str(e), self._tspan(tok))
 

@@ -177,14 +177,12 @@ def _naming_the_value(render):
 
 def _too_large_in(result) -> str:
     """'x of 131016 千代田区 in FY2030 (R12)': the first value of the result that cannot be written, else ''."""
-    from .years import FiscalYear
-
     for r in result.rows:
         for c, v in zip(result.columns, r.values):
             try:
                 format_value(v, result.unit(c))
             except ValueTooLarge:
-                return f"{c} of {r.municipality} in {FiscalYear(r.year).both}"
+                return f"{c} of {r.municipality} in {r.year.both}"
     return ""
 
 
@@ -196,13 +194,12 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     names and the values themselves. CSV and JSON cells are always the values themselves.
     """
     from .selection import note, selected_count
-    from .years import FiscalYear
 
     cols = result.columns
     if fmt == "json":
         doc = {
             "version": result.version.id,
-            "years": [FiscalYear(y).both for y in result.years],
+            "years": [y.both for y in result.years],
             "columns": [{"name": c, "label": result.label(c), "unit": result.unit(c)} for c in cols],
             "rows": [
                 {
@@ -226,7 +223,7 @@ def render_eval(result, fmt: str, *, headers: str = "ja") -> str:
     rows = []
     notes: dict[str, int] = {}  # reason -> its footnote number, in order of first use
     for r in result.rows:
-        cells = [FiscalYear(r.year).both, r.municipality.code, r.municipality.name]
+        cells = [r.year.both, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             if is_undef(v):
                 cells.append(f"—[{notes.setdefault(v.reason, len(notes) + 1)}]")
@@ -252,7 +249,7 @@ def eval_csv_header(result, headers: str = "ja") -> list[str]:
 def eval_csv_rows(result, *, headers: str = "ja") -> bytes:
     """eval_csv_chunks's CSV for the rows of `result.rows` only (the municipalities -m chose), value by value."""
     rows = [
-        [str(r.year), r.municipality.code, r.municipality.name]
+        [f"{r.year:d}", r.municipality.code, r.municipality.name]
         + [format_value(v, result.unit(c)) for c, v in zip(result.columns, r.values)]
         + [_undefined_text(result, r)]
         for r in result.rows
@@ -303,7 +300,7 @@ def eval_csv_chunks(result, *, headers: str = "ja"):
                     cells[-1] = text.neutral(cells[-1])
                     quoted = quoted or text.needs_quoting(cells[-1])
                 reasons.append((c, text.rid_column(values, n, ev.reasons)))
-            for job in text.csv_rows([str(y) for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
+            for job in text.csv_rows([f"{y:d}" for y in years], cells, reasons, ev.reasons, codes, names, who, n, quoted):
                 pending.append(writer.submit(job))
                 while len(pending) > 2:
                     yield from pending.popleft().result()
@@ -351,7 +348,7 @@ def summary_records(result, summaries) -> list[list]:
 
     flat = []
     for s in summaries:
-        fy = str(s.year)
+        fy = f"{s.year:d}"
         for table, counts in s.bands.items():
             label = result.label(table)
             if isinstance(counts, Undefined):
@@ -404,7 +401,6 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
     for reading, values as display.py shows them in the language of `headers`.
     """
     from .selection import selected_count, whole_note
-    from .years import FiscalYear
 
     lang = "en" if headers == "en" else "ja"
     if fmt in ("csv", "json"):
@@ -443,8 +439,7 @@ def render_summary(result, summaries, fmt: str, *, headers: str = "ja") -> str:
     name_of = result.label if lang == "ja" else (lambda n: n)
     labels = version_labels(result.version)
     for s in summaries:
-        fy = FiscalYear(s.year)
-        out.append(f"{'## ' if md else ''}{fy.both} — {result.version.id} {word['title']}\n")
+        out.append(f"{'## ' if md else ''}{s.year.both} — {result.version.id} {word['title']}\n")
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if isinstance(counts, Undefined):

@@ -15,21 +15,26 @@ from .ast import KEY_NAMES
 from .columnar import ColumnData, ColumnEvaluator
 from .lookup import unknown_column
 from .versions import Version
+from .years import FiscalYear
 
 
 @attrs.frozen
 class ResultRow:
-    year: int
+    year: FiscalYear
     municipality: object  # data.Municipality
     values: tuple  # aligned with EvalResult.columns
 
 
 class EvalResult:
-    """The chosen names of a version for every municipality in every year, exactly as computed."""
+    """The chosen names of a version for every municipality in every year, exactly as computed.
+
+    Its years are FiscalYears, which renderers show as they are (`year.both`); given plain ints (a
+    library caller's), they become FiscalYears here. The evaluator takes them as the ints they are.
+    """
 
     def __init__(self, version: Version, years, columns, evaluator: ColumnEvaluator):
         self.version = version
-        self.years = tuple(years)
+        self.years = tuple(FiscalYear(y) for y in years)
         self.columns = tuple(columns)
         self.evaluator = evaluator
         self.data: ColumnData = evaluator.data

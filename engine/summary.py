@@ -20,6 +20,7 @@ from .render import format_display
 from .results import EvalResult
 from .values import Undefined, is_undef
 from .versions import Piece
+from .years import FiscalYear
 
 
 @attrs.frozen
@@ -34,7 +35,7 @@ class BandCount:
 
 @attrs.frozen
 class YearSummary:
-    year: int
+    year: FiscalYear
     bands: dict  # table name -> tuple[BandCount] | Undefined (table not in force)
     band_flag: dict  # table name -> flag name
     no_band: dict  # table name -> number of municipalities with no band (key undefined)

@@ -139,7 +139,7 @@ def make_variation(target: str, value_texts: list[str], version, *, where: str, 
         if not isinstance(item, ast.Schedule):
             raise _error(where, whole, f"'{name}' is a {_kind(item)}, not a schedule: only a schedule has a value per fiscal year")
         try:
-            year = parse_year(year_text).value
+            year = int(parse_year(year_text))
         except YearFormatError as e:
             raise _error(where, whole, str(e)) from None
         values, texts = _values(value_texts, where, whole)
@@ -564,7 +564,7 @@ class SweepPlan:
     """What to evaluate: the version, the years, the scenarios and the measured names."""
 
     version: object
-    years: tuple
+    years: tuple[FiscalYear, ...]
     variations: tuple
     scenarios: tuple
     totals: tuple  # names summed over municipalities (and years)
@@ -611,7 +611,7 @@ def plan(version, years, variations, named=None, *, totals=None, target=None, le
         target = DEFAULT_TARGET if DEFAULT_TARGET in items else None
     if levy is None:
         levy = next((n for n in DEFAULT_LEVIES if n in items), None)
-    return SweepPlan(version, tuple(years), tuple(variations), tuple(scs), tuple(totals), target, levy, movers)
+    return SweepPlan(version, tuple(FiscalYear(y) for y in years), tuple(variations), tuple(scs), tuple(totals), target, levy, movers)
 
 
 def run(plan: SweepPlan, data, *, jobs: int | None = None) -> SweepResult:
@@ -770,7 +770,7 @@ def table(
     lang, labels = ("ja" if headers == "ja" and readers else "en"), version_labels(v)
     unit = lambda n: getattr(v.items.get(n), "unit", "ratio")  # noqa: E731
     years = plan.years
-    span = _period_text(years)
+    span = Period(years[0], years[-1]).both if years else ""
     head = (["シナリオ", "名前"] if headers == "ja" else ["scenario", "name"]) + [var.spec for var in plan.variations]
     if per_year:
         head.append("年度" if headers == "ja" else "fiscal_year")
@@ -804,7 +804,7 @@ def table(
         if per_year:
             for y, vals, yearly in zip(years, r.per_year, r.by_year):
                 cells = [show(x, unit(n)) for n, x in zip(plan.totals, vals)]
-                rows.append(lead + [FiscalYear(y).both] + cells + tail_of(*yearly) + [_reasons(vals, lang, labels)])
+                rows.append(lead + [y.both] + cells + tail_of(*yearly) + [_reasons(vals, lang, labels)])
         else:
             cells = [show(x, unit(n)) for n, x in zip(plan.totals, r.totals)]
             rows.append(lead + cells + tail + [_reasons(r.totals, lang, labels)])
@@ -827,15 +827,6 @@ def _signed(x, unit: str, display: bool = False) -> str:
 
     text = format_display(abs(x), unit) if display else format_value(abs(x), unit) + unit_suffix(unit)
     return ("+" if x > 0 else "−") + text
-
-
-def _period_text(years) -> str:
-    if not years:
-        return ""
-    if len(years) == 1:
-        return FiscalYear(years[0]).both
-    a, b = FiscalYear(years[0]), FiscalYear(years[-1])
-    return f"{a}-{b} ({a.wareki}-{b.wareki})"
 
 
 def render(result: SweepResult, fmt: str, *, per_year: bool = False, headers: str = "ja") -> str:

@@ -145,7 +145,7 @@ def summary_rows(result: EvalResult) -> list[tuple]:
     rows = []
     labels = version_labels(result.version)
     for s in summarise(result):
-        fy = FiscalYear(s.year).both
+        fy = s.year.both
         for table, counts in s.bands.items():
             flag = s.band_flag[table]
             if is_undef(counts):
@@ -209,7 +209,7 @@ def eval_sheets(result: EvalResult) -> list[Sheet]:
     undefined = []
     labels = version_labels(result.version)
     for r in result.rows:
-        fy = FiscalYear(r.year).both
+        fy = r.year.both
         cells = [fy, r.municipality.code, r.municipality.name]
         for c, v in zip(cols, r.values):
             cells.append(V(v, result.unit(c)))
@@ -256,7 +256,7 @@ def outcome_sheets(d) -> list[Sheet]:
     labels = version_labels(d.a, d.b)
     rows, undefined = [], []
     for r in d.rows:
-        fy = FiscalYear(r.year).both
+        fy = r.year.both
         reasons = "; ".join(f"{tag}: {reason_text(v.reason, 'ja', labels)}" for tag, v in ((a, r.a), (b, r.b)) if is_undef(v))
         rows.append(
             (
@@ -278,7 +278,7 @@ def outcome_sheets(d) -> list[Sheet]:
         text = shown.get(reason)
         if text is None:
             text = shown[reason] = reason_text(reason, "ja", labels)
-        undefined.append((tag, FiscalYear(year).both, m.code, m.name, d.label(name), name, text))
+        undefined.append((tag, year.both, m.code, m.name, d.label(name), name, text))
     return [
         Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
         Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
@@ -291,7 +291,7 @@ def diff_summary_sheet(d, summaries) -> Sheet:
     labels = version_labels(d.a, d.b)
     rows = []
     for s in summaries:
-        fy = FiscalYear(s.year).both
+        fy = s.year.both
         if s.moves is not None:
             for word, n in zip(("上がる", "下がる", "変わらない", "未定義"), s.moves):
                 rows.append((fy, f"{d.label(s.target)}の変化", word, None, None, V(n, "count"), None))
@@ -577,7 +577,7 @@ def _report_municipal_sheet(rep):
     who = pa.array([str(ms[i]) for i in rows.tolist()], type=pa.string())
     chunks = []
     for y in rep.years:
-        fy = pa.array([FiscalYear(y).both] * len(rows), type=pa.string())
+        fy = pa.array([y.both] * len(rows), type=pa.string())
         made = [("str", fy, None, "text"), ("str", codes, None, "text"), ("str", names, None, "text")]
         parts = []
         for kind, c, side in plan:
@@ -680,7 +680,7 @@ def _report_undefined_sheet(rep):
     reason = A.join(A.take(pre, idx_r), who, A.take(suf, idx_r))
     sides = pa.array([a, b], type=pa.string())
     years = sorted(set(rep.years))
-    year_text = pa.array([FiscalYear(y).both for y in years], type=pa.string())
+    year_text = pa.array([y.both for y in years], type=pa.string())
     labels = pa.array([column_label(rep, c) for c in cols], type=pa.string())
     names = pa.array(list(cols), type=pa.string())
     codes = pa.array([m.code for m in ms], type=pa.string())

@@ -21,21 +21,33 @@ class YearFormatError(ValueError):
     """Text that is not a fiscal year or period in any accepted form."""
 
 
-@attrs.frozen(order=True)
-class FiscalYear:
-    """A Japanese fiscal year: FY y runs from 1 April y to 31 March y+1."""
+class FiscalYear(int):
+    """A Japanese fiscal year: FY y runs from 1 April y to 31 March y+1.
 
-    value: int
+    An int, as bool is: it hashes, compares and indexes as its number, and arithmetic on it gives a
+    plain int. The years a command evaluates are FiscalYears from the command line (api.Session.years)
+    to what shows them (`year.both`); results given plain ints by a library caller (EvalResult, the
+    diffs, sweep's plan, the report) make them FiscalYears. The evaluators (engine/columnar, resolve.py,
+    evaluate.py, diff/causes.py, explain's walk) are the boundary: they take these as the ints they are
+    and compute others (`year - 1`), so a year they show, like one read from data or a rule's text, is a
+    plain int shown through FiscalYear(y).
+    str() and f"{year}" give 'FY2024': an output of the bare number (CSV, an HTML id) writes f"{year:d}".
+    """
+
+    __slots__ = ()
 
     def __str__(self) -> str:
-        return f"FY{self.value}"
+        return f"FY{int(self)}"
+
+    def __repr__(self) -> str:
+        return f"FiscalYear({int(self)})"
 
     @property
     def wareki(self) -> str:
-        if self.value > REIWA_BASE:
-            return f"R{self.value - REIWA_BASE}"
-        if self.value > HEISEI_BASE:
-            return f"H{self.value - HEISEI_BASE}"
+        if self > REIWA_BASE:
+            return f"R{self - REIWA_BASE}"
+        if self > HEISEI_BASE:
+            return f"H{self - HEISEI_BASE}"
         return str(self)
 
     @property
@@ -46,16 +58,17 @@ class FiscalYear:
     @property
     def japanese(self) -> str:
         """The year as Japanese text reads it: 令和6年度, 令和元年度, 平成30年度 (2018年度 before Heisei)."""
-        era, n = _era(self.value)
-        return f"{era}{'元' if n == 1 else n}年度" if era else f"{self.value}年度"
+        era, n = _era(self)
+        return f"{era}{'元' if n == 1 else n}年度" if era else f"{self:d}年度"
 
 
 @attrs.frozen
 class Period:
     """An inclusive range of fiscal years; either end may be open (None)."""
 
-    first: int | None
-    last: int | None
+    # Plain ints even when given FiscalYears (Period(years[0], years[-1])): str() writes them as FY{first}.
+    first: int | None = attrs.field(converter=attrs.converters.optional(int))
+    last: int | None = attrs.field(converter=attrs.converters.optional(int))
 
     def __attrs_post_init__(self):
         if self.first is not None and self.last is not None and self.first > self.last:
@@ -64,10 +77,10 @@ class Period:
     def __contains__(self, year: int) -> bool:
         return (self.first is None or year >= self.first) and (self.last is None or year <= self.last)
 
-    def years(self) -> list[int]:
+    def years(self) -> list[FiscalYear]:
         if self.first is None or self.last is None:
             raise YearFormatError(f"open period {self} has no finite list of years")
-        return list(range(self.first, self.last + 1))
+        return [FiscalYear(y) for y in range(self.first, self.last + 1)]
 
     @property
     def is_bounded(self) -> bool:
@@ -178,19 +191,19 @@ def parse_period(text: str, *, allow_open: bool = False) -> Period:
     raw = _normalise(str(text))
     parts = _RANGE_SEPARATORS.split(raw, maxsplit=1)
     if len(parts) == 1:
-        y = parse_year(raw).value
+        y = parse_year(raw)
         return Period(y, y)
     a, b = (p.strip() for p in parts)
     if not allow_open and (not a or not b):
         raise YearFormatError(f"'{text}' is not a closed period; {PERIOD_HINT}")
     try:
-        first = parse_year(a).value if a else None
+        first = parse_year(a) if a else None
         if b and not _ERA_PREFIX.match(b) and a:
             # 令和6～8年度 / R6-8: the second year borrows the first one's era.
             era = _ERA_PREFIX.match(a)
             if era and not (b.isdigit() and len(b) == 4):
                 b = era.group(1) + b
-        last = parse_year(b).value if b else None
+        last = parse_year(b) if b else None
     except YearFormatError:
         raise YearFormatError(f"'{text}' is not a period; {PERIOD_HINT}") from None
     return Period(first, last)

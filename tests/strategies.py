@@ -66,7 +66,7 @@ numbers = _literal_text().map(number_from)
 signed_numbers = st.tuples(st.booleans(), _literal_text()).map(lambda p: number_from(("-" if p[0] else "") + p[1]))
 
 _YEAR_TEXTS = ["FY2024", "FY1999", "R6", "R12", "H30", "令和6年度", "令和元年", "平成31年度", "令和3", "ＦＹ2025"]
-year_literals = st.sampled_from(_YEAR_TEXTS).map(lambda t: ast.YearLiteral(parse_year(t).value, t))
+year_literals = st.sampled_from(_YEAR_TEXTS).map(lambda t: ast.YearLiteral(int(parse_year(t)), t))
 
 leaves = st.one_of(
     signed_numbers,

@@ -463,7 +463,7 @@ def _columns(cls, table: _Table, mpath: str, ppath: str, m_inputs: dict, prefect
     # Years: each distinct text once.
     y_idx, y_dict = _encode(_as_string(cols["fiscal_year"]))
     try:
-        y_of = np.array([parse_year(t).value for t in y_dict.to_pylist()], dtype=np.int64)
+        y_of = np.array([int(parse_year(t)) for t in y_dict.to_pylist()], dtype=np.int64)
     except YearFormatError:
         raise _Irregular from None
     ry = y_of[y_idx]
@@ -756,7 +756,7 @@ def _read_prefecture(ppath: str, p_inputs: dict):
         if len(cells) != len(header):
             raise _Irregular
         try:
-            year = parse_year(cells[pcol["fiscal_year"]]).value
+            year = int(parse_year(cells[pcol["fiscal_year"]]))
         except YearFormatError:
             raise _Irregular from None
         if year in prow_of:

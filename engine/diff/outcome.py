@@ -35,7 +35,7 @@ from .common import difference_unit, differs, heading, row_mask, signed, undefin
 class Change:
     """One municipality-year-definition: the value under A and B, B - A, and why they differ."""
 
-    year: int
+    year: FiscalYear
     municipality: object  # data.Municipality
     name: str
     unit: str
@@ -118,7 +118,7 @@ class OutcomeDiff:
 
     a: Version
     b: Version
-    years: tuple[int, ...]
+    years: tuple[FiscalYear, ...]
     columns: tuple[str, ...]
     blocks: tuple  # Block per (year, definition)
     order: object  # numpy array of (block index, municipality) of the shown rows, in order
@@ -164,7 +164,7 @@ class OutcomeDiff:
             causes,
         )
 
-    def movers(self, name: str, year: int, top: int) -> tuple[Change, ...]:
+    def movers(self, name: str, year: FiscalYear, top: int) -> tuple[Change, ...]:
         """The `top` largest nonzero changes of a name in a year (largest |B - A| first, then code order)."""
         k = next((k for k, b in enumerate(self.blocks) if b.year == year and b.name == name), None)
         if k is None:
@@ -257,6 +257,7 @@ def compare(
         raise UsageError(finding("bad-top", f"--top takes a positive number of rows, not {top}"))
     thresholds = min_change if isinstance(min_change, dict) else parse_min_change(min_change)
     columns = _check_columns(a, b, columns)
+    years = tuple(FiscalYear(y) for y in years)  # a library caller's may be plain ints
     ev_a = ColumnEvaluator(a, data_a)
     # What B shares with A is computed once (over the same data: the same columns).
     ev_b = ColumnEvaluator.sharing_with(ev_a, b) if data_b is data_a or data_b is ev_a.data else ColumnEvaluator(b, data_b)
@@ -295,7 +296,7 @@ def compare(
     return OutcomeDiff(
         a,
         b,
-        tuple(years),
+        years,
         columns,
         tuple(blocks),
         order,
@@ -492,7 +493,7 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
             {
                 "a": version_doc(d.a),
                 "b": version_doc(d.b),
-                "years": [FiscalYear(y).both for y in d.years],
+                "years": [y.both for y in d.years],
                 "compared": d.compared,
                 "changed": d.changed,
                 "shown": len(d.rows),
@@ -523,7 +524,7 @@ def render_outcome(d: OutcomeDiff, fmt: str, *, headers: str = "ja") -> str:
         refs = dict.fromkeys(f"[{causes.setdefault(c.text, len(causes) + 1)}]" for c in r.causes)
         rows.append(
             [
-                FiscalYear(r.year).both,
+                r.year.both,
                 r.municipality.code,
                 r.municipality.name,
                 d.label(r.name) if lang == "ja" else r.name,
@@ -568,7 +569,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
             undefined = "; ".join(f"{tag}: {v.reason}" for tag, v in ((d.a.id, r.a), (d.b.id, r.b)) if is_undef(v))
             rows.append(
                 [
-                    str(r.year),
+                    f"{r.year:d}",
                     r.municipality.code,
                     r.municipality.name,
                     r.name,
@@ -637,7 +638,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
         ]  # one entry per municipality: the shown rows are taken
         code, name, va, vb, dt, du, st, cs, un = (A.take(c, rows) for c in whole)
         cells = [
-            repeated(str(blk.year)),
+            repeated(f"{blk.year:d}"),
             code,
             name,
             repeated(blk.name),
@@ -663,7 +664,7 @@ def outcome_csv(d: OutcomeDiff) -> bytes:
 def row_doc(d: OutcomeDiff, r: Change) -> dict:
     return {
         "fiscal_year": r.year,
-        "fiscal_year_label": FiscalYear(r.year).both,
+        "fiscal_year_label": r.year.both,
         "code": r.municipality.code,
         "name": r.municipality.name,
         "definition": r.name,

@@ -49,7 +49,7 @@ class ItemDiff:
 
     name: str
     kind: str  # definition | table | schedule | input | summary
-    years: tuple[int, ...]
+    years: tuple[FiscalYear, ...]
     a: object  # item | NotInForce | None
     b: object
     change: str  # added | removed | changed | not in force in A | not in force in B
@@ -62,7 +62,7 @@ class ItemDiff:
 class ScheduleRow:
     name: str
     label: str
-    year: int
+    year: FiscalYear
     a: ast.Entry | None
     b: ast.Entry | None
     a_note: str | None  # why A has no value (no such schedule / not in force)
@@ -83,7 +83,7 @@ class MetaChange:
 class RulesDiff:
     a: Version
     b: Version
-    years: tuple[int, ...]
+    years: tuple[FiscalYear, ...]
     tables: tuple[ItemDiff, ...]
     schedules: tuple[ScheduleRow, ...]
     definitions: tuple[ItemDiff, ...]
@@ -144,7 +144,7 @@ def align_bands(ta: ast.Table | None, tb: ast.Table | None) -> tuple[BandRow, ..
 
 def compare_rules(a: Version, b: Version, years) -> RulesDiff:
     """The two versions as resolved for each year: what differs, by meaning, with both sides' lines."""
-    years = tuple(years)
+    years = tuple(FiscalYear(y) for y in years)  # a library caller's may be plain ints
     names = list(dict.fromkeys(list(a.items) + list(b.items)))
     tables, definitions, inputs, schedules = [], [], [], []
     for name in names:
@@ -214,14 +214,14 @@ def _from(v: Version, year: int, name: str) -> str | None:
     return None if p is None else p.version
 
 
-def _absent(v: Version, name: str, looked, year: int, entry) -> str | None:
+def _absent(v: Version, name: str, looked, year: FiscalYear, entry) -> str | None:
     if entry is not None:
         return None
     if looked is None:
         return f"no {name} in {v.id}"
     if isinstance(looked, NotInForce):
         return looked.reason
-    return f"no entry for {FiscalYear(year).both}"
+    return f"no entry for {year.both}"
 
 
 def _change(a, b, la, lb) -> str | None:
@@ -360,7 +360,7 @@ def render_rules(rd: RulesDiff, fmt: str, *, headers: str = "ja") -> str:
             rows.append(
                 [
                     f"{s.name} ({s.label})",
-                    FiscalYear(s.year).both,
+                    s.year.both,
                     _entry_text(s.a, s.a_note),
                     _entry_text(s.b, s.b_note),
                     " → ".join(x for x in (loc(s.a.span) if s.a else "", loc(s.b.span) if s.b else "") if x),
@@ -461,7 +461,7 @@ def _rules_flat(rd: RulesDiff) -> list[list[str]]:
             [
                 "schedule",
                 s.name,
-                FiscalYear(s.year).both,
+                s.year.both,
                 s.label,
                 "changed" if s.a and s.b else ("added" if s.b else "removed"),
                 _entry_text(s.a, s.a_note),
@@ -535,7 +535,7 @@ def _rules_doc(rd: RulesDiff) -> dict:
     return {
         "a": version_doc(rd.a),
         "b": version_doc(rd.b),
-        "years": [FiscalYear(y).both for y in rd.years],
+        "years": [y.both for y in rd.years],
         "tables": [
             {
                 "name": t.name,
@@ -552,7 +552,7 @@ def _rules_doc(rd: RulesDiff) -> dict:
                 "name": s.name,
                 "label": s.label,
                 "fiscal_year": s.year,
-                "fiscal_year_label": FiscalYear(s.year).both,
+                "fiscal_year_label": s.year.both,
                 "a": entry(s.a, s.a_note),
                 "b": entry(s.b, s.b_note),
             }

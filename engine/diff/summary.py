@@ -70,7 +70,7 @@ class PartShift:
 
 @attrs.frozen
 class YearDiffSummary:
-    year: int
+    year: FiscalYear
     municipalities: int
     target: str | None
     flag: str | None
@@ -225,7 +225,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
     if fmt in ("csv", "json"):
         flat = []
         for s in summaries:
-            fy = str(s.year)
+            fy = f"{s.year:d}"
             if s.moves is not None:
                 for k, v in zip(("rises", "falls", "stays", "undefined"), s.moves):
                     flat.append([fy, "target", s.target, k, "", "", str(v), ""])
@@ -285,7 +285,7 @@ def render_diff_summary(d: OutcomeDiff, summaries: list[YearDiffSummary], fmt: s
     if d.only is not None:
         out.append(whole_note(len(d.municipalities), lang) + "\n")
     for s in summaries:
-        fy = FiscalYear(s.year).both
+        fy = s.year.both
         out.append(f"{'## ' if md else ''}{fy} — {d.a.id} → {d.b.id}（{s.municipalities} 団体）\n")
         if s.moves is not None:
             out.append(f"{'### ' if md else ''}{d.label(s.target)}の変化（前年度の現年分収納率の区分別）\n")
@@ -384,7 +384,7 @@ def _summary_doc(d: OutcomeDiff, s: YearDiffSummary) -> dict:
 
     return {
         "fiscal_year": s.year,
-        "fiscal_year_label": FiscalYear(s.year).both,
+        "fiscal_year_label": s.year.both,
         "municipalities": s.municipalities,
         "target": None
         if s.moves is None

@@ -127,8 +127,8 @@ def draw_charts(rep: Report, t: dict, ms: list | None = None) -> list[tuple[str,
     return out
 
 
-def _year_ticks(years) -> list[str]:
-    return [f"FY{y}\n({FiscalYear(y).wareki})" for y in years]
+def _year_ticks(years: list[FiscalYear]) -> list[str]:
+    return [f"{y}\n({y.wareki})" for y in years]
 
 
 def _has(rep: Report, name: str) -> tuple[bool, bool]:
@@ -200,7 +200,7 @@ def _chart_bands(rep: Report, t: dict, Figure):
     for row, y in enumerate(rep.years):
         for col, (v, res, line) in enumerate(lines):
             ax = fig.add_subplot(n_years, 2, row * 2 + col + 1)
-            ax.set_title(f"{v.id} — {FiscalYear(y).both}", fontsize=8, loc="left")
+            ax.set_title(f"{v.id} — {y.both}", fontsize=8, loc="left")
             if not line:
                 ax.axis("off")
                 continue
@@ -288,7 +288,7 @@ def _chart_target(rep: Report, t: dict, Figure):
     ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=YEAR_COLORS[k % len(YEAR_COLORS)], label=FiscalYear(y).both) for k, y in enumerate(rep.years)]
+    handles = [Patch(color=YEAR_COLORS[k % len(YEAR_COLORS)], label=y.both) for k, y in enumerate(rep.years)]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, 1.12), ncol=n_years, fontsize=7, frameon=False)
     return fig, (t["undefined_in_chart"].format(n=undefined) if undefined else None)
 
@@ -340,7 +340,7 @@ def _chart_levy(rep: Report, t: dict, Figure):
         ax.axhline(0, color="#333333", linewidth=0.6)
         ax.set_xticks(list(xs), [r[2].name for r in per], rotation=90, fontsize=5.5)
         ax.set_xlim(-0.6, max(len(per), 1) - 0.4)
-        ax.set_title(f"{FiscalYear(y).both}: {rep.b.id} − {rep.a.id} ({t['yen_per_person']})", fontsize=8, loc="left")
+        ax.set_title(f"{y.both}: {rep.b.id} − {rep.a.id} ({t['yen_per_person']})", fontsize=8, loc="left")
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
         if k == 0:
@@ -386,7 +386,7 @@ def _hist(rep: Report, t: dict, Figure, series_of, xlabel: str):
                 ax.stairs(counts, edges, color="#e08a1e", linewidth=1.2, label=label)
         if lo <= 0 <= hi:
             ax.axvline(0, color="#333333", linewidth=0.6)
-        ax.set_title(FiscalYear(y).both, fontsize=8, loc="left")
+        ax.set_title(y.both, fontsize=8, loc="left")
         ax.set_xlabel(xlabel, fontsize=7)
         ax.tick_params(labelsize=6.5)
         ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)

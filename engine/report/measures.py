@@ -31,7 +31,7 @@ class Measure:
     an array) where defined. Per person: the difference divided by B's insured persons."""
 
     key: str  # target | levy | net
-    year: int
+    year: FiscalYear
     title: str
     unit: str  # pp | yen
     per_person: bool
@@ -214,7 +214,7 @@ def distribution(m: Measure, t: dict) -> dict:
         qs.append(m.show(m.at(int(ordered[rank - 1]))) if k else "—")
     out = {
         "title": m.title,
-        "year": FiscalYear(m.year).both,
+        "year": m.year.both,
         "n": k,
         "up": int(np.count_nonzero(positive)),
         "down": int(np.count_nonzero(negative)),
@@ -262,9 +262,9 @@ def mover_tables(rep: Report, t: dict, ms: list[Measure]) -> list[dict]:
         gains, losses = movers(rep, m, TOP_MOVERS)
         out.append(
             {
-                "id": f"movers-{m.year}-{m.key}",
+                "id": f"movers-{m.year:d}-{m.key}",
                 "title": m.title,
-                "year": FiscalYear(m.year).both,
+                "year": m.year.both,
                 "per_person": m.per_person,
                 "gains": gains,
                 "losses": losses,

@@ -73,13 +73,13 @@ class Report:
 
     a: Version
     b: Version
-    years: tuple[int, ...]
-    span: tuple[int, ...]  # the years of the overview charts: both plan periods and `years`
+    years: tuple[FiscalYear, ...]
+    span: tuple[FiscalYear, ...]  # the years of the overview charts: both plan periods and `years`
     result_a: EvalResult
     result_b: EvalResult
     rules: object  # diff.RulesDiff
     files: tuple[DataFile, ...]
-    seed_rows: dict  # version id -> (year, tuple[BandCount]) for the side-by-side band table
+    seed_rows: dict  # version id -> (FiscalYear, tuple[BandCount]) for the side-by-side band table
     outcome: object = None  # diff.OutcomeDiff of the columns over the years: blocks with B - A, movers
     selected: tuple[int, ...] | None = None  # -m: the municipalities whose rows are shown (indices, code order)
 
@@ -131,7 +131,7 @@ def target_period(version: Version) -> Period | None:
     return version.header.plan_period
 
 
-def report_years(session, b: Version, asked: FiscalYear | Period | None) -> tuple[int, ...]:
+def report_years(session, b: Version, asked: FiscalYear | Period | None) -> tuple[FiscalYear, ...]:
     """The fiscal years reported on: those asked (api.years_asked of --period), by default B's target or plan period."""
     if asked is None:
         asked = target_period(b)
@@ -140,7 +140,7 @@ def report_years(session, b: Version, asked: FiscalYear | Period | None) -> tupl
     return tuple(session.years(b, asked))
 
 
-def build_report(session, a: Version, b: Version, years: tuple[int, ...], *, municipalities=None) -> Report:
+def build_report(session, a: Version, b: Version, years: tuple[FiscalYear, ...], *, municipalities=None) -> Report:
     """Evaluate A and B over the session's data for the fiscal years (report_years; the command line resolves
     the versions, default_versions, and the years once).
 
@@ -149,7 +149,7 @@ def build_report(session, a: Version, b: Version, years: tuple[int, ...], *, mun
     """
     from .. import diff
 
-    years = tuple(years)
+    years = tuple(FiscalYear(y) for y in years)  # a library caller's may be plain ints
     data_a, data_b = session.data_for(a), session.data_for(b)
     selected = session.select(b, municipalities)  # -m, as every command reads it (lookup.py)
     cols_a, cols_b = default_columns(a), default_columns(b)
@@ -163,7 +163,7 @@ def build_report(session, a: Version, b: Version, years: tuple[int, ...], *, mun
         pp = v.header.plan_period
         if pp is not None and pp.is_bounded:
             spans += [pp.first, pp.last]
-    span = tuple(range(min(spans), max(spans) + 1))
+    span = tuple(FiscalYear(y) for y in range(min(spans), max(spans) + 1))
     rules = diff.compare_rules(a, b, years)
     files = tuple(_data_file(role, path, session.data_for(b)) for role, path in zip(("municipal", "prefecture"), session.data_paths))
     seed_rows = {}
@@ -172,9 +172,9 @@ def build_report(session, a: Version, b: Version, years: tuple[int, ...], *, mun
     return Report(a, b, years, span, result_a, result_b, rules, files, seed_rows, outcome, selected)
 
 
-def _first_plan_year(v: Version, years) -> int:
+def _first_plan_year(v: Version, years) -> FiscalYear:
     p = target_period(v)
-    return p.first if p is not None and p.first is not None else years[0]
+    return FiscalYear(p.first) if p is not None and p.first is not None else years[0]
 
 
 def bands_line(v: Version):
@@ -185,7 +185,7 @@ def bands_line(v: Version):
     return None
 
 
-def _band_counts(session, v: Version, year: int):
+def _band_counts(session, v: Version, year: FiscalYear):
     """(year, bands of the summary's band table with achievers) or None when there is no data for it."""
     line = bands_line(v)
     if line is None:

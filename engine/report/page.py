@@ -156,7 +156,7 @@ class UndefinedGroups:
                     "n": g["n"],
                     "reason": reason,
                     "version": ", ".join(g["versions"]),
-                    "year": ", ".join(FiscalYear(y).both for y in sorted(g["years"])),
+                    "year": ", ".join(y.both for y in sorted(g["years"])),
                     "item": t["sep"].join(g["items"]),
                     "count": f"{g['count']:,}",
                     "munis_count": t["municipality_count"].format(n=f"{count:,}") if count else "",
@@ -296,8 +296,8 @@ def municipal_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[d
                 rows.append(Markup("".join(cells)))
             out.append(
                 {
-                    "year": FiscalYear(y).both,
-                    "year_value": y,
+                    "year": y.both,
+                    "year_value": f"{y:d}",  # the table's id and data-year
                     "group": key,
                     "title": t["group_" + key],
                     "header": header,
@@ -394,7 +394,7 @@ def summary_tables(rep: Report, t: dict, undefined: UndefinedGroups) -> list[dic
                 if row["changed"] and not is_undef(ra[0]) and not is_undef(rb[0]) and not isinstance(ra[0], (bool, str)):
                     row["diff"] = signed_text(Fraction(rb[0]) - Fraction(ra[0]), unit)
             rows.append(row)
-        out.append({"year": FiscalYear(y).both, "year_value": y, "rows": rows})
+        out.append({"year": y.both, "year_value": y, "rows": rows})
     return out
 
 
@@ -442,7 +442,7 @@ def rule_tables(rep: Report, t: dict) -> list[dict]:
                 if piece.version != v.id:
                     shown = t["piece_from"].format(version=v.id, origin=piece.version)
             counts = rep.seed_rows.get(v.id)
-            achieved_year = FiscalYear(counts[0]).both if counts and table is not None and _same_bands(table, counts[1]) else None
+            achieved_year = counts[0].both if counts and table is not None and _same_bands(table, counts[1]) else None
             sides.append(
                 {
                     "version": shown,
@@ -517,9 +517,7 @@ def other_rule_changes(rep: Report) -> list[dict]:
     rd = rep.rules
     out = []
     for s in rd.schedules:
-        out.append(
-            {"item": f"{s.label} ({s.name})", "year": FiscalYear(s.year).both, "a": _entry(s.a, s.a_note), "b": _entry(s.b, s.b_note)}
-        )
+        out.append({"item": f"{s.label} ({s.name})", "year": s.year.both, "a": _entry(s.a, s.a_note), "b": _entry(s.b, s.b_note)})
     for d in rd.definitions:
         item = (d.b.item if isinstance(d.b, NotInForce) else d.b) or (d.a.item if isinstance(d.a, NotInForce) else d.a)
         label = getattr(item, "label", None)
@@ -613,7 +611,7 @@ def what_changes(rep: Report, t: dict) -> list[str]:
     by_name: dict = {}
     for s in rd.schedules:
         by_name.setdefault((s.name, s.label), []).append(
-            f"{FiscalYear(s.year).both} {diff.expr_text(s.a.value) if s.a else '—'} → {diff.expr_text(s.b.value) if s.b else '—'}"
+            f"{s.year.both} {diff.expr_text(s.a.value) if s.a else '—'} → {diff.expr_text(s.b.value) if s.b else '—'}"
         )
     for (_name, label), changes in by_name.items():
         out.append(t["schedule_change"].format(label=label, changes=t["sep"].join(changes)))
@@ -668,7 +666,7 @@ def key_figures(rep: Report, t: dict, ms: list[Measure], summaries: list[dict]) 
                 text += t["whole_text"].format(x=d["whole"])
             rows.append({"label": t["levy_moves"].format(what=m.title), "span": text})
             break
-        out.append({"year": FiscalYear(y).both, "rows": rows})
+        out.append({"year": y.both, "rows": rows})
     return out
 
 
@@ -683,7 +681,7 @@ def overview_movers(rep: Report, t: dict, ms: list[Measure]) -> dict | None:
         tables.append({"title": m.title, "per_person": m.per_person, "gains": gains, "losses": losses})
     if not tables:
         return None
-    return {"year": FiscalYear(y).both, "tables": tables}
+    return {"year": y.both, "tables": tables}
 
 
 def selection_note(rep: Report, t: dict) -> str | None:
