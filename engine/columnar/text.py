@@ -175,8 +175,8 @@ def csv_rows(
     Arrow's CSV writer writes each year's table; else the cells are quoted where needed and joined.
 
     Everything that reads the evaluation is done here; a job only joins the main group's undefined texts, runs
-    Arrow's CSV writer and puts the lines together, without Python's lock for most of it, so that a caller may run it on a thread of its own while
-    it evaluates the next years.
+    Arrow's CSV writer and puts the lines together, without Python's lock for most of it, so that a caller may
+    run it on a thread of its own while it evaluates the next years.
     """
     rows = n * len(year_texts)
     groups, templates = reason_groups(parts, reasons, rows)
@@ -224,9 +224,10 @@ def csv_rows(
 
 
 def _year_lines(columns, pieces, who, own=None, others=None) -> list:
-    """A year's CSV lines, as pieces of buffers in order (not joined: a copy less of the longest output): Arrow's CSV writer over `columns` and the undefined texts of the year's main group
-    (pieces around who, joined here: the longest column, made on the writer's thread), with the lines of the
-    rows `others` replaced by those written from `own` (their byte offsets follow from the cells' lengths)."""
+    """A year's CSV lines, as buffers in order (not joined: a copy less of the longest output): Arrow's CSV
+    writer over `columns` and the undefined texts of the year's main group (pieces around who, joined here:
+    the longest column, made on the writer's thread), with the lines of the rows `others` replaced by those
+    written from `own` (their byte offsets follow from the cells' lengths)."""
     columns = [*columns, neutral(_undefined_cell(pieces, who, len(who)))]
     main_at = _line_offsets(columns)
     lines = _write_csv(columns, main_at[-1])
