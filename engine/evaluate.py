@@ -158,7 +158,7 @@ class Evaluator(Resolver):
         return e.value
 
     def _e_ThisYear(self, e, year, ov):
-        return year
+        return int(year)  # a value is a plain int year (values.py), also when the caller's year is a FiscalYear
 
     def _e_Ref(self, e, year, ov):
         return self.value(e.name, year, ov)

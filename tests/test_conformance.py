@@ -492,6 +492,19 @@ def test_constructs_on_hand_data(rules):
     assert ref.value("r_half_up", 2024)[0] == -5 and ref.value("r_down", 2024)[0] == -4 and ref.value("r_floor_ja", 2024)[0] == -5
 
 
+def test_a_rules_year_is_a_plain_int_when_a_command_gives_a_fiscal_year(rules):
+    """Commands pass their years as FiscalYears (an int subclass, engine/years.py); the value of `year` in a rule is
+    still the plain int values.py promises, in both evaluators: the column operations take only a plain int as a
+    scalar, and anything else sent every comparison with `year` down the per-row path."""
+    from engine.years import FiscalYear
+
+    version, data = rules.version("K"), k_hand_data()
+    for ev in (Evaluator(version, data), ColumnEvaluator(version, data)):
+        v = ev.eval(ast.ThisYear(), FiscalYear(2024))
+        assert type(v) is int and v == 2024, type(ev).__name__
+    assert_conform(version, data, [FiscalYear(y) for y in YEARS4])
+
+
 @PROPERTY
 @given(data=k_datasets())
 def test_constructs_on_random_data(rules, data):

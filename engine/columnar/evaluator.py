@@ -243,8 +243,8 @@ class ColumnEvaluator(Resolver):
         if t is ast.Number or t is ast.Text or t is ast.Bool or t is ast.YearLiteral:
             value = e.value
             return lambda year, ov: value
-        if t is ast.ThisYear:
-            return lambda year, ov: year
+        if t is ast.ThisYear:  # a plain int, as values are (a FiscalYear is not a scalar to the column operations)
+            return lambda year, ov: int(year)
         if t is ast.Ref:
             name = e.name
             fast = self.fast
