@@ -19,7 +19,7 @@ from ..columnar.columns import BoolCol, is_col
 from ..evaluate import with_override
 from ..format import expression_text as expr_text
 from ..values import MAX_YEAR_DEPTH, is_undef
-from ..versions import NotInForce
+from ..versions import NotInForce, Version
 from ..years import FiscalYear
 from .common import band_core, band_desc, band_result, differs, entry_for, item_core, item_kind, loc, named, row_mask, show_field
 
@@ -228,33 +228,12 @@ class CauseFinder:
         if any(n == name for n, _ in ova) or any(n == name for n, _ in ovb):
             return 0  # overridden by `with`: its value expression was walked where it was set
         ia, ib = self.ev["a"].lookup(name, year), self.ev["b"].lookup(name, year)
-        fy = FiscalYear(year).both
         if ia is None and ib is None:
             return 0
         if ia is None or ib is None:
             present = ib if ia is None else ia
             item = present.item if isinstance(present, NotInForce) else present
-            if ia is None:
-                out = [
-                    self._intern(
-                        [Cause("added", name, year, f"{named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
-                    )
-                ]
-            else:
-                out = [
-                    self._intern(
-                        [
-                            Cause(
-                                "removed",
-                                name,
-                                year,
-                                f"{named(name, item)}: removed in {self.b.id} (was {loc(item.span)})",
-                                item.span,
-                                None,
-                            )
-                        ]
-                    )
-                ]
+            out = [self._intern([presence_cause(name, year, item, added=ia is None, b=self.b)])]
             if root and not isinstance(present, NotInForce):
                 out.append(self._vitem(present, "a" if ib is None else "b", name, year, ova, ovb, rows))
             return self._cat(rows, out)
@@ -262,21 +241,16 @@ class CauseFinder:
         if nia or nib:
             if nia and nib:
                 return 0
-            gone, there = (ia, ib) if nia else (ib, ia)
-            there_v = self.b if nia else self.a
-            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {named(name, there)} in force ({loc(there.span)})"
-            out = [
-                self._intern([Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)])
-            ]
+            there = ib if nia else ia
+            out = [self._intern([in_force_cause(name, year, ia, ib, self.a, self.b)])]
             if root:
                 out.append(self._vitem(there, "b" if nia else "a", name, year, ova, ovb, rows))
             return self._cat(rows, out)
         if type(ia) is not type(ib):
-            text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
             return self._cat(
                 rows,
                 [
-                    self._intern([Cause("kind", name, year, text, ia.span, ib.span)]),
+                    self._intern([kind_cause(name, year, ia, ib, self.a, self.b)]),
                     self._vitem(ia, "a", name, year, ova, ovb, rows),
                     self._vitem(ib, "b", name, year, ova, ovb, rows),
                 ],
@@ -284,34 +258,14 @@ class CauseFinder:
         if isinstance(ia, ast.InputDecl):
             if item_core(ia) == item_core(ib):
                 return 0
-            what = []
-            for field in ("scope", "unit", "columns"):
-                x, y = getattr(ia, field), getattr(ib, field)
-                if x != y:
-                    what.append(f"{field} {show_field(x)} → {show_field(y)}")
-            return self._intern(
-                [
-                    Cause(
-                        "input",
-                        name,
-                        year,
-                        f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})",
-                        ia.span,
-                        ib.span,
-                    )
-                ]
-            )
+            return self._intern([input_cause(name, year, ia, ib)])
         if isinstance(ia, ast.Definition):
             if item_core(ia) == item_core(ib):
                 return self._vexpr(ia.expr, year, ova, ovb, rows, "ab")
-            unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = (
-                f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            )
             return self._cat(
                 rows,
                 [
-                    self._intern([Cause("formula", name, year, text, ia.span, ib.span)]),
+                    self._intern([formula_cause(name, year, ia, ib)]),
                     self._vexpr(ia.expr, year, ova, ovb, rows, "a"),
                     self._vexpr(ib.expr, year, ova, ovb, rows, "b"),
                 ],
@@ -320,13 +274,7 @@ class CauseFinder:
             ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
                 return self._vexpr(ea.value, year, ova, ovb, rows, "ab")
-            ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
-            tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
-            out = [
-                self._intern(
-                    [Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)]
-                )
-            ]
+            out = [self._intern([schedule_cause(name, year, ia, ib, ea, eb)])]
             if ea:
                 out.append(self._vexpr(ea.value, year, ova, ovb, rows, "a"))
             if eb:
@@ -368,20 +316,7 @@ class CauseFinder:
         if ta.key == tb.key:
             parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "ab"))
         else:
-            parts.append(
-                self._intern(
-                    [
-                        Cause(
-                            "key",
-                            name,
-                            year,
-                            f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})",
-                            ta.span,
-                            tb.span,
-                        )
-                    ]
-                )
-            )
+            parts.append(self._intern([key_cause(name, year, ta, tb)]))
             parts.append(self._vexpr(ta.key, year, ova, ovb, rows, "a"))
             parts.append(self._vexpr(tb.key, year, ova, ovb, rows, "b"))
         ca, cb = self._choices("a", name, year, ova)[rows], self._choices("b", name, year, ovb)[rows]
@@ -395,22 +330,7 @@ class CauseFinder:
                 continue
             out: list = []
             if ba is None or bb is None:
-                missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
-                there = bb if ba is None else ba
-                out.append(
-                    self._intern(
-                        [
-                            Cause(
-                                "no-band",
-                                name,
-                                year,
-                                f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
-                                ba.span if ba else ta.span,
-                                bb.span if bb else tb.span,
-                            )
-                        ]
-                    )
-                )
+                out.append(self._intern([no_band_cause(name, year, ta, tb, ba, bb, self.a, self.b)]))
             else:
                 out.append(self._intern(band_causes(name, year, ta, tb, ba, bb)))
             if ba is not None and bb is not None and ba.result == bb.result:
@@ -581,16 +501,12 @@ class CauseFinder:
         if not root and not differs(self.ev["a"], self.ev["a"].fast(name, year, ova), self.ev["b"].fast(name, year, ovb)).any():
             return []  # equal under A and B: nothing below can be a cause
         ia, ib = self.ev["a"].lookup(name, year), self.ev["b"].lookup(name, year)
-        fy = FiscalYear(year).both
         if ia is None and ib is None:
             return []
         if ia is None or ib is None:
             present = ib if ia is None else ia
             item = present.item if isinstance(present, NotInForce) else present
-            if ia is None:
-                out = [Cause("added", name, year, f"{named(name, item)}: added in {self.b.id} ({loc(item.span)})", None, item.span)]
-            else:
-                out = [Cause("removed", name, year, f"{named(name, item)}: removed in {self.b.id} (was {loc(item.span)})", item.span, None)]
+            out = [presence_cause(name, year, item, added=ia is None, b=self.b)]
             if root and not isinstance(present, NotInForce):
                 out += self._item(present, "a" if ib is None else "b", name, year, ova, ovb)
             return out
@@ -598,47 +514,26 @@ class CauseFinder:
         if nia or nib:
             if nia and nib:
                 return []
-            gone, there = (ia, ib) if nia else (ib, ia)
-            there_v = self.b if nia else self.a
-            text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {named(name, there)} in force ({loc(there.span)})"
-            out = [Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)]
+            there = ib if nia else ia
+            out = [in_force_cause(name, year, ia, ib, self.a, self.b)]
             if root:
                 out += self._item(there, "b" if nia else "a", name, year, ova, ovb)
             return out
         if type(ia) is not type(ib):
-            text = f"{name}: a {item_kind(ia)} in {self.a.id} ({loc(ia.span)}), a {item_kind(ib)} in {self.b.id} ({loc(ib.span)})"
             return (
-                [Cause("kind", name, year, text, ia.span, ib.span)]
+                [kind_cause(name, year, ia, ib, self.a, self.b)]
                 + self._item(ia, "a", name, year, ova, ovb)
                 + self._item(ib, "b", name, year, ova, ovb)
             )
         if isinstance(ia, ast.InputDecl):
             if item_core(ia) == item_core(ib):
                 return []
-            what = []
-            for field in ("scope", "unit", "columns"):
-                x, y = getattr(ia, field), getattr(ib, field)
-                if x != y:
-                    what.append(f"{field} {show_field(x)} → {show_field(y)}")
-            return [
-                Cause(
-                    "input",
-                    name,
-                    year,
-                    f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})",
-                    ia.span,
-                    ib.span,
-                )
-            ]
+            return [input_cause(name, year, ia, ib)]
         if isinstance(ia, ast.Definition):
             if item_core(ia) == item_core(ib):
                 return self._expr(ia.expr, year, ova, ovb, ALL, "ab")
-            unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
-            text = (
-                f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
-            )
             return (
-                [Cause("formula", name, year, text, ia.span, ib.span)]
+                [formula_cause(name, year, ia, ib)]
                 + self._expr(ia.expr, year, ova, ovb, ALL, "a")
                 + self._expr(ib.expr, year, ova, ovb, ALL, "b")
             )
@@ -646,9 +541,7 @@ class CauseFinder:
             ea, eb = entry_for(ia, year), entry_for(ib, year)
             if ea is not None and eb is not None and ea.value == eb.value and ia.unit == ib.unit:
                 return self._expr(ea.value, year, ova, ovb, ALL, "ab")
-            ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
-            tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
-            out = [Cause("schedule", name, year, f"{name} {fy}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span)]
+            out = [schedule_cause(name, year, ia, ib, ea, eb)]
             if ea:
                 out += self._expr(ea.value, year, ova, ovb, ALL, "a")
             if eb:
@@ -679,16 +572,7 @@ class CauseFinder:
         if ta.key == tb.key:
             out += self._expr(ta.key, year, ova, ovb, ALL, "ab")
         else:
-            out.append(
-                Cause(
-                    "key",
-                    name,
-                    year,
-                    f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})",
-                    ta.span,
-                    tb.span,
-                )
-            )
+            out.append(key_cause(name, year, ta, tb))
             out += self._expr(ta.key, year, ova, ovb, ALL, "a") + self._expr(tb.key, year, ova, ovb, ALL, "b")
         ca, cb = self._choices("a", name, year, ova), self._choices("b", name, year, ovb)
         for ia_, ib_ in np.unique(np.stack([ca, cb], axis=1), axis=0).tolist():  # (-1: no band) sorts first, as None did
@@ -697,18 +581,7 @@ class CauseFinder:
             if ba is None and bb is None:
                 continue
             if ba is None or bb is None:
-                missing, vid = (self.a.id, ta) if ba is None else (self.b.id, tb)
-                there = bb if ba is None else ba
-                out.append(
-                    Cause(
-                        "no-band",
-                        name,
-                        year,
-                        f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})",
-                        ba.span if ba else ta.span,
-                        bb.span if bb else tb.span,
-                    )
-                )
+                out.append(no_band_cause(name, year, ta, tb, ba, bb, self.a, self.b))
             else:
                 out += band_causes(name, year, ta, tb, ba, bb)
             if ba is not None and bb is not None and ba.result == bb.result:
@@ -809,6 +682,68 @@ def ref_plan(e, inside_aggregate: bool = False):
     if any(p is None for p in parts):
         return None
     return tuple(x for p in parts for x in p)
+
+
+# ---- what each kind of change says: one text per kind, for both walks (many municipalities at once, and all together)
+
+
+def presence_cause(name: str, year: int, item, *, added: bool, b: Version) -> Cause:
+    """An item only B has (added) or only A has (removed)."""
+    if added:
+        return Cause("added", name, year, f"{named(name, item)}: added in {b.id} ({loc(item.span)})", None, item.span)
+    return Cause("removed", name, year, f"{named(name, item)}: removed in {b.id} (was {loc(item.span)})", item.span, None)
+
+
+def in_force_cause(name: str, year: int, ia, ib, a: Version, b: Version) -> Cause:
+    """An item in force in the year on one side only (the other is NotInForce)."""
+    nia, nib = isinstance(ia, NotInForce), isinstance(ib, NotInForce)
+    gone, there = (ia, ib) if nia else (ib, ia)
+    there_v = b if nia else a
+    text = f"{gone.reason} ({loc(gone.item.span)}); {there_v.id} has {named(name, there)} in force ({loc(there.span)})"
+    return Cause("not-in-force", name, year, text, ia.item.span if nia else ia.span, ib.item.span if nib else ib.span)
+
+
+def kind_cause(name: str, year: int, ia, ib, a: Version, b: Version) -> Cause:
+    text = f"{name}: a {item_kind(ia)} in {a.id} ({loc(ia.span)}), a {item_kind(ib)} in {b.id} ({loc(ib.span)})"
+    return Cause("kind", name, year, text, ia.span, ib.span)
+
+
+def input_cause(name: str, year: int, ia: ast.InputDecl, ib: ast.InputDecl) -> Cause:
+    what = []
+    for field in ("scope", "unit", "columns"):
+        x, y = getattr(ia, field), getattr(ib, field)
+        if x != y:
+            what.append(f"{field} {show_field(x)} → {show_field(y)}")
+    text = f"input {named(name, ib)}: declaration changed, {'; '.join(what)} ({loc(ia.span)} → {loc(ib.span)})"
+    return Cause("input", name, year, text, ia.span, ib.span)
+
+
+def formula_cause(name: str, year: int, ia: ast.Definition, ib: ast.Definition) -> Cause:
+    unit = f" (unit {ia.unit} → {ib.unit})" if ia.unit != ib.unit else ""
+    text = f"{named(name, ib)}: formula changed{unit}: {expr_text(ia.expr)} ({loc(ia.span)}) → {expr_text(ib.expr)} ({loc(ib.span)})"
+    return Cause("formula", name, year, text, ia.span, ib.span)
+
+
+def schedule_cause(name: str, year: int, ia: ast.Schedule, ib: ast.Schedule, ea, eb) -> Cause:
+    """A schedule's entry for the year changed (ea, eb: the entries, None where a side has none)."""
+    ta = f"{expr_text(ea.value)} ({loc(ea.span)})" if ea else f"no entry ({loc(ia.span)})"
+    tb = f"{expr_text(eb.value)} ({loc(eb.span)})" if eb else f"no entry ({loc(ib.span)})"
+    return Cause(
+        "schedule", name, year, f"{name} {FiscalYear(year).both}: {ta} → {tb}", ea.span if ea else ia.span, eb.span if eb else ib.span
+    )
+
+
+def key_cause(name: str, year: int, ta: ast.Table, tb: ast.Table) -> Cause:
+    text = f"{named(name, tb)}: looked up by {expr_text(ta.key)} ({loc(ta.span)}) → {expr_text(tb.key)} ({loc(tb.span)})"
+    return Cause("key", name, year, text, ta.span, tb.span)
+
+
+def no_band_cause(name: str, year: int, ta: ast.Table, tb: ast.Table, ba, bb, a: Version, b: Version) -> Cause:
+    """The key falls in a band on one side only (ba or bb is None)."""
+    missing, vid = (a.id, ta) if ba is None else (b.id, tb)
+    there = bb if ba is None else ba
+    text = f"{name}: the key falls in no band in {missing} ({loc(vid.span)}); band {band_desc(there)} in the other ({loc(there.span)})"
+    return Cause("no-band", name, year, text, ba.span if ba else ta.span, bb.span if bb else tb.span)
 
 
 def band_causes(name: str, year: int, ta: ast.Table, tb: ast.Table, ba: ast.Band, bb: ast.Band) -> list:
