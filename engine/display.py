@@ -152,12 +152,23 @@ def reason_text(reason: str, lang: str = "ja", labels=None) -> str:
     their labels (labels: name -> label). A rule's own text matches no template and stays as is."""
     if lang != "ja":
         return reason
+    matched = _matched_reason(reason)
+    if matched is None:
+        return reason
+    ja, fields = matched
     labels = labels or {}
+    return ja.format(**{k: _reason_field(k, v, labels) for k, v in fields})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _matched_reason(reason: str) -> tuple[str, tuple] | None:
+    """The Japanese template of the first pattern matching the reason whole, and the fields it read: a reason
+    shared by many values (every year, every column of a municipality) is matched once."""
     for regex, ja in _reason_patterns():
         m = regex.fullmatch(reason)
         if m:
-            return ja.format(**{k: _reason_field(k, v, labels) for k, v in m.groupdict().items()})
-    return reason
+            return ja, tuple(m.groupdict().items())
+    return None
 
 
 MUNI_MARK = "\x00"  # stands for the municipality while a reason around one is translated
@@ -173,7 +184,7 @@ def reason_template(before: str, after: str, lang: str = "ja", labels=None) -> t
 
 def known_reason(reason: str) -> bool:
     """Whether a reason has a Japanese template (the text of a rule's own `undefined` has none)."""
-    return any(regex.fullmatch(reason) for regex, _ in _reason_patterns())
+    return _matched_reason(reason) is not None
 
 
 def _reason_field(field: str, text: str, labels) -> str:

@@ -273,12 +273,8 @@ def outcome_sheets(d) -> list[Sheet]:
                 reasons or None,
             )
         )
-    shown: dict[str, str] = {}  # a reason shared by many values is translated once
     for tag, year, m, name, reason in d.undefined_values():
-        text = shown.get(reason)
-        if text is None:
-            text = shown[reason] = reason_text(reason, "ja", labels)
-        undefined.append((tag, year.both, m.code, m.name, d.label(name), name, text))
+        undefined.append((tag, year.both, m.code, m.name, d.label(name), name, reason_text(reason, "ja", labels)))
     return [
         Sheet(PER_MUNICIPALITY, header, tuple(rows), 3),
         Sheet(UNDEFINED, ("版", "年度", "団体コード", "団体名", "項目", "名前", "理由"), tuple(undefined), 4),
